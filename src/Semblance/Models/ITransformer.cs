@@ -1,0 +1,48 @@
+// The contract between the transformer encoders (BERT, RoFormer, ...) and the embedding pipeline.
+using Semblance.Numerics;
+
+namespace Semblance.Models;
+
+/// <summary>Which intermediate results a forward pass must keep.</summary>
+public sealed record ForwardRequest(bool AllHiddenStates = false, bool FirstLayer = false, bool Pooler = false)
+{
+    public static ForwardRequest LastOnly { get; } = new();
+}
+
+/// <summary>
+/// Views into a forward pass's workspace, valid until the next forward call with the same workspace.
+/// Hidden states are [BatchSize·SeqLen, HiddenSize] row-major (padding rows included, their values unspecified).
+/// </summary>
+public interface ITransformerOutput
+{
+    int HiddenSize { get; }
+
+    /// <summary>Layer 0 is the embedding output; layer L (1..NumLayers) the output of transformer layer L.</summary>
+    ReadOnlySpan<float> HiddenState(int layer);
+
+    ReadOnlySpan<float> LastHiddenState { get; }
+
+    /// <summary>[BatchSize, HiddenSize]: tanh(W·h[CLS] + b); empty for models without a pooler.</summary>
+    ReadOnlySpan<float> PoolerOutput { get; }
+}
+
+public interface ITransformer : IDisposable
+{
+    /// <summary>"bert", "roformer", ... as in config.json's model_type.</summary>
+    string ModelType { get; }
+
+    int HiddenSize { get; }
+
+    int NumLayers { get; }
+
+    int MaxPositions { get; }
+
+    bool HasPooler { get; }
+
+    long ParameterCount { get; }
+
+    /// <summary>A reusable per-caller activation buffer; one per concurrent caller.</summary>
+    IDisposable CreateWorkspace();
+
+    ITransformerOutput Forward(TokenBatch batch, ForwardRequest request, IDisposable workspace, ComputeContext ctx);
+}
