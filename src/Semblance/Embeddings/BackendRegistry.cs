@@ -9,6 +9,7 @@ public static class BackendRegistry
 
     private static readonly Dictionary<string, Factory> Factories = new(StringComparer.Ordinal)
     {
+        [Default.DefaultEncoder.ModelType] = Default.DefaultEncoder.Open,
     };
 
     public static IReadOnlyCollection<string> ModelTypes => Factories.Keys;

@@ -78,9 +78,36 @@ public static class StsEvaluator
             }
             var predicted = Cosines(data, v, dv);
             var gold = data.Gold;
-            results.Add(new StsResult(new StsConfiguration(pooling, whitening.Name, k), 100 * Correlation.Spearman(gold, predicted), 100 * Correlation.Pearson(gold, predicted), predicted));
+            results.Add(new StsResult(new StsConfiguration(pooling, whitening.Name, dv), 100 * Correlation.Spearman(gold, predicted), 100 * Correlation.Pearson(gold, predicted), predicted));
         }
         return results;
+    }
+
+    /// <summary>
+    /// Plain TF-IDF cosine with a default encoder's own vocabulary and idf (no SVD, no whitening): the baseline the
+    /// LSA encoder has to beat. Rows are L2-normalised, so the cosine is the sparse dot product.
+    /// </summary>
+    public static StsResult EvaluateTfIdf(StsDataset data, Embeddings.Default.TfIdf tfidf)
+    {
+        var x = tfidf.Transform(data.Sentences);
+        var predicted = new double[data.Pairs.Count];
+        for (int p = 0; p < predicted.Length; p++) predicted[p] = SparseDot(x, data.Left[p], data.Right[p]);
+        var gold = data.Gold;
+        return new StsResult(new StsConfiguration("tfidf", "none", tfidf.Features.Count), 100 * Correlation.Spearman(gold, predicted), 100 * Correlation.Pearson(gold, predicted), predicted);
+    }
+
+    private static double SparseDot(Embeddings.Default.SparseRows x, int a, int b)
+    {
+        int i = x.RowStart[a], ie = x.RowStart[a + 1], j = x.RowStart[b], je = x.RowStart[b + 1];
+        double s = 0;
+        while (i < ie && j < je)
+        {
+            int ci = x.Columns[i], cj = x.Columns[j];
+            if (ci == cj) s += (double)x.Values[i++] * x.Values[j++];
+            else if (ci < cj) i++;
+            else j++;
+        }
+        return s;
     }
 
     /// <summary>Cosine of each pair; 0 when either vector is zero.</summary>

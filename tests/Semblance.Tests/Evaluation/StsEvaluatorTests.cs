@@ -29,7 +29,7 @@ public class StsEvaluatorTests
         Assert.Single(r);
         Assert.Equal(1 / Math.Sqrt(2), r[0].Predicted[0], 6);
         Assert.Equal(100, r[0].Spearman, 9);
-        Assert.Equal(new StsConfiguration("mean", "none", 0), r[0].Configuration);
+        Assert.Equal(new StsConfiguration("mean", "none", 2), r[0].Configuration);
     }
 
     [Fact]
