@@ -11,7 +11,7 @@ public sealed record ForwardRequest(bool AllHiddenStates = false, bool FirstLaye
 
 /// <summary>
 /// Views into a forward pass's workspace, valid until the next forward call with the same workspace.
-/// Hidden states are [BatchSize·SeqLen, HiddenSize] row-major (padding rows included, their values unspecified).
+/// Hidden states are [TokenCount, HiddenSize] row-major in the batch's packed order (see <see cref="TokenBatch"/>).
 /// </summary>
 public interface ITransformerOutput
 {

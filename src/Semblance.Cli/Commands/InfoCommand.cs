@@ -1,0 +1,26 @@
+// `semblance info`: what a model directory holds — architecture, sizes, tokenizer, pooling, parameters.
+using Semblance.Embeddings;
+
+namespace Semblance.Cli.Commands;
+
+public sealed class InfoCommand : CliCommand
+{
+    public override string Name => "info";
+
+    public override string Summary => "describe a model directory: architecture, sizes, tokenizer, pooling, parameter count";
+
+    public override IReadOnlyList<OptionSpec> Options { get; } = [EncoderArgs.Model];
+
+    public override int Execute(CommandArgs args, CliIO io)
+    {
+        using var encoder = SentenceEncoder.Load(args.Require("--model"), new EncoderOptions { Threads = 1 });
+        var rows = encoder.Backend.Describe()
+            .Append(new("pooling", encoder.Backend.Pooling))
+            .Append(new("normalize", encoder.Normalize ? "yes" : "no"))
+            .Append(new("dimension", encoder.Dimension.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+            .ToList();
+        int width = rows.Max(r => r.Key.Length);
+        foreach (var (k, v) in rows) io.Out.WriteLine($"{(k + ":").PadRight(width + 1)} {v}");
+        return 0;
+    }
+}

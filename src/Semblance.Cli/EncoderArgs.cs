@@ -1,0 +1,27 @@
+// The encoder options shared by every command that loads a model (--model, --pooling, --batch-size, ...).
+using Semblance.Embeddings;
+
+namespace Semblance.Cli;
+
+internal static class EncoderArgs
+{
+    public static readonly OptionSpec Model = new("--model", "DIR", "model directory (Hugging Face or Semblance layout)");
+    public static readonly OptionSpec Pooling = new("--pooling", "P", "cls|mean|first-last-avg|last-avg|max|pooler (default: the directory's sentence-transformers config, else mean)");
+    public static readonly OptionSpec Normalize = new("--normalize", null, "L2-normalise vectors (default: as the directory says)");
+    public static readonly OptionSpec MaxLength = new("--max-length", "N", "tokens per sequence incl. [CLS]/[SEP]; longer lines are truncated (default: max_position_embeddings, at most 512)");
+    public static readonly OptionSpec BatchSize = new("--batch-size", "N", "sentences per batch (default 32)");
+    public static readonly OptionSpec Threads = new("--threads", "N", "worker threads (default: all cores)");
+
+    public static IReadOnlyList<OptionSpec> Common { get; } = [Model, Pooling, Normalize, MaxLength, BatchSize, Threads];
+
+    public static EncoderOptions Options(CommandArgs a) => new()
+    {
+        Pooling = a.Get("--pooling"),
+        Normalize = a.Has("--normalize") ? true : null,
+        MaxLength = a.GetInt("--max-length", 0, 0, 1 << 20),
+        BatchSize = a.GetInt("--batch-size", 32, 1, 1 << 16),
+        Threads = a.GetInt("--threads", Environment.ProcessorCount, 1, 1024),
+    };
+
+    public static SentenceEncoder Load(CommandArgs a) => SentenceEncoder.Load(a.Require("--model"), Options(a));
+}

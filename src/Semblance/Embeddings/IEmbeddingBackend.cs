@@ -1,0 +1,53 @@
+// What turns a list of texts into raw (pooled, un-whitened, un-normalised) vectors: a transformer, the default encoder...
+namespace Semblance.Embeddings;
+
+/// <summary>Options a user may set when loading an encoder; null/0 means "what the model directory says".</summary>
+public sealed record EncoderOptions
+{
+    /// <summary>Pooling name (cls, mean, first-last-avg, last-avg, max, pooler); null = directory's sentence-transformers config, else mean.</summary>
+    public string? Pooling { get; init; }
+
+    /// <summary>L2-normalise outputs; null = as the directory says (sentence-transformers Normalize module).</summary>
+    public bool? Normalize { get; init; }
+
+    /// <summary>Maximum tokens per sequence including special tokens; 0 = max_position_embeddings capped at 512.</summary>
+    public int MaxLength { get; init; }
+
+    public int BatchSize { get; init; } = 32;
+
+    public int Threads { get; init; } = Environment.ProcessorCount;
+}
+
+public interface IEmbeddingBackend : IDisposable
+{
+    /// <summary>config.json's model_type, e.g. "bert", "roformer", "semblance-lsa".</summary>
+    string ModelType { get; }
+
+    int Dimension { get; }
+
+    /// <summary>The pooling actually used, in CLI spelling.</summary>
+    string Pooling { get; }
+
+    /// <summary>Whether the directory asks for L2-normalised outputs.</summary>
+    bool NormalizeByDefault { get; }
+
+    /// <summary>Longest sequence in tokens; 0 when the backend has no such limit.</summary>
+    int MaxLength { get; }
+
+    /// <summary>Writes one row of <see cref="Dimension"/> floats per text, in order; returns the number of (non-padding) tokens used.</summary>
+    long Embed(IReadOnlyList<string> texts, Span<float> output, CancellationToken cancellationToken = default);
+
+    /// <summary>Facts for `semblance info`: architecture, sizes, tokenizer, parameter count...</summary>
+    IReadOnlyList<KeyValuePair<string, string>> Describe();
+}
+
+/// <summary>A linear or other map applied to pooled vectors before normalisation (e.g. BERT-whitening).</summary>
+public interface IVectorTransform
+{
+    int InputDimension { get; }
+
+    int OutputDimension { get; }
+
+    /// <summary>Maps <paramref name="rows"/> input rows to output rows.</summary>
+    void Apply(ReadOnlySpan<float> input, Span<float> output, int rows);
+}

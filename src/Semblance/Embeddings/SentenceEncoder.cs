@@ -1,0 +1,126 @@
+// The one entry point for turning text into embeddings: backend → optional transform (whitening) → optional L2 norm.
+using System.Numerics.Tensors;
+
+namespace Semblance.Embeddings;
+
+/// <summary>
+/// Loads any supported model directory and encodes text. Typical use:
+/// <code>using var enc = SentenceEncoder.Load("models/my-model"); float[] v = enc.Encode(["hello", "world"]);</code>
+/// </summary>
+public sealed class SentenceEncoder : IDisposable
+{
+    private IVectorTransform? _transform;
+
+    public SentenceEncoder(IEmbeddingBackend backend, bool normalize)
+    {
+        Backend = backend;
+        Normalize = normalize;
+    }
+
+    public static SentenceEncoder Load(string modelDirectory, EncoderOptions? options = null)
+    {
+        options ??= new EncoderOptions();
+        var backend = BackendRegistry.Open(modelDirectory, options);
+        return new SentenceEncoder(backend, options.Normalize ?? backend.NormalizeByDefault);
+    }
+
+    public IEmbeddingBackend Backend { get; }
+
+    public bool Normalize { get; set; }
+
+    /// <summary>Applied after pooling, before normalisation; its input dimension must match the backend's.</summary>
+    public IVectorTransform? Transform
+    {
+        get => _transform;
+        set
+        {
+            if (value is not null && value.InputDimension != Backend.Dimension)
+                throw new SemblanceException($"the transform expects {value.InputDimension}-dimensional vectors but the encoder produces {Backend.Dimension}");
+            _transform = value;
+        }
+    }
+
+    public int Dimension => _transform?.OutputDimension ?? Backend.Dimension;
+
+    /// <summary>Non-padding tokens processed so far.</summary>
+    public long TokensProcessed { get; private set; }
+
+    /// <summary>Encodes texts into a [texts.Count, Dimension] row-major array, in input order.</summary>
+    public float[] Encode(IReadOnlyList<string> texts, CancellationToken cancellationToken = default)
+    {
+        var output = new float[(long)texts.Count * Dimension];
+        EncodeInto(texts, output, cancellationToken);
+        return output;
+    }
+
+    public float[] Encode(string text) => Encode([text]);
+
+    public void EncodeInto(IReadOnlyList<string> texts, Span<float> output, CancellationToken cancellationToken = default)
+    {
+        int n = texts.Count;
+        if (output.Length != (long)n * Dimension) throw new ArgumentException($"output has {output.Length} floats, expected {n}x{Dimension}");
+        if (n == 0) return;
+        if (_transform is null)
+        {
+            TokensProcessed += Backend.Embed(texts, output, cancellationToken);
+        }
+        else
+        {
+            var raw = new float[(long)n * Backend.Dimension];
+            TokensProcessed += Backend.Embed(texts, raw, cancellationToken);
+            _transform.Apply(raw, output, n);
+        }
+        if (Normalize)
+        {
+            int d = Dimension;
+            for (int i = 0; i < n; i++) NormalizeInPlace(output.Slice(i * d, d));
+        }
+    }
+
+    /// <summary>
+    /// Encodes an unbounded sequence in chunks (each chunk is sorted by length inside the backend), yielding
+    /// each chunk's vectors in input order; memory stays bounded by the chunk size.
+    /// </summary>
+    public IEnumerable<EncodedChunk> EncodeStream(IEnumerable<string> texts, int chunkSize = 4096, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize));
+        var chunk = new List<string>(chunkSize);
+        long done = 0;
+        foreach (var t in texts)
+        {
+            chunk.Add(t);
+            if (chunk.Count == chunkSize)
+            {
+                yield return Flush();
+            }
+        }
+        if (chunk.Count > 0) yield return Flush();
+
+        EncodedChunk Flush()
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var vectors = Encode(chunk, cancellationToken);
+            var result = new EncodedChunk(done, chunk.ToArray(), vectors, Dimension);
+            done += chunk.Count;
+            chunk.Clear();
+            progress?.Report(done);
+            return result;
+        }
+    }
+
+    public static void NormalizeInPlace(Span<float> v)
+    {
+        float norm = TensorPrimitives.Norm(v);
+        if (norm > 0) TensorPrimitives.Divide(v, norm, v);
+    }
+
+    public void Dispose() => Backend.Dispose();
+}
+
+/// <summary>Vectors of texts [Start, Start + Texts.Length) of a stream.</summary>
+public sealed record EncodedChunk(long Start, string[] Texts, float[] Vectors, int Dimension)
+{
+    public int Count => Texts.Length;
+
+    public ReadOnlySpan<float> Vector(int i) => Vectors.AsSpan(i * Dimension, Dimension);
+}
