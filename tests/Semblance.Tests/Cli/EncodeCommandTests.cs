@@ -177,3 +177,38 @@ public class EncodeCommandTests
         Assert.Matches(@"^sentences_per_s=[0-9]+\.[0-9]+ tokens_per_s=[0-9]+\.[0-9]+$", last);
     }
 }
+
+public class EncodeWhiteningTests
+{
+    [SharedFact]
+    public void EncodeAppliesWhiteningBeforeNormalisation()
+    {
+        using var dir = new TempDir();
+        var model = SharedData.FixtureModel("bert-tiny-uncased");
+        var lines = FixtureCase.Read(model).Select(c => c.Text.Replace("\n", " ").Replace("\r", " ")).ToList();
+        var input = string.Concat(lines.Select(l => l + "\n"));
+        File.WriteAllText(dir.File("corpus.txt"), input);
+        var (code, _, err) = CliAppTests.Run("whiten", "fit", "--model", model, "--input", dir.File("corpus.txt"), "--dims", "8", "--output", dir.File("w.safetensors"));
+        Assert.True(code == 0, err);
+        (code, _, err) = CliAppTests.RunWithInput(input, "encode", "--model", model, "--whitening", dir.File("w.safetensors"), "--format", "npy", "--output", dir.File("v.npy"));
+        Assert.True(code == 0, err);
+        var m = Npy.ReadFloat32(dir.File("v.npy"));
+        Assert.Equal((lines.Count, 8), (m.Rows, m.Columns));
+        // Whitened training vectors have zero mean per dimension.
+        for (int j = 0; j < 8; j++)
+            Assert.True(Math.Abs(Enumerable.Range(0, m.Rows).Average(i => m.Data[i * 8 + j])) < 1e-3);
+    }
+
+    [SharedFact]
+    public void WhiteningOfAnotherDimensionIsAClearError()
+    {
+        using var dir = new TempDir();
+        var small = SharedData.FixtureModel("bert-tiny-uncased");
+        File.WriteAllText(dir.File("corpus.txt"), string.Concat(FixtureCase.Read(small).Select(c => c.Text.Replace("\n", " ").Replace("\r", " ") + "\n")));
+        var (code, _, err) = CliAppTests.Run("whiten", "fit", "--model", small, "--input", dir.File("corpus.txt"), "--dims", "4", "--output", dir.File("w.safetensors"));
+        Assert.True(code == 0, err);
+        (code, _, err) = CliAppTests.RunWithInput("hello\n", "encode", "--model", SharedData.FixtureModel("bert-tiny-chinese"), "--whitening", dir.File("w.safetensors"));
+        Assert.Equal(1, code);
+        Assert.Contains("expects 32-dimensional vectors but the encoder produces 48", err);
+    }
+}
