@@ -9,7 +9,7 @@ namespace Semblance.Text;
 /// Turns text that contains no special tokens (and is already lowercased when lowercasing is on) into words and
 /// hands every word to WordPiece, in the order of Hugging Face v4.31's slow <c>BasicTokenizer.tokenize</c>.
 /// The per-word <c>lower()</c> of the reference is omitted: after per-character lowercasing and NFC every character
-/// is its own lowercase (checked for all of Unicode 14.0), so it cannot change anything.
+/// is its own lowercase (checked against Python's unicodedata for every code point), so it cannot change anything.
 /// </summary>
 internal sealed class BasicTokenizer
 {
@@ -46,7 +46,7 @@ internal sealed class BasicTokenizer
     public void Tokenize(ReadOnlySpan<char> text, TokenOutput output)
     {
         if (text.IsEmpty || output.IsFull) return;
-        // A code point becomes at most 3 UTF-16 units longer: " " + ideograph + " ".
+        // Cleanup at most triples the length: " " + ideograph + " ".
         char[] cleaned = ArrayPool<char>.Shared.Rent(text.Length * 3);
         char[]? composed = null;
         char[]? scratch = null;
@@ -159,7 +159,7 @@ internal sealed class BasicTokenizer
     }
 
     /// <summary>NFD, then every Mn (non-spacing mark, Unicode 14.0) removed; the result is the start of <paramref name="scratch"/>.</summary>
-    private static int StripAccents(ReadOnlySpan<char> word, ref char[]? scratch)
+    private static int StripAccents(ReadOnlySpan<char> word, [NotNull] ref char[]? scratch)
     {
         int length = Normalize(word, NormalizationForm.FormD, ref scratch);
         var buffer = scratch.AsSpan(0, length);

@@ -79,16 +79,18 @@ public sealed class BertTokenizerFixtureTests
         }
     }
 
-    [SharedFact]
-    public void TokenizerJsonAndVocabTxtGiveTheSameIdsOnEveryFixtureLine()
+    [SharedTheory]
+    [InlineData("bert-tiny-uncased", "uncased.jsonl")]
+    [InlineData("bert-tiny-chinese", "chinese.jsonl")]
+    public void TokenizerJsonAndVocabTxtGiveTheSameIdsOnEveryFixtureLine(string model, string file)
     {
-        string source = SharedData.FixtureModel("bert-tiny-chinese");
+        string source = SharedData.FixtureModel(model);
         string copy = CopyWithoutTokenizerJson(source);
         try
         {
             var fromJson = BertTokenizer.Load(source);
             var fromVocab = BertTokenizer.Load(copy);
-            foreach (var line in ReadJsonLines(SharedData.Path("fixtures", "tokenizer", "chinese.jsonl")))
+            foreach (var line in ReadJsonLines(SharedData.Path("fixtures", "tokenizer", file)))
             {
                 string text = line.GetProperty("text").GetString()!;
                 Assert.Equal(fromVocab.Encode(text, 0).Ids, fromJson.Encode(text, 0).Ids);
