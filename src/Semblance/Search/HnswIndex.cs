@@ -42,6 +42,7 @@ public sealed unsafe class HnswIndex : VectorIndex
     private byte[] _levels = [];
     private int _entry = -1;
     private int _maxLevel = -1;
+    private int _nodes;
     private readonly object[] _stripes = Enumerable.Range(0, StripeCount).Select(_ => new object()).ToArray();
     private readonly object _entryLock = new();
     private readonly ThreadLocal<Scratch> _scratch;
@@ -217,6 +218,7 @@ public sealed unsafe class HnswIndex : VectorIndex
             _links0[slot * Stride0] = 0;
             _upper[slot] = level > 0 ? new int[level * (_m + 1)] : null;
         }
+        _nodes = start + n;
         int first = 0;
         if (_entry < 0)
         {
@@ -352,7 +354,7 @@ public sealed unsafe class HnswIndex : VectorIndex
     /// <summary>Alg. 2 beam search; leaves the ef best in sc.Results as a max-heap of negated distances.</summary>
     private void SearchLayer(float* q, int ep, float epd, int ef, int level, Scratch sc, bool skipDeleted)
     {
-        sc.NewVisit(Items.Slots);
+        sc.NewVisit(_nodes);
         var visited = sc.Visited;
         int tag = sc.Tag;
         var cand = sc.Candidates;
@@ -489,6 +491,7 @@ public sealed unsafe class HnswIndex : VectorIndex
             index._links0 = MemoryMarshal.Cast<byte, int>(p.Slice(pos, n * index.Stride0 * 4)).ToArray();
             pos += n * index.Stride0 * 4;
             index._upper = new int[]?[n];
+            index._nodes = n;
             for (int i = 0; i < n; i++)
             {
                 int lv = index._levels[i];

@@ -232,7 +232,7 @@ public abstract class VectorIndex : IVectorIndex
         {
             var v = copy.AsSpan(i * Dimension, Dimension);
             for (int j = 0; j < v.Length; j++)
-                if (!float.IsFinite(v[j])) throw new InputFormatException($"{what} {i}: value at dimension {j} is {v[j]}; vectors must be finite (no NaN or infinity)");
+                if (!float.IsFinite(v[j])) throw new InputFormatException($"{what} {i}: value at dimension {j} is {v[j].ToString(System.Globalization.CultureInfo.InvariantCulture)}; vectors must be finite (no NaN or infinity)");
             if (Metric == Metric.Cosine)
             {
                 float norm = MathF.Sqrt(SquaredNorm(v));
