@@ -3,46 +3,306 @@ using System.Numerics.Tensors;
 
 namespace Semblance.Numerics;
 
-public static class Gemm
+/// <summary>Element-wise function applied to a Linear layer's output in the same pass (after the bias).</summary>
+public enum Activation
 {
+    None,
+    /// <summary>Exact GELU, x·Φ(x) with the erf-based Φ (PyTorch's default "gelu").</summary>
+    Gelu,
+    /// <summary>Tanh-approximated GELU ("gelu_new", "gelu_pytorch_tanh").</summary>
+    GeluTanh,
+    Relu,
+    Tanh,
+}
+
+/// <summary>
+/// Single-precision matrix products. Every output element is one FMA chain over k = 0, 1, ..., K−1 in order,
+/// whatever the batch size, the tiling, the SIMD tier or the thread count, so a row's result is bitwise
+/// independent of the batch it is computed in and of <see cref="ComputeContext.Threads"/>.
+/// </summary>
+/// <remarks>
+/// Linear blocking (GotoBLAS style, B pre-packed): the output is cut into tasks of up to 96 rows × 16 panels
+/// (512 columns) that the context's threads take dynamically. Inside a task, K is walked in blocks of at most
+/// 256 so the task's x block (rows × 256 floats) stays in L2 and one weight panel slice (256 × 32 floats =
+/// 32 KB) stays in L1 while every row group of the task runs over it; partial sums live in y between
+/// K-blocks (store and reload are exact, so the chain is unchanged). Bias, residual and activation are applied
+/// to each register tile right after its last K-block, while it is still in L1.
+/// </remarks>
+public static unsafe class Gemm
+{
+    private const int RowsPerTask = 96;
+    private const int PanelsPerTask = 16;
+    private const int KBlock = 256;
+
     /// <summary>y[m, out] = x[m, in] · Wᵀ + bias. <paramref name="bias"/> may be empty.</summary>
-    public static void Linear(ReadOnlySpan<float> x, int m, PackedWeight w, ReadOnlySpan<float> bias, Span<float> y, ComputeContext ctx)
+    public static void Linear(ReadOnlySpan<float> x, int m, PackedWeight w, ReadOnlySpan<float> bias, Span<float> y, ComputeContext ctx) =>
+        LinearCore(x, m, w, bias, default, Activation.None, y, ctx);
+
+    /// <summary>y = activation(x · Wᵀ + bias), the activation fused into the product's epilogue.</summary>
+    public static void Linear(ReadOnlySpan<float> x, int m, PackedWeight w, ReadOnlySpan<float> bias, Activation activation, Span<float> y, ComputeContext ctx) =>
+        LinearCore(x, m, w, bias, default, activation, y, ctx);
+
+    /// <summary>
+    /// y = (x · Wᵀ + bias) + residual, with residual [m, out] (a transformer block's skip connection).
+    /// <paramref name="residual"/> must not overlap <paramref name="y"/>: y is written before the last K-block.
+    /// </summary>
+    public static void Linear(ReadOnlySpan<float> x, int m, PackedWeight w, ReadOnlySpan<float> bias, ReadOnlySpan<float> residual, Span<float> y, ComputeContext ctx)
     {
+        if (residual.Length < (long)m * w.OutFeatures) throw new ArgumentException($"residual has {residual.Length} values, expected at least {m}x{w.OutFeatures}", nameof(residual));
+        LinearCore(x, m, w, bias, residual, Activation.None, y, ctx);
+    }
+
+    private static void LinearCore(ReadOnlySpan<float> x, int m, PackedWeight w, ReadOnlySpan<float> bias, ReadOnlySpan<float> residual, Activation activation, Span<float> y, ComputeContext ctx)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(ctx);
         int n = w.OutFeatures, k = w.InFeatures;
-        if (x.Length < m * k) throw new ArgumentException("x is smaller than m x in", nameof(x));
-        if (y.Length < m * n) throw new ArgumentException("y is smaller than m x out", nameof(y));
-        if (!bias.IsEmpty && bias.Length != n) throw new ArgumentException("bias length differs from out", nameof(bias));
-        var data = w.Data;
-        for (int r = 0; r < m; r++)
+        if (m < 0) throw new ArgumentOutOfRangeException(nameof(m), m, "m must not be negative");
+        if (x.Length < (long)m * k) throw new ArgumentException($"x has {x.Length} values, expected at least {m}x{k}", nameof(x));
+        if (y.Length < (long)m * n) throw new ArgumentException($"y has {y.Length} values, expected at least {m}x{n}", nameof(y));
+        if (!bias.IsEmpty && bias.Length != n) throw new ArgumentException($"bias has {bias.Length} values, expected {n}", nameof(bias));
+        if (m == 0) return;
+        var yUsed = y[..(m * n)];
+        if (x[..(m * k)].Overlaps(yUsed)) throw new ArgumentException("x and y must not overlap", nameof(y));
+        if (!residual.IsEmpty && residual[..(m * n)].Overlaps(yUsed)) throw new ArgumentException("residual and y must not overlap", nameof(residual));
+
+        fixed (float* px = x)
+        fixed (float* py = y)
+        fixed (float* pb = bias)
+        fixed (float* pr = residual)
         {
-            var yr = y.Slice(r * n, n);
-            if (bias.IsEmpty) yr.Clear(); else bias.CopyTo(yr);
-            var xr = x.Slice(r * k, k);
-            for (int i = 0; i < k; i++)
-                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(data, i * n, n), xr[i], yr, yr);
+            var job = new LinearJob(Simd.Current, px, m, w, bias.IsEmpty ? null : pb, residual.IsEmpty ? null : pr, activation, py, ctx.Threads);
+            if (job.TaskCount == 1) job.Run(0);
+            else ctx.For(job.TaskCount, job.Run);
         }
     }
 
     /// <summary>C[m, n] = alpha · A[m, k] · B[n, k]ᵀ, with row strides lda, ldb, ldc.</summary>
+    /// <remarks>Single-threaded (callers parallelise over heads and sequences). B is transposed 32 rows at a time into a small per-thread buffer.</remarks>
     public static void MultiplyABt(int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc)
     {
-        for (int i = 0; i < m; i++)
+        CheckMatrix(a.Length, m, k, lda, nameof(a));
+        CheckMatrix(b.Length, n, k, ldb, nameof(b));
+        CheckMatrix(c.Length, m, n, ldc, nameof(c));
+        if (m == 0 || n == 0) return;
+        var level = Simd.Current;
+        int mr = MicroKernel.MaxRows(level);
+        float* pack = Scratch.Get(Math.Max(k, 1) * MicroKernel.Width);
+        float* tile = stackalloc float[12 * MicroKernel.Width];
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
         {
-            var ai = a.Slice(i * lda, k);
-            for (int j = 0; j < n; j++)
-                c[i * ldc + j] = alpha * TensorPrimitives.Dot(ai, b.Slice(j * ldb, k));
+            for (int j0 = 0; j0 < n; j0 += MicroKernel.Width)
+            {
+                int width = Math.Min(MicroKernel.Width, n - j0);
+                for (int col = 0; col < width; col++)
+                {
+                    float* src = pb + (long)(j0 + col) * ldb;
+                    for (int p = 0; p < k; p++) pack[p * MicroKernel.Width + col] = src[p];
+                }
+                for (int col = width; col < MicroKernel.Width; col++)
+                    for (int p = 0; p < k; p++) pack[p * MicroKernel.Width + col] = 0f;
+                RowGroups groups = new(m, mr);
+                for (int g = 0; g < groups.Count; g++)
+                {
+                    var (r0, rows) = groups[g];
+                    float* dst = pc + (long)r0 * ldc + j0;
+                    RunTile(level, rows, pa + (long)r0 * lda, lda, pack, MicroKernel.Width, dst, ldc, width, k, false, tile);
+                    if (alpha != 1f)
+                        for (int i = 0; i < rows; i++)
+                        {
+                            var row = new Span<float>(dst + (long)i * ldc, width);
+                            TensorPrimitives.Multiply(row, alpha, row);
+                        }
+                }
+            }
         }
     }
 
     /// <summary>C[m, n] = A[m, k] · B[k, n], with row strides lda, ldb, ldc.</summary>
+    /// <remarks>Single-threaded. B's rows are read in place; only a last partial 32-column block is copied, zero-padded.</remarks>
     public static void MultiplyAB(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc)
     {
-        for (int i = 0; i < m; i++)
+        CheckMatrix(a.Length, m, k, lda, nameof(a));
+        CheckMatrix(b.Length, k, n, ldb, nameof(b));
+        CheckMatrix(c.Length, m, n, ldc, nameof(c));
+        if (m == 0 || n == 0) return;
+        var level = Simd.Current;
+        int mr = MicroKernel.MaxRows(level);
+        float* tile = stackalloc float[12 * MicroKernel.Width];
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
         {
-            var ci = c.Slice(i * ldc, n);
-            ci.Clear();
-            for (int p = 0; p < k; p++)
-                TensorPrimitives.MultiplyAdd(b.Slice(p * ldb, n), a[i * lda + p], ci, ci);
+            for (int j0 = 0; j0 < n; j0 += MicroKernel.Width)
+            {
+                int width = Math.Min(MicroKernel.Width, n - j0);
+                float* panel = pb + j0;
+                nint ldPanel = ldb;
+                if (width < MicroKernel.Width)
+                {
+                    panel = Scratch.Get(Math.Max(k, 1) * MicroKernel.Width);
+                    ldPanel = MicroKernel.Width;
+                    for (int p = 0; p < k; p++)
+                    {
+                        var dst = new Span<float>(panel + p * MicroKernel.Width, MicroKernel.Width);
+                        new ReadOnlySpan<float>(pb + (long)p * ldb + j0, width).CopyTo(dst);
+                        dst[width..].Clear();
+                    }
+                }
+                RowGroups groups = new(m, mr);
+                for (int g = 0; g < groups.Count; g++)
+                {
+                    var (r0, rows) = groups[g];
+                    RunTile(level, rows, pa + (long)r0 * lda, lda, panel, ldPanel, pc + (long)r0 * ldc + j0, ldc, width, k, false, tile);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// One register tile into C; a tile narrower than the panel goes through <paramref name="tile"/>
+    /// (12 × 32 floats) so the kernel never writes past column <paramref name="width"/>.
+    /// </summary>
+    private static void RunTile(SimdLevel level, int rows, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int width, int kc, bool accumulate, float* tile)
+    {
+        if (width == MicroKernel.Width)
+        {
+            MicroKernel.Tile(level, rows, a, lda, b, ldb, c, ldc, kc, accumulate);
+            return;
+        }
+        if (accumulate)
+            for (int i = 0; i < rows; i++)
+                new ReadOnlySpan<float>(c + i * ldc, width).CopyTo(new Span<float>(tile + i * MicroKernel.Width, width));
+        MicroKernel.Tile(level, rows, a, lda, b, ldb, tile, MicroKernel.Width, kc, accumulate);
+        for (int i = 0; i < rows; i++)
+            new ReadOnlySpan<float>(tile + i * MicroKernel.Width, width).CopyTo(new Span<float>(c + i * ldc, width));
+    }
+
+    private static void CheckMatrix(int length, int rows, int cols, int ld, string name)
+    {
+        if (rows < 0 || cols < 0) throw new ArgumentException($"{name}: negative shape {rows}x{cols}", name);
+        if (ld < cols) throw new ArgumentException($"{name}: row stride {ld} is smaller than its {cols} columns", name);
+        long need = rows == 0 ? 0 : (long)(rows - 1) * ld + cols;
+        if (length < need) throw new ArgumentException($"{name} has {length} values, a {rows}x{cols} matrix with stride {ld} needs {need}", name);
+    }
+
+    /// <summary>Splits rows into groups of at most maxRows, as equal as possible (16 rows → 8 + 8, not 12 + 4).</summary>
+    private readonly struct RowGroups
+    {
+        private readonly int _start, _base, _extra;
+
+        public RowGroups(int start, int rows, int maxRows)
+        {
+            _start = start;
+            Count = (rows + maxRows - 1) / maxRows;
+            _base = Count == 0 ? 0 : rows / Count;
+            _extra = Count == 0 ? 0 : rows % Count;
+        }
+
+        public RowGroups(int rows, int maxRows) : this(0, rows, maxRows) { }
+
+        public int Count { get; }
+
+        public (int Start, int Rows) this[int g] =>
+            (_start + g * _base + Math.Min(g, _extra), _base + (g < _extra ? 1 : 0));
+
+        /// <summary>Part <paramref name="index"/> of <paramref name="total"/> items cut into <paramref name="parts"/> near-equal parts.</summary>
+        public static (int Start, int Rows) Part(int total, int parts, int index)
+        {
+            int size = total / parts, extra = total % parts;
+            return (index * size + Math.Min(index, extra), size + (index < extra ? 1 : 0));
+        }
+    }
+
+    /// <summary>Per-thread packing buffer for the attention products, grown on demand and reused.</summary>
+    private static class Scratch
+    {
+        [ThreadStatic] private static AlignedBuffer? _buffer;
+
+        public static float* Get(int length)
+        {
+            if (_buffer is null || _buffer.Length < length) _buffer = new AlignedBuffer(Math.Max(length, 64 * MicroKernel.Width));
+            return _buffer.Pointer;
+        }
+    }
+
+    /// <summary>One Linear call: its task grid and the work of one task.</summary>
+    private sealed class LinearJob
+    {
+        private readonly SimdLevel _level;
+        private readonly float* _x, _w, _bias, _residual, _y;
+        private readonly int _m, _n, _k, _panels;
+        private readonly Activation _activation;
+        private readonly int _rowBlocks, _colBlocks;
+
+        public LinearJob(SimdLevel level, float* x, int m, PackedWeight w, float* bias, float* residual, Activation activation, float* y, int threads)
+        {
+            _level = level;
+            _x = x;
+            _w = w.Data.Pointer;
+            _bias = bias;
+            _residual = residual;
+            _y = y;
+            _m = m;
+            _n = w.OutFeatures;
+            _k = w.InFeatures;
+            _panels = w.PanelCount;
+            _activation = activation;
+            _rowBlocks = (m + RowsPerTask - 1) / RowsPerTask;
+            int colBlocks = (_panels + PanelsPerTask - 1) / PanelsPerTask;
+            if (threads > 1)
+            {
+                // Enough tasks that dynamic hand-out evens out the threads' finishing times.
+                int wanted = (4 * threads + _rowBlocks - 1) / _rowBlocks;
+                colBlocks = Math.Max(colBlocks, Math.Min(wanted, _panels));
+            }
+            _colBlocks = colBlocks;
+        }
+
+        public int TaskCount => _rowBlocks * _colBlocks;
+
+        public void Run(int task)
+        {
+            var rowsOfTask = RowGroups.Part(_m, _rowBlocks, task / _colBlocks);
+            var panelsOfTask = RowGroups.Part(_panels, _colBlocks, task % _colBlocks);
+            RowGroups groups = new(rowsOfTask.Start, rowsOfTask.Rows, MicroKernel.MaxRows(_level));
+            float* tile = stackalloc float[12 * MicroKernel.Width];
+            int kBlocks = (_k + KBlock - 1) / KBlock;
+            int kStep = (_k + kBlocks - 1) / kBlocks;
+            for (int pc = 0; pc < _k; pc += kStep)
+            {
+                int kc = Math.Min(kStep, _k - pc);
+                bool first = pc == 0, last = pc + kc == _k;
+                for (int j = panelsOfTask.Start; j < panelsOfTask.Start + panelsOfTask.Rows; j++)
+                {
+                    float* panel = _w + ((long)j * _k + pc) * MicroKernel.Width;
+                    int col = j * MicroKernel.Width;
+                    int width = Math.Min(MicroKernel.Width, _n - col);
+                    for (int g = 0; g < groups.Count; g++)
+                    {
+                        var (r0, rows) = groups[g];
+                        float* c = _y + (long)r0 * _n + col;
+                        RunTile(_level, rows, _x + (long)r0 * _k + pc, _k, panel, MicroKernel.Width, c, _n, width, kc, !first, tile);
+                        if (last) Epilogue(r0, rows, col, width);
+                    }
+                }
+            }
+        }
+
+        private void Epilogue(int r0, int rows, int col, int width)
+        {
+            if (_bias == null && _residual == null && _activation == Activation.None) return;
+            var bias = new ReadOnlySpan<float>(_bias + col, _bias == null ? 0 : width);
+            for (int i = 0; i < rows; i++)
+            {
+                long offset = (long)(r0 + i) * _n + col;
+                var row = new Span<float>(_y + offset, width);
+                if (_bias != null) TensorPrimitives.Add(row, bias, row);
+                if (_residual != null) TensorPrimitives.Add(row, new ReadOnlySpan<float>(_residual + offset, width), row);
+                if (_activation != Activation.None) Activations.Apply(_level, _activation, row, row);
+            }
         }
     }
 }

@@ -5,9 +5,16 @@ namespace Semblance.Numerics;
 /// Weight of y = x·Wᵀ (+ b) with W given as [outFeatures, inFeatures] (Hugging Face / PyTorch layout),
 /// packed once so every forward pass streams it in the order the kernel consumes it.
 /// </summary>
+/// <remarks>
+/// Layout: W is cut into panels of <see cref="PanelWidth"/> output features. Panel j holds, for k = 0..in−1,
+/// the 32 values W[32j .. 32j+31, k] side by side, so the micro-kernel reads one 128-byte row of the panel
+/// per step of k. The last panel is zero-padded; the whole buffer is 64-byte aligned.
+/// </remarks>
 public sealed class PackedWeight
 {
-    private PackedWeight(int outFeatures, int inFeatures, float[] data)
+    internal const int PanelWidth = 32;
+
+    private PackedWeight(int outFeatures, int inFeatures, AlignedBuffer data)
     {
         OutFeatures = outFeatures;
         InFeatures = inFeatures;
@@ -17,18 +24,42 @@ public sealed class PackedWeight
     public int OutFeatures { get; }
     public int InFeatures { get; }
 
+    internal int PanelCount => (OutFeatures + PanelWidth - 1) / PanelWidth;
+
     /// <summary>Packed storage; layout is private to <see cref="Gemm"/>.</summary>
-    internal float[] Data { get; }
+    internal AlignedBuffer Data { get; }
 
     public static PackedWeight Pack(ReadOnlySpan<float> weightOutIn, int outFeatures, int inFeatures)
     {
+        if (outFeatures < 1 || inFeatures < 1)
+            throw new ArgumentException($"weight shape must be positive, got {outFeatures}x{inFeatures}");
         if (weightOutIn.Length != checked(outFeatures * inFeatures))
             throw new ArgumentException($"weight has {weightOutIn.Length} values, expected {outFeatures}x{inFeatures}");
-        // Reference layout: transposed to [in, out] row-major.
-        var data = new float[weightOutIn.Length];
+        int panels = (outFeatures + PanelWidth - 1) / PanelWidth;
+        var data = new AlignedBuffer(checked(panels * inFeatures * PanelWidth));
+        var dst = data.Span;
+        dst.Clear();
         for (int o = 0; o < outFeatures; o++)
-            for (int i = 0; i < inFeatures; i++)
-                data[i * outFeatures + o] = weightOutIn[o * inFeatures + i];
+        {
+            int panel = o / PanelWidth, lane = o % PanelWidth;
+            var row = weightOutIn.Slice(o * inFeatures, inFeatures);
+            int baseIndex = panel * inFeatures * PanelWidth + lane;
+            for (int i = 0; i < inFeatures; i++) dst[baseIndex + i * PanelWidth] = row[i];
+        }
         return new PackedWeight(outFeatures, inFeatures, data);
+    }
+
+    /// <summary>Writes W back in its [outFeatures, inFeatures] layout.</summary>
+    public void Unpack(Span<float> weightOutIn)
+    {
+        if (weightOutIn.Length != OutFeatures * InFeatures)
+            throw new ArgumentException($"destination has {weightOutIn.Length} values, expected {OutFeatures}x{InFeatures}", nameof(weightOutIn));
+        var src = Data.Span;
+        for (int o = 0; o < OutFeatures; o++)
+        {
+            int baseIndex = o / PanelWidth * InFeatures * PanelWidth + o % PanelWidth;
+            var row = weightOutIn.Slice(o * InFeatures, InFeatures);
+            for (int i = 0; i < InFeatures; i++) row[i] = src[baseIndex + i * PanelWidth];
+        }
     }
 }

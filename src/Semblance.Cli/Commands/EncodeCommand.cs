@@ -17,6 +17,7 @@ public sealed class EncodeCommand : CliCommand
         new("--input", "FILE", "UTF-8 text, one item per line; - or absent = stdin"),
         new("--output", "FILE", "output file; - or absent = stdout (required for npy)"),
         new("--format", "jsonl|npy", "JSONL {\"embedding\":[...]} per line (default) or a float32 .npy [n, d]"),
+        new("--whitening", "FILE", "apply a whitening file (from 'semblance whiten fit') after pooling, before normalisation"),
     ];
 
     public override int Execute(CommandArgs args, CliIO io)
@@ -26,6 +27,7 @@ public sealed class EncodeCommand : CliCommand
         if (format == "npy" && (output is null || output == "-"))
             throw new UsageException("--format npy needs --output FILE");
         using var encoder = EncoderArgs.Load(args);
+        if (args.Get("--whitening") is { } whitening) encoder.Transform = Semblance.Embeddings.Whitening.Load(whitening);
         var progress = new Progress(io, "sentences");
         var lines = io.ReadLines(args.Get("--input"));
         if (format == "npy")

@@ -9,6 +9,10 @@ public static class BackendRegistry
 
     private static readonly Dictionary<string, Factory> Factories = new(StringComparer.Ordinal)
     {
+        ["bert"] = TransformerBackend.Open,
+        ["roformer"] = TransformerBackend.Open,
+        ["ernie"] = TransformerBackend.Open,
+        [Default.DefaultEncoder.ModelType] = Default.DefaultEncoder.Open,
     };
 
     public static IReadOnlyCollection<string> ModelTypes => Factories.Keys;

@@ -1,0 +1,66 @@
+// `semblance eval sts`: Spearman/Pearson ×100 of cosine vs gold on an STS TSV, over a grid of pooling × whitening dims.
+using System.Globalization;
+using Semblance.Embeddings;
+using Semblance.Embeddings.Default;
+using Semblance.Evaluation;
+using Semblance.IO;
+
+namespace Semblance.Cli.Commands;
+
+public sealed class EvalStsCommand : CliCommand
+{
+    public override string Name => "eval sts";
+
+    public override string Summary => "score a model on an STS file (sentence1<TAB>sentence2<TAB>score): Spearman and Pearson x100";
+
+    public override IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        EncoderArgs.Model,
+        new("--data", "FILE.tsv", "sentence1<TAB>sentence2<TAB>score per line"),
+        new("--pooling", "P[,P...]", "pooling(s) to compare (default: the model's)"),
+        new("--whitening", "none|fit|FILE", "none (default); fit on the evaluated sentences (both columns, duplicates kept); or a whitening file"),
+        new("--dims", "K[,K...]", "whitened dimensions to keep, 0 = all (default 0); needs --whitening fit or FILE"),
+        new("--report", "FILE.html", "write the table and a gold-vs-cosine scatter of the first configuration"),
+        new("--baseline", null, "for a semblance-lsa model, also score plain TF-IDF cosine with its vocabulary (no SVD)"),
+        EncoderArgs.MaxLength,
+        EncoderArgs.BatchSize,
+        EncoderArgs.Threads,
+    ];
+
+    public override int Execute(CommandArgs args, CliIO io)
+    {
+        var model = args.Require("--model");
+        var dataPath = args.Require("--data");
+        var poolings = args.GetList("--pooling");
+        var dims = args.GetList("--dims").Select(s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int k) ? k
+            : throw new UsageException($"--dims: '{s}' is not a non-negative integer")).ToList();
+        if (dims.Count == 0) dims.Add(0);
+        var whiteningArg = args.Get("--whitening") ?? "none";
+        if (whiteningArg == "none" && dims.Any(k => k != 0)) throw new UsageException("--dims needs --whitening fit or --whitening FILE");
+        var data = StsDataset.Load(dataPath);
+        var whitening = StsWhitening.Parse(whiteningArg);
+        var results = new List<StsResult>();
+        foreach (var pooling in poolings.Count == 0 ? [null] : poolings.Cast<string?>())
+        {
+            var options = EncoderArgs.Options(args) with { Pooling = pooling, Normalize = false };
+            using var encoder = SentenceEncoder.Load(model, options);
+            var vectors = encoder.Encode(data.Sentences);
+            results.AddRange(StsEvaluator.Evaluate(data, vectors, encoder.Dimension, encoder.Backend.Pooling, whitening, dims));
+            if (args.Has("--baseline") && results.All(r => r.Configuration.Pooling != "tfidf"))
+            {
+                if (encoder.Backend is not LsaBackend lsa)
+                    throw new UsageException($"--baseline needs a {DefaultEncoder.ModelType} model; {model} is {encoder.Backend.ModelType}");
+                results.Add(StsEvaluator.EvaluateTfIdf(data, lsa.TfIdf));
+            }
+        }
+        int pw = Math.Max(7, results.Max(r => r.Configuration.Pooling.Length));
+        int ww = Math.Max(9, results.Max(r => r.Configuration.Whitening.Length));
+        io.Out.WriteLine($"{"pooling".PadRight(pw)}  {"whitening".PadRight(ww)}  {"dims",5}  {"spearman",8}  {"pearson",8}");
+        foreach (var r in results)
+            io.Out.WriteLine($"{r.Configuration.Pooling.PadRight(pw)}  {r.Configuration.Whitening.PadRight(ww)}  {r.Configuration.Dims,5}  {StsReport.F2(r.Spearman),8}  {StsReport.F2(r.Pearson),8}");
+        if (args.Get("--report") is { } report)
+            AtomicFile.WriteAllText(report, StsReport.Html($"STS: {Path.GetFileName(model.TrimEnd('/'))} on {Path.GetFileName(dataPath)}", data, results));
+        io.Out.WriteLine($"spearman={StsReport.F2(results[0].Spearman)}");
+        return 0;
+    }
+}

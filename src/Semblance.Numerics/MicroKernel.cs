@@ -1,0 +1,221 @@
+// GEMM micro-kernels: C[rows, 32] (+)= A[rows, kc] · B[kc, 32], one register tile per call, per SIMD tier.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Semblance.Numerics;
+
+/// <summary>Row count of a micro-kernel instantiation, a JIT-time constant so unused rows compile away.</summary>
+internal interface IRowCount
+{
+    static abstract int Value { get; }
+}
+
+internal struct Rows1 : IRowCount { public static int Value => 1; }
+internal struct Rows2 : IRowCount { public static int Value => 2; }
+internal struct Rows3 : IRowCount { public static int Value => 3; }
+internal struct Rows4 : IRowCount { public static int Value => 4; }
+internal struct Rows5 : IRowCount { public static int Value => 5; }
+internal struct Rows6 : IRowCount { public static int Value => 6; }
+internal struct Rows7 : IRowCount { public static int Value => 7; }
+internal struct Rows8 : IRowCount { public static int Value => 8; }
+internal struct Rows9 : IRowCount { public static int Value => 9; }
+internal struct Rows10 : IRowCount { public static int Value => 10; }
+internal struct Rows11 : IRowCount { public static int Value => 11; }
+internal struct Rows12 : IRowCount { public static int Value => 12; }
+
+/// <summary>
+/// Every tier computes each output element as the same chain acc = fma(a[i,p], b[p,j], acc) for p = 0, 1, ...
+/// starting from 0 (or from the partial sum stored in C when a K-block continues), so all tiers, tile shapes
+/// and row groupings give bitwise-identical results.
+/// </summary>
+/// <remarks>
+/// Vector512: up to 12 rows × 2 zmm = 24 accumulators + 2 B vectors + 1 broadcast of the 32 registers; each
+/// step of p does 24 FMAs against 2 aligned B loads and 12 broadcast loads of A, read straight from x's rows
+/// (K is x's contiguous dimension, so A needs no packing). Vector256 targets AVX2's 16 registers: up to
+/// 6 rows × 2 ymm (16 columns), run twice per 32-wide panel.
+/// </remarks>
+internal static unsafe class MicroKernel
+{
+    public const int Width = 32;
+
+    /// <summary>Largest row count per call for <paramref name="level"/>; callers group rows by it.</summary>
+    public static int MaxRows(SimdLevel level) => level == SimdLevel.Vector256 ? 6 : 12;
+
+    /// <summary>c[rows, 0..32) = (accumulate ? c : 0) + a[rows, 0..kc) · b[0..kc, 0..32); B rows are ldb floats apart.</summary>
+    public static void Tile(SimdLevel level, int rows, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate)
+    {
+        switch (level)
+        {
+            case SimdLevel.Vector512:
+                Tile512(rows, a, lda, b, ldb, c, ldc, kc, accumulate);
+                break;
+            case SimdLevel.Vector256:
+                for (int r = 0; r < rows; r += 6)
+                {
+                    int n = Math.Min(6, rows - r);
+                    Tile256(n, a + r * lda, lda, b, ldb, c + r * ldc, ldc, kc, accumulate);
+                    Tile256(n, a + r * lda, lda, b + 16, ldb, c + r * ldc + 16, ldc, kc, accumulate);
+                }
+                break;
+            default:
+                TileScalar(rows, a, lda, b, ldb, c, ldc, kc, accumulate);
+                break;
+        }
+    }
+
+    private static void Tile512(int rows, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate)
+    {
+        switch (rows)
+        {
+            case 1: Tile512<Rows1>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 2: Tile512<Rows2>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 3: Tile512<Rows3>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 4: Tile512<Rows4>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 5: Tile512<Rows5>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 6: Tile512<Rows6>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 7: Tile512<Rows7>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 8: Tile512<Rows8>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 9: Tile512<Rows9>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 10: Tile512<Rows10>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 11: Tile512<Rows11>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 12: Tile512<Rows12>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            default: throw new ArgumentOutOfRangeException(nameof(rows), rows, "a Vector512 tile has 1 to 12 rows");
+        }
+    }
+
+    private static void Tile256(int rows, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate)
+    {
+        switch (rows)
+        {
+            case 1: Tile256<Rows1>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 2: Tile256<Rows2>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 3: Tile256<Rows3>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 4: Tile256<Rows4>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 5: Tile256<Rows5>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 6: Tile256<Rows6>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            default: throw new ArgumentOutOfRangeException(nameof(rows), rows, "a Vector256 tile has 1 to 6 rows");
+        }
+    }
+
+    private static void TileScalar(int rows, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            float* ci = c + i * ldc;
+            if (!accumulate) new Span<float>(ci, Width).Clear();
+            float* ai = a + i * lda;
+            for (int p = 0; p < kc; p++)
+            {
+                float av = ai[p];
+                float* bp = b + p * ldb;
+                for (int j = 0; j < Width; j++) ci[j] = MathF.FusedMultiplyAdd(av, bp[j], ci[j]);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512<R>(float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate) where R : struct, IRowCount
+    {
+        Vector512<float> c00 = default; Vector512<float> c01 = default;
+        Vector512<float> c10 = default; Vector512<float> c11 = default;
+        Vector512<float> c20 = default; Vector512<float> c21 = default;
+        Vector512<float> c30 = default; Vector512<float> c31 = default;
+        Vector512<float> c40 = default; Vector512<float> c41 = default;
+        Vector512<float> c50 = default; Vector512<float> c51 = default;
+        Vector512<float> c60 = default; Vector512<float> c61 = default;
+        Vector512<float> c70 = default; Vector512<float> c71 = default;
+        Vector512<float> c80 = default; Vector512<float> c81 = default;
+        Vector512<float> c90 = default; Vector512<float> c91 = default;
+        Vector512<float> c100 = default; Vector512<float> c101 = default;
+        Vector512<float> c110 = default; Vector512<float> c111 = default;
+        if (accumulate)
+        {
+            if (R.Value > 0) { c00 = Vector512.Load(c + 0 * ldc + 0); c01 = Vector512.Load(c + 0 * ldc + 16); }
+            if (R.Value > 1) { c10 = Vector512.Load(c + 1 * ldc + 0); c11 = Vector512.Load(c + 1 * ldc + 16); }
+            if (R.Value > 2) { c20 = Vector512.Load(c + 2 * ldc + 0); c21 = Vector512.Load(c + 2 * ldc + 16); }
+            if (R.Value > 3) { c30 = Vector512.Load(c + 3 * ldc + 0); c31 = Vector512.Load(c + 3 * ldc + 16); }
+            if (R.Value > 4) { c40 = Vector512.Load(c + 4 * ldc + 0); c41 = Vector512.Load(c + 4 * ldc + 16); }
+            if (R.Value > 5) { c50 = Vector512.Load(c + 5 * ldc + 0); c51 = Vector512.Load(c + 5 * ldc + 16); }
+            if (R.Value > 6) { c60 = Vector512.Load(c + 6 * ldc + 0); c61 = Vector512.Load(c + 6 * ldc + 16); }
+            if (R.Value > 7) { c70 = Vector512.Load(c + 7 * ldc + 0); c71 = Vector512.Load(c + 7 * ldc + 16); }
+            if (R.Value > 8) { c80 = Vector512.Load(c + 8 * ldc + 0); c81 = Vector512.Load(c + 8 * ldc + 16); }
+            if (R.Value > 9) { c90 = Vector512.Load(c + 9 * ldc + 0); c91 = Vector512.Load(c + 9 * ldc + 16); }
+            if (R.Value > 10) { c100 = Vector512.Load(c + 10 * ldc + 0); c101 = Vector512.Load(c + 10 * ldc + 16); }
+            if (R.Value > 11) { c110 = Vector512.Load(c + 11 * ldc + 0); c111 = Vector512.Load(c + 11 * ldc + 16); }
+        }
+        nint lda2 = lda * 2;
+        float* a0 = a + 0 * lda;
+        float* a3 = a + 3 * lda;
+        float* a6 = a + 6 * lda;
+        float* a9 = a + 9 * lda;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b + 0); var b1 = Vector512.Load(b + 16);
+            if (R.Value > 0) { var ai = Vector512.Create(*a0); c00 = Vector512.FusedMultiplyAdd(ai, b0, c00); c01 = Vector512.FusedMultiplyAdd(ai, b1, c01); }
+            if (R.Value > 1) { var ai = Vector512.Create(a0[lda]); c10 = Vector512.FusedMultiplyAdd(ai, b0, c10); c11 = Vector512.FusedMultiplyAdd(ai, b1, c11); }
+            if (R.Value > 2) { var ai = Vector512.Create(a0[lda2]); c20 = Vector512.FusedMultiplyAdd(ai, b0, c20); c21 = Vector512.FusedMultiplyAdd(ai, b1, c21); }
+            if (R.Value > 3) { var ai = Vector512.Create(*a3); c30 = Vector512.FusedMultiplyAdd(ai, b0, c30); c31 = Vector512.FusedMultiplyAdd(ai, b1, c31); }
+            if (R.Value > 4) { var ai = Vector512.Create(a3[lda]); c40 = Vector512.FusedMultiplyAdd(ai, b0, c40); c41 = Vector512.FusedMultiplyAdd(ai, b1, c41); }
+            if (R.Value > 5) { var ai = Vector512.Create(a3[lda2]); c50 = Vector512.FusedMultiplyAdd(ai, b0, c50); c51 = Vector512.FusedMultiplyAdd(ai, b1, c51); }
+            if (R.Value > 6) { var ai = Vector512.Create(*a6); c60 = Vector512.FusedMultiplyAdd(ai, b0, c60); c61 = Vector512.FusedMultiplyAdd(ai, b1, c61); }
+            if (R.Value > 7) { var ai = Vector512.Create(a6[lda]); c70 = Vector512.FusedMultiplyAdd(ai, b0, c70); c71 = Vector512.FusedMultiplyAdd(ai, b1, c71); }
+            if (R.Value > 8) { var ai = Vector512.Create(a6[lda2]); c80 = Vector512.FusedMultiplyAdd(ai, b0, c80); c81 = Vector512.FusedMultiplyAdd(ai, b1, c81); }
+            if (R.Value > 9) { var ai = Vector512.Create(*a9); c90 = Vector512.FusedMultiplyAdd(ai, b0, c90); c91 = Vector512.FusedMultiplyAdd(ai, b1, c91); }
+            if (R.Value > 10) { var ai = Vector512.Create(a9[lda]); c100 = Vector512.FusedMultiplyAdd(ai, b0, c100); c101 = Vector512.FusedMultiplyAdd(ai, b1, c101); }
+            if (R.Value > 11) { var ai = Vector512.Create(a9[lda2]); c110 = Vector512.FusedMultiplyAdd(ai, b0, c110); c111 = Vector512.FusedMultiplyAdd(ai, b1, c111); }
+            a0++; if (R.Value > 3) a3++; if (R.Value > 6) a6++; if (R.Value > 9) a9++; b += ldb;
+        }
+        if (R.Value > 0) { c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 16); }
+        if (R.Value > 1) { c10.Store(c + 1 * ldc + 0); c11.Store(c + 1 * ldc + 16); }
+        if (R.Value > 2) { c20.Store(c + 2 * ldc + 0); c21.Store(c + 2 * ldc + 16); }
+        if (R.Value > 3) { c30.Store(c + 3 * ldc + 0); c31.Store(c + 3 * ldc + 16); }
+        if (R.Value > 4) { c40.Store(c + 4 * ldc + 0); c41.Store(c + 4 * ldc + 16); }
+        if (R.Value > 5) { c50.Store(c + 5 * ldc + 0); c51.Store(c + 5 * ldc + 16); }
+        if (R.Value > 6) { c60.Store(c + 6 * ldc + 0); c61.Store(c + 6 * ldc + 16); }
+        if (R.Value > 7) { c70.Store(c + 7 * ldc + 0); c71.Store(c + 7 * ldc + 16); }
+        if (R.Value > 8) { c80.Store(c + 8 * ldc + 0); c81.Store(c + 8 * ldc + 16); }
+        if (R.Value > 9) { c90.Store(c + 9 * ldc + 0); c91.Store(c + 9 * ldc + 16); }
+        if (R.Value > 10) { c100.Store(c + 10 * ldc + 0); c101.Store(c + 10 * ldc + 16); }
+        if (R.Value > 11) { c110.Store(c + 11 * ldc + 0); c111.Store(c + 11 * ldc + 16); }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile256<R>(float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate) where R : struct, IRowCount
+    {
+        Vector256<float> c00 = default; Vector256<float> c01 = default;
+        Vector256<float> c10 = default; Vector256<float> c11 = default;
+        Vector256<float> c20 = default; Vector256<float> c21 = default;
+        Vector256<float> c30 = default; Vector256<float> c31 = default;
+        Vector256<float> c40 = default; Vector256<float> c41 = default;
+        Vector256<float> c50 = default; Vector256<float> c51 = default;
+        if (accumulate)
+        {
+            if (R.Value > 0) { c00 = Vector256.Load(c + 0 * ldc + 0); c01 = Vector256.Load(c + 0 * ldc + 8); }
+            if (R.Value > 1) { c10 = Vector256.Load(c + 1 * ldc + 0); c11 = Vector256.Load(c + 1 * ldc + 8); }
+            if (R.Value > 2) { c20 = Vector256.Load(c + 2 * ldc + 0); c21 = Vector256.Load(c + 2 * ldc + 8); }
+            if (R.Value > 3) { c30 = Vector256.Load(c + 3 * ldc + 0); c31 = Vector256.Load(c + 3 * ldc + 8); }
+            if (R.Value > 4) { c40 = Vector256.Load(c + 4 * ldc + 0); c41 = Vector256.Load(c + 4 * ldc + 8); }
+            if (R.Value > 5) { c50 = Vector256.Load(c + 5 * ldc + 0); c51 = Vector256.Load(c + 5 * ldc + 8); }
+        }
+        nint lda2 = lda * 2;
+        float* a0 = a + 0 * lda;
+        float* a3 = a + 3 * lda;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b + 0); var b1 = Vector256.Load(b + 8);
+            if (R.Value > 0) { var ai = Vector256.Create(*a0); c00 = Vector256.FusedMultiplyAdd(ai, b0, c00); c01 = Vector256.FusedMultiplyAdd(ai, b1, c01); }
+            if (R.Value > 1) { var ai = Vector256.Create(a0[lda]); c10 = Vector256.FusedMultiplyAdd(ai, b0, c10); c11 = Vector256.FusedMultiplyAdd(ai, b1, c11); }
+            if (R.Value > 2) { var ai = Vector256.Create(a0[lda2]); c20 = Vector256.FusedMultiplyAdd(ai, b0, c20); c21 = Vector256.FusedMultiplyAdd(ai, b1, c21); }
+            if (R.Value > 3) { var ai = Vector256.Create(*a3); c30 = Vector256.FusedMultiplyAdd(ai, b0, c30); c31 = Vector256.FusedMultiplyAdd(ai, b1, c31); }
+            if (R.Value > 4) { var ai = Vector256.Create(a3[lda]); c40 = Vector256.FusedMultiplyAdd(ai, b0, c40); c41 = Vector256.FusedMultiplyAdd(ai, b1, c41); }
+            if (R.Value > 5) { var ai = Vector256.Create(a3[lda2]); c50 = Vector256.FusedMultiplyAdd(ai, b0, c50); c51 = Vector256.FusedMultiplyAdd(ai, b1, c51); }
+            a0++; if (R.Value > 3) a3++; b += ldb;
+        }
+        if (R.Value > 0) { c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 8); }
+        if (R.Value > 1) { c10.Store(c + 1 * ldc + 0); c11.Store(c + 1 * ldc + 8); }
+        if (R.Value > 2) { c20.Store(c + 2 * ldc + 0); c21.Store(c + 2 * ldc + 8); }
+        if (R.Value > 3) { c30.Store(c + 3 * ldc + 0); c31.Store(c + 3 * ldc + 8); }
+        if (R.Value > 4) { c40.Store(c + 4 * ldc + 0); c41.Store(c + 4 * ldc + 8); }
+        if (R.Value > 5) { c50.Store(c + 5 * ldc + 0); c51.Store(c + 5 * ldc + 8); }
+    }
+}

@@ -1,0 +1,45 @@
+// Which SIMD code path the kernels take, chosen from the hardware and overridable per thread for tests.
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Semblance.Numerics;
+
+/// <summary>Instruction-set tiers the kernels are written for, widest first.</summary>
+internal enum SimdLevel
+{
+    Scalar = 0,
+    Vector256 = 1,
+    Vector512 = 2,
+}
+
+/// <summary>
+/// Resolves the path once per public call on the calling thread and hands it to the workers with the job, so
+/// a test can force a path with <see cref="Force"/> without affecting tests running on other threads.
+/// </summary>
+internal static class Simd
+{
+    /// <summary>The widest tier this machine runs natively; Vector256 also needs FMA so results stay bitwise equal.</summary>
+    public static SimdLevel Best { get; } =
+        Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? SimdLevel.Vector512
+        : Vector256.IsHardwareAccelerated && Fma.IsSupported ? SimdLevel.Vector256
+        : SimdLevel.Scalar;
+
+    [ThreadStatic] private static SimdLevel? _forced;
+
+    public static SimdLevel Current => _forced is { } f && f < Best ? f : Best;
+
+    public static bool IsSupported(SimdLevel level) => level <= Best;
+
+    /// <summary>Restricts this thread's calls to <paramref name="level"/> (or below) until the scope is disposed.</summary>
+    public static Scope Force(SimdLevel level)
+    {
+        var previous = _forced;
+        _forced = level;
+        return new Scope(previous);
+    }
+
+    public readonly struct Scope(SimdLevel? previous) : IDisposable
+    {
+        public void Dispose() => _forced = previous;
+    }
+}

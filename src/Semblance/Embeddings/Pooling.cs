@@ -1,0 +1,224 @@
+// Sentence vectors from token vectors: CLS, mean, BERT-whitening's first-last-avg / last-avg, max, BERT pooler.
+using System.Numerics.Tensors;
+using System.Text.Json;
+using Semblance.Models;
+
+namespace Semblance.Embeddings;
+
+/// <summary>
+/// How a sequence's token vectors h_t (t over its real tokens, [CLS] and [SEP] included) become one vector.
+/// </summary>
+public enum PoolingMode
+{
+    /// <summary>h_last[0], the raw [CLS] vector (no pooler dense).</summary>
+    Cls,
+
+    /// <summary>Σ_t h_last[t] / T (sentence-transformers' mean pooling).</summary>
+    Mean,
+
+    /// <summary>Σ_t (h_1[t] + h_last[t]) / 2 / T, h_1 the first transformer layer's output (BERT-whitening, Su et al. 2021).</summary>
+    FirstLastAvg,
+
+    /// <summary>BERT-whitening's name for <see cref="Mean"/>; identical values.</summary>
+    LastAvg,
+
+    /// <summary>Element-wise max over t of h_last[t].</summary>
+    Max,
+
+    /// <summary>BERT's pooler output tanh(W·h_last[0] + b); only models with a pooler layer.</summary>
+    Pooler,
+}
+
+public static class Pooling
+{
+    private static readonly (PoolingMode Mode, string Name)[] Names =
+    [
+        (PoolingMode.Cls, "cls"),
+        (PoolingMode.Mean, "mean"),
+        (PoolingMode.FirstLastAvg, "first-last-avg"),
+        (PoolingMode.LastAvg, "last-avg"),
+        (PoolingMode.Max, "max"),
+        (PoolingMode.Pooler, "pooler"),
+    ];
+
+    public static string CliNames => string.Join("|", Names.Select(n => n.Name));
+
+    /// <summary>Parses a CLI name (cls|mean|first-last-avg|last-avg|max|pooler); <paramref name="source"/> names the option.</summary>
+    public static PoolingMode Parse(string name, string source = "--pooling")
+    {
+        foreach (var (mode, cliName) in Names)
+            if (string.Equals(name, cliName, StringComparison.OrdinalIgnoreCase)) return mode;
+        throw new SemblanceException($"{source}: unknown pooling mode '{name}'; expected one of {CliNames}");
+    }
+
+    public static string Format(PoolingMode mode)
+    {
+        foreach (var (m, cliName) in Names)
+            if (m == mode) return cliName;
+        throw new ArgumentOutOfRangeException(nameof(mode), mode, null);
+    }
+
+    /// <summary>What <see cref="Pool"/> needs the forward pass to keep.</summary>
+    public static ForwardRequest RequestFor(PoolingMode mode) => mode switch
+    {
+        PoolingMode.FirstLastAvg => new ForwardRequest(FirstLayer: true),
+        PoolingMode.Pooler => new ForwardRequest(Pooler: true),
+        _ => ForwardRequest.LastOnly,
+    };
+
+    /// <summary>Fails early, at load time, when <paramref name="mode"/> cannot work with <paramref name="model"/>.</summary>
+    public static void EnsureSupported(PoolingMode mode, ITransformer model)
+    {
+        if (mode == PoolingMode.Pooler && !model.HasPooler)
+            throw new SemblanceException(NoPoolerMessage(model.ModelType));
+    }
+
+    private static string NoPoolerMessage(string modelType) =>
+        $"pooling mode 'pooler' needs a pooler layer (pooler.dense.weight), which this {modelType} model does not have; use cls, mean, first-last-avg, last-avg or max";
+
+    /// <summary>
+    /// Reads sentence-transformers' <c>1_Pooling/config.json</c>. Exactly one of pooling_mode_cls_token,
+    /// pooling_mode_mean_tokens and pooling_mode_max_tokens may be set; the other modes (mean_sqrt_len,
+    /// weightedmean, lasttoken) and combinations are not supported. <paramref name="hiddenSize"/>, when given,
+    /// must equal word_embedding_dimension.
+    /// </summary>
+    public static PoolingMode LoadSentenceTransformersConfig(string path, int? hiddenSize = null)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(File.ReadAllText(path));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ModelFormatException($"{path}: file not found; expected sentence-transformers' pooling config");
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFormatException($"{path}: malformed JSON ({e.Message})", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelFormatException($"{path}: cannot read ({e.Message})", e);
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new ModelFormatException($"{path}: expected a JSON object with pooling_mode_* flags");
+
+            bool Flag(string name)
+            {
+                if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return false;
+                return v.ValueKind switch
+                {
+                    JsonValueKind.True => true,
+                    JsonValueKind.False => false,
+                    _ => throw new ModelFormatException($"{path}: {name} must be true or false, got {v.GetRawText()}"),
+                };
+            }
+
+            foreach (var unsupported in new[] { "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken" })
+                if (Flag(unsupported))
+                    throw new ModelFormatException($"{path}: {unsupported} is not supported; supported: pooling_mode_cls_token, pooling_mode_mean_tokens, pooling_mode_max_tokens");
+
+            var set = new List<(string Flag, PoolingMode Mode)>();
+            if (Flag("pooling_mode_cls_token")) set.Add(("pooling_mode_cls_token", PoolingMode.Cls));
+            if (Flag("pooling_mode_mean_tokens")) set.Add(("pooling_mode_mean_tokens", PoolingMode.Mean));
+            if (Flag("pooling_mode_max_tokens")) set.Add(("pooling_mode_max_tokens", PoolingMode.Max));
+            if (set.Count == 0)
+                throw new ModelFormatException($"{path}: no pooling mode is set; expected one of pooling_mode_cls_token, pooling_mode_mean_tokens, pooling_mode_max_tokens to be true");
+            if (set.Count > 1)
+                throw new ModelFormatException($"{path}: {string.Join(" and ", set.Select(s => s.Flag))} are all set; concatenated pooling is not supported, expected exactly one");
+
+            if (hiddenSize is int h && root.TryGetProperty("word_embedding_dimension", out var dim) && dim.ValueKind != JsonValueKind.Null)
+            {
+                if (dim.ValueKind != JsonValueKind.Number || !dim.TryGetInt32(out int d))
+                    throw new ModelFormatException($"{path}: word_embedding_dimension must be an integer, got {dim.GetRawText()}");
+                if (d != h)
+                    throw new ModelFormatException($"{path}: word_embedding_dimension is {d}, but the model's hidden_size is {h}");
+            }
+            return set[0].Mode;
+        }
+    }
+
+    /// <summary>
+    /// Writes one [HiddenSize] vector per sequence of <paramref name="batch"/> into <paramref name="destination"/>
+    /// ([BatchSize, HiddenSize] row-major). <paramref name="output"/> must come from a forward pass of that batch
+    /// run with <see cref="RequestFor"/>(<paramref name="mode"/>).
+    /// </summary>
+    public static void Pool(ITransformerOutput output, TokenBatch batch, PoolingMode mode, Span<float> destination)
+    {
+        int h = output.HiddenSize;
+        if (destination.Length < batch.BatchSize * h)
+            throw new ArgumentException($"destination holds {destination.Length} floats, {batch.BatchSize} x {h} needed", nameof(destination));
+        for (int b = 0; b < batch.BatchSize; b++)
+            if (batch.Length(b) == 0) throw new ArgumentException($"sequence {b} is empty", nameof(batch));
+
+        switch (mode)
+        {
+            case PoolingMode.Cls:
+                var last = output.LastHiddenState;
+                for (int b = 0; b < batch.BatchSize; b++)
+                    last.Slice(batch.Offsets[b] * h, h).CopyTo(destination.Slice(b * h, h));
+                break;
+            case PoolingMode.Mean:
+            case PoolingMode.LastAvg:
+                Average(output.LastHiddenState, batch, h, destination);
+                break;
+            case PoolingMode.FirstLastAvg:
+                FirstLastAverage(output.HiddenState(1), output.LastHiddenState, batch, h, destination);
+                break;
+            case PoolingMode.Max:
+                MaxOverTokens(output.LastHiddenState, batch, h, destination);
+                break;
+            case PoolingMode.Pooler:
+                var pooled = output.PoolerOutput;
+                if (pooled.IsEmpty) throw new SemblanceException(NoPoolerMessage("encoder"));
+                pooled[..(batch.BatchSize * h)].CopyTo(destination);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(mode), mode, null);
+        }
+    }
+
+    private static void Average(ReadOnlySpan<float> hidden, TokenBatch batch, int h, Span<float> destination)
+    {
+        for (int b = 0; b < batch.BatchSize; b++)
+        {
+            var dst = destination.Slice(b * h, h);
+            int start = batch.Offsets[b], length = batch.Length(b);
+            hidden.Slice(start * h, h).CopyTo(dst);
+            for (int t = 1; t < length; t++) TensorPrimitives.Add(dst, hidden.Slice((start + t) * h, h), dst);
+            TensorPrimitives.Divide(dst, length, dst);
+        }
+    }
+
+    private static void FirstLastAverage(ReadOnlySpan<float> first, ReadOnlySpan<float> last, TokenBatch batch, int h, Span<float> destination)
+    {
+        for (int b = 0; b < batch.BatchSize; b++)
+        {
+            var dst = destination.Slice(b * h, h);
+            int start = batch.Offsets[b], length = batch.Length(b);
+            dst.Clear();
+            for (int t = 0; t < length; t++)
+            {
+                int row = (start + t) * h;
+                TensorPrimitives.Add(dst, first.Slice(row, h), dst);
+                TensorPrimitives.Add(dst, last.Slice(row, h), dst);
+            }
+            TensorPrimitives.Divide(dst, 2f * length, dst);
+        }
+    }
+
+    private static void MaxOverTokens(ReadOnlySpan<float> hidden, TokenBatch batch, int h, Span<float> destination)
+    {
+        for (int b = 0; b < batch.BatchSize; b++)
+        {
+            var dst = destination.Slice(b * h, h);
+            int start = batch.Offsets[b], length = batch.Length(b);
+            hidden.Slice(start * h, h).CopyTo(dst);
+            for (int t = 1; t < length; t++) TensorPrimitives.Max(dst, hidden.Slice((start + t) * h, h), dst);
+        }
+    }
+}

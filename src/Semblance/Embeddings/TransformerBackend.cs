@@ -1,0 +1,166 @@
+// Runs a BERT-family / RoFormer checkpoint as a sentence encoder: tokenize → length-sorted packed batches → forward → pool.
+using System.Collections.Concurrent;
+using System.Globalization;
+using Semblance.Models;
+using Semblance.Numerics;
+using Semblance.Text;
+
+namespace Semblance.Embeddings;
+
+public sealed class TransformerBackend : IEmbeddingBackend
+{
+    private readonly ITransformer _model;
+    private readonly ITokenizer _tokenizer;
+    private readonly PoolingMode _pooling;
+    private readonly ForwardRequest _request;
+    private readonly int _batchSize;
+    private readonly ComputeContext _ctx;
+    private readonly ConcurrentBag<IDisposable> _workspaces = [];
+    private readonly string _directory;
+    private readonly string _tokenizerSource;
+
+    public TransformerBackend(ITransformer model, ITokenizer tokenizer, PoolingMode pooling, int maxLength, bool normalize,
+        int batchSize, int threads, string directory, string tokenizerSource)
+    {
+        _model = model;
+        _tokenizer = tokenizer;
+        _pooling = pooling;
+        _request = Embeddings.Pooling.RequestFor(pooling);
+        Embeddings.Pooling.EnsureSupported(pooling, model);
+        MaxLength = maxLength;
+        NormalizeByDefault = normalize;
+        _batchSize = batchSize;
+        _ctx = new ComputeContext(threads);
+        _directory = directory;
+        _tokenizerSource = tokenizerSource;
+    }
+
+    /// <summary>Opens a Hugging Face model directory (plus sentence-transformers pooling/normalisation if present).</summary>
+    public static TransformerBackend Open(string directory, EncoderOptions options)
+    {
+        var st = SentenceTransformersConfig.Read(directory);
+        var model = TransformerLoader.Load(directory);
+        try
+        {
+            var tokenizer = BertTokenizer.Load(directory);
+            PoolingMode pooling = options.Pooling is not null ? Embeddings.Pooling.Parse(options.Pooling)
+                : st.PoolingConfigPath is not null ? Embeddings.Pooling.LoadSentenceTransformersConfig(st.PoolingConfigPath, model.HiddenSize)
+                : PoolingMode.Mean;
+            int limit = Math.Min(model.MaxPositions, 512);
+            int maxLength;
+            if (options.MaxLength > 0)
+            {
+                if (options.MaxLength > model.MaxPositions)
+                    throw new SemblanceException($"--max-length {options.MaxLength} exceeds the model's max_position_embeddings ({model.MaxPositions})");
+                maxLength = options.MaxLength;
+            }
+            else maxLength = st.MaxSeqLength > 0 ? Math.Min(st.MaxSeqLength, model.MaxPositions) : limit;
+            if (maxLength < 2) throw new SemblanceException($"--max-length {maxLength} leaves no room for [CLS] and [SEP]");
+            var source = File.Exists(Path.Combine(directory, "tokenizer.json")) ? "tokenizer.json (WordPiece)" : "vocab.txt (WordPiece)";
+            return new TransformerBackend(model, tokenizer, pooling, maxLength, st.Normalize,
+                options.BatchSize, options.Threads, directory, source + (tokenizer is BertTokenizer b && b.DoLowerCase ? ", lower-cased" : ""));
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    public ITokenizer Tokenizer => _tokenizer;
+
+    public string ModelType => _model.ModelType;
+
+    public int Dimension => _model.HiddenSize;
+
+    public string Pooling => Embeddings.Pooling.Format(_pooling);
+
+    public bool NormalizeByDefault { get; }
+
+    public int MaxLength { get; }
+
+    public long Embed(IReadOnlyList<string> texts, Span<float> output, CancellationToken cancellationToken = default)
+    {
+        int n = texts.Count;
+        int h = _model.HiddenSize;
+        if (output.Length != (long)n * h) throw new ArgumentException($"output has {output.Length} floats, expected {n}x{h}");
+        if (n == 0) return 0;
+
+        // Tokenization is independent per text: spread it over the same workers as the model.
+        var encoded = new TokenizedText[n];
+        int slices = Math.Min(_ctx.Threads * 4, n);
+        _ctx.For(slices, s =>
+        {
+            for (int i = s; i < n; i += slices) encoded[i] = _tokenizer.Encode(texts[i], MaxLength);
+        });
+
+        // Sort by length so each batch holds similar lengths (attention cost is per sequence, quadratic in length).
+        var order = new int[n];
+        for (int i = 0; i < n; i++) order[i] = i;
+        var keys = new int[n];
+        for (int i = 0; i < n; i++) keys[i] = encoded[i].Length;
+        Array.Sort(keys, order);
+
+        if (!_workspaces.TryTake(out var workspace)) workspace = _model.CreateWorkspace();
+        long tokens = 0;
+        try
+        {
+            var pooled = new float[_batchSize * h];
+            var ids = new List<int[]>(_batchSize);
+            var types = new List<int[]>(_batchSize);
+            for (int start = 0; start < n; start += _batchSize)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int count = Math.Min(_batchSize, n - start);
+                ids.Clear();
+                types.Clear();
+                for (int j = 0; j < count; j++)
+                {
+                    var e = encoded[order[start + j]];
+                    ids.Add(e.Ids);
+                    types.Add(e.TypeIds);
+                }
+                var batch = TokenBatch.FromSequences(ids, types);
+                var result = _model.Forward(batch, _request, workspace, _ctx);
+                Embeddings.Pooling.Pool(result, batch, _pooling, pooled.AsSpan(0, count * h));
+                for (int j = 0; j < count; j++)
+                    pooled.AsSpan(j * h, h).CopyTo(output.Slice(order[start + j] * h, h));
+                tokens += batch.TokenCount;
+            }
+        }
+        finally
+        {
+            _workspaces.Add(workspace);
+        }
+        return tokens;
+    }
+
+    public IReadOnlyList<KeyValuePair<string, string>> Describe()
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var config = TransformerLoader.LoadConfig(_directory);
+        return
+        [
+            new("directory", Path.GetFullPath(_directory)),
+            new("model_type", _model.ModelType),
+            new("architectures", config.Architectures.Count > 0 ? string.Join(",", config.Architectures) : "(not stated)"),
+            new("layers", _model.NumLayers.ToString(inv)),
+            new("hidden_size", _model.HiddenSize.ToString(inv)),
+            new("attention_heads", config.NumAttentionHeads.ToString(inv)),
+            new("intermediate_size", config.IntermediateSize.ToString(inv)),
+            new("hidden_act", config.HiddenAct),
+            new("max_position_embeddings", _model.MaxPositions.ToString(inv)),
+            new("vocab_size", config.VocabSize.ToString(inv)),
+            new("has_pooler", _model.HasPooler ? "yes" : "no"),
+            new("parameters", _model.ParameterCount.ToString("N0", inv)),
+            new("tokenizer", _tokenizerSource),
+            new("max_length", MaxLength.ToString(inv)),
+        ];
+    }
+
+    public void Dispose()
+    {
+        while (_workspaces.TryTake(out var w)) w.Dispose();
+        _model.Dispose();
+    }
+}

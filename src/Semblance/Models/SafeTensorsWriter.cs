@@ -1,0 +1,134 @@
+// Writes .safetensors files (F32, F16, BF16 or raw bytes) crash-safely: temp file, flush, atomic rename.
+using System.Buffers.Binary;
+using System.Text.Json;
+
+namespace Semblance.Models;
+
+/// <summary>Collects tensors in memory and writes them in insertion order with an 8-byte aligned data section.</summary>
+public sealed class SafeTensorsWriter
+{
+    private readonly List<(string Name, string DType, int[] Shape, byte[] Data)> _tensors = [];
+    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+
+    public Dictionary<string, string> Metadata { get; } = new(StringComparer.Ordinal) { ["format"] = "pt" };
+
+    /// <summary>Adds float values stored as <paramref name="dtype"/> (F32, F16 or BF16; rounding to nearest even).</summary>
+    public SafeTensorsWriter Add(string name, int[] shape, ReadOnlySpan<float> values, string dtype = "F32")
+    {
+        if (SafeTensorsFile.ElementCount(shape) != values.Length)
+            throw new ArgumentException($"tensor '{name}': {values.Length} values do not fill shape [{string.Join(", ", shape)}]");
+        byte[] data;
+        switch (dtype)
+        {
+            case "F32":
+                data = new byte[values.Length * 4];
+                for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(data.AsSpan(i * 4), values[i]);
+                break;
+            case "F16":
+                data = new byte[values.Length * 2];
+                for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteHalfLittleEndian(data.AsSpan(i * 2), (Half)values[i]);
+                break;
+            case "BF16":
+                data = new byte[values.Length * 2];
+                for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(i * 2), ToBFloat16(values[i]));
+                break;
+            default:
+                throw new ArgumentException($"tensor '{name}': cannot encode floats as {dtype}; use F32, F16 or BF16", nameof(dtype));
+        }
+        return AddRaw(name, dtype, shape, data);
+    }
+
+    /// <summary>Adds already-encoded little-endian data of any safetensors dtype (I64 position ids, ...).</summary>
+    public SafeTensorsWriter AddRaw(string name, string dtype, int[] shape, ReadOnlySpan<byte> data)
+    {
+        int size = SafeTensorsFile.DTypeSize(dtype);
+        if (size == 0) throw new ArgumentException($"unknown safetensors dtype '{dtype}'", nameof(dtype));
+        if (SafeTensorsFile.ElementCount(shape) * size != data.Length)
+            throw new ArgumentException($"tensor '{name}': {data.Length} bytes do not match {dtype} [{string.Join(", ", shape)}]");
+        if (!_names.Add(name)) throw new ArgumentException($"tensor '{name}' was added twice", nameof(name));
+        _tensors.Add((name, dtype, (int[])shape.Clone(), data.ToArray()));
+        return this;
+    }
+
+    /// <summary>Rounds to the nearest bfloat16, ties to even; NaN stays NaN.</summary>
+    public static ushort ToBFloat16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if (float.IsNaN(value)) return (ushort)((bits >> 16) | 0x0040);
+        uint rounding = 0x7FFF + ((bits >> 16) & 1);
+        return (ushort)((bits + rounding) >> 16);
+    }
+
+    public byte[] ToBytes()
+    {
+        var header = BuildHeader();
+        long dataLength = _tensors.Sum(t => (long)t.Data.Length);
+        var bytes = new byte[checked(8 + header.Length + dataLength)];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)header.Length);
+        header.CopyTo(bytes, 8);
+        long position = 8 + header.Length;
+        foreach (var t in _tensors)
+        {
+            t.Data.CopyTo(bytes, position);
+            position += t.Data.Length;
+        }
+        return bytes;
+    }
+
+    public void Save(string path)
+    {
+        var full = Path.GetFullPath(path);
+        var temp = full + ".tmp-" + Guid.NewGuid().ToString("N");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            {
+                stream.Write(ToBytes());
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    private byte[] BuildHeader()
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            if (Metadata.Count > 0)
+            {
+                json.WriteStartObject("__metadata__");
+                foreach (var (key, value) in Metadata) json.WriteString(key, value);
+                json.WriteEndObject();
+            }
+            long offset = 0;
+            foreach (var t in _tensors)
+            {
+                json.WriteStartObject(t.Name);
+                json.WriteString("dtype", t.DType);
+                json.WriteStartArray("shape");
+                foreach (int d in t.Shape) json.WriteNumberValue(d);
+                json.WriteEndArray();
+                json.WriteStartArray("data_offsets");
+                json.WriteNumberValue(offset);
+                json.WriteNumberValue(offset + t.Data.Length);
+                json.WriteEndArray();
+                json.WriteEndObject();
+                offset += t.Data.Length;
+            }
+            json.WriteEndObject();
+        }
+        // Spaces pad the header so the data section starts on an 8-byte boundary, as the reference writer does.
+        int length = (int)buffer.Length;
+        int padded = (length + 8 + 7) / 8 * 8 - 8;
+        var header = new byte[padded];
+        buffer.GetBuffer().AsSpan(0, length).CopyTo(header);
+        header.AsSpan(length).Fill((byte)' ');
+        return header;
+    }
+}

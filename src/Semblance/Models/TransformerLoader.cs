@@ -1,0 +1,34 @@
+// Opens a Hugging Face model directory and builds the encoder its config.json names.
+namespace Semblance.Models;
+
+public static class TransformerLoader
+{
+    public const string ConfigFileName = "config.json";
+
+    /// <summary>Reads <c>config.json</c> of <paramref name="modelDir"/> without touching the weights.</summary>
+    public static TransformerConfig LoadConfig(string modelDir)
+    {
+        if (!Directory.Exists(modelDir))
+            throw new ModelFormatException($"{modelDir}: model directory not found; expected a Hugging Face directory with config.json and model.safetensors");
+        return TransformerConfig.Load(Path.Combine(modelDir, ConfigFileName));
+    }
+
+    /// <summary>
+    /// Loads the model: model_type "bert" or "ernie" (without task-type embeddings) → <see cref="BertModel"/>,
+    /// "roformer" → <see cref="RoFormerModel"/>. The caller disposes the result, which unmaps the weight files.
+    /// </summary>
+    public static ITransformer Load(string modelDir)
+    {
+        var config = LoadConfig(modelDir);
+        var weights = ModelWeights.Open(modelDir);
+        try
+        {
+            return config.IsRoFormer ? RoFormerModel.Load(config, weights) : BertModel.Load(config, weights);
+        }
+        catch
+        {
+            weights.Dispose();
+            throw;
+        }
+    }
+}

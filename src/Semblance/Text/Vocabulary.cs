@@ -1,0 +1,71 @@
+// A WordPiece vocabulary: token ↔ id, with allocation-free lookups of character spans.
+using System.Text;
+
+namespace Semblance.Text;
+
+/// <summary>Token strings by id and ids by token; token strings handed out are the vocabulary's own instances.</summary>
+public sealed class Vocabulary
+{
+    private readonly string[] _tokens;
+    private readonly Dictionary<string, int> _ids;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _spanIds;
+
+    /// <summary>
+    /// Builds a vocabulary where token i has id i. A token listed twice maps to its last id, as Hugging Face's
+    /// <c>load_vocab</c> does; both ids keep their token string.
+    /// </summary>
+    public Vocabulary(IReadOnlyList<string> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        _tokens = new string[tokens.Count];
+        _ids = new Dictionary<string, int>(tokens.Count, StringComparer.Ordinal);
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            var token = tokens[i] ?? throw new ArgumentException($"token {i} is null", nameof(tokens));
+            _tokens[i] = token;
+            _ids[token] = i;
+            MaxTokenLength = Math.Max(MaxTokenLength, token.Length);
+        }
+        _spanIds = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    public int Count => _tokens.Length;
+
+    /// <summary>Length in UTF-16 units of the longest token; no longer piece can match.</summary>
+    public int MaxTokenLength { get; }
+
+    public string this[int id] => _tokens[id];
+
+    public bool TryGetId(string token, out int id) => _ids.TryGetValue(token, out id);
+
+    public bool TryGetId(ReadOnlySpan<char> token, out int id) => _spanIds.TryGetValue(token, out id);
+
+    /// <summary>
+    /// Reads a BERT <c>vocab.txt</c> the way Python's <c>readlines()</c> does: UTF-8, one token per line, lines end at
+    /// \n, \r\n or \r, no other trimming. U+2028/U+2029 are not line breaks (bert-base-chinese has U+2028 as a token).
+    /// </summary>
+    public static Vocabulary ReadVocabTxt(string path)
+    {
+        string text;
+        try
+        {
+            text = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true)
+                .GetString(File.ReadAllBytes(path));
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new ModelFormatException($"{path}: not valid UTF-8 ({e.Message}); expected one UTF-8 token per line", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelFormatException($"{path}: cannot be read ({e.Message}); expected a readable vocab.txt", e);
+        }
+
+        if (text.Contains('\r')) text = text.Replace("\r\n", "\n").Replace('\r', '\n');
+        var lines = text.Split('\n');
+        int count = text.Length == 0 ? 0 : text.EndsWith('\n') ? lines.Length - 1 : lines.Length;
+        if (count == 0)
+            throw new ModelFormatException($"{path}: the vocabulary is empty; expected one token per line");
+        return new Vocabulary(new ArraySegment<string>(lines, 0, count));
+    }
+}
