@@ -1,0 +1,105 @@
+// Shared input handling of the index commands: items from text (encoded by a model) or from .npy vectors + ids.
+using System.Globalization;
+using System.Text.Json;
+using Semblance.Embeddings;
+using Semblance.IO;
+
+namespace Semblance.Cli.Commands;
+
+internal sealed record IndexItems(float[] Vectors, int Count, int Dimension, string[] Ids, string?[]? Payloads);
+
+internal static class IndexInput
+{
+    public static readonly OptionSpec[] Options =
+    [
+        new("--model", "DIR", "model directory used to encode --input (index add: defaults to the one used at build)"),
+        new("--input", "FILE", "items to encode: one text per line, or JSONL ({\"id\":..., \"text\":...}) when FILE ends in .jsonl"),
+        new("--vectors", "X.npy", "precomputed float32 vectors [n, d] instead of --input"),
+        new("--ids", "FILE", "with --vectors: one id per line (default: running item numbers)"),
+        new("--batch-size", "N", "encoder batch size (default 32)"),
+        new("--threads", "N", "worker threads (default: all CPUs)"),
+    ];
+
+    /// <summary>Reads the items; ids default to running numbers starting at <paramref name="firstNumber"/>.</summary>
+    public static IndexItems Read(CommandArgs args, CliIO io, string? defaultModel, long firstNumber, out string? modelUsed)
+    {
+        modelUsed = null;
+        var vectorsPath = args.Get("--vectors");
+        var inputPath = args.Get("--input");
+        if ((vectorsPath is null) == (inputPath is null)) throw new UsageException("give exactly one of --input FILE (with --model) or --vectors X.npy");
+        if (vectorsPath is not null)
+        {
+            if (args.Has("--model")) throw new UsageException("--model applies to --input, not to --vectors");
+            var m = Npy.ReadFloat32(vectorsPath);
+            string[] ids;
+            if (args.Get("--ids") is { } idsPath)
+            {
+                ids = TextLines.ReadFile(idsPath).ToArray();
+                if (ids.Length != m.Rows) throw new InputFormatException($"{idsPath}: has {ids.Length} ids but {vectorsPath} has {m.Rows} vectors; expected one id per vector");
+            }
+            else ids = Numbered(firstNumber, m.Rows);
+            return new IndexItems(m.Data, m.Rows, m.Columns, ids, null);
+        }
+        if (args.Has("--ids")) throw new UsageException("--ids applies to --vectors; with --input give ids in JSONL");
+        var model = args.Get("--model") ?? defaultModel ?? throw new UsageException("--input needs --model DIR (the index stores no model)");
+        var texts = new List<string>();
+        var idList = new List<string>();
+        bool jsonl = inputPath!.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
+        long line = 0;
+        foreach (var l in io.ReadLines(inputPath))
+        {
+            line++;
+            if (!jsonl)
+            {
+                texts.Add(l);
+                idList.Add((firstNumber + texts.Count - 1).ToString(CultureInfo.InvariantCulture));
+                continue;
+            }
+            if (string.IsNullOrWhiteSpace(l)) continue;
+            var (id, text) = ParseJsonl(l, inputPath, line);
+            texts.Add(text);
+            idList.Add(id ?? (firstNumber + texts.Count - 1).ToString(CultureInfo.InvariantCulture));
+        }
+        var options = new EncoderOptions
+        {
+            BatchSize = args.GetInt("--batch-size", 32, 1),
+            Threads = args.GetInt("--threads", Environment.ProcessorCount, 1),
+        };
+        using var encoder = SentenceEncoder.Load(model, options);
+        var vectors = encoder.Encode(texts);
+        modelUsed = Path.GetFullPath(model);
+        return new IndexItems(vectors, texts.Count, encoder.Dimension, idList.ToArray(), texts.ToArray());
+    }
+
+    private static (string? Id, string Text) ParseJsonl(string l, string path, long line)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(l);
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new InputFormatException($"{path}: line {line}: expected a JSON object with \"text\"");
+            if (!root.TryGetProperty("text", out var t) || t.ValueKind != JsonValueKind.String)
+                throw new InputFormatException($"{path}: line {line}: missing string field \"text\"");
+            string? id = null;
+            if (root.TryGetProperty("id", out var i))
+                id = i.ValueKind switch
+                {
+                    JsonValueKind.String => i.GetString(),
+                    JsonValueKind.Number => i.GetRawText(),
+                    _ => throw new InputFormatException($"{path}: line {line}: \"id\" must be a string or a number"),
+                };
+            return (id, t.GetString()!);
+        }
+        catch (JsonException e)
+        {
+            throw new InputFormatException($"{path}: line {line}: invalid JSON ({e.Message.Split('\n')[0]})");
+        }
+    }
+
+    private static string[] Numbered(long first, int n)
+    {
+        var ids = new string[n];
+        for (int i = 0; i < n; i++) ids[i] = (first + i).ToString(CultureInfo.InvariantCulture);
+        return ids;
+    }
+}

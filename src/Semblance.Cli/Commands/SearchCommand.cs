@@ -1,0 +1,102 @@
+// `semblance search`: k nearest items per query (text encoded with the index's model, or .npy vectors) as JSON lines.
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Semblance.Embeddings;
+using Semblance.IO;
+using Semblance.Search;
+
+namespace Semblance.Cli.Commands;
+
+public sealed class SearchCommand : CliCommand
+{
+    public override string Name => "search";
+
+    public override string Summary => "search an index; one JSON line per query: {\"query\":i,\"hits\":[{\"id\",\"score\",\"text\"}]}";
+
+    public override IReadOnlyList<OptionSpec> Options =>
+    [
+        new("--index", "IDX", "index directory"),
+        new("--model", "DIR", "model for text queries (default: the model the index was built with)"),
+        new("--query", "TEXT", "one query text"),
+        new("--queries", "FILE", "query texts, one per line ('-' = stdin)"),
+        new("--query-vectors", "Q.npy", "query vectors [nq, d]"),
+        new("-k", "K", "hits per query (default 10; fewer when the index holds fewer items)"),
+        new("--ef-search", "E", "HNSW candidate list size (default max(k, 64))"),
+        new("--geodesic", null, "rank by shortest-path distance over a k-NN graph of the items (GeodesicSimilarity)"),
+        new("--graph-k", "N", "with --geodesic: neighbours per item in the graph (default 10)"),
+        new("--entry-points", "N", "with --geodesic: nearest items the paths start from (default 8)"),
+        new("--threads", "N", "worker threads (default: all CPUs)"),
+    ];
+
+    public override int Execute(CommandArgs args, CliIO io)
+    {
+        var dir = args.Require("--index");
+        int k = args.GetInt("-k", 10, 1);
+        int ef = args.GetInt("--ef-search", 0, 1);
+        int given = (args.Has("--query") ? 1 : 0) + (args.Has("--queries") ? 1 : 0) + (args.Has("--query-vectors") ? 1 : 0);
+        if (given != 1) throw new UsageException("give exactly one of --query TEXT, --queries FILE or --query-vectors Q.npy");
+        if (!args.Has("--geodesic") && (args.Has("--graph-k") || args.Has("--entry-points")))
+            throw new UsageException("--graph-k and --entry-points apply to --geodesic");
+        using var index = VectorIndex.Load(dir);
+        index.Threads = args.GetInt("--threads", Environment.ProcessorCount, 1);
+        float[] queries;
+        int nq;
+        if (args.Get("--query-vectors") is { } qpath)
+        {
+            if (args.Has("--model")) throw new UsageException("--model applies to text queries, not to --query-vectors");
+            var m = Npy.ReadFloat32(qpath);
+            if (m.Columns != index.Dimension)
+                throw new InputFormatException($"{qpath}: query vectors have dimension {m.Columns} but index {dir} has dimension {index.Dimension}");
+            (queries, nq) = (m.Data, m.Rows);
+        }
+        else
+        {
+            var texts = args.Get("--query") is { } one ? [one] : io.ReadLines(args.Get("--queries")).ToList();
+            var model = args.Get("--model") ?? index.Model
+                ?? throw new UsageException($"index {dir} was built from vectors and stores no model: give --model DIR or --query-vectors");
+            using var encoder = SentenceEncoder.Load(model, new EncoderOptions { Threads = index.Threads });
+            if (encoder.Dimension != index.Dimension)
+                throw new InputFormatException($"{model}: model produces {encoder.Dimension}-dimensional vectors but index {dir} has dimension {index.Dimension}");
+            queries = encoder.Encode(texts);
+            nq = texts.Count;
+        }
+        if (nq == 0) return 0;
+        SearchHit[][] hits;
+        if (args.Has("--geodesic"))
+        {
+            var geo = GeodesicSimilarity.Build(index, args.GetInt("--graph-k", 10, 1));
+            hits = geo.Search(queries, k, args.GetInt("--entry-points", 8, 1));
+        }
+        else hits = index.Search(queries, k, new SearchOptions { EfSearch = ef });
+        WriteHits(io.Out, hits);
+        return 0;
+    }
+
+    internal static void WriteHits(TextWriter output, SearchHit[][] hits)
+    {
+        var buffer = new MemoryStream();
+        var options = new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        for (int q = 0; q < hits.Length; q++)
+        {
+            buffer.SetLength(0);
+            using (var w = new Utf8JsonWriter(buffer, options))
+            {
+                w.WriteStartObject();
+                w.WriteNumber("query", q);
+                w.WriteStartArray("hits");
+                foreach (var h in hits[q])
+                {
+                    w.WriteStartObject();
+                    w.WriteString("id", h.Id);
+                    w.WriteNumber("score", h.Score);
+                    if (h.Payload is null) w.WriteNull("text");
+                    else w.WriteString("text", h.Payload);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+        }
+    }
+}

@@ -1,0 +1,523 @@
+// Hierarchical Navigable Small World graph index (Malkov & Yashunin, 2016/2018, arXiv:1603.09320).
+//   level(i) = ⌊−ln(U_i)·mL⌋, mL = 1/ln(M), U_i uniform in (0, 1] drawn from (seed, slot) — Alg. 1;
+//   greedy descent with ef = 1 on upper layers, beam search with ef on the rest — Alg. 2;
+//   neighbours chosen by the heuristic of Alg. 4 (keep e only if it is closer to q than to every neighbour already
+//   kept), M per node on layers ≥ 1 and 2M on layer 0; overflowing lists are shrunk with the same heuristic.
+// Distances: 1 − q·x for ip/cosine, ‖q − x‖² for l2. Removed items stay in the graph for routing and are skipped in
+// results. A single-threaded build is deterministic for a seed; with more threads insertion order races, so graphs
+// (and results) may differ between runs.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using System.Text.Json.Nodes;
+
+namespace Semblance.Search;
+
+public sealed record HnswOptions
+{
+    /// <summary>Links per node on upper layers (2M on layer 0).</summary>
+    public int M { get; init; } = 16;
+
+    /// <summary>Candidate list size while inserting.</summary>
+    public int EfConstruction { get; init; } = 200;
+
+    /// <summary>Default candidate list size at query time (raised to k when smaller).</summary>
+    public int EfSearch { get; init; } = 64;
+
+    public int Seed { get; init; } = 42;
+}
+
+public sealed unsafe class HnswIndex : VectorIndex
+{
+    public const string KindName = "hnsw";
+    private const int StripeCount = 4096;
+
+    private readonly NativeBuffer _vectors;
+    private readonly int _stride;
+    private readonly int _m, _m0;
+    private readonly double _ml;
+    private int[] _links0 = [];
+    private int[]?[] _upper = [];
+    private byte[] _levels = [];
+    private int _entry = -1;
+    private int _maxLevel = -1;
+    private int _nodes;
+    private readonly object[] _stripes = Enumerable.Range(0, StripeCount).Select(_ => new object()).ToArray();
+    private readonly object _entryLock = new();
+    private readonly ThreadLocal<Scratch> _scratch;
+
+    public HnswIndex(int dimension, Metric metric, HnswOptions? options = null) : this(dimension, metric, options ?? new HnswOptions(), null, new NativeBuffer()) { }
+
+    private HnswIndex(int dimension, Metric metric, HnswOptions options, ItemStore? items, NativeBuffer vectors) : base(dimension, metric, items)
+    {
+        if (options.M < 2) throw new SemblanceException($"HNSW M must be at least 2, got {options.M}");
+        if (options.EfConstruction < 1) throw new SemblanceException($"HNSW efConstruction must be at least 1, got {options.EfConstruction}");
+        Options = options;
+        _m = options.M;
+        _m0 = 2 * options.M;
+        _ml = 1 / Math.Log(options.M);
+        _stride = (dimension + 15) & ~15;
+        _vectors = vectors;
+        _scratch = new ThreadLocal<Scratch>(() => new Scratch(0));
+    }
+
+    public HnswOptions Options { get; }
+
+    public override string Kind => KindName;
+
+    private int Stride0 => _m0 + 1;
+
+    private sealed class Scratch(int n)
+    {
+        public int[] Visited = new int[n];
+        public int Tag;
+        public readonly Heap Candidates = new();
+        public readonly Heap Results = new();
+        public int[] Links = new int[64];
+
+        public void NewVisit(int n)
+        {
+            if (Visited.Length < n) { Visited = new int[Math.Max(n, Visited.Length + Visited.Length / 4)]; Tag = 0; }
+            if (++Tag == int.MaxValue) { Array.Clear(Visited); Tag = 1; }
+        }
+    }
+
+    /// <summary>Binary min-heap on (key, id).</summary>
+    private sealed class Heap
+    {
+        private float[] _k = new float[64];
+        private int[] _v = new int[64];
+        public int Count;
+        public void Clear() => Count = 0;
+        public float TopKey => _k[0];
+        public int TopId => _v[0];
+
+        public void Push(float key, int id)
+        {
+            if (Count == _k.Length) { Array.Resize(ref _k, Count * 2); Array.Resize(ref _v, Count * 2); }
+            int i = Count++;
+            while (i > 0)
+            {
+                int p = (i - 1) >> 1;
+                if (_k[p] <= key) break;
+                _k[i] = _k[p]; _v[i] = _v[p]; i = p;
+            }
+            _k[i] = key; _v[i] = id;
+        }
+
+        public void Pop()
+        {
+            float key = _k[--Count];
+            int id = _v[Count];
+            int i = 0;
+            while (true)
+            {
+                int c = 2 * i + 1;
+                if (c >= Count) break;
+                if (c + 1 < Count && _k[c + 1] < _k[c]) c++;
+                if (_k[c] >= key) break;
+                _k[i] = _k[c]; _v[i] = _v[c]; i = c;
+            }
+            _k[i] = key; _v[i] = id;
+        }
+    }
+
+    private float* Vec(int slot) => (float*)_vectors.Pointer + (long)slot * _stride;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private float Distance(float* a, float* b)
+    {
+        if (Metric == Metric.L2) return L2(a, b, _stride);
+        return 1 - Dot(a, b, _stride);
+    }
+
+    internal static float Dot(float* a, float* b, int n)
+    {
+        if (Vector512.IsHardwareAccelerated && !FlatKernels.ForceScalar)
+        {
+            Vector512<float> s0 = default, s1 = default;
+            int j = 0;
+            for (; j + 32 <= n; j += 32)
+            {
+                s0 = Vector512.FusedMultiplyAdd(Vector512.Load(a + j), Vector512.Load(b + j), s0);
+                s1 = Vector512.FusedMultiplyAdd(Vector512.Load(a + j + 16), Vector512.Load(b + j + 16), s1);
+            }
+            if (j < n) s0 = Vector512.FusedMultiplyAdd(Vector512.Load(a + j), Vector512.Load(b + j), s0);
+            return Vector512.Sum(s0 + s1);
+        }
+        float s = 0;
+        for (int j = 0; j < n; j++) s += a[j] * b[j];
+        return s;
+    }
+
+    internal static float L2(float* a, float* b, int n)
+    {
+        if (Vector512.IsHardwareAccelerated && !FlatKernels.ForceScalar)
+        {
+            Vector512<float> s0 = default, s1 = default;
+            int j = 0;
+            for (; j + 32 <= n; j += 32)
+            {
+                var d0 = Vector512.Load(a + j) - Vector512.Load(b + j);
+                var d1 = Vector512.Load(a + j + 16) - Vector512.Load(b + j + 16);
+                s0 = Vector512.FusedMultiplyAdd(d0, d0, s0);
+                s1 = Vector512.FusedMultiplyAdd(d1, d1, s1);
+            }
+            if (j < n)
+            {
+                var d0 = Vector512.Load(a + j) - Vector512.Load(b + j);
+                s0 = Vector512.FusedMultiplyAdd(d0, d0, s0);
+            }
+            return Vector512.Sum(s0 + s1);
+        }
+        float s = 0;
+        for (int j = 0; j < n; j++) { float d = a[j] - b[j]; s += d * d; }
+        return s;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(void* p)
+    {
+        if (Sse.IsSupported) Sse.Prefetch0(p);
+    }
+
+    private int LevelOf(int slot)
+    {
+        ulong z = (ulong)Options.Seed * 0x9E3779B97F4A7C15UL + (ulong)slot + 0x632BE59BD9B4E019UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+        double u = ((z >> 11) + 1) * (1.0 / (1UL << 53));
+        return Math.Min(255, (int)Math.Floor(-Math.Log(u) * _ml));
+    }
+
+    /// <summary>Neighbour list of a node at a level: [count, ids...] inside the returned array at the returned offset.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private (int[] Array, int Offset) List(int node, int level) =>
+        level == 0 ? (_links0, node * Stride0) : (_upper[node]!, (level - 1) * (_m + 1));
+
+    private protected override void AddCore(float[] vectors, int n)
+    {
+        int start = Items.Slots, d = Dimension;
+        _vectors.Resize((long)(start + n) * _stride * 4);
+        for (int i = 0; i < n; i++)
+            vectors.AsSpan(i * d, d).CopyTo(new Span<float>(Vec(start + i), d));
+        if (_links0.Length < (start + n) * Stride0)
+        {
+            int cap = Math.Max(start + n, _levels.Length + _levels.Length / 16);
+            Array.Resize(ref _links0, cap * Stride0);
+            Array.Resize(ref _upper, cap);
+            Array.Resize(ref _levels, cap);
+        }
+        for (int i = 0; i < n; i++)
+        {
+            int slot = start + i;
+            int level = LevelOf(slot);
+            _levels[slot] = (byte)level;
+            _links0[slot * Stride0] = 0;
+            _upper[slot] = level > 0 ? new int[level * (_m + 1)] : null;
+        }
+        _nodes = start + n;
+        int first = 0;
+        if (_entry < 0)
+        {
+            _entry = start;
+            _maxLevel = _levels[start];
+            first = 1;
+        }
+        int threads = Math.Max(1, Threads);
+        if (threads == 1 || n - first < 1000)
+            for (int i = first; i < n; i++) Insert(start + i, false);
+        else
+        {
+            // Seed the graph single-threaded so early parallel inserts do not all race for the same few nodes.
+            int seq = Math.Min(n, first + 1000);
+            for (int i = first; i < seq; i++) Insert(start + i, false);
+            Parallel.For(seq, n, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => Insert(start + i, true));
+        }
+    }
+
+    private void Insert(int q, bool concurrent)
+    {
+        var sc = _scratch.Value!;
+        float* qv = Vec(q);
+        int level = _levels[q];
+        int ep, top;
+        lock (_entryLock) { ep = _entry; top = _maxLevel; }
+        float epd = Distance(qv, Vec(ep));
+        for (int l = top; l > level; l--) (ep, epd) = Greedy(qv, ep, epd, l, sc);
+        var selected = new int[_m0];
+        for (int l = Math.Min(level, top); l >= 0; l--)
+        {
+            SearchLayer(qv, ep, epd, Options.EfConstruction, l, sc, skipDeleted: false);
+            var cand = Drain(sc.Results);
+            int cnt = SelectHeuristic(cand, _m, selected);
+            var (arr, off) = List(q, l);
+            lock (Stripe(q))
+            {
+                for (int i = 0; i < cnt; i++) arr[off + 1 + i] = selected[i];
+                arr[off] = cnt;
+            }
+            for (int i = 0; i < cnt; i++) Link(selected[i], q, l);
+            ep = cand[0].Id;
+            epd = cand[0].Dist;
+        }
+        if (level > top)
+            lock (_entryLock)
+                if (level > _maxLevel) { _maxLevel = level; _entry = q; }
+    }
+
+    private object Stripe(int node) => _stripes[node & (StripeCount - 1)];
+
+    /// <summary>Adds q to e's list at level l, shrinking it with the heuristic when full.</summary>
+    private void Link(int e, int q, int l)
+    {
+        int cap = l == 0 ? _m0 : _m;
+        lock (Stripe(e))
+        {
+            var (arr, off) = List(e, l);
+            int c = arr[off];
+            for (int i = 0; i < c; i++) if (arr[off + 1 + i] == q) return;
+            if (c < cap)
+            {
+                arr[off + 1 + c] = q;
+                arr[off] = c + 1;
+                return;
+            }
+            float* ev = Vec(e);
+            var cand = new (float Dist, int Id)[c + 1];
+            for (int i = 0; i < c; i++) cand[i] = (Distance(ev, Vec(arr[off + 1 + i])), arr[off + 1 + i]);
+            cand[c] = (Distance(ev, Vec(q)), q);
+            Array.Sort(cand, static (a, b) => a.Dist != b.Dist ? a.Dist.CompareTo(b.Dist) : a.Id.CompareTo(b.Id));
+            var kept = new int[cap];
+            int n = SelectHeuristic(cand, cap, kept);
+            for (int i = 0; i < n; i++) arr[off + 1 + i] = kept[i];
+            arr[off] = n;
+        }
+    }
+
+    /// <summary>Alg. 4: candidates sorted by distance to the base; keep e if dist(e, base) &lt; dist(e, r) for all kept r.</summary>
+    private int SelectHeuristic((float Dist, int Id)[] sorted, int m, int[] output)
+    {
+        int n = 0;
+        foreach (var (dist, id) in sorted)
+        {
+            if (n >= m) break;
+            float* ev = Vec(id);
+            bool good = true;
+            for (int i = 0; i < n; i++)
+                if (Distance(ev, Vec(output[i])) < dist) { good = false; break; }
+            if (good) output[n++] = id;
+        }
+        return n;
+    }
+
+    private static (float Dist, int Id)[] Drain(Heap results)
+    {
+        // Results is a max-heap (keys are negated distances); popping yields farthest first.
+        var r = new (float Dist, int Id)[results.Count];
+        for (int i = r.Length - 1; i >= 0; i--)
+        {
+            r[i] = (-results.TopKey, results.TopId);
+            results.Pop();
+        }
+        return r;
+    }
+
+    private int CopyLinks(int node, int level, Scratch sc)
+    {
+        var (arr, off) = List(node, level);
+        int c = Math.Min(arr[off], level == 0 ? _m0 : _m);
+        if (sc.Links.Length < c) sc.Links = new int[c];
+        Array.Copy(arr, off + 1, sc.Links, 0, c);
+        return c;
+    }
+
+    private (int, float) Greedy(float* q, int ep, float epd, int level, Scratch sc)
+    {
+        bool changed = true;
+        while (changed)
+        {
+            changed = false;
+            int c = CopyLinks(ep, level, sc);
+            for (int i = 0; i < c; i++)
+            {
+                int e = sc.Links[i];
+                float d = Distance(q, Vec(e));
+                if (d < epd) { epd = d; ep = e; changed = true; }
+            }
+        }
+        return (ep, epd);
+    }
+
+    /// <summary>Alg. 2 beam search; leaves the ef best in sc.Results as a max-heap of negated distances.</summary>
+    private void SearchLayer(float* q, int ep, float epd, int ef, int level, Scratch sc, bool skipDeleted)
+    {
+        sc.NewVisit(_nodes);
+        var visited = sc.Visited;
+        int tag = sc.Tag;
+        var cand = sc.Candidates;
+        var res = sc.Results;
+        cand.Clear();
+        res.Clear();
+        var deleted = skipDeleted ? Items.DeletedMask : null;
+        visited[ep] = tag;
+        cand.Push(epd, ep);
+        if (deleted is null || !deleted[ep]) res.Push(-epd, ep);
+        float bound = res.Count > 0 ? -res.TopKey : float.PositiveInfinity;
+        while (cand.Count > 0)
+        {
+            float cd = cand.TopKey;
+            int c = cand.TopId;
+            if (cd > bound && res.Count >= ef) break;
+            cand.Pop();
+            var (arr, off) = List(c, level);
+            int cnt = Math.Min(arr[off], level == 0 ? _m0 : _m);
+            if (cnt > 0) Prefetch(Vec(arr[off + 1]));
+            for (int i = 0; i < cnt; i++)
+            {
+                int e = arr[off + 1 + i];
+                if (i + 1 < cnt) Prefetch(Vec(arr[off + 2 + i]));
+                if (visited[e] == tag) continue;
+                visited[e] = tag;
+                float d = Distance(q, Vec(e));
+                if (res.Count < ef || d < bound)
+                {
+                    cand.Push(d, e);
+                    if (deleted is null || !deleted[e])
+                    {
+                        res.Push(-d, e);
+                        if (res.Count > ef) res.Pop();
+                    }
+                    if (res.Count > 0) bound = -res.TopKey;
+                }
+            }
+        }
+    }
+
+    private protected override (int Slot, float Score)[][] SearchCore(float[] queries, int nq, int k, SearchOptions options)
+    {
+        int ef = Math.Max(k, options.EfSearch > 0 ? options.EfSearch : Options.EfSearch);
+        var result = new (int Slot, float Score)[nq][];
+        void One(int i)
+        {
+            var sc = _scratch.Value!;
+            var qv = (float*)NativeMemory.AlignedAlloc((nuint)_stride * 4, 64);
+            try
+            {
+                new Span<float>(qv, _stride).Clear();
+                queries.AsSpan(i * Dimension, Dimension).CopyTo(new Span<float>(qv, Dimension));
+                int ep = _entry;
+                float epd = Distance(qv, Vec(ep));
+                for (int l = _maxLevel; l > 0; l--) (ep, epd) = Greedy(qv, ep, epd, l, sc);
+                SearchLayer(qv, ep, epd, ef, 0, sc, skipDeleted: true);
+                var all = Drain(sc.Results);
+                float qq = Metric == Metric.L2 ? SquaredNorm(new ReadOnlySpan<float>(qv, Dimension)) : 0;
+                int take = Math.Min(k, all.Length);
+                var r = new (int Slot, float Score)[take];
+                for (int j = 0; j < take; j++) r[j] = (all[j].Id, Metric == Metric.L2 ? qq - all[j].Dist : 1 - all[j].Dist);
+                result[i] = r;
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(qv);
+            }
+        }
+        int threads = Math.Max(1, Threads);
+        if (threads == 1 || nq < 4) for (int i = 0; i < nq; i++) One(i);
+        else Parallel.For(0, nq, new ParallelOptions { MaxDegreeOfParallelism = threads }, One);
+        return result;
+    }
+
+    internal override void GetVector(int slot, Span<float> destination) => new ReadOnlySpan<float>(Vec(slot), Dimension).CopyTo(destination);
+
+    /// <summary>Layer-0 neighbours of a slot (for graph algorithms built on the index).</summary>
+    internal ReadOnlySpan<int> Neighbours(int slot) => _links0.AsSpan(slot * Stride0 + 1, _links0[slot * Stride0]);
+
+    private protected override void WriteData(string directory, long generation, Dictionary<string, IndexFileEntry> files)
+    {
+        files["vectors"] = IndexDataFile.Write(directory, IndexDirectory.FileName("vectors", generation), _vectors.WriteTo);
+        int n = Items.Slots;
+        files["graph"] = IndexDataFile.Write(directory, IndexDirectory.FileName("graph", generation), s =>
+        {
+            var w = new BinaryWriter(s);
+            w.Write(n);
+            w.Write(_entry);
+            w.Write(_maxLevel);
+            w.Write(_levels, 0, n);
+            w.Flush();
+            s.Write(MemoryMarshal.AsBytes(_links0.AsSpan(0, n * Stride0)));
+            for (int i = 0; i < n; i++) if (_upper[i] is { } u) s.Write(MemoryMarshal.AsBytes(u.AsSpan()));
+        });
+    }
+
+    private protected override JsonObject Parameters() => new()
+    {
+        ["m"] = _m,
+        ["ef_construction"] = Options.EfConstruction,
+        ["ef_search"] = Options.EfSearch,
+        ["seed"] = Options.Seed,
+        ["vector_stride"] = _stride,
+    };
+
+    internal static HnswIndex Open(string directory, IndexManifest m, Metric metric, ItemStore items, bool verify)
+    {
+        var mpath = Path.Combine(directory, IndexManifest.FileName);
+        int Param(string name)
+        {
+            try { return m.Parameters[name]?.GetValue<int>() ?? throw new InputFormatException($"{mpath}: parameters.{name} is missing"); }
+            catch (Exception e) when (e is InvalidOperationException or FormatException) { throw new InputFormatException($"{mpath}: parameters.{name} is not an integer"); }
+        }
+        var options = new HnswOptions { M = Param("m"), EfConstruction = Param("ef_construction"), EfSearch = Param("ef_search"), Seed = Param("seed") };
+        if (options.M is < 2 or > 4096) throw new InputFormatException($"{mpath}: parameters.m {options.M} is invalid");
+        var ve = RequireFile(m, directory, "vectors");
+        var ge = RequireFile(m, directory, "graph");
+        var mapped = IndexDataFile.Map(directory, ve, verify);
+        var index = new HnswIndex(m.Dimension, metric, options, items, new NativeBuffer(mapped, IndexDataFile.HeaderBytes, ve.Bytes));
+        try
+        {
+            int n = items.Slots;
+            var gpath = Path.Combine(directory, ge.Name);
+            if (ve.Bytes != (long)n * index._stride * 4) throw new InputFormatException($"{Path.Combine(directory, ve.Name)}: holds {ve.Bytes} bytes, expected {(long)n * index._stride * 4}");
+            using var g = IndexDataFile.Map(directory, ge, verify);
+            var p = new ReadOnlySpan<byte>(g.Pointer + IndexDataFile.HeaderBytes, (int)Math.Min(ge.Bytes, int.MaxValue));
+            if (p.Length < 12 + n + (long)n * index.Stride0 * 4) throw new InputFormatException($"{gpath}: graph file is truncated");
+            if (MemoryMarshal.Read<int>(p) != n) throw new InputFormatException($"{gpath}: graph has {MemoryMarshal.Read<int>(p)} nodes, expected {n}");
+            index._entry = MemoryMarshal.Read<int>(p[4..]);
+            index._maxLevel = MemoryMarshal.Read<int>(p[8..]);
+            index._levels = p.Slice(12, n).ToArray();
+            int pos = 12 + n;
+            index._links0 = MemoryMarshal.Cast<byte, int>(p.Slice(pos, n * index.Stride0 * 4)).ToArray();
+            pos += n * index.Stride0 * 4;
+            index._upper = new int[]?[n];
+            index._nodes = n;
+            for (int i = 0; i < n; i++)
+            {
+                int lv = index._levels[i];
+                if (lv == 0) continue;
+                int len = lv * (index._m + 1) * 4;
+                if (pos + len > p.Length) throw new InputFormatException($"{gpath}: graph file is truncated");
+                index._upper[i] = MemoryMarshal.Cast<byte, int>(p.Slice(pos, len)).ToArray();
+                pos += len;
+            }
+            if (pos != p.Length) throw new InputFormatException($"{gpath}: graph file has {p.Length - pos} trailing bytes");
+            if (n > 0 && (index._entry < 0 || index._entry >= n || index._maxLevel != index._levels[index._entry]))
+                throw new InputFormatException($"{gpath}: entry point {index._entry} is invalid");
+            foreach (var id in index._links0)
+                if ((uint)id >= (uint)Math.Max(n, 1) && id != 0) throw new InputFormatException($"{gpath}: neighbour id {id} is out of range");
+            return index;
+        }
+        catch
+        {
+            index.Dispose();
+            throw;
+        }
+    }
+
+    public override void Dispose()
+    {
+        _vectors.Dispose();
+        _scratch.Dispose();
+    }
+}
