@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Encoder throughput, Semblance vs ONNX Runtime, interleaved in one sitting on the same models and sentences.
+# Needs the peer harness prepared once (see ../shared/anchors/README.md):
+#   cp -r ../shared/anchors /tmp/anchors && ANCHOR_SHARED="$(realpath ../shared)" ANCHOR_ONLY=setup,sentences,models bash /tmp/anchors/run_all.sh
+# Usage: bench/compare-encoder.sh [MODELS] [THREADS] [BATCHES]   e.g. bench/compare-encoder.sh minilm-l6,bert-base 1,2 1,32
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+anchors="${ANCHORS_DIR:-/tmp/anchors}"
+models="${1:-minilm-l6}"; threads="${2:-1,2}"; batches="${3:-1,32}"
+seconds="${SECONDS_PER_RUN:-8}"
+[ -f "$anchors/work/sentences.txt" ] || { echo "error: $anchors/work/sentences.txt missing; prepare the anchor harness first (see header)" >&2; exit 1; }
+"$root/semblance" --help >/dev/null
+echo "date=$(date -u +%FT%TZ) host_load=$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'model\tthreads\tbatch\truntime\ttokens_per_s\tsentences_per_s\n'
+for model in ${models//,/ }; do
+  for t in ${threads//,/ }; do
+    for b in ${batches//,/ }; do
+      ort=$(cd "$anchors" && source ./env.sh && ANCHOR_MODELS=$model ANCHOR_THREADS=$t ANCHOR_BATCHES=$b ANCHOR_ORDERS=sorted \
+            ANCHOR_ORT_VARIANTS=plain ANCHOR_REPEATS=2 ANCHOR_SECONDS=3 node bench_ort.js 2>/dev/null | grep '^ANCHOR {"bench":"encoder"' | tail -1)
+      ort_tok=$(echo "${ort#ANCHOR }" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["tok_per_s"]["median"], 1))')
+      ort_sent=$(echo "${ort#ANCHOR }" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["sent_per_s"]["median"], 1))')
+      printf '%s\t%s\t%s\tort-node\t%s\t%s\n' "$model" "$t" "$b" "$ort_tok" "$ort_sent"
+      ours=$("$root/semblance" bench encode --model "$anchors/work/$model" --input "$anchors/work/sentences.txt" \
+             --batch-size "$b" --threads "$t" --seconds "$seconds" | tail -1)
+      printf '%s\t%s\t%s\tsemblance\t%s\t%s\n' "$model" "$t" "$b" \
+        "$(echo "$ours" | sed -E 's/.*tokens_per_s=([0-9.]+).*/\1/')" "$(echo "$ours" | sed -E 's/sentences_per_s=([0-9.]+).*/\1/')"
+    done
+  done
+done
