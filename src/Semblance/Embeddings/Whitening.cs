@@ -4,6 +4,7 @@
 // Knobs: k (0 = keep all d). Directions with λ ≤ 1e-10·λ_max carry no variance (n ≤ d, duplicated or constant
 // features); keeping one would divide by ~0, so asking for more than the directions that have variance is an error
 // that names n, d and the usable rank instead of the paper's inf.
+using Semblance.Models;
 using System.Globalization;
 using System.Numerics.Tensors;
 using MathNet.Numerics.LinearAlgebra;

@@ -75,24 +75,8 @@ public sealed class SafeTensorsWriter
         return bytes;
     }
 
-    public void Save(string path)
-    {
-        var full = Path.GetFullPath(path);
-        var temp = full + ".tmp-" + Guid.NewGuid().ToString("N");
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-            {
-                stream.Write(ToBytes());
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
-    }
+    /// <summary>Writes the file crash-safely (temp file, fsync, atomic rename).</summary>
+    public void Save(string path) => Semblance.IO.AtomicFile.Write(path, stream => stream.Write(ToBytes()));
 
     private byte[] BuildHeader()
     {

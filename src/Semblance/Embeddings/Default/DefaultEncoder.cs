@@ -2,6 +2,7 @@
 //   features (LexicalFeatures) → TF-IDF (TfIdf) → randomized truncated SVD to K dims (RandomizedSvd, i.e. LSA)
 //   → BERT-whitening fitted on the corpus's own LSA vectors (Whitening) → L2 normalise (SentenceEncoder).
 // Knobs: dims K (256), min_df (2) and max_features (32768) bound the vocabulary and the file, seed fixes the SVD.
+using Semblance.Models;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
