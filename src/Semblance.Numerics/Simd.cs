@@ -18,13 +18,21 @@ internal enum SimdLevel
 /// </summary>
 internal static class Simd
 {
-    /// <summary>The widest tier this machine runs natively; Vector256 also needs FMA so results stay bitwise equal.</summary>
-    public static SimdLevel Best { get; } =
+    /// <summary>
+    /// The widest tier this machine runs natively (Vector256 also needs FMA so results stay bitwise equal),
+    /// capped by the environment variable SEMBLANCE_SIMD (Vector512, Vector256 or Scalar) when it is set,
+    /// which lets a benchmark or a bug report compare tiers in one process-wide switch.
+    /// </summary>
+    public static SimdLevel Best { get; } = Cap(
         Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? SimdLevel.Vector512
         : Vector256.IsHardwareAccelerated && Fma.IsSupported ? SimdLevel.Vector256
-        : SimdLevel.Scalar;
+        : SimdLevel.Scalar,
+        Environment.GetEnvironmentVariable("SEMBLANCE_SIMD"));
 
     [ThreadStatic] private static SimdLevel? _forced;
+
+    private static SimdLevel Cap(SimdLevel hardware, string? setting) =>
+        Enum.TryParse<SimdLevel>(setting, ignoreCase: true, out var cap) && Enum.IsDefined(cap) && cap < hardware ? cap : hardware;
 
     public static SimdLevel Current => _forced is { } f && f < Best ? f : Best;
 
