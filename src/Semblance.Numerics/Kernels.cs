@@ -74,7 +74,7 @@ public static class Kernels
     /// <summary>Tanh-approximated GELU ("gelu_new"): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).</summary>
     public static void GeluTanh(ReadOnlySpan<float> x, Span<float> y) => Activations.Map<Activations.GeluTanhOp>(Simd.Current, x, CheckSameLength(x, y));
 
-    /// <summary>The error function, absolute error ≤ 1e-7 (measured 9e-8).</summary>
+    /// <summary>The error function, absolute error ≤ 1e-7 (measured 6.5e-8).</summary>
     public static void Erf(ReadOnlySpan<float> x, Span<float> y) => Activations.Map<Activations.ErfOp>(Simd.Current, x, CheckSameLength(x, y));
 
     public static void Relu(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Max(x, 0f, CheckSameLength(x, y));
