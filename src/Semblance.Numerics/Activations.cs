@@ -1,4 +1,4 @@
-// Vectorised erf, exact GELU and tanh-GELU for each SIMD tier; used by Kernels and the GEMM epilogue.
+// Vectorised erf, exact GELU, tanh-GELU and softmax's exponentials for each SIMD tier; used by Kernels and the GEMM epilogue.
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -301,7 +301,87 @@ internal static class Activations
         return t * e * q;
     }
 
-    /// <summary>e^−(hi + lo) for 0 ≤ hi ≤ 81 and |lo| ≪ 1: e^r·2^n with n = round(−hi·log₂e), r reduced Cody–Waite style.</summary>
+    /// <summary>
+    /// x[i] = e^(x[i] − shift) in place, returning the sum (softmax's numerator and denominator in one pass);
+    /// x[i] ≤ shift is assumed, and terms below e^−87 (including −∞ inputs) are 0.
+    /// </summary>
+    public static float ExpShiftedSum(SimdLevel level, Span<float> x, float shift)
+    {
+        int n = x.Length, i = 0;
+        if (level == SimdLevel.Scalar)
+        {
+            float sum = 0;
+            for (; i < n; i++)
+            {
+                float h = shift - x[i];
+                float e = h > ExpCutoff ? 0f : ExpNeg(h, 0f);
+                x[i] = e;
+                sum += e;
+            }
+            return sum;
+        }
+        ref float xs = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        Span<float> pad = stackalloc float[16];
+        if (level == SimdLevel.Vector512)
+        {
+            var acc = Vector512<float>.Zero;
+            var s = Vector512.Create(shift);
+            for (; i + 16 <= n; i += 16)
+            {
+                var e = ExpOfNegative(s - Vector512.LoadUnsafe(ref xs, (nuint)i));
+                acc += e;
+                e.StoreUnsafe(ref xs, (nuint)i);
+            }
+            if (i < n)
+            {
+                // Padding with the shift itself would add e^0 = 1 per lane; +∞ distance gives 0 instead.
+                pad.Fill(float.PositiveInfinity);
+                for (int j = i; j < n; j++) pad[j - i] = shift - x[j];
+                var e = ExpOfNegative(Vector512.Create<float>(pad));
+                acc += e;
+                e.CopyTo(pad);
+                pad[..(n - i)].CopyTo(x[i..]);
+            }
+            return Vector512.Sum(acc);
+        }
+        var acc256 = Vector256<float>.Zero;
+        var s256 = Vector256.Create(shift);
+        for (; i + 8 <= n; i += 8)
+        {
+            var e = ExpOfNegative(s256 - Vector256.LoadUnsafe(ref xs, (nuint)i));
+            acc256 += e;
+            e.StoreUnsafe(ref xs, (nuint)i);
+        }
+        if (i < n)
+        {
+            pad.Fill(float.PositiveInfinity);
+            for (int j = i; j < n; j++) pad[j - i] = shift - x[j];
+            var e = ExpOfNegative(Vector256.Create<float>(pad[..8]));
+            acc256 += e;
+            e.CopyTo(pad);
+            pad[..(n - i)].CopyTo(x[i..]);
+        }
+        return Vector256.Sum(acc256);
+    }
+
+    private const float ExpCutoff = 87f;
+
+    /// <summary>e^−h for h ≥ 0, exactly 0 beyond <see cref="ExpCutoff"/> (and for h = +∞).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ExpOfNegative(Vector512<float> h)
+    {
+        var cut = Vector512.Create(ExpCutoff);
+        return Vector512.AndNot(ExpNeg(Vector512.Min(h, cut), Vector512<float>.Zero), Vector512.GreaterThan(h, cut));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ExpOfNegative(Vector256<float> h)
+    {
+        var cut = Vector256.Create(ExpCutoff);
+        return Vector256.AndNot(ExpNeg(Vector256.Min(h, cut), Vector256<float>.Zero), Vector256.GreaterThan(h, cut));
+    }
+
+    /// <summary>e^−(hi + lo) for 0 ≤ hi ≤ 87 and |lo| ≪ 1: e^r·2^n with n = round(−hi·log₂e), r reduced Cody–Waite style.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> ExpNeg(Vector512<float> hi, Vector512<float> lo)
     {

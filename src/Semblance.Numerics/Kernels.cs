@@ -103,10 +103,12 @@ public static class Kernels
     }
 
     /// <summary>In-place softmax of each row of length <paramref name="cols"/>, over its first <paramref name="valid"/> entries; the rest become 0.</summary>
+    /// <remarks>Max, then e^(x − max) and its sum in one pass (float exp, ≤ 2 ulp), then one multiply by 1/sum. −∞ entries give 0.</remarks>
     public static void SoftmaxRows(Span<float> x, int rows, int cols, int valid)
     {
         CheckRows(x.Length, x.Length, rows, cols);
         if (valid < 0 || valid > cols) throw new ArgumentOutOfRangeException(nameof(valid), valid, $"valid must be in [0, {cols}]");
+        var level = Simd.Current;
         for (int r = 0; r < rows; r++)
         {
             var row = x.Slice(r * cols, cols);
@@ -114,10 +116,8 @@ public static class Kernels
             if (valid == 0) continue;
             var live = row[..valid];
             float max = TensorPrimitives.Max(live);
-            TensorPrimitives.Subtract(live, max, live);
-            TensorPrimitives.Exp(live, live);
-            float sum = TensorPrimitives.Sum(live);
-            TensorPrimitives.Divide(live, sum, live);
+            float sum = Activations.ExpShiftedSum(level, live, max);
+            TensorPrimitives.Multiply(live, 1f / sum, live);
         }
     }
 
