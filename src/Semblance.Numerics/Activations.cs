@@ -94,6 +94,7 @@ internal static class Activations
         }
         else
         {
+            // Vector128 shares the scalar code: the 128-bit tier exists for the GEMM kernels only.
             for (; i < n; i++) Unsafe.Add(ref ys, i) = TOp.Invoke(Unsafe.Add(ref xs, i));
         }
     }
@@ -308,7 +309,7 @@ internal static class Activations
     public static float ExpShiftedSum(SimdLevel level, Span<float> x, float shift)
     {
         int n = x.Length, i = 0;
-        if (level == SimdLevel.Scalar)
+        if (level < SimdLevel.Vector256)
         {
             float sum = 0;
             for (; i < n; i++)
