@@ -3,18 +3,6 @@ using System.Runtime.Intrinsics;
 
 namespace Semblance.Numerics;
 
-/// <summary>Element-wise function applied to a Linear layer's output in the same pass (after the bias).</summary>
-public enum Activation
-{
-    None,
-    /// <summary>Exact GELU, x·Φ(x) with the erf-based Φ (PyTorch's default "gelu").</summary>
-    Gelu,
-    /// <summary>Tanh-approximated GELU ("gelu_new", "gelu_pytorch_tanh").</summary>
-    GeluTanh,
-    Relu,
-    Tanh,
-}
-
 /// <summary>
 /// Single-precision matrix products. Every output element is one FMA chain over k = 0, 1, ..., K−1 in order,
 /// whatever the batch size, the tiling, the SIMD tier or the thread count, so a row's result is bitwise
@@ -301,7 +289,7 @@ public static unsafe class Gemm
                 if (_activation != Activation.None)
                 {
                     var span = new Span<float>(row, width);
-                    Activations.Apply(_level, _activation, span, span);
+                    VectorMath.Apply(_level, _activation, span, span);
                 }
             }
         }
