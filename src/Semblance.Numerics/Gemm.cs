@@ -1,19 +1,7 @@
 // Matrix products used by the encoders: Linear layers (packed weights) and attention (strided views).
-using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Semblance.Numerics;
-
-/// <summary>Element-wise function applied to a Linear layer's output in the same pass (after the bias).</summary>
-public enum Activation
-{
-    None,
-    /// <summary>Exact GELU, x·Φ(x) with the erf-based Φ (PyTorch's default "gelu").</summary>
-    Gelu,
-    /// <summary>Tanh-approximated GELU ("gelu_new", "gelu_pytorch_tanh").</summary>
-    GeluTanh,
-    Relu,
-    Tanh,
-}
 
 /// <summary>
 /// Single-precision matrix products. Every output element is one FMA chain over k = 0, 1, ..., K−1 in order,
@@ -78,7 +66,11 @@ public static unsafe class Gemm
     }
 
     /// <summary>C[m, n] = alpha · A[m, k] · B[n, k]ᵀ, with row strides lda, ldb, ldc.</summary>
-    /// <remarks>Single-threaded (callers parallelise over heads and sequences). B is transposed 32 rows at a time into a small per-thread buffer.</remarks>
+    /// <remarks>
+    /// Single-threaded (callers parallelise over heads and sequences). B is transposed 32 rows at a time into a
+    /// small per-thread buffer, with alpha folded into that copy: each element is Σₚ a[i,p]·(alpha·b[j,p]), which
+    /// equals alpha·(A·Bᵀ) exactly when alpha is a power of two (1/√64 = 1/8) and to float rounding otherwise.
+    /// </remarks>
     public static void MultiplyABt(int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc)
     {
         CheckMatrix(a.Length, m, k, lda, nameof(a));
@@ -99,7 +91,7 @@ public static unsafe class Gemm
                 for (int col = 0; col < width; col++)
                 {
                     float* src = pb + (long)(j0 + col) * ldb;
-                    for (int p = 0; p < k; p++) pack[p * MicroKernel.Width + col] = src[p];
+                    for (int p = 0; p < k; p++) pack[p * MicroKernel.Width + col] = alpha * src[p];
                 }
                 for (int col = width; col < MicroKernel.Width; col++)
                     for (int p = 0; p < k; p++) pack[p * MicroKernel.Width + col] = 0f;
@@ -109,12 +101,6 @@ public static unsafe class Gemm
                     var (r0, rows) = groups[g];
                     float* dst = pc + (long)r0 * ldc + j0;
                     RunTile(level, rows, pa + (long)r0 * lda, lda, pack, MicroKernel.Width, dst, ldc, width, k, false, tile);
-                    if (alpha != 1f)
-                        for (int i = 0; i < rows; i++)
-                        {
-                            var row = new Span<float>(dst + (long)i * ldc, width);
-                            TensorPrimitives.Multiply(row, alpha, row);
-                        }
                 }
             }
         }
@@ -294,14 +280,35 @@ public static unsafe class Gemm
         private void Epilogue(int r0, int rows, int col, int width)
         {
             if (_bias == null && _residual == null && _activation == Activation.None) return;
-            var bias = new ReadOnlySpan<float>(_bias + col, _bias == null ? 0 : width);
             for (int i = 0; i < rows; i++)
             {
                 long offset = (long)(r0 + i) * _n + col;
-                var row = new Span<float>(_y + offset, width);
-                if (_bias != null) TensorPrimitives.Add(row, bias, row);
-                if (_residual != null) TensorPrimitives.Add(row, new ReadOnlySpan<float>(_residual + offset, width), row);
-                if (_activation != Activation.None) Activations.Apply(_level, _activation, row, row);
+                float* row = _y + offset;
+                if (_bias != null) AddInPlace(_level, row, _bias + col, width);
+                if (_residual != null) AddInPlace(_level, row, _residual + offset, width);
+                if (_activation != Activation.None)
+                {
+                    var span = new Span<float>(row, width);
+                    VectorMath.Apply(_level, _activation, span, span);
+                }
+            }
+        }
+
+        /// <summary>dst += src over one tile row; a call per 32 floats, so no span or library-call overhead on the full-width path.</summary>
+        private static void AddInPlace(SimdLevel level, float* dst, float* src, int width)
+        {
+            if (width == MicroKernel.Width && level == SimdLevel.Vector512)
+            {
+                (Vector512.Load(dst) + Vector512.Load(src)).Store(dst);
+                (Vector512.Load(dst + 16) + Vector512.Load(src + 16)).Store(dst + 16);
+            }
+            else if (width == MicroKernel.Width && level == SimdLevel.Vector256)
+            {
+                for (int j = 0; j < MicroKernel.Width; j += 8) (Vector256.Load(dst + j) + Vector256.Load(src + j)).Store(dst + j);
+            }
+            else
+            {
+                for (int j = 0; j < width; j++) dst[j] += src[j];
             }
         }
     }

@@ -32,14 +32,15 @@ internal struct Rows12 : IRowCount { public static int Value => 12; }
 /// Vector512: up to 12 rows × 2 zmm = 24 accumulators + 2 B vectors + 1 broadcast of the 32 registers; each
 /// step of p does 24 FMAs against 2 aligned B loads and 12 broadcast loads of A, read straight from x's rows
 /// (K is x's contiguous dimension, so A needs no packing). Vector256 targets AVX2's 16 registers: up to
-/// 6 rows × 2 ymm (16 columns), run twice per 32-wide panel.
+/// 6 rows × 2 ymm (16 columns), run twice per 32-wide panel. Vector128 targets ARM64's 32 NEON registers:
+/// 6 rows × 4 vectors (16 columns), also run twice per panel.
 /// </remarks>
 internal static unsafe class MicroKernel
 {
     public const int Width = 32;
 
     /// <summary>Largest row count per call for <paramref name="level"/>; callers group rows by it.</summary>
-    public static int MaxRows(SimdLevel level) => level == SimdLevel.Vector256 ? 6 : 12;
+    public static int MaxRows(SimdLevel level) => level is SimdLevel.Vector256 or SimdLevel.Vector128 ? 6 : 12;
 
     /// <summary>c[rows, 0..32) = (accumulate ? c : 0) + a[rows, 0..kc) · b[0..kc, 0..32); B rows are ldb floats apart.</summary>
     public static void Tile(SimdLevel level, int rows, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate)
@@ -55,6 +56,14 @@ internal static unsafe class MicroKernel
                     int n = Math.Min(6, rows - r);
                     Tile256(n, a + r * lda, lda, b, ldb, c + r * ldc, ldc, kc, accumulate);
                     Tile256(n, a + r * lda, lda, b + 16, ldb, c + r * ldc + 16, ldc, kc, accumulate);
+                }
+                break;
+            case SimdLevel.Vector128:
+                for (int r = 0; r < rows; r += 6)
+                {
+                    int n = Math.Min(6, rows - r);
+                    Tile128(n, a + r * lda, lda, b, ldb, c + r * ldc, ldc, kc, accumulate);
+                    Tile128(n, a + r * lda, lda, b + 16, ldb, c + r * ldc + 16, ldc, kc, accumulate);
                 }
                 break;
             default:
@@ -94,6 +103,20 @@ internal static unsafe class MicroKernel
             case 5: Tile256<Rows5>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
             case 6: Tile256<Rows6>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows), rows, "a Vector256 tile has 1 to 6 rows");
+        }
+    }
+
+    private static void Tile128(int rows, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate)
+    {
+        switch (rows)
+        {
+            case 1: Tile128<Rows1>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 2: Tile128<Rows2>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 3: Tile128<Rows3>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 4: Tile128<Rows4>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 5: Tile128<Rows5>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 6: Tile128<Rows6>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            default: throw new ArgumentOutOfRangeException(nameof(rows), rows, "a Vector128 tile has 1 to 6 rows");
         }
     }
 
@@ -217,5 +240,45 @@ internal static unsafe class MicroKernel
         if (R.Value > 3) { c30.Store(c + 3 * ldc + 0); c31.Store(c + 3 * ldc + 8); }
         if (R.Value > 4) { c40.Store(c + 4 * ldc + 0); c41.Store(c + 4 * ldc + 8); }
         if (R.Value > 5) { c50.Store(c + 5 * ldc + 0); c51.Store(c + 5 * ldc + 8); }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile128<R>(float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate) where R : struct, IRowCount
+    {
+        Vector128<float> c00 = default; Vector128<float> c01 = default; Vector128<float> c02 = default; Vector128<float> c03 = default;
+        Vector128<float> c10 = default; Vector128<float> c11 = default; Vector128<float> c12 = default; Vector128<float> c13 = default;
+        Vector128<float> c20 = default; Vector128<float> c21 = default; Vector128<float> c22 = default; Vector128<float> c23 = default;
+        Vector128<float> c30 = default; Vector128<float> c31 = default; Vector128<float> c32 = default; Vector128<float> c33 = default;
+        Vector128<float> c40 = default; Vector128<float> c41 = default; Vector128<float> c42 = default; Vector128<float> c43 = default;
+        Vector128<float> c50 = default; Vector128<float> c51 = default; Vector128<float> c52 = default; Vector128<float> c53 = default;
+        if (accumulate)
+        {
+            if (R.Value > 0) { c00 = Vector128.Load(c + 0 * ldc + 0); c01 = Vector128.Load(c + 0 * ldc + 4); c02 = Vector128.Load(c + 0 * ldc + 8); c03 = Vector128.Load(c + 0 * ldc + 12); }
+            if (R.Value > 1) { c10 = Vector128.Load(c + 1 * ldc + 0); c11 = Vector128.Load(c + 1 * ldc + 4); c12 = Vector128.Load(c + 1 * ldc + 8); c13 = Vector128.Load(c + 1 * ldc + 12); }
+            if (R.Value > 2) { c20 = Vector128.Load(c + 2 * ldc + 0); c21 = Vector128.Load(c + 2 * ldc + 4); c22 = Vector128.Load(c + 2 * ldc + 8); c23 = Vector128.Load(c + 2 * ldc + 12); }
+            if (R.Value > 3) { c30 = Vector128.Load(c + 3 * ldc + 0); c31 = Vector128.Load(c + 3 * ldc + 4); c32 = Vector128.Load(c + 3 * ldc + 8); c33 = Vector128.Load(c + 3 * ldc + 12); }
+            if (R.Value > 4) { c40 = Vector128.Load(c + 4 * ldc + 0); c41 = Vector128.Load(c + 4 * ldc + 4); c42 = Vector128.Load(c + 4 * ldc + 8); c43 = Vector128.Load(c + 4 * ldc + 12); }
+            if (R.Value > 5) { c50 = Vector128.Load(c + 5 * ldc + 0); c51 = Vector128.Load(c + 5 * ldc + 4); c52 = Vector128.Load(c + 5 * ldc + 8); c53 = Vector128.Load(c + 5 * ldc + 12); }
+        }
+        nint lda2 = lda * 2;
+        float* a0 = a + 0 * lda;
+        float* a3 = a + 3 * lda;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector128.Load(b + 0); var b1 = Vector128.Load(b + 4); var b2 = Vector128.Load(b + 8); var b3 = Vector128.Load(b + 12);
+            if (R.Value > 0) { var ai = Vector128.Create(*a0); c00 = Vector128.FusedMultiplyAdd(ai, b0, c00); c01 = Vector128.FusedMultiplyAdd(ai, b1, c01); c02 = Vector128.FusedMultiplyAdd(ai, b2, c02); c03 = Vector128.FusedMultiplyAdd(ai, b3, c03); }
+            if (R.Value > 1) { var ai = Vector128.Create(a0[lda]); c10 = Vector128.FusedMultiplyAdd(ai, b0, c10); c11 = Vector128.FusedMultiplyAdd(ai, b1, c11); c12 = Vector128.FusedMultiplyAdd(ai, b2, c12); c13 = Vector128.FusedMultiplyAdd(ai, b3, c13); }
+            if (R.Value > 2) { var ai = Vector128.Create(a0[lda2]); c20 = Vector128.FusedMultiplyAdd(ai, b0, c20); c21 = Vector128.FusedMultiplyAdd(ai, b1, c21); c22 = Vector128.FusedMultiplyAdd(ai, b2, c22); c23 = Vector128.FusedMultiplyAdd(ai, b3, c23); }
+            if (R.Value > 3) { var ai = Vector128.Create(*a3); c30 = Vector128.FusedMultiplyAdd(ai, b0, c30); c31 = Vector128.FusedMultiplyAdd(ai, b1, c31); c32 = Vector128.FusedMultiplyAdd(ai, b2, c32); c33 = Vector128.FusedMultiplyAdd(ai, b3, c33); }
+            if (R.Value > 4) { var ai = Vector128.Create(a3[lda]); c40 = Vector128.FusedMultiplyAdd(ai, b0, c40); c41 = Vector128.FusedMultiplyAdd(ai, b1, c41); c42 = Vector128.FusedMultiplyAdd(ai, b2, c42); c43 = Vector128.FusedMultiplyAdd(ai, b3, c43); }
+            if (R.Value > 5) { var ai = Vector128.Create(a3[lda2]); c50 = Vector128.FusedMultiplyAdd(ai, b0, c50); c51 = Vector128.FusedMultiplyAdd(ai, b1, c51); c52 = Vector128.FusedMultiplyAdd(ai, b2, c52); c53 = Vector128.FusedMultiplyAdd(ai, b3, c53); }
+            a0++; if (R.Value > 3) a3++; b += ldb;
+        }
+        if (R.Value > 0) { c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 4); c02.Store(c + 0 * ldc + 8); c03.Store(c + 0 * ldc + 12); }
+        if (R.Value > 1) { c10.Store(c + 1 * ldc + 0); c11.Store(c + 1 * ldc + 4); c12.Store(c + 1 * ldc + 8); c13.Store(c + 1 * ldc + 12); }
+        if (R.Value > 2) { c20.Store(c + 2 * ldc + 0); c21.Store(c + 2 * ldc + 4); c22.Store(c + 2 * ldc + 8); c23.Store(c + 2 * ldc + 12); }
+        if (R.Value > 3) { c30.Store(c + 3 * ldc + 0); c31.Store(c + 3 * ldc + 4); c32.Store(c + 3 * ldc + 8); c33.Store(c + 3 * ldc + 12); }
+        if (R.Value > 4) { c40.Store(c + 4 * ldc + 0); c41.Store(c + 4 * ldc + 4); c42.Store(c + 4 * ldc + 8); c43.Store(c + 4 * ldc + 12); }
+        if (R.Value > 5) { c50.Store(c + 5 * ldc + 0); c51.Store(c + 5 * ldc + 4); c52.Store(c + 5 * ldc + 8); c53.Store(c + 5 * ldc + 12); }
     }
 }

@@ -1,5 +1,6 @@
 // Which SIMD code path the kernels take, chosen from the hardware and overridable per thread for tests.
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Semblance.Numerics;
@@ -8,8 +9,10 @@ namespace Semblance.Numerics;
 internal enum SimdLevel
 {
     Scalar = 0,
-    Vector256 = 1,
-    Vector512 = 2,
+    /// <summary>128-bit FMA: ARM64 AdvSimd (and x86 without AVX2); GEMM only, the other kernels run scalar code.</summary>
+    Vector128 = 1,
+    Vector256 = 2,
+    Vector512 = 3,
 }
 
 /// <summary>
@@ -18,13 +21,22 @@ internal enum SimdLevel
 /// </summary>
 internal static class Simd
 {
-    /// <summary>The widest tier this machine runs natively; Vector256 also needs FMA so results stay bitwise equal.</summary>
-    public static SimdLevel Best { get; } =
+    /// <summary>
+    /// The widest tier this machine runs natively (Vector256 and Vector128 also need a hardware FMA),
+    /// capped by the environment variable SEMBLANCE_SIMD (Vector512, Vector256, Vector128 or Scalar) when it is set,
+    /// which lets a benchmark or a bug report compare tiers in one process-wide switch.
+    /// </summary>
+    public static SimdLevel Best { get; } = Cap(
         Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? SimdLevel.Vector512
         : Vector256.IsHardwareAccelerated && Fma.IsSupported ? SimdLevel.Vector256
-        : SimdLevel.Scalar;
+        : Vector128.IsHardwareAccelerated && (Fma.IsSupported || AdvSimd.Arm64.IsSupported) ? SimdLevel.Vector128
+        : SimdLevel.Scalar,
+        Environment.GetEnvironmentVariable("SEMBLANCE_SIMD"));
 
     [ThreadStatic] private static SimdLevel? _forced;
+
+    private static SimdLevel Cap(SimdLevel hardware, string? setting) =>
+        Enum.TryParse<SimdLevel>(setting, ignoreCase: true, out var cap) && Enum.IsDefined(cap) && cap < hardware ? cap : hardware;
 
     public static SimdLevel Current => _forced is { } f && f < Best ? f : Best;
 

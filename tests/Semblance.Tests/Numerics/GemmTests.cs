@@ -7,11 +7,14 @@ public class GemmTests
 {
     public static TheoryData<string> Levels => NumericsTestData.SupportedLevels();
 
-    /// <summary>Odd and edge shapes: m = 1, k = 1, n not a multiple of 16 or 32, k over one K-block (256), m over one row block (96).</summary>
+    /// <summary>
+    /// Odd and edge shapes: m = 1, k = 1, n not a multiple of 16 or 32, k over one K-block (256), m over one row
+    /// block (96); together the m values produce register tiles of every height from 1 to 12.
+    /// </summary>
     private static readonly (int M, int K, int N)[] Shapes =
     [
         (1, 1, 1), (1, 5, 33), (3, 1, 32), (7, 13, 17), (13, 64, 64), (16, 384, 100), (25, 31, 31),
-        (37, 300, 65), (100, 520, 64), (130, 257, 96), (12, 96, 160),
+        (37, 300, 65), (100, 520, 64), (130, 257, 96), (12, 96, 160), (2, 40, 50), (4, 17, 64), (5, 9, 31),
     ];
 
     private static float[] ReferenceLinear(float[] x, int m, int k, float[] w, int n, float[]? bias, float[]? residual, Activation activation, out double[] magnitude)

@@ -59,24 +59,35 @@ public class KernelsTests
         Assert.Equal(beta, y);
     }
 
-    [Fact]
-    public void SoftmaxRowsMasksAndNormalises()
+    public static TheoryData<string> Levels => NumericsTestData.SupportedLevels();
+
+    [Theory]
+    [MemberData(nameof(Levels))]
+    public void SoftmaxRowsMasksAndNormalises(string level)
     {
-        int rows = 4, cols = 37, valid = 29;
-        var x = NumericsTestData.Random(rows * cols, 5, 10f);
-        var original = (float[])x.Clone();
-        Kernels.SoftmaxRows(x, rows, cols, valid);
-        for (int r = 0; r < rows; r++)
+        foreach (var (rows, cols, valid) in new[] { (4, 37, 29), (2, 16, 16), (3, 100, 7), (1, 1, 1), (2, 513, 500) })
         {
-            double max = double.NegativeInfinity, sum = 0;
-            for (int i = 0; i < valid; i++) max = Math.Max(max, original[r * cols + i]);
-            for (int i = 0; i < valid; i++) sum += Math.Exp(original[r * cols + i] - max);
-            for (int i = 0; i < valid; i++)
-                Assert.Equal(Math.Exp(original[r * cols + i] - max) / sum, x[r * cols + i], 1e-6);
-            for (int i = valid; i < cols; i++) Assert.Equal(0f, x[r * cols + i]);
+            var x = NumericsTestData.Random(rows * cols, cols, 10f);
+            if (valid > 1) x[0] = float.NegativeInfinity;
+            if (valid > 3) x[cols + 2] = -200f;
+            var original = (float[])x.Clone();
+            using (NumericsTestData.Force(level)) Kernels.SoftmaxRows(x, rows, cols, valid);
+            for (int r = 0; r < rows; r++)
+            {
+                double max = double.NegativeInfinity, sum = 0;
+                for (int i = 0; i < valid; i++) max = Math.Max(max, original[r * cols + i]);
+                for (int i = 0; i < valid; i++) sum += Math.Exp(original[r * cols + i] - max);
+                for (int i = 0; i < valid; i++)
+                {
+                    double expected = Math.Exp(original[r * cols + i] - max) / sum;
+                    Assert.True(Math.Abs(expected - x[r * cols + i]) <= 1e-6 * expected + 1e-7, $"{level} {rows}x{cols}/{valid} [{r},{i}]: {x[r * cols + i]} vs {expected}");
+                }
+                for (int i = valid; i < cols; i++) Assert.Equal(0f, x[r * cols + i]);
+            }
+            if (valid > 1) Assert.Equal(0f, x[0]);
         }
-        var none = NumericsTestData.Random(cols, 6);
-        Kernels.SoftmaxRows(none, 1, cols, 0);
+        var none = NumericsTestData.Random(9, 6);
+        Kernels.SoftmaxRows(none, 1, 9, 0);
         Assert.All(none, v => Assert.Equal(0f, v));
         Assert.Throws<ArgumentOutOfRangeException>(() => Kernels.SoftmaxRows(new float[4], 1, 4, 5));
     }

@@ -17,7 +17,7 @@ internal static class NumericsTestData
     public static TheoryData<string> SupportedLevels()
     {
         var data = new TheoryData<string>();
-        foreach (var level in new[] { SimdLevel.Vector512, SimdLevel.Vector256, SimdLevel.Scalar })
+        foreach (var level in new[] { SimdLevel.Vector512, SimdLevel.Vector256, SimdLevel.Vector128, SimdLevel.Scalar })
             if (Simd.IsSupported(level)) data.Add(level.ToString());
         return data;
     }

@@ -1,4 +1,4 @@
-// Vectorised erf, exact GELU and tanh-GELU for each SIMD tier; used by Kernels and the GEMM epilogue.
+// Vectorised erf, exact GELU, tanh-GELU and softmax's exponentials for each SIMD tier; used by Kernels and the GEMM epilogue.
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -7,15 +7,18 @@ namespace Semblance.Numerics;
 
 /// <summary>
 /// erf from two fits made for this file (Chebyshev fits in 40-digit arithmetic, max fit error &lt; 2e-9):
-/// for |z| &lt; 1, erf(z) = z·P(z²) with P of degree 6, evaluated as z + z·(P(z²) − 1) so the leading term is
-/// exact and the result is rounded once; for |z| ≥ 1, erfc(z) = t·e^(−z²)·Q(s), with t = 1/(1 + z/2),
-/// s = 4.125·t − 1.75 (maps z ∈ [1, 9] onto [−1, 1]) and Q of degree 8. Measured: |erf error| ≤ 9e−8 on every tier. Working with erfc in the tail keeps
-/// Φ(x) = ½·erfc(−x/√2) accurate in relative terms for negative x, where 1 + erf(x/√2) would cancel.
-/// e^(−z²) uses z² = hi + lo split exactly by an FMA (for GELU, from x²/2 rather than (x/√2)²), so the exponent
-/// carries no rounding of z²: at z = 8, one rounding of z² alone would cost 8e−6 relative error in erfc.
-/// Beyond |z| = 9, erfc is below 1e−36 and taken as 0.
+/// for |z| &lt; 1, erf(z) = z·P(z²) with P of degree 6, evaluated as z + z·(P(z²) − 1) so the leading term
+/// is exact and the result is rounded once; for |z| ≥ 1, erfc(z) = t·e^(−z²)·Q(s), with t = 1/(1 + z/2),
+/// s = 4.125·t − 1.75 (maps z ∈ [1, 9] onto [−1, 1]) and Q of degree 8. Beyond |z| = 9, erfc &lt; 1e−36 is 0.
+/// Measured |erf error| ≤ 6.5e−8 on every tier.
 /// </summary>
-internal static class Activations
+/// <remarks>
+/// Working with erfc in the tail keeps Φ(x) = ½·erfc(−x/√2) accurate in relative terms for negative x, where
+/// 1 + erf(x/√2) would cancel. e^(−z²) (own float exp, <see cref="ExpNeg(float, float)"/>) takes z² = hi + lo
+/// split exactly by an FMA (for GELU from x²/2, not (x/√2)²), so the exponent carries no rounding of z²:
+/// at z = 8 a single rounding of z² would cost 8e−6 relative error in erfc.
+/// </remarks>
+internal static class VectorMath
 {
     private const float InvSqrt2 = 0.70710678118654752f;
     private const float TailStart = 1f;
@@ -30,6 +33,11 @@ internal static class Activations
         Q4 = -0.000432776394481f, Q3 = 0.00272367745513f, Q2 = 0.0305827967546f, Q1 = 0.146730376739f, Q0 = 0.461872852839f;
 
     private const float SScale = 4.125f, SOffset = -1.75f;
+
+    // e^r on |r| ≤ ln2/2, degree-6 Chebyshev fit (max error 2e-9), and ln 2 split so that n·Ln2Hi is exact for |n| < 2^8.
+    private const float E6 = 0.0013941108434f, E5 = 0.00837512639815f, E4 = 0.0416663528968f, E3 = 0.166664155147f,
+        E2 = 0.500000004712f, E1 = 1.00000003772f, E0 = 1f;
+    private const float Log2E = 1.44269504088896341f, Ln2Hi = 0.693145751953125f, Ln2Lo = 1.42860682031e-6f;
 
     public static void Apply(SimdLevel level, Activation activation, ReadOnlySpan<float> x, Span<float> y)
     {
@@ -89,6 +97,7 @@ internal static class Activations
         }
         else
         {
+            // Vector128 shares the scalar code: the 128-bit tier exists for the GEMM kernels only.
             for (; i < n; i++) Unsafe.Add(ref ys, i) = TOp.Invoke(Unsafe.Add(ref xs, i));
         }
     }
@@ -102,6 +111,7 @@ internal static class Activations
 
     internal struct ErfOp : IUnaryOp
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Invoke(Vector512<float> x)
         {
             var z = Vector512.Abs(x);
@@ -111,6 +121,7 @@ internal static class Activations
             return Vector512.ConditionalSelect(Vector512.IsNaN(x), x, Vector512.CopySign(magnitude, x));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Invoke(Vector256<float> x)
         {
             var z = Vector256.Abs(x);
@@ -133,6 +144,7 @@ internal static class Activations
     /// <summary>Exact GELU: x·Φ(x) = x·½·(1 + erf(x/√2)).</summary>
     internal struct GeluOp : IUnaryOp
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Invoke(Vector512<float> x)
         {
             var half = Vector512.Create(0.5f);
@@ -147,6 +159,7 @@ internal static class Activations
             return x * Vector512.ConditionalSelect(small, phiSmall, phiTail);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Invoke(Vector256<float> x)
         {
             var half = Vector256.Create(0.5f);
@@ -183,6 +196,7 @@ internal static class Activations
     /// <summary>GELU with the tanh approximation, as x·σ(2u) = x / (1 + e^(−2u)), u = √(2/π)·(x + 0.044715·x³): no cancellation at either end.</summary>
     internal struct GeluTanhOp : IUnaryOp
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Invoke(Vector512<float> x)
         {
             var x2 = x * x;
@@ -190,6 +204,7 @@ internal static class Activations
             return x / (Vector512<float>.One + Vector512.Exp(Vector512.Create(-2f) * u));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Invoke(Vector256<float> x)
         {
             var x2 = x * x;
@@ -205,6 +220,7 @@ internal static class Activations
     }
 
     /// <summary>For z ≥ 0 and z² = hi + lo: the mask z &lt; 1, erf(z) by the small-z polynomial, and erfc(z) by the tail form (0 past z = 9).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (Vector512<float> Small, Vector512<float> ErfSmall, Vector512<float> ErfcTail) ErfParts(Vector512<float> z, Vector512<float> z2Hi, Vector512<float> z2Lo)
     {
         var u = z2Hi;
@@ -227,12 +243,12 @@ internal static class Activations
         q = Vector512.FusedMultiplyAdd(q, s, Vector512.Create(Q2));
         q = Vector512.FusedMultiplyAdd(q, s, Vector512.Create(Q1));
         q = Vector512.FusedMultiplyAdd(q, s, Vector512.Create(Q0));
-        var e = Vector512.Exp(-Vector512.Min(z2Hi, Vector512.Create(TailEnd * TailEnd)));
-        e = Vector512.FusedMultiplyAdd(e, -z2Lo, e);
+        var e = ExpNeg(Vector512.Min(z2Hi, Vector512.Create(TailEnd * TailEnd)), z2Lo);
         var erfc = Vector512.AndNot(t * e * q, Vector512.GreaterThanOrEqual(z, Vector512.Create(TailEnd)));
         return (Vector512.LessThan(z, Vector512.Create(TailStart)), erfSmall, erfc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (Vector256<float> Small, Vector256<float> ErfSmall, Vector256<float> ErfcTail) ErfParts(Vector256<float> z, Vector256<float> z2Hi, Vector256<float> z2Lo)
     {
         var u = z2Hi;
@@ -255,8 +271,7 @@ internal static class Activations
         q = Vector256.FusedMultiplyAdd(q, s, Vector256.Create(Q2));
         q = Vector256.FusedMultiplyAdd(q, s, Vector256.Create(Q1));
         q = Vector256.FusedMultiplyAdd(q, s, Vector256.Create(Q0));
-        var e = Vector256.Exp(-Vector256.Min(z2Hi, Vector256.Create(TailEnd * TailEnd)));
-        e = Vector256.FusedMultiplyAdd(e, -z2Lo, e);
+        var e = ExpNeg(Vector256.Min(z2Hi, Vector256.Create(TailEnd * TailEnd)), z2Lo);
         var erfc = Vector256.AndNot(t * e * q, Vector256.GreaterThanOrEqual(z, Vector256.Create(TailEnd)));
         return (Vector256.LessThan(z, Vector256.Create(TailStart)), erfSmall, erfc);
     }
@@ -286,8 +301,137 @@ internal static class Activations
         q = MathF.FusedMultiplyAdd(q, s, Q2);
         q = MathF.FusedMultiplyAdd(q, s, Q1);
         q = MathF.FusedMultiplyAdd(q, s, Q0);
-        float e = MathF.Exp(-hi);
-        e = MathF.FusedMultiplyAdd(e, -lo, e);
+        float e = ExpNeg(hi, lo);
         return t * e * q;
+    }
+
+    /// <summary>
+    /// x[i] = e^(x[i] − shift) in place, returning the sum (softmax's numerator and denominator in one pass);
+    /// x[i] ≤ shift is assumed, and terms below e^−87 (including −∞ inputs) are 0.
+    /// </summary>
+    public static float ExpShiftedSum(SimdLevel level, Span<float> x, float shift)
+    {
+        int n = x.Length, i = 0;
+        if (level < SimdLevel.Vector256)
+        {
+            float sum = 0;
+            for (; i < n; i++)
+            {
+                float h = shift - x[i];
+                float e = h > ExpCutoff ? 0f : ExpNeg(h, 0f);
+                x[i] = e;
+                sum += e;
+            }
+            return sum;
+        }
+        ref float xs = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        Span<float> pad = stackalloc float[16];
+        if (level == SimdLevel.Vector512)
+        {
+            var acc = Vector512<float>.Zero;
+            var s = Vector512.Create(shift);
+            for (; i + 16 <= n; i += 16)
+            {
+                var e = ExpOfNegative(s - Vector512.LoadUnsafe(ref xs, (nuint)i));
+                acc += e;
+                e.StoreUnsafe(ref xs, (nuint)i);
+            }
+            if (i < n)
+            {
+                // Padding with the shift itself would add e^0 = 1 per lane; +∞ distance gives 0 instead.
+                pad.Fill(float.PositiveInfinity);
+                for (int j = i; j < n; j++) pad[j - i] = shift - x[j];
+                var e = ExpOfNegative(Vector512.Create<float>(pad));
+                acc += e;
+                e.CopyTo(pad);
+                pad[..(n - i)].CopyTo(x[i..]);
+            }
+            return Vector512.Sum(acc);
+        }
+        var acc256 = Vector256<float>.Zero;
+        var s256 = Vector256.Create(shift);
+        for (; i + 8 <= n; i += 8)
+        {
+            var e = ExpOfNegative(s256 - Vector256.LoadUnsafe(ref xs, (nuint)i));
+            acc256 += e;
+            e.StoreUnsafe(ref xs, (nuint)i);
+        }
+        if (i < n)
+        {
+            pad.Fill(float.PositiveInfinity);
+            for (int j = i; j < n; j++) pad[j - i] = shift - x[j];
+            var e = ExpOfNegative(Vector256.Create<float>(pad[..8]));
+            acc256 += e;
+            e.CopyTo(pad);
+            pad[..(n - i)].CopyTo(x[i..]);
+        }
+        return Vector256.Sum(acc256);
+    }
+
+    private const float ExpCutoff = 87f;
+
+    /// <summary>e^−h for h ≥ 0, exactly 0 beyond <see cref="ExpCutoff"/> (and for h = +∞).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ExpOfNegative(Vector512<float> h)
+    {
+        var cut = Vector512.Create(ExpCutoff);
+        return Vector512.AndNot(ExpNeg(Vector512.Min(h, cut), Vector512<float>.Zero), Vector512.GreaterThan(h, cut));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ExpOfNegative(Vector256<float> h)
+    {
+        var cut = Vector256.Create(ExpCutoff);
+        return Vector256.AndNot(ExpNeg(Vector256.Min(h, cut), Vector256<float>.Zero), Vector256.GreaterThan(h, cut));
+    }
+
+    /// <summary>e^−(hi + lo) for 0 ≤ hi ≤ 87 and |lo| ≪ 1: e^r·2^n with n = round(−hi·log₂e), r reduced Cody–Waite style.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ExpNeg(Vector512<float> hi, Vector512<float> lo)
+    {
+        var x = -hi;
+        var n = Vector512.Round(x * Vector512.Create(Log2E));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Hi), x);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Lo), r) - lo;
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create(E6), r, Vector512.Create(E5));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(E4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(E3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(E2));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(E1));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(E0));
+        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+        return p * scale;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ExpNeg(Vector256<float> hi, Vector256<float> lo)
+    {
+        var x = -hi;
+        var n = Vector256.Round(x * Vector256.Create(Log2E));
+        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Hi), x);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Lo), r) - lo;
+        var p = Vector256.FusedMultiplyAdd(Vector256.Create(E6), r, Vector256.Create(E5));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(E4));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(E3));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(E2));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(E1));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(E0));
+        var scale = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+        return p * scale;
+    }
+
+    private static float ExpNeg(float hi, float lo)
+    {
+        float x = -hi;
+        float n = MathF.Round(x * Log2E);
+        float r = MathF.FusedMultiplyAdd(n, -Ln2Hi, x);
+        r = MathF.FusedMultiplyAdd(n, -Ln2Lo, r) - lo;
+        float p = MathF.FusedMultiplyAdd(E6, r, E5);
+        p = MathF.FusedMultiplyAdd(p, r, E4);
+        p = MathF.FusedMultiplyAdd(p, r, E3);
+        p = MathF.FusedMultiplyAdd(p, r, E2);
+        p = MathF.FusedMultiplyAdd(p, r, E1);
+        p = MathF.FusedMultiplyAdd(p, r, E0);
+        return p * BitConverter.Int32BitsToSingle(((int)n + 127) << 23);
     }
 }
