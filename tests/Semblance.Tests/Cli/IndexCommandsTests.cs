@@ -226,3 +226,29 @@ public class IndexCommandsTests
         Assert.Contains("count=4", output);
     }
 }
+
+public class SearchGeodesicCommandTests
+{
+    [Fact]
+    public void GeodesicSearchFollowsTheSpiralArm()
+    {
+        var dir = SearchTestData.TempDir();
+        var (xb, labels) = GeodesicSimilarityTests.Spirals(300, 1);
+        Npy.WriteFloat32(Path.Combine(dir, "b.npy"), xb, labels.Length, 2);
+        var (xq, queryLabels) = GeodesicSimilarityTests.Spirals(10, 2);
+        Npy.WriteFloat32(Path.Combine(dir, "q.npy"), xq, queryLabels.Length, 2);
+        var idx = Path.Combine(dir, "idx");
+        Assert.Equal(0, CliAppTests.Run("index", "build", "--output", idx, "--vectors", Path.Combine(dir, "b.npy"), "--metric", "l2").Item1);
+        var (code, output, err) = CliAppTests.Run("search", "--index", idx, "--query-vectors", Path.Combine(dir, "q.npy"), "-k", "40", "--geodesic", "--graph-k", "5", "--entry-points", "1");
+        Assert.True(code == 0, err);
+        var lines = output.Trim().Split('\n');
+        Assert.Equal(20, lines.Length);
+        for (int q = 0; q < lines.Length; q++)
+        {
+            using var doc = JsonDocument.Parse(lines[q]);
+            var ids = doc.RootElement.GetProperty("hits").EnumerateArray().Select(h => int.Parse(h.GetProperty("id").GetString()!)).ToList();
+            Assert.Equal(40, ids.Count);
+            Assert.True(ids.Count(i => labels[i] == queryLabels[q]) >= 38, $"query {q} left its arm");
+        }
+    }
+}
