@@ -19,11 +19,12 @@ public sealed class IndexAddCommand : CliCommand
     public override int Execute(CommandArgs args, CliIO io)
     {
         var dir = args.Require("--index");
+        IndexInput.CheckUsage(args);
         var info = VectorIndex.ReadInfo(dir);
         using var writeLock = IndexLock.Acquire(dir);
         using var index = VectorIndex.Load(dir);
         index.Threads = args.GetInt("--threads", Environment.ProcessorCount, 1);
-        var items = IndexInput.Read(args, io, index.Model, index.SlotCount, out _);
+        var items = IndexInput.Read(args, io, index.Model, index.Whitening, index.SlotCount, out _, out _);
         if (items.Dimension != index.Dimension)
             throw new InputFormatException($"{args.Get("--vectors") ?? args.Get("--input")}: vectors have dimension {items.Dimension} but index {dir} has dimension {index.Dimension}");
         index.Add(items.Vectors, items.Ids, items.Payloads);

@@ -23,6 +23,7 @@ public sealed class IndexBuildCommand : CliCommand
     public override int Execute(CommandArgs args, CliIO io)
     {
         var output = args.Require("--output");
+        IndexInput.CheckUsage(args);
         var kind = args.Choice("--kind", "flat", "flat", "flat-int8", "flat-f16", "hnsw");
         var metric = VectorIndex.ParseMetric(args.Choice("--metric", "cosine", "ip", "cosine", "l2"));
         int m = args.GetInt("--hnsw-m", 16, 2, 256);
@@ -33,7 +34,7 @@ public sealed class IndexBuildCommand : CliCommand
             throw new UsageException("--hnsw-m and --ef-construction apply to --kind hnsw");
         if (File.Exists(Path.Combine(output, IndexManifest.FileName)))
             throw new SemblanceException($"{output}: already holds an index; use 'semblance index add' or choose a new directory");
-        var items = IndexInput.Read(args, io, null, 0, out var model);
+        var items = IndexInput.Read(args, io, null, null, 0, out var model, out var whitening);
         Directory.CreateDirectory(output);
         using var writeLock = IndexLock.Acquire(output);
         if (File.Exists(Path.Combine(output, IndexManifest.FileName)))
@@ -47,6 +48,7 @@ public sealed class IndexBuildCommand : CliCommand
         };
         index.Threads = threads;
         index.Model = model;
+        index.Whitening = whitening;
         var sw = System.Diagnostics.Stopwatch.StartNew();
         index.Add(items.Vectors, items.Ids, items.Payloads);
         index.Save(output);

@@ -29,6 +29,7 @@ public sealed class IndexInfoCommand : CliCommand
             ["count"] = m.Count,
             ["deleted"] = m.Slots - m.Count,
             ["model"] = m.Model,
+            ["whitening"] = m.Whitening,
             ["parameters"] = JsonNode.Parse(m.Parameters.ToJsonString()),
             ["files"] = files,
         };

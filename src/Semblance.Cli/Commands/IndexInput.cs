@@ -16,20 +16,28 @@ internal static class IndexInput
         new("--input", "FILE", "items to encode: one text per line, or JSONL ({\"id\":..., \"text\":...}) when FILE ends in .jsonl"),
         new("--vectors", "X.npy", "precomputed float32 vectors [n, d] instead of --input"),
         new("--ids", "FILE", "with --vectors: one id per line (default: running item numbers)"),
+        new("--whitening", "FILE", "with --input: whitening file applied after the model (index add: defaults to the one used at build)"),
         new("--batch-size", "N", "encoder batch size (default 32)"),
         new("--threads", "N", "worker threads (default: all CPUs)"),
     ];
 
+    /// <summary>Usage checks that need no file access, so they come before any other error.</summary>
+    public static void CheckUsage(CommandArgs args)
+    {
+        if (args.Has("--vectors") == args.Has("--input")) throw new UsageException("give exactly one of --input FILE (with --model) or --vectors X.npy");
+    }
+
     /// <summary>Reads the items; ids default to running numbers starting at <paramref name="firstNumber"/>.</summary>
-    public static IndexItems Read(CommandArgs args, CliIO io, string? defaultModel, long firstNumber, out string? modelUsed)
+    public static IndexItems Read(CommandArgs args, CliIO io, string? defaultModel, string? defaultWhitening, long firstNumber, out string? modelUsed, out string? whiteningUsed)
     {
         modelUsed = null;
+        whiteningUsed = null;
         var vectorsPath = args.Get("--vectors");
         var inputPath = args.Get("--input");
         if ((vectorsPath is null) == (inputPath is null)) throw new UsageException("give exactly one of --input FILE (with --model) or --vectors X.npy");
         if (vectorsPath is not null)
         {
-            if (args.Has("--model")) throw new UsageException("--model applies to --input, not to --vectors");
+            if (args.Has("--model") || args.Has("--whitening")) throw new UsageException("--model and --whitening apply to --input, not to --vectors");
             var m = Npy.ReadFloat32(vectorsPath);
             string[] ids;
             if (args.Get("--ids") is { } idsPath)
@@ -65,10 +73,27 @@ internal static class IndexInput
             BatchSize = args.GetInt("--batch-size", 32, 1),
             Threads = args.GetInt("--threads", Environment.ProcessorCount, 1),
         };
-        using var encoder = SentenceEncoder.Load(model, options);
+        using var encoder = Open(model, args.Get("--whitening") ?? defaultWhitening, options);
         var vectors = encoder.Encode(texts);
         modelUsed = Path.GetFullPath(model);
+        whiteningUsed = args.Get("--whitening") is { } w ? Path.GetFullPath(w) : defaultWhitening;
         return new IndexItems(vectors, texts.Count, encoder.Dimension, idList.ToArray(), texts.ToArray());
+    }
+
+    /// <summary>The encoder for an index: the model, then the whitening transform when there is one.</summary>
+    public static SentenceEncoder Open(string model, string? whitening, EncoderOptions options)
+    {
+        var encoder = SentenceEncoder.Load(model, options);
+        try
+        {
+            if (whitening is not null) encoder.Transform = Semblance.Embeddings.Whitening.Load(whitening);
+            return encoder;
+        }
+        catch
+        {
+            encoder.Dispose();
+            throw;
+        }
     }
 
     private static (string? Id, string Text) ParseJsonl(string l, string path, long line)

@@ -17,6 +17,7 @@ public sealed class SearchCommand : CliCommand
     [
         new("--index", "IDX", "index directory"),
         new("--model", "DIR", "model for text queries (default: the model the index was built with)"),
+        new("--whitening", "FILE", "whitening for text queries (default: the one the index was built with)"),
         new("--query", "TEXT", "one query text"),
         new("--queries", "FILE", "query texts, one per line ('-' = stdin)"),
         new("--query-vectors", "Q.npy", "query vectors [nq, d]"),
@@ -43,7 +44,7 @@ public sealed class SearchCommand : CliCommand
         int nq;
         if (args.Get("--query-vectors") is { } qpath)
         {
-            if (args.Has("--model")) throw new UsageException("--model applies to text queries, not to --query-vectors");
+            if (args.Has("--model") || args.Has("--whitening")) throw new UsageException("--model and --whitening apply to text queries, not to --query-vectors");
             var m = Npy.ReadFloat32(qpath);
             if (m.Columns != index.Dimension)
                 throw new InputFormatException($"{qpath}: query vectors have dimension {m.Columns} but index {dir} has dimension {index.Dimension}");
@@ -54,7 +55,7 @@ public sealed class SearchCommand : CliCommand
             var texts = args.Get("--query") is { } one ? [one] : io.ReadLines(args.Get("--queries")).ToList();
             var model = args.Get("--model") ?? index.Model
                 ?? throw new UsageException($"index {dir} was built from vectors and stores no model: give --model DIR or --query-vectors");
-            using var encoder = SentenceEncoder.Load(model, new EncoderOptions { Threads = index.Threads });
+            using var encoder = IndexInput.Open(model, args.Get("--whitening") ?? index.Whitening, new EncoderOptions { Threads = index.Threads });
             if (encoder.Dimension != index.Dimension)
                 throw new InputFormatException($"{model}: model produces {encoder.Dimension}-dimensional vectors but index {dir} has dimension {index.Dimension}");
             queries = encoder.Encode(texts);

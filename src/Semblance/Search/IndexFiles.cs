@@ -28,6 +28,7 @@ public sealed class IndexManifest
     public long Count { get; init; }
     public long Slots { get; init; }
     public string? Model { get; init; }
+    public string? Whitening { get; init; }
     public JsonObject Parameters { get; init; } = [];
     public Dictionary<string, IndexFileEntry> Files { get; init; } = [];
 
@@ -47,6 +48,7 @@ public sealed class IndexManifest
             ["count"] = Count,
             ["slots"] = Slots,
             ["model"] = Model,
+            ["whitening"] = Whitening,
             ["parameters"] = JsonNode.Parse(Parameters.ToJsonString()),
             ["files"] = files,
         };
@@ -95,11 +97,15 @@ public sealed class IndexManifest
             Dimension = Get<int>(o, "dimension", path),
             Count = Get<long>(o, "count", path),
             Slots = Get<long>(o, "slots", path),
-            Model = o["model"]?.GetValue<string>(),
+            Model = Opt(o, "model", path),
+            Whitening = Opt(o, "whitening", path),
             Parameters = o["parameters"]?.AsObject() is { } p ? (JsonObject)JsonNode.Parse(p.ToJsonString())! : [],
             Files = files,
         };
     }
+
+    private static string? Opt(JsonObject o, string name, string path) =>
+        o[name] is null ? null : Get<string>(o, name, path);
 
     private static T Get<T>(JsonObject o, string name, string path)
     {

@@ -63,6 +63,9 @@ public abstract class VectorIndex : IVectorIndex
     /// <summary>Model directory used to encode the items (kept in the manifest so search can default to it).</summary>
     public string? Model { get; set; }
 
+    /// <summary>Whitening file applied after the model (kept in the manifest so text queries get the same transform).</summary>
+    public string? Whitening { get; set; }
+
     /// <summary>Worker threads for search and build.</summary>
     public int Threads { get; set; } = Environment.ProcessorCount;
 
@@ -156,6 +159,7 @@ public abstract class VectorIndex : IVectorIndex
             Count = Count,
             Slots = Items.Slots,
             Model = Model,
+            Whitening = Whitening,
             Parameters = Parameters(),
             Files = files,
         };
@@ -194,6 +198,7 @@ public abstract class VectorIndex : IVectorIndex
             _ => throw new InputFormatException($"{mpath}: index kind '{m.Kind}' is not one of flat|flat-int8|flat-f16|hnsw"),
         };
         index.Model = m.Model;
+        index.Whitening = m.Whitening;
         return index;
     }
 
