@@ -5,7 +5,8 @@ local fivexx = 0
 local threads = {}
 
 local function json_string(s)
-  s = s:gsub('\\', '\\\\'):gsub('"', '\\"'):gsub('\t', '\\t'):gsub('\r', '\\r'):gsub('\n', '\\n')
+  s = s:gsub('\\', '\\\\'):gsub('"', '\\"')
+  s = s:gsub('%c', function(c) return string.format('\\u%04x', c:byte()) end)
   return '"' .. s .. '"'
 end
 
