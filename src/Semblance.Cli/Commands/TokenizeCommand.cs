@@ -24,7 +24,7 @@ public sealed class TokenizeCommand : CliCommand
 
     public override int Execute(CommandArgs args, CliIO io)
     {
-        var dir = args.Require("--model");
+        var dir = Semblance.Hub.ModelLocator.Resolve(args.Require("--model"));
         var config = TransformerLoader.LoadConfig(dir);
         int maxLength = args.GetInt("--max-length", Math.Min(config.MaxPositionEmbeddings, 512), 0);
         if (maxLength is 1) throw new UsageException("--max-length 1 leaves no room for [CLS] and [SEP]");

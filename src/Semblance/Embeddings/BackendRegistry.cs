@@ -19,9 +19,10 @@ public static class BackendRegistry
 
     public static void Register(string modelType, Factory factory) => Factories[modelType] = factory;
 
-    /// <summary>Opens a model directory: checks it exists, reads model_type from config.json and builds the backend.</summary>
+    /// <summary>Opens a model directory (or a cached Hugging Face ORG/NAME[@REVISION]): checks it exists, reads model_type from config.json and builds the backend.</summary>
     public static IEmbeddingBackend Open(string modelDirectory, EncoderOptions options)
     {
+        modelDirectory = Hub.ModelLocator.Resolve(modelDirectory);
         if (File.Exists(modelDirectory)) throw new ModelFormatException($"{modelDirectory}: is a file, expected a model directory");
         if (!Directory.Exists(modelDirectory)) throw new ModelFormatException($"{modelDirectory}: model directory not found");
         var modelType = ReadModelType(modelDirectory);

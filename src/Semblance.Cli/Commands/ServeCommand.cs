@@ -1,0 +1,101 @@
+// `semblance serve`: the HTTP API (OpenAI /v1/embeddings, TEI /embed and /similarity, /search, /metrics) until Ctrl-C/SIGTERM.
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Semblance.Embeddings;
+using Semblance.Search;
+using Semblance.Server;
+
+namespace Semblance.Cli.Commands;
+
+public sealed class ServeCommand : CliCommand
+{
+    public override string Name => "serve";
+
+    public override string Summary => "serve embeddings over HTTP: POST /v1/embeddings (OpenAI), /embed, /similarity (TEI), /search; GET /health, /info, /metrics";
+
+    public override IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("--model", "DIR|ORG/NAME", "model directory or Hugging Face id (default: the model the --index was built with)"),
+        new("--index", "IDX", "index directory for POST /search"),
+        new("--urls", "URLS", "addresses to listen on, comma-separated (default http://127.0.0.1:8080)"),
+        new("--model-name", "NAME", "name reported as 'model' in responses (default: the --model value)"),
+        EncoderArgs.Pooling, EncoderArgs.Normalize, EncoderArgs.MaxLength, EncoderArgs.BatchSize, EncoderArgs.Threads,
+        new("--whitening", "FILE", "apply a whitening file after pooling; 'dimensions' then keeps the leading whitened components"),
+        new("--max-batch-tokens", "N", "token budget of one dynamic batch (default 16384)"),
+        new("--max-wait-ms", "MS", "how long an idle batcher waits for more requests (default 2)"),
+        new("--queue", "N", "texts that may wait to be encoded before requests get 429 (default 4096)"),
+        new("--max-inputs", "N", "texts per request (default 2048)"),
+        new("--max-chars", "N", "characters per text (default 100000)"),
+        new("--max-body", "BYTES", "request body size limit (default 8388608)"),
+    ];
+
+    public override int Execute(CommandArgs args, CliIO io)
+    {
+        var defaults = new EmbeddingServerOptions();
+        var urls = (args.Get("--urls") ?? "http://127.0.0.1:8080").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        int maxInputs = args.GetInt("--max-inputs", defaults.MaxInputsPerRequest, 1);
+        var index = args.Get("--index") is { } indexDir ? VectorIndex.Load(indexDir) : null;
+        try
+        {
+            var model = args.Get("--model") ?? index?.Model
+                ?? throw new UsageException(index is null ? "missing required option --model" : $"index {args.Get("--index")} stores no model: give --model");
+            var options = new EmbeddingServerOptions
+            {
+                Urls = urls,
+                ModelName = args.Get("--model-name") ?? model,
+                MaxInputsPerRequest = maxInputs,
+                MaxCharsPerInput = args.GetInt("--max-chars", defaults.MaxCharsPerInput, 1),
+                QueueCapacity = args.GetInt("--queue", Math.Max(defaults.QueueCapacity, maxInputs), maxInputs),
+                MaxBatchTokens = args.GetInt("--max-batch-tokens", defaults.MaxBatchTokens, 1),
+                MaxBatchWait = TimeSpan.FromMilliseconds(args.GetDouble("--max-wait-ms", defaults.MaxBatchWait.TotalMilliseconds, 0, 1000)),
+                MaxBodyBytes = args.GetInt("--max-body", (int)defaults.MaxBodyBytes, 1024),
+            };
+            var encoder = SentenceEncoder.Load(model, EncoderArgs.Options(args));
+            EmbeddingServer server;
+            try
+            {
+                if (args.Get("--whitening") is { } whitening) encoder.Transform = Whitening.Load(whitening);
+                // Logs go to stderr so stdout stays clean for scripts.
+                server = EmbeddingServer.Create(encoder, options, index, logging => logging
+                    .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace)
+                    .AddSimpleConsole(c => c.SingleLine = true)
+                    .AddFilter((category, level) => level >= (io.Verbose ? LogLevel.Information : LogLevel.Warning)));
+            }
+            catch
+            {
+                encoder.Dispose();
+                throw;
+            }
+            index = null;
+            return Run(server, model, io);
+        }
+        finally
+        {
+            index?.Dispose();
+        }
+    }
+
+    private static int Run(EmbeddingServer server, string model, CliIO io)
+    {
+        try
+        {
+            try
+            {
+                server.StartAsync().GetAwaiter().GetResult();
+            }
+            catch (IOException e)
+            {
+                throw new SemblanceException($"--urls: {e.Message}");
+            }
+            io.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"serving {model} on {string.Join(", ", server.Addresses)} (Ctrl-C to stop)"));
+            io.Err.Flush();
+            server.WaitForShutdownAsync().GetAwaiter().GetResult();
+            io.Err.WriteLine("stopped: in-flight requests drained");
+            return 0;
+        }
+        finally
+        {
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+}

@@ -1,0 +1,376 @@
+// The HTTP API over a SentenceEncoder: Kestrel + minimal APIs, all encoding funnelled through one dynamic batcher.
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Semblance.Embeddings;
+using Semblance.Search;
+
+namespace Semblance.Server;
+
+/// <summary>
+/// Serves an encoder over HTTP: <c>POST /v1/embeddings</c> (OpenAI), <c>POST /embed</c> and <c>/similarity</c>
+/// (text-embeddings-inference), <c>POST /search</c> (with an index), <c>GET /health</c>, <c>/info</c>, <c>/metrics</c>.
+/// The server owns the encoder and index it is given and disposes them.
+/// </summary>
+public sealed class EmbeddingServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly SentenceEncoder _encoder;
+    private readonly VectorIndex? _index;
+    private readonly EmbeddingServerOptions _options;
+    private readonly EmbeddingBatcher _batcher;
+    private readonly ServerMetrics _metrics;
+    private readonly TokenCounter _counter;
+    private readonly bool _normalizeByDefault;
+    private readonly SemaphoreSlim _searchGate = new(1, 1);
+    private bool _stopped;
+
+    private EmbeddingServer(SentenceEncoder encoder, VectorIndex? index, EmbeddingServerOptions options, Action<ILoggingBuilder>? logging, TokenCounter? counter)
+    {
+        options.Validate();
+        if (index is not null && index.Dimension != encoder.Dimension)
+            throw new SemblanceException($"index has dimension {index.Dimension} but the model produces {encoder.Dimension}-dimensional vectors; serve the index with the model it was built with");
+        _encoder = encoder;
+        _index = index;
+        _options = options;
+        // Normalisation is applied per request (TEI's "normalize" may switch it off), so the encoder itself must not.
+        _normalizeByDefault = encoder.Normalize;
+        encoder.Normalize = false;
+        _counter = counter ?? new TokenCounter(encoder.Backend);
+        _metrics = new ServerMetrics(() => _batcher?.QueueDepth ?? 0);
+        _batcher = new EmbeddingBatcher(encoder, options, _metrics);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        if (logging is not null) logging(builder.Logging);
+        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            k.AddServerHeader = false;
+        });
+        builder.WebHost.UseUrls([.. options.Urls]);
+        _app = builder.Build();
+        _app.UseRouting();
+        _app.Use(Observe);
+        _app.MapPost("/v1/embeddings", OpenAiEmbeddings);
+        _app.MapPost("/embed", TeiEmbed);
+        _app.MapPost("/similarity", Similarity);
+        _app.MapPost("/search", SearchIndex);
+        _app.MapGet("/health", ctx => WriteJson(ctx, 200, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("status", "ok");
+            w.WriteEndObject();
+        }));
+        _app.MapGet("/info", Info);
+        _app.MapGet("/metrics", ctx =>
+        {
+            ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            return ctx.Response.WriteAsync(_metrics.Render(), ctx.RequestAborted);
+        });
+    }
+
+    /// <summary>
+    /// Builds a server for <paramref name="encoder"/> (and <paramref name="index"/> for /search; its dimension must match);
+    /// call <see cref="StartAsync"/>. <paramref name="logging"/> adds log providers (none by default); null
+    /// <paramref name="options"/> means the defaults.
+    /// </summary>
+    public static EmbeddingServer Create(SentenceEncoder encoder, EmbeddingServerOptions? options = null, VectorIndex? index = null, Action<ILoggingBuilder>? logging = null) =>
+        new(encoder, index, options ?? new EmbeddingServerOptions(), logging, null);
+
+    /// <summary>For backends that are not transformers but can still be counted in tokens (tests).</summary>
+    internal static EmbeddingServer Create(SentenceEncoder encoder, EmbeddingServerOptions options, TokenCounter counter, VectorIndex? index = null) =>
+        new(encoder, index, options, null, counter);
+
+    /// <summary>The bound addresses, with real port numbers, once started.</summary>
+    public IReadOnlyList<string> Addresses => [.. _app.Urls];
+
+    /// <summary>Triggered when shutdown begins (Ctrl-C, SIGTERM or <see cref="StopAsync"/>).</summary>
+    public CancellationToken Stopping => _app.Lifetime.ApplicationStopping;
+
+    /// <summary>Binds the listeners and starts serving.</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);
+
+    /// <summary>Completes once shutdown is requested (Ctrl-C / SIGTERM) and in-flight requests have drained.</summary>
+    public async Task WaitForShutdownAsync(CancellationToken cancellationToken = default)
+    {
+        await _app.WaitForShutdownAsync(cancellationToken);
+        FinishBatcher();
+    }
+
+    /// <summary>Stops accepting connections, lets in-flight requests finish (up to the shutdown timeout), then stops the batcher.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        await _app.StopAsync(cancellationToken);
+        FinishBatcher();
+    }
+
+    private void FinishBatcher()
+    {
+        if (_stopped) return;
+        _stopped = true;
+        _batcher.Complete();
+    }
+
+    /// <summary>Stops (if running) and releases the encoder and index.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stopped) await StopAsync();
+        await _app.DisposeAsync();
+        _batcher.Dispose();
+        _searchGate.Dispose();
+        _index?.Dispose();
+        _encoder.Dispose();
+    }
+
+    internal ServerMetrics Metrics => _metrics;
+
+    private async Task Observe(HttpContext ctx, RequestDelegate next)
+    {
+        long start = Stopwatch.GetTimestamp();
+        int status = 500;
+        try
+        {
+            try
+            {
+                await next(ctx);
+                status = ctx.Response.StatusCode;
+            }
+            catch (ApiException e) when (!ctx.Response.HasStarted)
+            {
+                status = e.Status;
+                if (e.RetryAfterSeconds > 0) ctx.Response.Headers.RetryAfter = e.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await WriteError(ctx, e);
+            }
+            catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+            {
+                status = 499;
+            }
+        }
+        finally
+        {
+            var route = (ctx.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
+            _metrics.RecordRequest(route, status, Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+    }
+
+    private static Task WriteError(HttpContext ctx, ApiException e) => WriteJson(ctx, e.Status, w =>
+    {
+        w.WriteStartObject();
+        w.WriteStartObject("error");
+        w.WriteString("message", e.Message);
+        w.WriteString("type", e.Type);
+        if (e.Param is null) w.WriteNull("param"); else w.WriteString("param", e.Param);
+        if (e.Code is null) w.WriteNull("code"); else w.WriteString("code", e.Code);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    });
+
+    private static async Task WriteJson(HttpContext ctx, int status, Action<Utf8JsonWriter> write)
+    {
+        ctx.Response.StatusCode = status;
+        ctx.Response.ContentType = "application/json";
+        using (var w = new Utf8JsonWriter(ctx.Response.BodyWriter, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            write(w);
+        await ctx.Response.BodyWriter.FlushAsync(ctx.RequestAborted);
+    }
+
+    private async Task<EncodedTexts> Encode(IReadOnlyList<string> texts, bool refuseTooLong, string param, CancellationToken ct)
+    {
+        var counts = _counter.Count(texts, refuseTooLong, param);
+        return await _batcher.EncodeAsync(texts, counts, ct);
+    }
+
+    private async Task OpenAiEmbeddings(HttpContext ctx)
+    {
+        using var doc = await JsonRequest.ReadObjectAsync(ctx.Request, _options.MaxBodyBytes, ctx.RequestAborted);
+        var root = doc.RootElement;
+        var texts = JsonRequest.Texts(JsonRequest.Required(root, "input"), "input", _options);
+        JsonRequest.String(root, "model");
+        var format = JsonRequest.String(root, "encoding_format") ?? "float";
+        if (format is not ("float" or "base64"))
+            throw ApiException.BadRequest($"'encoding_format' is '{format}'; expected 'float' or 'base64'", "encoding_format");
+        int dims = JsonRequest.Int(root, "dimensions", 1, int.MaxValue) ?? _encoder.Dimension;
+        if (dims > _encoder.Dimension)
+            throw ApiException.BadRequest($"'dimensions' is {dims} but this model produces {_encoder.Dimension}-dimensional embeddings", "dimensions");
+
+        var encoded = await Encode(texts, refuseTooLong: false, "input", ctx.RequestAborted);
+        // A shortened vector is renormalised when the model's vectors are unit length, as OpenAI does for 'dimensions'.
+        await WriteJson(ctx, 200, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("object", "list");
+            w.WriteStartArray("data");
+            var row = new float[dims];
+            for (int i = 0; i < texts.Count; i++)
+            {
+                encoded.Vectors.Span.Slice(i * encoded.Dimension, dims).CopyTo(row);
+                if (_normalizeByDefault) SentenceEncoder.NormalizeInPlace(row);
+                w.WriteStartObject();
+                w.WriteString("object", "embedding");
+                w.WriteNumber("index", i);
+                if (format == "base64")
+                {
+                    // Little-endian float32 bytes, as OpenAI's base64 format (x86/ARM .NET is little-endian).
+                    w.WriteBase64String("embedding", MemoryMarshal.AsBytes(row.AsSpan()));
+                }
+                else
+                {
+                    w.WriteStartArray("embedding");
+                    foreach (var x in row) w.WriteNumberValue(x);
+                    w.WriteEndArray();
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteString("model", _options.ModelName);
+            w.WriteStartObject("usage");
+            w.WriteNumber("prompt_tokens", encoded.Tokens);
+            w.WriteNumber("total_tokens", encoded.Tokens);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        });
+    }
+
+    private async Task TeiEmbed(HttpContext ctx)
+    {
+        using var doc = await JsonRequest.ReadObjectAsync(ctx.Request, _options.MaxBodyBytes, ctx.RequestAborted);
+        var root = doc.RootElement;
+        var texts = JsonRequest.Texts(JsonRequest.Required(root, "inputs"), "inputs", _options);
+        bool normalize = JsonRequest.Bool(root, "normalize", true);
+        bool truncate = JsonRequest.Bool(root, "truncate", false);
+        var encoded = await Encode(texts, refuseTooLong: !truncate, "inputs", ctx.RequestAborted);
+        await WriteJson(ctx, 200, w =>
+        {
+            int d = encoded.Dimension;
+            var row = new float[d];
+            w.WriteStartArray();
+            for (int i = 0; i < texts.Count; i++)
+            {
+                encoded.Vectors.Span.Slice(i * d, d).CopyTo(row);
+                if (normalize) SentenceEncoder.NormalizeInPlace(row);
+                w.WriteStartArray();
+                foreach (var x in row) w.WriteNumberValue(x);
+                w.WriteEndArray();
+            }
+            w.WriteEndArray();
+        });
+    }
+
+    private async Task Similarity(HttpContext ctx)
+    {
+        using var doc = await JsonRequest.ReadObjectAsync(ctx.Request, _options.MaxBodyBytes, ctx.RequestAborted);
+        var root = doc.RootElement;
+        // TEI nests the pair under "inputs"; the flat shape is accepted too.
+        var body = root;
+        if (JsonRequest.Optional(root, "inputs") is { } inputs)
+        {
+            if (inputs.ValueKind != JsonValueKind.Object)
+                throw ApiException.BadRequest($"'inputs' is {JsonRequest.Kind(inputs.ValueKind)}; expected an object with 'source_sentence' and 'sentences'", "inputs");
+            body = inputs;
+        }
+        var source = JsonRequest.Required(body, "source_sentence");
+        if (source.ValueKind != JsonValueKind.String)
+            throw ApiException.BadRequest($"'source_sentence' is {JsonRequest.Kind(source.ValueKind)}; expected a string", "source_sentence");
+        var sentencesElement = JsonRequest.Required(body, "sentences");
+        if (sentencesElement.ValueKind != JsonValueKind.Array)
+            throw ApiException.BadRequest($"'sentences' is {JsonRequest.Kind(sentencesElement.ValueKind)}; expected an array of strings", "sentences");
+        var sentences = JsonRequest.Texts(sentencesElement, "sentences", _options with { MaxInputsPerRequest = _options.MaxInputsPerRequest - 1 });
+        var sourceText = JsonRequest.Texts(source, "source_sentence", _options);
+        List<string> all = [.. sourceText, .. sentences];
+        bool truncate = JsonRequest.Bool(body, "truncate", JsonRequest.Bool(root, "truncate", false));
+        var encoded = await Encode(all, refuseTooLong: !truncate, "sentences", ctx.RequestAborted);
+        int d = encoded.Dimension;
+        var v = encoded.Vectors.Span;
+        var scores = new float[sentences.Count];
+        for (int i = 0; i < scores.Length; i++)
+            scores[i] = TensorPrimitives.CosineSimilarity(v[..d], v.Slice((i + 1) * d, d));
+        await WriteJson(ctx, 200, w =>
+        {
+            w.WriteStartArray();
+            foreach (var s in scores) w.WriteNumberValue(s);
+            w.WriteEndArray();
+        });
+    }
+
+    private async Task SearchIndex(HttpContext ctx)
+    {
+        using var doc = await JsonRequest.ReadObjectAsync(ctx.Request, _options.MaxBodyBytes, ctx.RequestAborted);
+        if (_index is null)
+            throw new ApiException(404, "no index is loaded; start the server with --index IDX to use /search", "invalid_request_error", null, "no_index");
+        var root = doc.RootElement;
+        var queryElement = JsonRequest.Required(root, "query");
+        if (queryElement.ValueKind != JsonValueKind.String)
+            throw ApiException.BadRequest($"'query' is {JsonRequest.Kind(queryElement.ValueKind)}; expected a string", "query");
+        var query = JsonRequest.Texts(queryElement, "query", _options);
+        int k = JsonRequest.Int(root, "k", 1, _options.MaxSearchK) ?? 10;
+        int ef = JsonRequest.Int(root, "ef_search", 1, 1 << 16) ?? 0;
+        var encoded = await Encode(query, refuseTooLong: false, "query", ctx.RequestAborted);
+        var q = encoded.Vectors.ToArray();
+        if (_normalizeByDefault) SentenceEncoder.NormalizeInPlace(q);
+        SearchHit[] hits;
+        // Index searches share per-index scratch state; one at a time keeps them correct.
+        await _searchGate.WaitAsync(ctx.RequestAborted);
+        try
+        {
+            hits = _index.Search(q, k, new SearchOptions { EfSearch = ef })[0];
+        }
+        finally
+        {
+            _searchGate.Release();
+        }
+        await WriteJson(ctx, 200, w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("hits");
+            foreach (var h in hits)
+            {
+                w.WriteStartObject();
+                w.WriteString("id", h.Id);
+                w.WriteNumber("score", h.Score);
+                if (h.Payload is null) w.WriteNull("text"); else w.WriteString("text", h.Payload);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    private Task Info(HttpContext ctx) => WriteJson(ctx, 200, w =>
+    {
+        var b = _encoder.Backend;
+        w.WriteStartObject();
+        w.WriteString("model_id", _options.ModelName);
+        w.WriteString("model_type", b.ModelType);
+        w.WriteNumber("dimension", _encoder.Dimension);
+        w.WriteString("pooling", b.Pooling);
+        w.WriteBoolean("normalize", _normalizeByDefault);
+        w.WriteBoolean("whitening", _encoder.Transform is not null);
+        w.WriteNumber("max_input_length", b.MaxLength);
+        w.WriteNumber("max_batch_tokens", _options.MaxBatchTokens);
+        w.WriteNumber("max_batch_wait_ms", _options.MaxBatchWait.TotalMilliseconds);
+        w.WriteNumber("max_client_batch_size", _options.MaxInputsPerRequest);
+        w.WriteNumber("max_input_chars", _options.MaxCharsPerInput);
+        w.WriteNumber("queue_capacity", _options.QueueCapacity);
+        if (_index is null) w.WriteNull("index");
+        else
+        {
+            w.WriteStartObject("index");
+            w.WriteString("kind", _index.Kind);
+            w.WriteString("metric", VectorIndex.MetricName(_index.Metric));
+            w.WriteNumber("count", _index.Count);
+            w.WriteEndObject();
+        }
+        w.WriteString("version", typeof(EmbeddingServer).Assembly.GetName().Version?.ToString() ?? "unknown");
+        w.WriteEndObject();
+    });
+}
