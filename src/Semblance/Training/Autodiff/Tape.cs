@@ -53,6 +53,22 @@ public sealed partial class Tape
         _backward.Clear();
     }
 
+    /// <summary>
+    /// A custom operation: <paramref name="value"/> is its forward result, and <paramref name="backward"/> receives
+    /// d(objective)/d(result) and must add into the inputs' <see cref="Tensor.GradBuffer"/>s. Used by fused loss
+    /// heads whose gradient has a closed form.
+    /// </summary>
+    public Tensor Function(Tensor[] inputs, float[] value, int rows, int cols, Action<float[]> backward)
+    {
+        var result = new Tensor(value, rows, cols, IsRecording && inputs.Any(t => t.RequiresGrad));
+        if (result.RequiresGrad)
+            Record(() =>
+            {
+                if (result.Grad is { } g) backward(g);
+            });
+        return result;
+    }
+
     /// <summary>Drops the recorded steps without running them (the graph is not needed after all).</summary>
     public void Clear() => _backward.Clear();
 
