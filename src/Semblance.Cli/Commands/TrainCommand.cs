@@ -36,6 +36,7 @@ public sealed class TrainCommand : CliCommand
 
     public override int Execute(CommandArgs args, CliIO io)
     {
+        args.Require("--loss");
         var loss = args.Choice("--loss", "", [.. TrainerOptions.Losses]);
         if (args.Has("--model") && args.Has("--init")) throw new UsageException("give either --model DIR or --init CONFIG.json --vocab FILE, not both");
         if (!args.Has("--model") && !args.Has("--init") && !args.Has("--resume")) throw new UsageException("missing --model DIR (or --init CONFIG.json --vocab FILE)");

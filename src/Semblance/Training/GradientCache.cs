@@ -23,7 +23,7 @@ public static class GradientCache
     /// <paramref name="dropoutKeys"/>[c][row] (or null for no dropout) key each sequence's dropout masks.
     /// <paramref name="chunks"/> = 1 back-propagates through one graph of the whole batch.
     /// </summary>
-    public static LossValue Accumulate(TrainableEncoder model, EmbeddingLoss loss, IReadOnlyList<IReadOnlyList<int[]>> columns,
+    public static LossValue Accumulate(ITrainableEncoder model, EmbeddingLoss loss, IReadOnlyList<IReadOnlyList<int[]>> columns,
         float[]? scores, ulong[][]? dropoutKeys, int chunks, PoolingMode pooling, ComputeContext context)
     {
         int rows = columns[0].Count;

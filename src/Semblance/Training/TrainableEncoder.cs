@@ -15,7 +15,7 @@ public sealed record EncoderOutput(Tensor FirstLayer, Tensor Last, int[] Offsets
 /// writes them back under those names, so a trained model loads in the inference engine unchanged. Dropout
 /// (hidden_dropout_prob, attention_probs_dropout_prob) is active only when the caller passes per-sequence keys.
 /// </summary>
-public sealed class TrainableEncoder
+public sealed class TrainableEncoder : ITrainableEncoder
 {
     private readonly Dictionary<string, Parameter> _byName;
     private readonly float[]? _rotaryTable;

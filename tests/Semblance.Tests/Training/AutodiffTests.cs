@@ -213,3 +213,39 @@ public class AutodiffTests
         return table;
     }
 }
+
+public class GruTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GruMatchesFiniteDifferences(bool reverse)
+    {
+        int[] offsets = [0, 3, 4, 7];
+        var x = GradientCheck.Leaf(7, 3, 60);
+        var wih = GradientCheck.Leaf(12, 3, 61);
+        var whh = GradientCheck.Leaf(12, 4, 62);
+        var bih = GradientCheck.Leaf(1, 12, 63, 0.5);
+        var bhh = GradientCheck.Leaf(1, 12, 64, 0.5);
+        GradientCheck.Check(t => t.Gru(x, offsets, wih, whh, bih, bhh, reverse), [x, wih, whh, bih, bhh]);
+    }
+
+    [Fact]
+    public void GruRunsEachSequenceFromAZeroState()
+    {
+        var x = GradientCheck.Leaf(7, 3, 65);
+        var wih = GradientCheck.Leaf(12, 3, 66);
+        var whh = GradientCheck.Leaf(12, 4, 67);
+        var b = GradientCheck.Leaf(1, 12, 68);
+        var packed = new Tape().Gru(x, [0, 3, 4, 7], wih, whh, b, b, reverse: false);
+        var alone = new Tape().Gru(new Tape().SliceRows(x, 4, 3), [0, 3], wih, whh, b, b, reverse: false);
+        Assert.Equal(alone.Data, packed.Data.AsSpan(4 * 4).ToArray());
+        // One step from h = 0: h = (1 − z)·n with n = tanh(W_in x + b_in + r·b_hn).
+        float r = 1f / (1f + MathF.Exp(-(Dot(wih.Row(0), x.Row(0)) + 2 * b.Data[0])));
+        float z = 1f / (1f + MathF.Exp(-(Dot(wih.Row(4), x.Row(0)) + 2 * b.Data[4])));
+        float n = MathF.Tanh(Dot(wih.Row(8), x.Row(0)) + b.Data[8] + r * b.Data[8]);
+        Assert.Equal((1 - z) * n, packed.Data[0], 5);
+    }
+
+    private static float Dot(Span<float> a, Span<float> b) => System.Numerics.Tensors.TensorPrimitives.Dot(a, b);
+}
