@@ -1,4 +1,5 @@
 // AdamW (Loshchilov and Hutter, 2019, "Decoupled Weight Decay Regularization") with global-norm gradient clipping.
+using System.Numerics;
 using Semblance.Training.Autodiff;
 
 namespace Semblance.Training;
@@ -44,8 +45,7 @@ public sealed class AdamW
     {
         double sum = 0;
         foreach (var p in Parameters)
-            if (p.Grad is { } g)
-                foreach (var v in g) sum += (double)v * v;
+            if (p.Grad is { } g) sum += System.Numerics.Tensors.TensorPrimitives.SumOfSquares(g);
         return Math.Sqrt(sum);
     }
 
@@ -79,16 +79,47 @@ public sealed class AdamW
             float decay = Decays(p) ? (float)(learningRate * WeightDecay) : 0f;
             float stepSize = (float)(learningRate / c1);
             float rootC2 = (float)Math.Sqrt(c2), eps = (float)Epsilon;
-            var w = p.Data;
-            for (int i = 0; i < w.Length; i++)
-            {
-                float gi = g[i];
-                s.M[i] = b1 * s.M[i] + (1 - b1) * gi;
-                s.V[i] = b2 * s.V[i] + (1 - b2) * gi * gi;
-                w[i] -= decay * w[i];
-                w[i] -= stepSize * s.M[i] / (MathF.Sqrt(s.V[i]) / rootC2 + eps);
-            }
+            Apply(p.Data, g, s.M, s.V, b1, b2, 1f - decay, stepSize, rootC2, eps);
             p.MarkUpdated();
+        }
+    }
+
+    /// <summary>
+    /// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w·(1 − ηλ) − (η/c₁)·m/(√v/√c₂ + ε); SIMD over the bulk, scalar tail,
+    /// the same operations in the same order in both.
+    /// </summary>
+    private static void Apply(float[] w, float[] g, float[] m, float[] v, float b1, float b2, float keep, float stepSize, float rootC2, float eps)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vb1 = new Vector<float>(b1);
+            var vb2 = new Vector<float>(b2);
+            var va1 = new Vector<float>(1 - b1);
+            var va2 = new Vector<float>(1 - b2);
+            var vKeep = new Vector<float>(keep);
+            var vStep = new Vector<float>(stepSize);
+            var vRoot = new Vector<float>(rootC2);
+            var vEps = new Vector<float>(eps);
+            for (; i <= w.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var gi = new Vector<float>(g, i);
+                var mi = vb1 * new Vector<float>(m, i) + va1 * gi;
+                var vi = vb2 * new Vector<float>(v, i) + va2 * (gi * gi);
+                var wi = new Vector<float>(w, i) * vKeep;
+                wi -= vStep * mi / (Vector.SquareRoot(vi) / vRoot + vEps);
+                mi.CopyTo(m, i);
+                vi.CopyTo(v, i);
+                wi.CopyTo(w, i);
+            }
+        }
+        for (; i < w.Length; i++)
+        {
+            float gi = g[i];
+            m[i] = b1 * m[i] + (1 - b1) * gi;
+            v[i] = b2 * v[i] + (1 - b2) * (gi * gi);
+            w[i] = w[i] * keep;
+            w[i] -= stepSize * m[i] / (MathF.Sqrt(v[i]) / rootC2 + eps);
         }
     }
 

@@ -29,14 +29,17 @@ public sealed partial class Tape
         Kernels.Gelu(x.Data, y);
         return Elementwise(x, y, (xs, ys, d) =>
         {
-            var phi = new float[xs.Length];
-            TensorPrimitives.Multiply(xs, InvSqrt2, phi);
-            Kernels.Erf(phi, phi);
-            for (int i = 0; i < xs.Length; i++)
-            {
-                float v = xs[i];
-                d[i] = 0.5f * (1f + phi[i]) + v * InvSqrt2Pi * MathF.Exp(-0.5f * v * v);
-            }
+            // d = ½(1 + erf(x/√2)) + x·e^{−x²/2}/√(2π), in vector passes.
+            var density = new float[xs.Length];
+            TensorPrimitives.Multiply(xs, InvSqrt2, d);
+            Kernels.Erf(d, d);
+            TensorPrimitives.Multiply(d, 0.5f, d);
+            TensorPrimitives.Add(d, 0.5f, d);
+            TensorPrimitives.Multiply(xs, xs, density);
+            TensorPrimitives.Multiply(density, -0.5f, density);
+            TensorPrimitives.Exp(density, density);
+            TensorPrimitives.Multiply(density, xs, density);
+            TensorPrimitives.MultiplyAdd(density, InvSqrt2Pi, d, d);
         });
     }
 
