@@ -60,7 +60,8 @@ public class TrainableEncoderTests(ITestOutputHelper output)
 
         var reference = SafeTensorsContent.Read(SharedData.Path("fixtures", "gradients", model, lossName + ".safetensors"));
         int h = encoder.Config.HiddenSize;
-        Assert.Equal(reference.Get("loss", 1)[0], value.Reported, 5);
+        float referenceLoss = reference.Get("loss", 1)[0];
+        Assert.True(Math.Abs(value.Reported - referenceLoss) <= 1e-5 * Math.Max(1, Math.Abs(referenceLoss)), $"loss {value.Reported} vs HF {referenceLoss}");
         Assert.True(Compare.MaxAbs(ea.Data, reference.Get("pooled.a", 8, h)) < 1e-5);
         Assert.True(Compare.MaxAbs(eb.Data, reference.Get("pooled.b", 8, h)) < 1e-5);
 
