@@ -1,0 +1,71 @@
+// `semblance train`: fine-tune or train from scratch a BERT/RoFormer sentence encoder; prints best_dev_spearman last.
+using System.Globalization;
+using Semblance.Training;
+
+namespace Semblance.Cli.Commands;
+
+public sealed class TrainCommand : CliCommand
+{
+    public override string Name => "train";
+
+    public override string Summary => "train a sentence encoder (simcse|sup-simcse|cosent|am-softmax|flatnce) and save it in the Hugging Face layout";
+
+    public override IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("--model", "DIR", "BERT/RoFormer model directory to fine-tune"),
+        new("--init", "CONFIG.json", "train from scratch: config.json of the new model (with --vocab)"),
+        new("--vocab", "FILE", "vocab.txt for --init"),
+        new("--data", "FILE", "simcse/flatnce: one sentence per line; sup-simcse: a<TAB>b[<TAB>hard negative]; cosent: a<TAB>b<TAB>score (0..5); am-softmax: text<TAB>group"),
+        new("--loss", "LOSS", string.Join("|", TrainerOptions.Losses)),
+        new("--output", "DIR", "where the best model (and last/ for --resume) is written"),
+        new("--epochs", "N", "passes over the data (default 1)"),
+        new("--batch-size", "B", "rows per optimizer step, the in-batch negatives (default 64)"),
+        new("--accumulate", "K", "embed each batch in K chunks with exact gradients (GradCache; default 1)"),
+        new("--lr", "LR", "peak learning rate (default 5e-5)"),
+        new("--warmup", "STEPS", "linear warm-up steps, then linear decay to 0 (default 0)"),
+        new("--max-length", "N", "tokens per sentence incl. [CLS]/[SEP] (default 64, at most max_position_embeddings)"),
+        new("--temperature", "T", "simcse/sup-simcse/flatnce temperature (default 0.05)"),
+        new("--margin", "M", "am-softmax additive margin (default 0.3)"),
+        new("--scale", "S", "cosent lambda / am-softmax scale (default 20)"),
+        new("--seed", "S", "seed of data order, dropout and --init weights (default 42)"),
+        new("--eval-data", "DEV.tsv", "STS dev file (sentence1<TAB>sentence2<TAB>score) for Spearman and best-checkpoint selection"),
+        new("--eval-every", "STEPS", "evaluate and checkpoint every STEPS steps (default: each epoch end)"),
+        new("--resume", "DIR", "continue a stopped run from its output directory"),
+        new("--threads", "N", "worker threads (default: all cores)"),
+    ];
+
+    public override int Execute(CommandArgs args, CliIO io)
+    {
+        args.Require("--loss");
+        var loss = args.Choice("--loss", "", [.. TrainerOptions.Losses]);
+        if (args.Has("--model") && args.Has("--init")) throw new UsageException("give either --model DIR or --init CONFIG.json --vocab FILE, not both");
+        if (!args.Has("--model") && !args.Has("--init") && !args.Has("--resume")) throw new UsageException("missing --model DIR (or --init CONFIG.json --vocab FILE)");
+        if (args.Has("--init") && !args.Has("--vocab")) throw new UsageException("--init needs --vocab FILE");
+        var options = new TrainerOptions
+        {
+            Loss = loss,
+            DataPath = args.Require("--data"),
+            OutputDir = args.Require("--output"),
+            ModelDir = args.Get("--model"),
+            InitConfig = args.Get("--init"),
+            VocabPath = args.Get("--vocab"),
+            Epochs = args.GetInt("--epochs", 1, 1),
+            BatchSize = args.GetInt("--batch-size", 64, 2, 1 << 20),
+            Accumulate = args.GetInt("--accumulate", 1, 1, 1 << 20),
+            LearningRate = args.GetDouble("--lr", 5e-5, 0, 10),
+            WarmupSteps = args.GetInt("--warmup", 0, 0),
+            MaxLength = args.GetInt("--max-length", 64, 2, 1 << 16),
+            Temperature = (float)args.GetDouble("--temperature", 0.05, 1e-4, 100),
+            Margin = (float)args.GetDouble("--margin", 0.3, 0, 2),
+            Scale = (float)args.GetDouble("--scale", 20, 1e-3, 1000),
+            Seed = args.GetInt("--seed", 42),
+            EvalData = args.Get("--eval-data"),
+            EvalEvery = args.GetInt("--eval-every", 0, 0),
+            ResumeDir = args.Get("--resume"),
+            Threads = args.GetInt("--threads", Environment.ProcessorCount, 1, 1024),
+        };
+        var result = new Trainer(options, io.Err).Run();
+        io.Out.WriteLine("best_dev_spearman=" + (double.IsNaN(result.BestSpearman) ? "nan" : result.BestSpearman.ToString("F2", CultureInfo.InvariantCulture)));
+        return 0;
+    }
+}

@@ -1,0 +1,185 @@
+// Tape multi-head self-attention over packed sequences, and RoFormer's rotary position embedding.
+using System.Numerics.Tensors;
+using Semblance.Numerics;
+
+namespace Semblance.Training.Autodiff;
+
+public sealed partial class Tape
+{
+    /// <summary>
+    /// Per sequence s (rows offsets[s] .. offsets[s+1]−1, no padding) and head h (columns h·d .. h·d+d−1):
+    /// P = softmax(Q·Kᵀ/√d), P̃ = dropout(P), O = P̃·V. Backward, with D = dO·Vᵀ ⊙ mask/(1−p):
+    /// dV = P̃ᵀ·dO, dS = P ⊙ (D − rowsum(D ⊙ P)), dQ = dS·K/√d, dK = dSᵀ·Q/√d.
+    /// Attention dropout element (h, i, j) of sequence s is keyed by sequenceKeys[s]; null keys or p = 0 mean none.
+    /// </summary>
+    public Tensor Attention(Tensor q, Tensor k, Tensor v, int[] offsets, int heads, float dropout = 0f, ulong[]? sequenceKeys = null, int site = 0)
+    {
+        SameShape(q, k);
+        SameShape(q, v);
+        int n = q.Rows, width = q.Cols;
+        if (width % heads != 0) throw new ArgumentException($"Attention: {width} columns do not split into {heads} heads");
+        if (offsets.Length == 0 || offsets[0] != 0 || offsets[^1] != n) throw new ArgumentException("Attention: offsets must run from 0 to the row count", nameof(offsets));
+        int d = width / heads, sequences = offsets.Length - 1, pairs = sequences * heads;
+        float scale = (float)(1.0 / Math.Sqrt(d));
+        bool drop = dropout > 0f && sequenceKeys is not null;
+        if (drop && sequenceKeys!.Length != sequences) throw new ArgumentException($"Attention: {sequenceKeys.Length} sequence keys for {sequences} sequences", nameof(sequenceKeys));
+        float keep = drop ? 1f / (1f - dropout) : 1f;
+        var probs = new float[pairs][];
+        var y = new float[n * width];
+
+        ForPairs(pairs, pair =>
+        {
+            int s = pair / heads, h = pair % heads, r0 = offsets[s], t = offsets[s + 1] - r0;
+            if (t == 0) return;
+            int off = r0 * width + h * d;
+            var p = new float[t * t];
+            Gemm.MultiplyABt(t, t, d, scale, q.Data.AsSpan(off), width, k.Data.AsSpan(off), width, p, t);
+            Kernels.SoftmaxRows(p, t, t, t);
+            probs[pair] = p;
+            var used = p;
+            if (drop)
+            {
+                used = Mask(t, sequenceKeys![s], site, h, dropout, keep);
+                TensorPrimitives.Multiply(used, p, used);
+            }
+            Gemm.MultiplyAB(t, d, t, used, t, v.Data.AsSpan(off), width, y.AsSpan(off), width);
+        });
+
+        var result = new Tensor(y, n, width, Tracks(q, k, v));
+        if (result.RequiresGrad)
+            Record(() =>
+            {
+                if (result.Grad is not { } g) return;
+                var gq = q.RequiresGrad ? q.GradBuffer() : null;
+                var gk = k.RequiresGrad ? k.GradBuffer() : null;
+                var gv = v.RequiresGrad ? v.GradBuffer() : null;
+                ForPairs(pairs, pair =>
+                {
+                    int s = pair / heads, h = pair % heads, r0 = offsets[s], t = offsets[s + 1] - r0;
+                    if (t == 0) return;
+                    int off = r0 * width + h * d;
+                    var p = probs[pair];
+                    var mask = drop ? Mask(t, sequenceKeys![s], site, h, dropout, keep) : null;
+                    var used = p;
+                    if (mask is not null)
+                    {
+                        used = new float[p.Length];
+                        TensorPrimitives.Multiply(mask, p, used);
+                    }
+                    var tmp = new float[t * d];
+                    var square = new float[t * t];
+                    if (gv is not null)
+                    {
+                        TrainingGemm.Transpose(used, t, t, square);
+                        Gemm.MultiplyAB(t, d, t, square, t, g.AsSpan(off), width, tmp, d);
+                        AddStrided(tmp, t, d, gv.AsSpan(off), width, 1f);
+                    }
+                    if (gq is null && gk is null) return;
+                    var ds = new float[t * t];
+                    Gemm.MultiplyABt(t, t, d, 1f, g.AsSpan(off), width, v.Data.AsSpan(off), width, ds, t);
+                    if (mask is not null) TensorPrimitives.Multiply(ds, mask, ds);
+                    for (int i = 0; i < t; i++)
+                    {
+                        var dRow = ds.AsSpan(i * t, t);
+                        var pRow = p.AsSpan(i * t, t);
+                        float dot = TensorPrimitives.Dot(dRow, pRow);
+                        for (int j = 0; j < t; j++) dRow[j] = pRow[j] * (dRow[j] - dot);
+                    }
+                    if (gq is not null)
+                    {
+                        Gemm.MultiplyAB(t, d, t, ds, t, k.Data.AsSpan(off), width, tmp, d);
+                        AddStrided(tmp, t, d, gq.AsSpan(off), width, scale);
+                    }
+                    if (gk is not null)
+                    {
+                        TrainingGemm.Transpose(ds, t, t, square);
+                        Gemm.MultiplyAB(t, d, t, square, t, q.Data.AsSpan(off), width, tmp, d);
+                        AddStrided(tmp, t, d, gk.AsSpan(off), width, scale);
+                    }
+                });
+            });
+        return result;
+    }
+
+    /// <summary>
+    /// RoFormer's rotation of interleaved pairs (x_{2j}, x_{2j+1}) of every head by angle p·θ_j, p the position inside
+    /// the sequence: x′_{2j} = x_{2j}cos − x_{2j+1}sin, x′_{2j+1} = x_{2j+1}cos + x_{2j}sin. <paramref name="table"/> is
+    /// [positions, d] = [sin θ_0.. | cos θ_0..]. The backward step rotates the gradient by the opposite angle.
+    /// </summary>
+    public Tensor Rotary(Tensor x, int[] offsets, int heads, float[] table)
+    {
+        int width = x.Cols, d = width / heads, half = d / 2;
+        var y = new float[x.Length];
+        Rotate(x.Data, y, offsets, width, heads, d, half, table, 1f);
+        var result = new Tensor(y, x.Rows, width, Tracks(x));
+        if (result.RequiresGrad)
+            Record(() =>
+            {
+                if (result.Grad is not { } g) return;
+                var back = new float[g.Length];
+                Rotate(g, back, offsets, width, heads, d, half, table, -1f);
+                AddInto(x.GradBuffer(), back);
+            });
+        return result;
+    }
+
+    private static void Rotate(float[] x, float[] y, int[] offsets, int width, int heads, int d, int half, float[] table, float direction)
+    {
+        for (int s = 0; s + 1 < offsets.Length; s++)
+        {
+            for (int row = offsets[s]; row < offsets[s + 1]; row++)
+            {
+                int position = row - offsets[s];
+                if ((position + 1) * d > table.Length) throw new ArgumentException($"Rotary: position {position} is beyond the {table.Length / d}-row table");
+                var sin = table.AsSpan(position * d, half);
+                var cos = table.AsSpan(position * d + half, half);
+                for (int h = 0; h < heads; h++)
+                {
+                    int b = row * width + h * d;
+                    for (int j = 0; j < half; j++)
+                    {
+                        float a0 = x[b + 2 * j], a1 = x[b + 2 * j + 1], sn = direction * sin[j];
+                        y[b + 2 * j] = a0 * cos[j] - a1 * sn;
+                        y[b + 2 * j + 1] = a1 * cos[j] + a0 * sn;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The t×t attention-dropout mask of one head: 0 or 1/(1 − p).</summary>
+    private static float[] Mask(int t, ulong key, int site, int head, float dropout, float keep)
+    {
+        var mask = new float[t * t];
+        long baseIndex = (long)head << 32;
+        for (int i = 0; i < mask.Length; i++)
+            mask[i] = DropoutMask.Dropped(key, site, baseIndex + i, dropout) ? 0f : keep;
+        return mask;
+    }
+
+    private static void AddStrided(float[] src, int rows, int cols, Span<float> dst, int stride, float scale)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            var target = dst.Slice(r * stride, cols);
+            TensorPrimitives.MultiplyAdd(src.AsSpan(r * cols, cols), scale, target, target);
+        }
+    }
+
+    /// <summary>Runs (sequence, head) pairs over the context's threads; each pair owns disjoint rows × columns.</summary>
+    private void ForPairs(int pairs, Action<int> body)
+    {
+        int workers = Math.Min(Context.Threads, pairs);
+        if (workers <= 1)
+        {
+            for (int i = 0; i < pairs; i++) body(i);
+            return;
+        }
+        int next = 0;
+        Context.For(workers, _ =>
+        {
+            int pair;
+            while ((pair = Interlocked.Increment(ref next) - 1) < pairs) body(pair);
+        });
+    }
+}

@@ -1,0 +1,113 @@
+// Tape normalisations: LayerNorm over the last dimension and row-wise L2 normalisation.
+using System.Numerics.Tensors;
+
+namespace Semblance.Training.Autodiff;
+
+public sealed partial class Tape
+{
+    /// <summary>
+    /// y = x̂·γ + β with x̂ = (x − μ)/√(σ² + eps) per row (σ² the biased variance, as torch.nn.LayerNorm).
+    /// Backward: dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))/√(σ² + eps) with dx̂ = dy·γ.
+    /// </summary>
+    public Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps)
+    {
+        int rows = x.Rows, cols = x.Cols;
+        if (gamma.Length != cols || beta.Length != cols) throw new ArgumentException($"LayerNorm: {cols} features, but γ has {gamma.Length} and β {beta.Length}");
+        var y = new float[x.Length];
+        var xhat = new float[x.Length];
+        var rstd = new float[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            var row = x.Row(r);
+            double mean = 0;
+            for (int c = 0; c < cols; c++) mean += row[c];
+            mean /= cols;
+            double variance = 0;
+            for (int c = 0; c < cols; c++)
+            {
+                double d = row[c] - mean;
+                variance += d * d;
+            }
+            variance /= cols;
+            double inv = 1.0 / Math.Sqrt(variance + eps);
+            rstd[r] = (float)inv;
+            var h = xhat.AsSpan(r * cols, cols);
+            for (int c = 0; c < cols; c++) h[c] = (float)((row[c] - mean) * inv);
+            var dst = y.AsSpan(r * cols, cols);
+            TensorPrimitives.MultiplyAdd(h, gamma.Data, beta.Data, dst);
+        }
+        var result = new Tensor(y, rows, cols, Tracks(x, gamma, beta));
+        if (result.RequiresGrad)
+            Record(() =>
+            {
+                if (result.Grad is not { } g) return;
+                if (gamma.RequiresGrad)
+                {
+                    var gg = gamma.GradBuffer();
+                    for (int r = 0; r < rows; r++) TensorPrimitives.MultiplyAdd(g.AsSpan(r * cols, cols), xhat.AsSpan(r * cols, cols), gg, gg);
+                }
+                if (beta.RequiresGrad)
+                {
+                    var gb = beta.GradBuffer();
+                    for (int r = 0; r < rows; r++) TensorPrimitives.Add(gb, g.AsSpan(r * cols, cols), gb);
+                }
+                if (!x.RequiresGrad) return;
+                var gx = x.GradBuffer();
+                var dxhat = new float[cols];
+                for (int r = 0; r < rows; r++)
+                {
+                    var h = xhat.AsSpan(r * cols, cols);
+                    TensorPrimitives.Multiply(g.AsSpan(r * cols, cols), gamma.Data, dxhat);
+                    double sum = 0, dot = 0;
+                    for (int c = 0; c < cols; c++)
+                    {
+                        sum += dxhat[c];
+                        dot += (double)dxhat[c] * h[c];
+                    }
+                    float meanD = (float)(sum / cols), meanDot = (float)(dot / cols), inv = rstd[r];
+                    var dst = gx.AsSpan(r * cols, cols);
+                    for (int c = 0; c < cols; c++) dst[c] += inv * (dxhat[c] - meanD - h[c] * meanDot);
+                }
+            });
+        return result;
+    }
+
+    /// <summary>
+    /// y = x / max(‖x‖₂, 1e−12) per row (torch.nn.functional.normalize). Backward: dx = (dy − y·⟨y, dy⟩)/‖x‖
+    /// (dy/1e−12 where the norm is clamped).
+    /// </summary>
+    public Tensor L2Normalize(Tensor x)
+    {
+        const float floor = 1e-12f;
+        int rows = x.Rows, cols = x.Cols;
+        var y = new float[x.Length];
+        var norms = new float[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            float norm = TensorPrimitives.Norm(x.Row(r));
+            norms[r] = norm;
+            TensorPrimitives.Divide(x.Row(r), MathF.Max(norm, floor), y.AsSpan(r * cols, cols));
+        }
+        var result = new Tensor(y, rows, cols, Tracks(x));
+        if (result.RequiresGrad)
+            Record(() =>
+            {
+                if (result.Grad is not { } g) return;
+                var gx = x.GradBuffer();
+                for (int r = 0; r < rows; r++)
+                {
+                    var dy = g.AsSpan(r * cols, cols);
+                    var yr = y.AsSpan(r * cols, cols);
+                    var dst = gx.AsSpan(r * cols, cols);
+                    if (norms[r] <= floor)
+                    {
+                        TensorPrimitives.MultiplyAdd(dy, 1f / floor, dst, dst);
+                        continue;
+                    }
+                    float dot = TensorPrimitives.Dot(yr, dy), inv = 1f / norms[r];
+                    for (int c = 0; c < cols; c++) dst[c] += (dy[c] - yr[c] * dot) * inv;
+                }
+            });
+        return result;
+    }
+}

@@ -1,0 +1,77 @@
+// Reverse-mode automatic differentiation: operations record their backward step on a tape that runs in reverse.
+using Semblance.Numerics;
+
+namespace Semblance.Training.Autodiff;
+
+/// <summary>
+/// A tape of backward closures. Every operation (the partial files Tape.*.cs) computes its forward result
+/// immediately and, when recording and some input requires a gradient, appends a closure that reads the
+/// result's gradient and adds into its inputs' gradients. <see cref="Backward(Tensor)"/> runs the closures in
+/// reverse order, which is a topological order of the graph because each result is created after its inputs.
+/// A tape that is not recording is the "no graph" mode: same forward values, nothing kept.
+/// </summary>
+public sealed partial class Tape
+{
+    private readonly List<Action> _backward = [];
+
+    public Tape(ComputeContext? context = null, bool recording = true)
+    {
+        Context = context ?? ComputeContext.Single;
+        IsRecording = recording;
+    }
+
+    public ComputeContext Context { get; }
+
+    public bool IsRecording { get; }
+
+    /// <summary>Recorded backward steps not yet run.</summary>
+    public int Count => _backward.Count;
+
+    private bool Tracks(Tensor a) => IsRecording && a.RequiresGrad;
+
+    private bool Tracks(Tensor a, Tensor b) => IsRecording && (a.RequiresGrad || b.RequiresGrad);
+
+    private bool Tracks(Tensor a, Tensor b, Tensor c) => IsRecording && (a.RequiresGrad || b.RequiresGrad || c.RequiresGrad);
+
+    private void Record(Action backward) => _backward.Add(backward);
+
+    /// <summary>Back-propagates from a 1x1 <paramref name="loss"/> (seed 1) and clears the tape.</summary>
+    public void Backward(Tensor loss)
+    {
+        if (loss.Length != 1) throw new ArgumentException($"Backward needs a 1x1 loss, got {loss.Rows}x{loss.Cols}; pass a seed gradient for other outputs", nameof(loss));
+        Backward(loss, [1f]);
+    }
+
+    /// <summary>Back-propagates a given d(objective)/d(<paramref name="output"/>) and clears the tape.</summary>
+    public void Backward(Tensor output, ReadOnlySpan<float> seed)
+    {
+        if (seed.Length != output.Length) throw new ArgumentException($"seed has {seed.Length} values, the output {output.Length}", nameof(seed));
+        if (!output.RequiresGrad) throw new InvalidOperationException("the output does not depend on any tensor that requires a gradient (or the tape was not recording)");
+        var g = output.GradBuffer();
+        for (int i = 0; i < g.Length; i++) g[i] += seed[i];
+        for (int i = _backward.Count - 1; i >= 0; i--) _backward[i]();
+        _backward.Clear();
+    }
+
+    /// <summary>
+    /// A custom operation: <paramref name="value"/> is its forward result, and <paramref name="backward"/> receives
+    /// d(objective)/d(result) and must add into the inputs' <see cref="Tensor.GradBuffer"/>s. Used by fused loss
+    /// heads whose gradient has a closed form.
+    /// </summary>
+    public Tensor Function(Tensor[] inputs, float[] value, int rows, int cols, Action<float[]> backward)
+    {
+        var result = new Tensor(value, rows, cols, IsRecording && inputs.Any(t => t.RequiresGrad));
+        if (result.RequiresGrad)
+            Record(() =>
+            {
+                if (result.Grad is { } g) backward(g);
+            });
+        return result;
+    }
+
+    /// <summary>Drops the recorded steps without running them (the graph is not needed after all).</summary>
+    public void Clear() => _backward.Clear();
+
+    private static void AddInto(float[] target, ReadOnlySpan<float> values) =>
+        System.Numerics.Tensors.TensorPrimitives.Add(target, values, target);
+}

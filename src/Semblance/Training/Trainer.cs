@@ -1,0 +1,340 @@
+// The training loop: batches → GradCache step → clip → AdamW, with dev-STS evaluation, checkpoints and exact resume.
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Semblance.Embeddings;
+using Semblance.Evaluation;
+using Semblance.IO;
+using Semblance.Models;
+using Semblance.Numerics;
+using Semblance.Text;
+using Semblance.Training.Autodiff;
+
+namespace Semblance.Training;
+
+/// <summary>The outcome of a run: best dev Spearman ×100 (NaN without eval data) and optimizer steps done.</summary>
+public sealed record TrainingResult(double BestSpearman, long Steps, bool Stopped);
+
+/// <summary>
+/// Trains a sentence encoder with mean pooling. Output layout: <c>OUTPUT/</c> holds the best model by dev Spearman
+/// (the latest when there is no dev set) in the Hugging Face layout, so <c>semblance encode --model OUTPUT</c> loads
+/// it; <c>OUTPUT/last/</c> holds the latest checkpoint plus optimizer.safetensors and trainer_state.json for
+/// <c>--resume</c>. Randomness (data order, dropout) is a pure function of the seed, epoch and step, so a resumed run
+/// continues exactly as the uninterrupted one would.
+/// </summary>
+public sealed class Trainer
+{
+    public const string LastDir = "last";
+    public const string StateFile = "trainer_state.json";
+    public const string OptimizerFile = "optimizer.safetensors";
+    private const string StateFormat = "semblance-trainer-state";
+    private const int StateVersion = 1;
+    private static readonly string[] TokenizerFiles = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
+
+    private readonly TrainerOptions _o;
+    private readonly TextWriter _log;
+    private readonly Dictionary<string, int[]> _tokens = new(StringComparer.Ordinal);
+    private TrainableEncoder _model = null!;
+    private BertTokenizer _tokenizer = null!;
+    private string _configJson = "";
+    private List<(string Name, byte[] Content)> _tokenizerFiles = [];
+    private int _maxLength;
+
+    public Trainer(TrainerOptions options, TextWriter log)
+    {
+        _o = options;
+        _log = log;
+    }
+
+    public static EmbeddingLoss CreateLoss(TrainerOptions o) => o.Loss switch
+    {
+        "simcse" or "sup-simcse" => new SimCseLoss(o.Temperature),
+        "cosent" => new CoSentLoss(o.Scale),
+        "am-softmax" => new AmSoftmaxLoss(o.Margin, o.Scale),
+        "flatnce" => new FlatNceLoss(o.Temperature),
+        _ => throw new SemblanceException($"--loss: unknown loss '{o.Loss}'; expected one of {string.Join("|", TrainerOptions.Losses)}"),
+    };
+
+    public TrainingResult Run()
+    {
+        var loss = CreateLoss(_o);
+        LoadModel();
+        var data = TrainingData.Load(_o.DataPath, _o.Loss);
+        var dev = _o.EvalData is null ? null : StsDataset.Load(_o.EvalData);
+        Directory.CreateDirectory(_o.OutputDir);
+
+        var epochs = Enumerable.Range(0, _o.Epochs).Select(e => data.Batches(_o.BatchSize, _o.Seed, e).Where(b => b.Length >= 2).ToList()).ToList();
+        long totalSteps = epochs.Sum(e => (long)e.Count);
+        if (totalSteps == 0) throw new InputFormatException($"{_o.DataPath}: {data.ExamplesPerEpoch} example(s) make no batch of at least 2 rows; add data");
+        var schedule = new LearningRateSchedule(_o.LearningRate, _o.WarmupSteps, totalSteps);
+        var optimizer = new AdamW(_model.Trainable, _o.WeightDecay);
+        var state = new State();
+        if (_o.ResumeDir is not null) state = Restore(optimizer);
+
+        using var context = new ComputeContext(Math.Max(1, _o.Threads));
+        _log.WriteLine($"train: {_o.Loss} on {data.ExamplesPerEpoch} examples, {_o.Epochs} epoch(s) x {epochs[0].Count} batches of {_o.BatchSize} (accumulate {_o.Accumulate}), {totalSteps} steps{(state.Step > 0 ? $", resuming at step {state.Step}" : "")}");
+        var clock = Stopwatch.StartNew();
+        double lossSum = 0;
+        int lossCount = 0, examples = 0;
+        bool evaluatedAtStep = false;
+        for (int epoch = state.Epoch; epoch < _o.Epochs; epoch++)
+        {
+            var batches = epochs[epoch];
+            for (int b = epoch == state.Epoch ? state.Batch : 0; b < batches.Count; b++)
+            {
+                var rows = batches[b];
+                var value = Step(loss, rows, state.Step, context);
+                if (!double.IsFinite(value))
+                    throw new SemblanceException($"step {state.Step + 1} (epoch {epoch + 1}, batch {b + 1}): the loss is {value}; training stopped. The last good checkpoint is kept in {Path.Combine(_o.OutputDir, LastDir)}{(state.Step > 0 ? "" : " (none yet)")}; lower --lr or check the data");
+                if (!double.IsFinite(optimizer.ClipGradientNorm(_o.MaxGradNorm)))
+                    throw new SemblanceException($"step {state.Step + 1} (epoch {epoch + 1}, batch {b + 1}): the gradient is not finite (loss {value}); training stopped. The last good checkpoint is kept in {Path.Combine(_o.OutputDir, LastDir)}; lower --lr");
+                double lr = schedule.At(state.Step);
+                optimizer.Update(lr);
+                _model.ZeroGrad();
+                state.Step++;
+                state.Epoch = epoch;
+                state.Batch = b + 1;
+                lossSum += value;
+                lossCount++;
+                examples += rows.Length;
+                evaluatedAtStep = false;
+                if (state.Step % 10 == 0 || state.Step == totalSteps)
+                {
+                    double seconds = Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+                    _log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1}/{_o.Epochs} step {state.Step}/{totalSteps} loss {lossSum / lossCount:F4} lr {lr:E2} {examples / seconds:F1} ex/s"));
+                    lossSum = 0;
+                    lossCount = 0;
+                    examples = 0;
+                    clock.Restart();
+                }
+                if (_o.EvalEvery > 0 && state.Step % _o.EvalEvery == 0)
+                {
+                    EvaluateAndSave(dev, state, optimizer, context);
+                    evaluatedAtStep = true;
+                }
+                if (_o.StopAfterSteps is long stop && state.Step >= stop && state.Step < totalSteps)
+                {
+                    if (!evaluatedAtStep) SaveLast(state, optimizer);
+                    _log.WriteLine($"stopped after step {state.Step}; continue with --resume {_o.OutputDir}");
+                    return new TrainingResult(state.BestSpearman, state.Step, Stopped: true);
+                }
+            }
+            state.Epoch = epoch + 1;
+            state.Batch = 0;
+            if (!evaluatedAtStep) EvaluateAndSave(dev, state, optimizer, context);
+            evaluatedAtStep = false;
+        }
+        return new TrainingResult(state.BestSpearman, state.Step, Stopped: false);
+    }
+
+    /// <summary>One optimizer step's gradient; dropout keys derive from (seed, step, column, row).</summary>
+    private double Step(EmbeddingLoss loss, TrainingRow[] rows, long step, ComputeContext context)
+    {
+        int columns = rows[0].Texts.Length;
+        var ids = new List<IReadOnlyList<int[]>>();
+        var keys = new ulong[columns][];
+        ulong stepKey = DropoutMask.Mix(DropoutMask.Mix((ulong)(uint)_o.Seed) ^ (ulong)step);
+        for (int c = 0; c < columns; c++)
+        {
+            ids.Add(rows.Select(r => Tokens(r.Texts[c])).ToList());
+            keys[c] = new ulong[rows.Length];
+            for (int r = 0; r < rows.Length; r++) keys[c][r] = DropoutMask.Mix(stepKey ^ ((ulong)c << 48) ^ (ulong)r);
+        }
+        float[]? scores = _o.Loss == "cosent" ? rows.Select(r => r.Score).ToArray() : null;
+        return GradientCache.Accumulate(_model, loss, ids, scores, keys, _o.Accumulate, PoolingMode.Mean, context).Reported;
+    }
+
+    private int[] Tokens(string text)
+    {
+        if (!_tokens.TryGetValue(text, out var ids))
+        {
+            ids = _tokenizer.Encode(text, _maxLength).Ids;
+            foreach (int id in ids)
+                if (id >= _model.Config.VocabSize)
+                    throw new SemblanceException($"token id {id} is outside the model's vocab_size {_model.Config.VocabSize}; the vocabulary does not match config.json");
+            _tokens[text] = ids;
+        }
+        return ids;
+    }
+
+    /// <summary>Dev Spearman ×100 of cosine(mean-pooled embeddings) against gold scores, without dropout.</summary>
+    public static double Evaluate(TrainableEncoder model, Func<string, int[]> tokenize, StsDataset dev, ComputeContext context, int batchSize = 64)
+    {
+        var sentences = dev.Sentences;
+        int h = model.Config.HiddenSize;
+        var vectors = new float[sentences.Count * h];
+        var order = Enumerable.Range(0, sentences.Count).OrderBy(i => tokenize(sentences[i]).Length).ToArray();
+        var tape = new Tape(context, recording: false);
+        foreach (var chunk in order.Chunk(batchSize))
+        {
+            var pooled = model.Encode(tape, TokenBatch.FromSequences(chunk.Select(i => tokenize(sentences[i])).ToList()), PoolingMode.Mean);
+            for (int r = 0; r < chunk.Length; r++) pooled.Row(r).CopyTo(vectors.AsSpan(chunk[r] * h, h));
+        }
+        var cosines = StsEvaluator.Cosines(dev, vectors, h);
+        return 100 * Correlation.Spearman(cosines, dev.Gold);
+    }
+
+    private void EvaluateAndSave(StsDataset? dev, State state, AdamW optimizer, ComputeContext context)
+    {
+        if (dev is not null)
+        {
+            double spearman = Evaluate(_model, Tokens, dev, context);
+            bool better = double.IsNaN(state.BestSpearman) || spearman > state.BestSpearman;
+            if (better)
+            {
+                state.BestSpearman = spearman;
+                state.BestStep = state.Step;
+                SaveModel(_o.OutputDir);
+            }
+            _log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"step {state.Step}: dev spearman {spearman:F2} (best {state.BestSpearman:F2} at step {state.BestStep})"));
+        }
+        else
+        {
+            SaveModel(_o.OutputDir);
+        }
+        SaveLast(state, optimizer);
+    }
+
+    /// <summary>config.json, model.safetensors and the tokenizer files: a Hugging Face model directory.</summary>
+    private void SaveModel(string dir)
+    {
+        Directory.CreateDirectory(dir);
+        AtomicFile.WriteAllText(Path.Combine(dir, TransformerLoader.ConfigFileName), _configJson);
+        foreach (var (name, content) in _tokenizerFiles) AtomicFile.Write(Path.Combine(dir, name), s => s.Write(content));
+        _model.SaveWeights(Path.Combine(dir, ModelWeights.SingleFileName));
+    }
+
+    /// <summary>Writes last/ beside the output as a whole: a new directory, then renamed over the old one.</summary>
+    private void SaveLast(State state, AdamW optimizer)
+    {
+        string last = Path.Combine(_o.OutputDir, LastDir), temp = last + ".tmp", old = last + ".old";
+        if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        SaveModel(temp);
+        var writer = new SafeTensorsWriter();
+        writer.Metadata["step"] = optimizer.Step.ToString(CultureInfo.InvariantCulture);
+        foreach (var (name, m, v) in optimizer.State.OrderBy(s => s.Name, StringComparer.Ordinal))
+        {
+            writer.Add("exp_avg." + name, [m.Length], m);
+            writer.Add("exp_avg_sq." + name, [v.Length], v);
+        }
+        writer.Save(Path.Combine(temp, OptimizerFile));
+        var json = new JsonObject
+        {
+            ["format"] = StateFormat,
+            ["version"] = StateVersion,
+            ["loss"] = _o.Loss,
+            ["step"] = state.Step,
+            ["epoch"] = state.Epoch,
+            ["batch_in_epoch"] = state.Batch,
+            ["seed"] = _o.Seed,
+            ["best_dev_spearman"] = double.IsNaN(state.BestSpearman) ? null : state.BestSpearman,
+            ["best_step"] = state.BestStep,
+        };
+        AtomicFile.WriteAllText(Path.Combine(temp, StateFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
+        if (Directory.Exists(last)) Directory.Move(last, old);
+        Directory.Move(temp, last);
+        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
+    }
+
+    private void LoadModel()
+    {
+        string source;
+        if (_o.ResumeDir is not null)
+        {
+            source = ResumeCheckpoint(_o.ResumeDir);
+            var expected = _o.ModelDir is not null ? TransformerLoader.LoadConfig(_o.ModelDir)
+                : _o.InitConfig is not null ? TransformerConfig.Load(_o.InitConfig) : null;
+            var found = TransformerLoader.LoadConfig(source);
+            if (expected is not null && Architecture(expected) != Architecture(found))
+                throw new ModelFormatException($"--resume {_o.ResumeDir}: the checkpoint is {Architecture(found)}, but the model given is {Architecture(expected)}; resume with the same architecture");
+            _model = TrainableEncoder.Load(source);
+            _tokenizer = BertTokenizer.Load(source);
+        }
+        else if (_o.ModelDir is not null)
+        {
+            source = _o.ModelDir;
+            _model = TrainableEncoder.Load(source);
+            _tokenizer = BertTokenizer.Load(source);
+        }
+        else
+        {
+            var configPath = _o.InitConfig ?? throw new SemblanceException("train needs --model DIR, or --init CONFIG.json with --vocab FILE");
+            var vocab = _o.VocabPath ?? throw new SemblanceException("--init needs --vocab FILE (a vocab.txt for the new model)");
+            var config = TransformerConfig.Load(configPath);
+            _tokenizer = BertTokenizer.FromVocabFile(vocab);
+            if (_tokenizer.VocabSize > config.VocabSize)
+                throw new ModelFormatException($"{vocab}: {_tokenizer.VocabSize} tokens, more than vocab_size {config.VocabSize} in {configPath}");
+            _model = TrainableEncoder.Initialize(config, _o.Seed);
+            _configJson = File.ReadAllText(configPath);
+            _tokenizerFiles =
+            [
+                ("vocab.txt", File.ReadAllBytes(vocab)),
+                ("tokenizer_config.json", System.Text.Encoding.UTF8.GetBytes(new JsonObject
+                {
+                    ["tokenizer_class"] = "BertTokenizer", ["do_lower_case"] = _tokenizer.DoLowerCase, ["model_max_length"] = config.MaxPositionEmbeddings,
+                }.ToJsonString() + "\n")),
+            ];
+            _maxLength = Math.Min(_o.MaxLength, config.MaxPositionEmbeddings);
+            return;
+        }
+        _configJson = File.ReadAllText(Path.Combine(source, TransformerLoader.ConfigFileName));
+        _tokenizerFiles = TokenizerFiles.Where(f => File.Exists(Path.Combine(source, f))).Select(f => (f, File.ReadAllBytes(Path.Combine(source, f)))).ToList();
+        _maxLength = Math.Min(_o.MaxLength, _model.Config.MaxPositionEmbeddings);
+    }
+
+    private static string Architecture(TransformerConfig c) =>
+        $"{c.ModelType} (hidden {c.HiddenSize}, {c.NumHiddenLayers} layers, {c.NumAttentionHeads} heads, intermediate {c.IntermediateSize}, vocab {c.VocabSize})";
+
+    /// <summary>The checkpoint directory of a --resume argument: OUTPUT/last, or a last/ directory itself.</summary>
+    private static string ResumeCheckpoint(string dir)
+    {
+        foreach (var candidate in new[] { Path.Combine(dir, LastDir), dir })
+            if (File.Exists(Path.Combine(candidate, StateFile))) return candidate;
+        throw new SemblanceException($"--resume {dir}: no {StateFile} in {Path.Combine(dir, LastDir)} or {dir}; expected the output directory of an earlier semblance train run");
+    }
+
+    private State Restore(AdamW optimizer)
+    {
+        var dir = ResumeCheckpoint(_o.ResumeDir!);
+        var statePath = Path.Combine(dir, StateFile);
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(File.ReadAllText(statePath));
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFormatException($"{statePath}: malformed JSON ({e.Message})", e);
+        }
+        if (root?["format"]?.GetValue<string>() != StateFormat || root["version"]?.GetValue<int>() != StateVersion)
+            throw new ModelFormatException($"{statePath}: expected format \"{StateFormat}\" version {StateVersion}");
+        string loss = root["loss"]!.GetValue<string>();
+        if (loss != _o.Loss) throw new SemblanceException($"--resume {_o.ResumeDir}: the checkpoint was trained with --loss {loss}, not {_o.Loss}");
+        var state = new State
+        {
+            Step = root["step"]!.GetValue<long>(),
+            Epoch = root["epoch"]!.GetValue<int>(),
+            Batch = root["batch_in_epoch"]!.GetValue<int>(),
+            BestSpearman = root["best_dev_spearman"] is { } best ? best.GetValue<double>() : double.NaN,
+            BestStep = root["best_step"]!.GetValue<long>(),
+        };
+        var moments = SafeTensorsContent.Read(Path.Combine(dir, OptimizerFile));
+        long step = long.Parse(moments.RequireMetadata("step"), CultureInfo.InvariantCulture);
+        var entries = moments.Names.Where(n => n.StartsWith("exp_avg.", StringComparison.Ordinal))
+            .Select(n => n["exp_avg.".Length..])
+            .Select(name => (name, moments.Get("exp_avg." + name, -1), moments.Get("exp_avg_sq." + name, -1)));
+        optimizer.Restore(step, entries);
+        return state;
+    }
+
+    private sealed class State
+    {
+        public long Step;
+        public int Epoch;
+        public int Batch;
+        public double BestSpearman = double.NaN;
+        public long BestStep;
+    }
+}

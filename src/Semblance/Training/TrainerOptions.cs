@@ -1,0 +1,61 @@
+// Settings of one `semblance train` run (the CLI maps its options onto these one to one).
+namespace Semblance.Training;
+
+public sealed record TrainerOptions
+{
+    public static IReadOnlyList<string> Losses { get; } = ["simcse", "sup-simcse", "cosent", "am-softmax", "flatnce"];
+
+    public required string Loss { get; init; }
+
+    public required string DataPath { get; init; }
+
+    public required string OutputDir { get; init; }
+
+    /// <summary>A Hugging Face BERT/RoFormer directory to fine-tune; or null with <see cref="InitConfig"/> and <see cref="VocabPath"/>.</summary>
+    public string? ModelDir { get; init; }
+
+    /// <summary>config.json of a model to train from scratch (random init).</summary>
+    public string? InitConfig { get; init; }
+
+    public string? VocabPath { get; init; }
+
+    public int Epochs { get; init; } = 1;
+
+    /// <summary>Rows per optimizer step: the contrastive batch (in-batch negatives) however it is chunked.</summary>
+    public int BatchSize { get; init; } = 64;
+
+    /// <summary>Chunks per batch for exact gradient accumulation (GradCache); 1 keeps one graph of the whole batch.</summary>
+    public int Accumulate { get; init; } = 1;
+
+    public double LearningRate { get; init; } = 5e-5;
+
+    public int WarmupSteps { get; init; }
+
+    public int MaxLength { get; init; } = 64;
+
+    public float Temperature { get; init; } = 0.05f;
+
+    public float Margin { get; init; } = 0.3f;
+
+    /// <summary>CoSENT's λ and AM-Softmax's s.</summary>
+    public float Scale { get; init; } = 20f;
+
+    public int Seed { get; init; } = 42;
+
+    public string? EvalData { get; init; }
+
+    /// <summary>Evaluate (and checkpoint) every this many steps; 0 = at the end of each epoch only.</summary>
+    public int EvalEvery { get; init; }
+
+    /// <summary>An earlier run's output directory to continue from (its last/ checkpoint).</summary>
+    public string? ResumeDir { get; init; }
+
+    public double WeightDecay { get; init; } = 0.01;
+
+    public double MaxGradNorm { get; init; } = 1.0;
+
+    public int Threads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Stop (after checkpointing) once this many optimizer steps are done, as an interrupted run would.</summary>
+    public long? StopAfterSteps { get; init; }
+}
