@@ -74,6 +74,9 @@ public class GradientCacheTests
         using var two = new ComputeContext(2);
         GradientCache.Accumulate(model, loss, [a, b], scores, null, 6, PoolingMode.Cls, two);
         float worst = full.Keys.Max(k => Models.Compare.MaxAbs(full[k], model[k].Grad!));
-        Assert.True(worst <= 1e-5f, $"{worst}");
+        // Chunks sum the per-token gradient contributions in another order than the full batch, so float32
+        // rounding scales with the gradients' size: compare against the largest gradient, as the HF fixtures do.
+        float largest = full.Values.Max(g => g.Max(Math.Abs));
+        Assert.True(worst <= 1e-5f * Math.Max(1f, largest), $"max abs difference {worst}, largest gradient {largest}");
     }
 }
