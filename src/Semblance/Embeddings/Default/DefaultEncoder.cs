@@ -52,8 +52,7 @@ public sealed record DefaultEncoderOptions
         if (!(Boost >= 0 && Boost <= 100)) throw new SemblanceException($"boost {Boost} must be in [0, 100]");
         if (!(SpectralExponent >= 0 && SpectralExponent <= 1)) throw new SemblanceException($"spectral exponent {SpectralExponent} must be in [0, 1]");
         if (DropTop < 0) throw new SemblanceException($"drop-top {DropTop} must be non-negative");
-        if (HashEntries < 1 || HashEntries > Dimension - LsaDimension)
-            throw new SemblanceException($"hash entries {HashEntries} must be in 1..{Dimension - LsaDimension} (the hashed dimensions)");
+        if (HashEntries < 1) throw new SemblanceException($"hash entries {HashEntries} must be at least 1");
         if (MinDf < 1) throw new SemblanceException($"min_df {MinDf} must be at least 1");
     }
 }
@@ -147,7 +146,8 @@ public static class DefaultEncoder
                 ["drop_top"] = options.DropTop,
                 ["svd"] = new JsonObject { ["seed"] = options.Seed, ["oversampling"] = options.Oversampling, ["power_iterations"] = options.PowerIterations },
             },
-            ["hash"] = new JsonObject { ["dims"] = hashDims, ["entries_per_feature"] = options.HashEntries, ["seed"] = options.Seed },
+            // A tiny hash cannot give a feature more distinct entries than it has buckets.
+            ["hash"] = new JsonObject { ["dims"] = hashDims, ["entries_per_feature"] = Math.Min(options.HashEntries, hashDims), ["seed"] = options.Seed },
             ["corpus_lines"] = texts.Count,
             ["normalize"] = true,
         };
