@@ -32,15 +32,21 @@ public static class RandomizedSvd
             q = Orthonormalize(GramTimes(x, q, l), v, ref l);
         var h = GramTimes(x, q, l);
         var gFlat = new double[l * l];
-        for (int r = 0; r < v; r++)
+        int lq = l;
+        // Each worker owns a band of G's rows and sums over r in the same order, so the result is thread-count independent.
+        Parallel.For(0, Blocks * 2, band =>
         {
-            var hr = new ReadOnlySpan<double>(h, r * l, l);
-            for (int a = 0; a < l; a++)
+            int a0 = lq * band / (Blocks * 2), a1 = lq * (band + 1) / (Blocks * 2);
+            for (int r = 0; r < v; r++)
             {
-                double qa = q[(long)r * l + a];
-                if (qa != 0) TensorPrimitives.MultiplyAdd(hr, qa, new Span<double>(gFlat, a * l, l), new Span<double>(gFlat, a * l, l));
+                var hr = new ReadOnlySpan<double>(h, r * lq, lq);
+                for (int a = a0; a < a1; a++)
+                {
+                    double qa = q[(long)r * lq + a];
+                    if (qa != 0) TensorPrimitives.MultiplyAdd(hr, qa, new Span<double>(gFlat, a * lq, lq), new Span<double>(gFlat, a * lq, lq));
+                }
             }
-        }
+        });
         var g = new double[l, l];
         for (int a = 0; a < l; a++)
             for (int b = a; b < l; b++) g[a, b] = g[b, a] = (gFlat[a * l + b] + gFlat[b * l + a]) / 2;

@@ -1,6 +1,10 @@
 // TF-IDF over a fixed vocabulary: w(t, d) = (1 + ln tf) · idf(t), idf(t) = ln((1 + n) / (1 + df(t))) + 1 (smoothed),
 // each document vector L2-normalised. The vocabulary keeps features with df ≥ minDf, the most frequent first.
+// The per-feature weight may instead be SIF's a / (a + p(t)) (SmoothInverseFrequency); the rest is the same.
 namespace Semblance.Embeddings.Default;
+
+/// <summary>Which per-feature weight multiplies the (sublinear) term frequency.</summary>
+public enum TermWeighting { Idf, Sif }
 
 /// <summary>Rows of a sparse matrix in CSR form: row i has columns Columns[RowStart[i]..RowStart[i+1]).</summary>
 public sealed record SparseRows(int Rows, int ColumnCount, int[] RowStart, int[] Columns, float[] Values)
@@ -30,21 +34,24 @@ public sealed class TfIdf
     public LexicalFeatures Featurizer { get; }
 
     /// <summary>Counts document frequencies over <paramref name="corpus"/> and keeps the top <paramref name="maxFeatures"/> with df ≥ <paramref name="minDf"/>.</summary>
-    public static TfIdf Fit(IReadOnlyList<string> corpus, LexicalFeatures featurizer, int minDf, int maxFeatures)
+    public static TfIdf Fit(IReadOnlyList<string> corpus, LexicalFeatures featurizer, int minDf, int maxFeatures,
+        TermWeighting weighting = TermWeighting.Idf, double sifA = SmoothInverseFrequency.DefaultA)
     {
-        var df = new Dictionary<string, int>(StringComparer.Ordinal);
+        var df = new Dictionary<string, (int Df, long Count)>(StringComparer.Ordinal);
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var text in corpus)
         {
             featurizer.Extract(text, counts);
-            foreach (var f in counts.Keys) df[f] = df.TryGetValue(f, out int c) ? c + 1 : 1;
+            foreach (var (f, c) in counts) df[f] = df.TryGetValue(f, out var e) ? (e.Df + 1, e.Count + c) : (1, c);
         }
-        var kept = df.Where(kv => kv.Value >= minDf)
-            .OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal)
+        var kept = df.Where(kv => kv.Value.Df >= minDf)
+            .OrderByDescending(kv => kv.Value.Df).ThenBy(kv => kv.Key, StringComparer.Ordinal)
             .Take(maxFeatures).ToList();
         int n = corpus.Count;
-        var idf = kept.Select(kv => (float)(Math.Log((1.0 + n) / (1.0 + kv.Value)) + 1)).ToArray();
-        return new TfIdf(kept.Select(kv => kv.Key).ToArray(), idf, featurizer);
+        var weights = weighting == TermWeighting.Sif
+            ? SmoothInverseFrequency.Weights(kept.Select(kv => kv.Value.Count).ToArray(), df.Values.Sum(e => e.Count), sifA)
+            : kept.Select(kv => (float)(Math.Log((1.0 + n) / (1.0 + kv.Value.Df)) + 1)).ToArray();
+        return new TfIdf(kept.Select(kv => kv.Key).ToArray(), weights, featurizer);
     }
 
     /// <summary>The L2-normalised TF-IDF rows of <paramref name="texts"/> (a text with no known feature is an empty row).</summary>
