@@ -9,18 +9,21 @@ namespace Semblance.Numerics;
 /// independent of the batch it is computed in and of <see cref="ComputeContext.Threads"/>.
 /// </summary>
 /// <remarks>
-/// Linear blocking (GotoBLAS style, B pre-packed): the output is cut into tasks of up to 96 rows × 16 panels
-/// (512 columns) that the context's threads take dynamically. Inside a task, K is walked in blocks of at most
-/// 256 so the task's x block (rows × 256 floats) stays in L2 and one weight panel slice (256 × 32 floats =
-/// 32 KB) stays in L1 while every row group of the task runs over it; partial sums live in y between
-/// K-blocks (store and reload are exact, so the chain is unchanged). Bias, residual and activation are applied
-/// to each register tile right after its last K-block, while it is still in L1.
+/// Linear blocking (B pre-packed): the output is cut into tasks of up to 96 rows × 6 panels (192 columns) that
+/// the context's threads take dynamically. Inside a task, K is walked in blocks of at most 384 (so the encoders'
+/// K = 384 and 768... take one or two), and within a K-block each group of up to 12 rows is held in L1
+/// (12 × 384 floats = 18 KB) while the task's weight panels (6 × 384 × 32 floats = 288 KB, resident in L2)
+/// stream past it. With a single K-block every output tile is written once, final; otherwise partial sums
+/// live in y between K-blocks (store and reload are exact, so the chain is unchanged). Bias, residual and
+/// activation are applied to each register tile right after its last K-block, while it is still in L1.
+/// Measured on Zen 4 (MiniLM shapes, M = 32 × sentence length): this order beat the B-panel-resident order with
+/// 256-deep K-blocks by about 5% in the forward pass, where y no longer fits in L2.
 /// </remarks>
 public static unsafe class Gemm
 {
     private const int RowsPerTask = 96;
-    private const int PanelsPerTask = 16;
-    private const int KBlock = 256;
+    private const int PanelsPerTask = 6;
+    private const int KBlock = 384;
 
     /// <summary>y[m, out] = x[m, in] · Wᵀ + bias. <paramref name="bias"/> may be empty.</summary>
     public static void Linear(ReadOnlySpan<float> x, int m, PackedWeight w, ReadOnlySpan<float> bias, Span<float> y, ComputeContext ctx) =>
@@ -261,14 +264,14 @@ public static unsafe class Gemm
             {
                 int kc = Math.Min(kStep, _k - pc);
                 bool first = pc == 0, last = pc + kc == _k;
-                for (int j = panelsOfTask.Start; j < panelsOfTask.Start + panelsOfTask.Rows; j++)
+                for (int g = 0; g < groups.Count; g++)
                 {
-                    float* panel = _w + ((long)j * _k + pc) * MicroKernel.Width;
-                    int col = j * MicroKernel.Width;
-                    int width = Math.Min(MicroKernel.Width, _n - col);
-                    for (int g = 0; g < groups.Count; g++)
+                    var (r0, rows) = groups[g];
+                    for (int j = panelsOfTask.Start; j < panelsOfTask.Start + panelsOfTask.Rows; j++)
                     {
-                        var (r0, rows) = groups[g];
+                        float* panel = _w + ((long)j * _k + pc) * MicroKernel.Width;
+                        int col = j * MicroKernel.Width;
+                        int width = Math.Min(MicroKernel.Width, _n - col);
                         float* c = _y + (long)r0 * _n + col;
                         RunTile(_level, rows, _x + (long)r0 * _k + pc, _k, panel, MicroKernel.Width, c, _n, width, kc, !first, tile);
                         if (last) Epilogue(r0, rows, col, width);
