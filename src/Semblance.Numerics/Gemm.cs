@@ -9,18 +9,21 @@ namespace Semblance.Numerics;
 /// independent of the batch it is computed in and of <see cref="ComputeContext.Threads"/>.
 /// </summary>
 /// <remarks>
-/// Linear blocking (GotoBLAS style, B pre-packed): the output is cut into tasks of up to 96 rows × 16 panels
-/// (512 columns) that the context's threads take dynamically. Inside a task, K is walked in blocks of at most
-/// 256 so the task's x block (rows × 256 floats) stays in L2 and one weight panel slice (256 × 32 floats =
-/// 32 KB) stays in L1 while every row group of the task runs over it; partial sums live in y between
-/// K-blocks (store and reload are exact, so the chain is unchanged). Bias, residual and activation are applied
-/// to each register tile right after its last K-block, while it is still in L1.
+/// Linear blocking (B pre-packed): the output is cut into tasks of up to 96 rows × 6 panels (192 columns) that
+/// the context's threads take dynamically. Inside a task, K is walked in blocks of at most 384 (so the encoders'
+/// K = 384 and 768... take one or two), and within a K-block each group of up to 12 rows is held in L1
+/// (12 × 384 floats = 18 KB) while the task's weight panels (6 × 384 × 32 floats = 288 KB, resident in L2)
+/// stream past it. With a single K-block every output tile is written once, final; otherwise partial sums
+/// live in y between K-blocks (store and reload are exact, so the chain is unchanged). Bias, residual and
+/// activation are applied to each register tile right after its last K-block, while it is still in L1.
+/// Measured on Zen 4 (MiniLM shapes, M = 32 × sentence length): this order beat the B-panel-resident order with
+/// 256-deep K-blocks by about 5% in the forward pass, where y no longer fits in L2.
 /// </remarks>
 public static unsafe class Gemm
 {
     private const int RowsPerTask = 96;
-    private const int PanelsPerTask = 16;
-    private const int KBlock = 256;
+    private const int PanelsPerTask = 6;
+    private const int KBlock = 384;
 
     /// <summary>y[m, out] = x[m, in] · Wᵀ + bias. <paramref name="bias"/> may be empty.</summary>
     public static void Linear(ReadOnlySpan<float> x, int m, PackedWeight w, ReadOnlySpan<float> bias, Span<float> y, ComputeContext ctx) =>
@@ -202,6 +205,14 @@ public static unsafe class Gemm
         }
     }
 
+    /// <summary>The epilogue without an activation.</summary>
+    private struct Identity : VectorMath.IUnaryOp
+    {
+        public static Vector512<float> Invoke(Vector512<float> x) => x;
+        public static Vector256<float> Invoke(Vector256<float> x) => x;
+        public static float Invoke(float x) => x;
+    }
+
     /// <summary>Per-thread packing buffer for the attention products, grown on demand and reused.</summary>
     private static class Scratch
     {
@@ -261,14 +272,14 @@ public static unsafe class Gemm
             {
                 int kc = Math.Min(kStep, _k - pc);
                 bool first = pc == 0, last = pc + kc == _k;
-                for (int j = panelsOfTask.Start; j < panelsOfTask.Start + panelsOfTask.Rows; j++)
+                for (int g = 0; g < groups.Count; g++)
                 {
-                    float* panel = _w + ((long)j * _k + pc) * MicroKernel.Width;
-                    int col = j * MicroKernel.Width;
-                    int width = Math.Min(MicroKernel.Width, _n - col);
-                    for (int g = 0; g < groups.Count; g++)
+                    var (r0, rows) = groups[g];
+                    for (int j = panelsOfTask.Start; j < panelsOfTask.Start + panelsOfTask.Rows; j++)
                     {
-                        var (r0, rows) = groups[g];
+                        float* panel = _w + ((long)j * _k + pc) * MicroKernel.Width;
+                        int col = j * MicroKernel.Width;
+                        int width = Math.Min(MicroKernel.Width, _n - col);
                         float* c = _y + (long)r0 * _n + col;
                         RunTile(_level, rows, _x + (long)r0 * _k + pc, _k, panel, MicroKernel.Width, c, _n, width, kc, !first, tile);
                         if (last) Epilogue(r0, rows, col, width);
@@ -280,6 +291,15 @@ public static unsafe class Gemm
         private void Epilogue(int r0, int rows, int col, int width)
         {
             if (_bias == null && _residual == null && _activation == Activation.None) return;
+            if (width == MicroKernel.Width && _level == SimdLevel.Vector512)
+            {
+                switch (_activation)
+                {
+                    case Activation.None: Epilogue512<Identity>(r0, rows, col); return;
+                    case Activation.Gelu: Epilogue512<VectorMath.GeluOp>(r0, rows, col); return;
+                    case Activation.GeluTanh: Epilogue512<VectorMath.GeluTanhOp>(r0, rows, col); return;
+                }
+            }
             for (int i = 0; i < rows; i++)
             {
                 long offset = (long)(r0 + i) * _n + col;
@@ -291,6 +311,37 @@ public static unsafe class Gemm
                     var span = new Span<float>(row, width);
                     VectorMath.Apply(_level, _activation, span, span);
                 }
+            }
+        }
+
+        /// <summary>
+        /// The full-width Vector512 epilogue in registers, the activation inlined: per tile row, the same
+        /// operations in the same order as the general path ((y + bias) + residual, then the activation), so the
+        /// same bits, without a library call per 32 floats (that call cost as much as the activation itself).
+        /// </summary>
+        private void Epilogue512<TOp>(int r0, int rows, int col) where TOp : struct, VectorMath.IUnaryOp
+        {
+            bool hasBias = _bias != null, hasResidual = _residual != null;
+            var b0 = hasBias ? Vector512.Load(_bias + col) : default;
+            var b1 = hasBias ? Vector512.Load(_bias + col + 16) : default;
+            for (int i = 0; i < rows; i++)
+            {
+                long offset = (long)(r0 + i) * _n + col;
+                float* row = _y + offset;
+                var v0 = Vector512.Load(row);
+                var v1 = Vector512.Load(row + 16);
+                if (hasBias)
+                {
+                    v0 += b0;
+                    v1 += b1;
+                }
+                if (hasResidual)
+                {
+                    v0 += Vector512.Load(_residual + offset);
+                    v1 += Vector512.Load(_residual + offset + 16);
+                }
+                TOp.Invoke(v0).Store(row);
+                TOp.Invoke(v1).Store(row + 16);
             }
         }
 

@@ -150,6 +150,13 @@ internal static class VectorMath
             var half = Vector512.Create(0.5f);
             var z = Vector512.Abs(x) * Vector512.Create(InvSqrt2);
             var x2 = x * x;
+            // Most pre-activations of a trained network lie within |x| < √2: when a whole vector does, the erfc
+            // branch (a division and an exponential) is skipped; the lanes get the very operations the select keeps.
+            if (Vector512.LessThanAll(z, Vector512.Create(TailStart)))
+            {
+                var e = ErfSmall(z, x2 * half);
+                return x * Vector512.FusedMultiplyAdd(half, Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<float>.Zero), -e, e), half);
+            }
             var (small, erfSmall, erfcTail) = ErfParts(z, x2 * half, Vector512.FusedMultiplyAdd(x, x, -x2) * half);
             var negative = Vector512.LessThan(x, Vector512<float>.Zero);
             var signedErf = Vector512.ConditionalSelect(negative, -erfSmall, erfSmall);
@@ -220,17 +227,23 @@ internal static class VectorMath
     }
 
     /// <summary>For z ≥ 0 and z² = hi + lo: the mask z &lt; 1, erf(z) by the small-z polynomial, and erfc(z) by the tail form (0 past z = 9).</summary>
+    /// <summary>erf(z) for z &lt; <see cref="TailStart"/> from z and u = z², the first half of <see cref="ErfParts(Vector512{float}, Vector512{float}, Vector512{float})"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector512<float> Small, Vector512<float> ErfSmall, Vector512<float> ErfcTail) ErfParts(Vector512<float> z, Vector512<float> z2Hi, Vector512<float> z2Lo)
+    private static Vector512<float> ErfSmall(Vector512<float> z, Vector512<float> u)
     {
-        var u = z2Hi;
         var p = Vector512.FusedMultiplyAdd(Vector512.Create(P6), u, Vector512.Create(P5));
         p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(P4));
         p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(P3));
         p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(P2));
         p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(P1));
         p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(R0));
-        var erfSmall = Vector512.FusedMultiplyAdd(z, p, z);
+        return Vector512.FusedMultiplyAdd(z, p, z);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<float> Small, Vector512<float> ErfSmall, Vector512<float> ErfcTail) ErfParts(Vector512<float> z, Vector512<float> z2Hi, Vector512<float> z2Lo)
+    {
+        var erfSmall = ErfSmall(z, z2Hi);
 
         var zc = Vector512.Min(z, Vector512.Create(TailEnd));
         var t = Vector512<float>.One / Vector512.FusedMultiplyAdd(zc, Vector512.Create(0.5f), Vector512<float>.One);

@@ -26,7 +26,7 @@ internal sealed class BertEmbeddings
         w.Get("token_type_embeddings.weight", c.TypeVocabSize, c.HiddenSize),
         LayerNorm.Load(w.Prefix("LayerNorm"), c.HiddenSize, c.LayerNormEps));
 
-    public void Forward(TokenBatch batch, Span<float> sum, Span<float> output)
+    public void Forward(TokenBatch batch, Span<float> sum, Span<float> output, ComputeContext ctx)
     {
         int h = _layerNorm.Size;
         for (int b = 0; b < batch.BatchSize; b++)
@@ -41,7 +41,7 @@ internal sealed class BertEmbeddings
                 TensorPrimitives.Add(dst, _position.Row(p), dst);
             }
         }
-        _layerNorm.Forward(sum, output, batch.TokenCount);
+        _layerNorm.Forward(sum, output, batch.TokenCount, ctx);
     }
 }
 
@@ -129,10 +129,8 @@ internal sealed class DenseResidualNorm
 
     public void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, Span<float> sum, Span<float> output, int rows, ComputeContext ctx)
     {
-        int n = rows * _layerNorm.Size;
-        _dense.Forward(x, rows, sum, ctx);
-        TensorPrimitives.Add(sum[..n], residual[..n], sum[..n]);
-        _layerNorm.Forward(sum, output, rows);
+        _dense.Forward(x, rows, residual, sum, ctx);
+        _layerNorm.Forward(sum, output, rows, ctx);
     }
 }
 
@@ -154,8 +152,7 @@ internal sealed class BertIntermediate(Linear dense, HiddenActivation activation
     public void Forward(TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx)
     {
         var y = ws.Intermediate.AsSpan(0, batch.TokenCount * dense.OutFeatures);
-        dense.Forward(ws.Attention, batch.TokenCount, y, ctx);
-        Activation.Apply(activation, y);
+        dense.Forward(ws.Attention, batch.TokenCount, Activation.ToEpilogue(activation), y, ctx);
     }
 }
 
@@ -242,5 +239,5 @@ public sealed class BertModel : EncoderModel
     }
 
     private protected override void Embed(TokenBatch batch, TransformerWorkspace ws, Span<float> output, ComputeContext ctx) =>
-        _embeddings.Forward(batch, ws.Embedding, output);
+        _embeddings.Forward(batch, ws.Embedding, output, ctx);
 }

@@ -54,6 +54,14 @@ internal sealed class Linear
 
     public void Forward(ReadOnlySpan<float> x, int rows, Span<float> y, ComputeContext ctx) =>
         Gemm.Linear(x, rows, _weight, _bias.Span, y, ctx);
+
+    /// <summary>y = activation(x·Wᵀ + b), the activation applied in the product's epilogue while the tile is in cache.</summary>
+    public void Forward(ReadOnlySpan<float> x, int rows, Numerics.Activation activation, Span<float> y, ComputeContext ctx) =>
+        Gemm.Linear(x, rows, _weight, _bias.Span, activation, y, ctx);
+
+    /// <summary>y = (x·Wᵀ + b) + residual, the skip connection added in the product's epilogue.</summary>
+    public void Forward(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> residual, Span<float> y, ComputeContext ctx) =>
+        Gemm.Linear(x, rows, _weight, _bias.Span, residual[..(rows * OutFeatures)], y, ctx);
 }
 
 /// <summary>y = (x − μ)/√(σ² + eps)·γ + β over the last dimension.</summary>
@@ -75,22 +83,19 @@ internal sealed class LayerNorm
     public static LayerNorm Load(WeightView w, int size, double eps) =>
         new(w.Get("weight", size), w.Get("bias", size), (float)eps);
 
-    public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows) =>
-        Kernels.LayerNorm(x[..(rows * Size)], _weight.Span, _bias.Span, _eps, y[..(rows * Size)], rows, Size);
+    public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows, ComputeContext ctx) =>
+        Kernels.LayerNorm(x[..(rows * Size)], _weight.Span, _bias.Span, _eps, y[..(rows * Size)], rows, Size, ctx);
 }
 
 internal static class Activation
 {
-    /// <summary>Applies the activation in place (the kernels accept identical input and output spans).</summary>
-    public static void Apply(HiddenActivation kind, Span<float> x)
+    /// <summary>The GEMM epilogue's name for <paramref name="kind"/>.</summary>
+    public static Numerics.Activation ToEpilogue(HiddenActivation kind) => kind switch
     {
-        switch (kind)
-        {
-            case HiddenActivation.Gelu: Kernels.Gelu(x, x); break;
-            case HiddenActivation.GeluTanh: Kernels.GeluTanh(x, x); break;
-            case HiddenActivation.Relu: Kernels.Relu(x, x); break;
-            case HiddenActivation.Tanh: Kernels.Tanh(x, x); break;
-            default: throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
-        }
-    }
+        HiddenActivation.Gelu => Numerics.Activation.Gelu,
+        HiddenActivation.GeluTanh => Numerics.Activation.GeluTanh,
+        HiddenActivation.Relu => Numerics.Activation.Relu,
+        HiddenActivation.Tanh => Numerics.Activation.Tanh,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
 }

@@ -87,12 +87,12 @@ internal sealed class RoFormerEmbeddings
         w.Get("token_type_embeddings.weight", c.TypeVocabSize, c.EmbeddingSize),
         LayerNorm.Load(w.Prefix("LayerNorm"), c.EmbeddingSize, c.LayerNormEps));
 
-    public void Forward(TokenBatch batch, Span<float> sum, Span<float> output)
+    public void Forward(TokenBatch batch, Span<float> sum, Span<float> output, ComputeContext ctx)
     {
         int e = _layerNorm.Size;
         for (int row = 0; row < batch.TokenCount; row++)
             TensorPrimitives.Add(_word.Row(batch.Ids[row]), _tokenType.Row(batch.TypeIds[row]), sum.Slice(row * e, e));
-        _layerNorm.Forward(sum, output, batch.TokenCount);
+        _layerNorm.Forward(sum, output, batch.TokenCount, ctx);
     }
 }
 
@@ -130,10 +130,10 @@ public sealed class RoFormerModel : EncoderModel
     {
         if (_project is null)
         {
-            _embeddings.Forward(batch, ws.Embedding, output);
+            _embeddings.Forward(batch, ws.Embedding, output, ctx);
             return;
         }
-        _embeddings.Forward(batch, ws.Embedding, ws.EmbeddingNorm);
+        _embeddings.Forward(batch, ws.Embedding, ws.EmbeddingNorm, ctx);
         _project.Forward(ws.EmbeddingNorm, batch.TokenCount, output, ctx);
     }
 }
