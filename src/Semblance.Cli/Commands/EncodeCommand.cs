@@ -34,7 +34,7 @@ public sealed class EncodeCommand : CliCommand
         {
             using var npy = new NpyStreamWriter(output!, encoder.Dimension);
             foreach (var chunk in encoder.EncodeStream(lines, progress: progress))
-                npy.WriteRows(chunk.Vectors);
+                npy.WriteRows(chunk.Vectors.Span);
             npy.Complete();
         }
         else

@@ -51,7 +51,7 @@ public sealed class WhitenFitCommand : CliCommand
             var acc = new WhiteningAccumulator(encoder.Dimension, input == "-" ? "<stdin>" : input);
             var progress = new Progress(io, "sentences");
             foreach (var chunk in encoder.EncodeStream(io.ReadLines(input), progress: progress))
-                acc.Add(chunk.Vectors, chunk.Count);
+                acc.Add(chunk.Vectors.Span, chunk.Count);
             progress.Done();
             w = acc.Fit(k);
             w = new Whitening(w.Mean.ToArray(), w.Kernel.ToArray(), w.OutputDimension, w.Count, w.ExplainedVariance)

@@ -79,12 +79,15 @@ public sealed class SentenceEncoder : IDisposable
 
     /// <summary>
     /// Encodes an unbounded sequence in chunks (each chunk is sorted by length inside the backend), yielding
-    /// each chunk's vectors in input order; memory stays bounded by the chunk size.
+    /// each chunk's vectors in input order; memory stays bounded by the chunk size. One vector buffer is reused
+    /// for every chunk (no large-object churn on long jobs): a chunk's <see cref="EncodedChunk.Vectors"/> are valid
+    /// until the next chunk is requested — copy them to keep them.
     /// </summary>
     public IEnumerable<EncodedChunk> EncodeStream(IEnumerable<string> texts, int chunkSize = 4096, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize));
         var chunk = new List<string>(chunkSize);
+        float[]? buffer = null;
         long done = 0;
         foreach (var t in texts)
         {
@@ -99,7 +102,9 @@ public sealed class SentenceEncoder : IDisposable
         EncodedChunk Flush()
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var vectors = Encode(chunk, cancellationToken);
+            buffer ??= new float[(long)chunkSize * Dimension];
+            var vectors = buffer.AsMemory(0, chunk.Count * Dimension);
+            EncodeInto(chunk, vectors.Span, cancellationToken);
             var result = new EncodedChunk(done, chunk.ToArray(), vectors, Dimension);
             done += chunk.Count;
             chunk.Clear();
@@ -118,9 +123,9 @@ public sealed class SentenceEncoder : IDisposable
 }
 
 /// <summary>Vectors of texts [Start, Start + Texts.Length) of a stream.</summary>
-public sealed record EncodedChunk(long Start, string[] Texts, float[] Vectors, int Dimension)
+public sealed record EncodedChunk(long Start, string[] Texts, ReadOnlyMemory<float> Vectors, int Dimension)
 {
     public int Count => Texts.Length;
 
-    public ReadOnlySpan<float> Vector(int i) => Vectors.AsSpan(i * Dimension, Dimension);
+    public ReadOnlySpan<float> Vector(int i) => Vectors.Span.Slice(i * Dimension, Dimension);
 }
