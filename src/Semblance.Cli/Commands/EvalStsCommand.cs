@@ -19,7 +19,7 @@ public sealed class EvalStsCommand : CliCommand
         new("--data", "FILE.tsv", "sentence1<TAB>sentence2<TAB>score per line"),
         new("--pooling", "P[,P...]", "pooling(s) to compare (default: the model's)"),
         new("--whitening", "none|fit|FILE", "none (default); fit on the evaluated sentences (both columns, duplicates kept); or a whitening file"),
-        new("--dims", "K[,K...]", "whitened dimensions to keep, 0 = all (default 0); needs --whitening fit or FILE"),
+        new("--dims", "K[,K...]", "whitened dimensions to keep, 0 = every direction with variance (default 0); needs --whitening fit or FILE"),
         new("--report", "FILE.html", "write the table and a gold-vs-cosine scatter of the first configuration"),
         new("--baseline", null, "for a semblance-lsa model, also score plain TF-IDF cosine with its vocabulary (no SVD)"),
         EncoderArgs.MaxLength,

@@ -17,7 +17,7 @@ public sealed class WhitenFitCommand : CliCommand
         new("--input", "FILE", "UTF-8 text, one sentence per line, encoded with --model; - = stdin"),
         new("--vectors", "X.npy", "fit on these float32 [n, d] vectors instead of encoding text"),
         EncoderArgs.Pooling,
-        new("--dims", "K", "keep the K directions of largest variance (default 0 = all d)"),
+        new("--dims", "K", "keep the K directions of largest variance (default 0 = every direction with variance)"),
         new("--output", "FILE", "whitening file to write (safetensors)"),
         EncoderArgs.MaxLength,
         EncoderArgs.BatchSize,

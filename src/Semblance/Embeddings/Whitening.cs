@@ -1,9 +1,10 @@
 // BERT-whitening (Su et al. 2021, "Whitening Sentence Representations for Better Semantics and Faster Retrieval").
 //   μ = mean(x),  Σ = cov(x) = U Λ Uᵀ,  W = U Λ^(-1/2),  x̃ = (x − μ) W[:, :k]
 // The first k columns belong to the k largest eigenvalues, so k < d also reduces the dimension (PCA on the way).
-// Knobs: k (0 = keep all d). Directions with λ ≤ 1e-10·λ_max carry no variance (n ≤ d, duplicated or constant
-// features); keeping one would divide by ~0, so asking for more than the directions that have variance is an error
-// that names n, d and the usable rank instead of the paper's inf.
+// Knobs: k (0 = keep every direction that has variance). Directions with λ ≤ 1e-10·λ_max carry no variance
+// (n ≤ d, duplicated or constant features, or the exact linear constraint a final LayerNorm puts on BERT outputs);
+// keeping one would divide by ~0, so k = 0 keeps the usable rank and an explicit k above it is an error that names
+// n, d and the rank instead of the paper's inf.
 using Semblance.Models;
 using System.Globalization;
 using System.Numerics.Tensors;
@@ -254,13 +255,13 @@ public sealed class WhiteningAccumulator
         return cov;
     }
 
-    /// <summary>Eigendecomposes Σ and keeps the <paramref name="k"/> largest directions (0 = all d).</summary>
+    /// <summary>Eigendecomposes Σ and keeps the <paramref name="k"/> largest directions (0 = every direction with variance).</summary>
     public Whitening Fit(int k = 0)
     {
         int d = Dimension;
-        if (k < 0) throw new SemblanceException($"whitening dimension k = {k} is negative; expected 0 (keep all {d}) or 1..{d}");
+        if (k < 0) throw new SemblanceException($"whitening dimension k = {k} is negative; expected 0 (keep every direction with variance) or 1..{d}");
         if (k > d) throw new SemblanceException($"whitening dimension k = {k} exceeds the vector dimension d = {d}");
-        if (k == 0) k = d;
+        bool all = k == 0;
         // Several k are often fitted from one accumulation (eval sts --dims 0,256,128): decompose once.
         if (_decomposition is null)
         {
@@ -272,6 +273,7 @@ public sealed class WhiteningAccumulator
         double max = values[order[0]];
         if (!(max > 0)) throw new InputFormatException($"{_source}: all {Count} vectors are identical; whitening needs variance");
         int rank = order.Count(i => values[i] > Whitening.RelativeEigenvalueFloor * max);
+        if (all) k = rank;
         if (k > rank)
         {
             if (Count <= d)

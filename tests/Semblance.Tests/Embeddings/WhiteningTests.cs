@@ -105,7 +105,8 @@ public class WhiteningTests
     {
         const int n = 5, d = 8;
         var x = Correlated(n, d, 3, 0f);
-        var e = Assert.Throws<InputFormatException>(() => Whitening.Fit(x, n, d));
+        Assert.Equal(4, Whitening.Fit(x, n, d).OutputDimension);
+        var e = Assert.Throws<InputFormatException>(() => Whitening.Fit(x, n, d, k: d));
         Assert.Contains("n = 5", e.Message);
         Assert.Contains("d = 8", e.Message);
         Assert.Contains("rank 4", e.Message);
@@ -120,8 +121,9 @@ public class WhiteningTests
         const int n = 50, d = 3;
         var x = Correlated(n, d, 4, 0f);
         for (int r = 0; r < n; r++) x[r * d + 2] = 7f;
-        var e = Assert.Throws<InputFormatException>(() => Whitening.Fit(x, n, d));
+        var e = Assert.Throws<InputFormatException>(() => Whitening.Fit(x, n, d, 3));
         Assert.Contains("only 2 of d = 3", e.Message);
+        Assert.Equal(2, Whitening.Fit(x, n, d).OutputDimension);
         Assert.Equal(2, Whitening.Fit(x, n, d, 2).OutputDimension);
     }
 
