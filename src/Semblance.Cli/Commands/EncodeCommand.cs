@@ -27,7 +27,7 @@ public sealed class EncodeCommand : CliCommand
         if (format == "npy" && (output is null || output == "-"))
             throw new UsageException("--format npy needs --output FILE");
         using var encoder = EncoderArgs.Load(args);
-        if (args.Get("--whitening") is { } whitening) encoder.Transform = Semblance.Embeddings.Whitening.Load(whitening);
+        if (args.Get("--whitening") is { } whitening) encoder.UseWhitening(whitening);
         var progress = new Progress(io, "sentences");
         var lines = io.ReadLines(args.Get("--input"));
         if (format == "npy")

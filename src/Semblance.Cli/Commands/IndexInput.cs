@@ -86,7 +86,7 @@ internal static class IndexInput
         var encoder = SentenceEncoder.Load(model, options);
         try
         {
-            if (whitening is not null) encoder.Transform = Semblance.Embeddings.Whitening.Load(whitening);
+            if (whitening is not null) encoder.UseWhitening(whitening);
             return encoder;
         }
         catch

@@ -54,7 +54,7 @@ public sealed class ServeCommand : CliCommand
             EmbeddingServer server;
             try
             {
-                if (args.Get("--whitening") is { } whitening) encoder.Transform = Whitening.Load(whitening);
+                if (args.Get("--whitening") is { } whitening) encoder.UseWhitening(whitening);
                 // Logs go to stderr so stdout stays clean for scripts.
                 server = EmbeddingServer.Create(encoder, options, index, logging => logging
                     .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace)

@@ -26,7 +26,7 @@ public sealed class SimilarityCommand : CliCommand
     public override int Execute(CommandArgs args, CliIO io)
     {
         using var encoder = EncoderArgs.Load(args);
-        if (args.Get("--whitening") is { } path) encoder.Transform = Whitening.Load(path);
+        if (args.Get("--whitening") is { } path) encoder.UseWhitening(path);
         var v = encoder.Encode([args.Positionals[0], args.Positionals[1]]);
         int d = encoder.Dimension;
         var a = v.AsSpan(0, d);

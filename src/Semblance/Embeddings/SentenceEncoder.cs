@@ -40,6 +40,15 @@ public sealed class SentenceEncoder : IDisposable
         }
     }
 
+    /// <summary>Loads a whitening file (from `semblance whiten fit`) and applies it; a dimension mismatch names the file.</summary>
+    public void UseWhitening(string path)
+    {
+        var whitening = Whitening.Load(path);
+        if (whitening.InputDimension != Backend.Dimension)
+            throw new SemblanceException($"{path}: the whitening expects {whitening.InputDimension}-dimensional vectors but the encoder produces {Backend.Dimension}");
+        Transform = whitening;
+    }
+
     public int Dimension => _transform?.OutputDimension ?? Backend.Dimension;
 
     /// <summary>Non-padding tokens processed so far.</summary>

@@ -209,6 +209,6 @@ public class EncodeWhiteningTests
         Assert.True(code == 0, err);
         (code, _, err) = CliAppTests.RunWithInput("hello\n", "encode", "--model", SharedData.FixtureModel("bert-tiny-chinese"), "--whitening", dir.File("w.safetensors"));
         Assert.Equal(1, code);
-        Assert.Contains("expects 32-dimensional vectors but the encoder produces 48", err);
+        Assert.Contains("w.safetensors: the whitening expects 32-dimensional vectors but the encoder produces 48", err);
     }
 }

@@ -72,7 +72,7 @@ public sealed class WhitenEvalCommandsTests : IDisposable
         Assert.StartsWith("whitening: n=50 d=5 k=3 explained_variance=0.", output);
 
         AssertOneLineError(CliAppTests.Run("similarity", "--model", model, "--whitening", P("w.safetensors"), "a", "b"),
-            "the transform expects 5-dimensional vectors but the encoder produces 32");
+            $"{P("w.safetensors")}: the whitening expects 5-dimensional vectors but the encoder produces 32");
         var data = P("ok.tsv");
         File.WriteAllLines(data, ["my order\tthe email\t1", "reset password\tforgot password\t4"]);
         AssertOneLineError(CliAppTests.Run("eval", "sts", "--model", model, "--data", data, "--whitening", P("w.safetensors")),
