@@ -1,5 +1,6 @@
 // Matrix products used by the encoders: Linear layers (packed weights) and attention (strided views).
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Semblance.Numerics;
 
@@ -91,13 +92,7 @@ public static unsafe class Gemm
             for (int j0 = 0; j0 < n; j0 += MicroKernel.Width)
             {
                 int width = Math.Min(MicroKernel.Width, n - j0);
-                for (int col = 0; col < width; col++)
-                {
-                    float* src = pb + (long)(j0 + col) * ldb;
-                    for (int p = 0; p < k; p++) pack[p * MicroKernel.Width + col] = alpha * src[p];
-                }
-                for (int col = width; col < MicroKernel.Width; col++)
-                    for (int p = 0; p < k; p++) pack[p * MicroKernel.Width + col] = 0f;
+                PackTransposed(level, pb + (long)j0 * ldb, ldb, width, k, alpha, pack);
                 RowGroups groups = new(m, mr);
                 for (int g = 0; g < groups.Count; g++)
                 {
@@ -107,6 +102,97 @@ public static unsafe class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>pack[p, col] = alpha · b[col, p] for the panel's <paramref name="width"/> rows of B, columns width..31 zero.</summary>
+    /// <remarks>
+    /// Attention calls this once per (sequence, head) with k = head dim and width = sentence length, so a float at a
+    /// time it cost as much as the product: Vector512 takes 16×16 blocks through an in-register transpose instead
+    /// (rows past width load as zero, so the padding costs nothing extra). Same products, same bits.
+    /// </remarks>
+    private static void PackTransposed(SimdLevel level, float* b, nint ldb, int width, int k, float alpha, float* pack)
+    {
+        const int w = MicroKernel.Width;
+        int p0 = 0;
+        if (level == SimdLevel.Vector512 && Avx512F.IsSupported)
+        {
+            var va = Vector512.Create(alpha);
+            for (; p0 + 16 <= k; p0 += 16)
+            {
+                for (int c0 = 0; c0 < w; c0 += 16)
+                {
+                    int cols = width - c0;
+                    float* dst = pack + (long)p0 * w + c0;
+                    if (cols <= 0)
+                    {
+                        for (int i = 0; i < 16; i++) Vector512<float>.Zero.Store(dst + i * w);
+                        continue;
+                    }
+                    Transpose16(b + (long)c0 * ldb + p0, ldb, Math.Min(cols, 16), va, dst, w);
+                }
+            }
+        }
+        for (int col = 0; col < width; col++)
+        {
+            float* src = b + (long)col * ldb;
+            for (int p = p0; p < k; p++) pack[p * w + col] = alpha * src[p];
+        }
+        for (int p = p0; p < k; p++)
+            for (int col = width; col < w; col++) pack[p * w + col] = 0f;
+    }
+
+    /// <summary>dst[p, i] = alpha · src[i, p] for a 16×16 block; source rows at or past <paramref name="rows"/> read as zero.</summary>
+    /// <remarks>The usual four shuffle stages: 32-bit pairs, 64-bit pairs, then 128-bit lanes twice.</remarks>
+    private static void Transpose16(float* src, nint lds, int rows, Vector512<float> alpha, float* dst, nint ldd)
+    {
+        var r0 = Row(0); var r1 = Row(1); var r2 = Row(2); var r3 = Row(3);
+        var r4 = Row(4); var r5 = Row(5); var r6 = Row(6); var r7 = Row(7);
+        var r8 = Row(8); var r9 = Row(9); var r10 = Row(10); var r11 = Row(11);
+        var r12 = Row(12); var r13 = Row(13); var r14 = Row(14); var r15 = Row(15);
+
+        var t0 = Avx512F.UnpackLow(r0, r1); var t1 = Avx512F.UnpackHigh(r0, r1);
+        var t2 = Avx512F.UnpackLow(r2, r3); var t3 = Avx512F.UnpackHigh(r2, r3);
+        var t4 = Avx512F.UnpackLow(r4, r5); var t5 = Avx512F.UnpackHigh(r4, r5);
+        var t6 = Avx512F.UnpackLow(r6, r7); var t7 = Avx512F.UnpackHigh(r6, r7);
+        var t8 = Avx512F.UnpackLow(r8, r9); var t9 = Avx512F.UnpackHigh(r8, r9);
+        var t10 = Avx512F.UnpackLow(r10, r11); var t11 = Avx512F.UnpackHigh(r10, r11);
+        var t12 = Avx512F.UnpackLow(r12, r13); var t13 = Avx512F.UnpackHigh(r12, r13);
+        var t14 = Avx512F.UnpackLow(r14, r15); var t15 = Avx512F.UnpackHigh(r14, r15);
+
+        r0 = Lo64(t0, t2); r1 = Hi64(t0, t2); r2 = Lo64(t1, t3); r3 = Hi64(t1, t3);
+        r4 = Lo64(t4, t6); r5 = Hi64(t4, t6); r6 = Lo64(t5, t7); r7 = Hi64(t5, t7);
+        r8 = Lo64(t8, t10); r9 = Hi64(t8, t10); r10 = Lo64(t9, t11); r11 = Hi64(t9, t11);
+        r12 = Lo64(t12, t14); r13 = Hi64(t12, t14); r14 = Lo64(t13, t15); r15 = Hi64(t13, t15);
+
+        t0 = Avx512F.Shuffle4x128(r0, r4, 0x88); t1 = Avx512F.Shuffle4x128(r1, r5, 0x88);
+        t2 = Avx512F.Shuffle4x128(r2, r6, 0x88); t3 = Avx512F.Shuffle4x128(r3, r7, 0x88);
+        t4 = Avx512F.Shuffle4x128(r0, r4, 0xDD); t5 = Avx512F.Shuffle4x128(r1, r5, 0xDD);
+        t6 = Avx512F.Shuffle4x128(r2, r6, 0xDD); t7 = Avx512F.Shuffle4x128(r3, r7, 0xDD);
+        t8 = Avx512F.Shuffle4x128(r8, r12, 0x88); t9 = Avx512F.Shuffle4x128(r9, r13, 0x88);
+        t10 = Avx512F.Shuffle4x128(r10, r14, 0x88); t11 = Avx512F.Shuffle4x128(r11, r15, 0x88);
+        t12 = Avx512F.Shuffle4x128(r8, r12, 0xDD); t13 = Avx512F.Shuffle4x128(r9, r13, 0xDD);
+        t14 = Avx512F.Shuffle4x128(r10, r14, 0xDD); t15 = Avx512F.Shuffle4x128(r11, r15, 0xDD);
+
+        Avx512F.Shuffle4x128(t0, t8, 0x88).Store(dst);
+        Avx512F.Shuffle4x128(t1, t9, 0x88).Store(dst + ldd);
+        Avx512F.Shuffle4x128(t2, t10, 0x88).Store(dst + 2 * ldd);
+        Avx512F.Shuffle4x128(t3, t11, 0x88).Store(dst + 3 * ldd);
+        Avx512F.Shuffle4x128(t4, t12, 0x88).Store(dst + 4 * ldd);
+        Avx512F.Shuffle4x128(t5, t13, 0x88).Store(dst + 5 * ldd);
+        Avx512F.Shuffle4x128(t6, t14, 0x88).Store(dst + 6 * ldd);
+        Avx512F.Shuffle4x128(t7, t15, 0x88).Store(dst + 7 * ldd);
+        Avx512F.Shuffle4x128(t0, t8, 0xDD).Store(dst + 8 * ldd);
+        Avx512F.Shuffle4x128(t1, t9, 0xDD).Store(dst + 9 * ldd);
+        Avx512F.Shuffle4x128(t2, t10, 0xDD).Store(dst + 10 * ldd);
+        Avx512F.Shuffle4x128(t3, t11, 0xDD).Store(dst + 11 * ldd);
+        Avx512F.Shuffle4x128(t4, t12, 0xDD).Store(dst + 12 * ldd);
+        Avx512F.Shuffle4x128(t5, t13, 0xDD).Store(dst + 13 * ldd);
+        Avx512F.Shuffle4x128(t6, t14, 0xDD).Store(dst + 14 * ldd);
+        Avx512F.Shuffle4x128(t7, t15, 0xDD).Store(dst + 15 * ldd);
+
+        Vector512<float> Row(int i) => i < rows ? alpha * Vector512.Load(src + i * lds) : Vector512<float>.Zero;
+        static Vector512<float> Lo64(Vector512<float> x, Vector512<float> y) => Avx512F.UnpackLow(x.AsDouble(), y.AsDouble()).AsSingle();
+        static Vector512<float> Hi64(Vector512<float> x, Vector512<float> y) => Avx512F.UnpackHigh(x.AsDouble(), y.AsDouble()).AsSingle();
     }
 
     /// <summary>C[m, n] = A[m, k] · B[k, n], with row strides lda, ldb, ldc.</summary>

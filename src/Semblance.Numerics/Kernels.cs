@@ -109,6 +109,11 @@ public static class Kernels
         CheckRows(x.Length, x.Length, rows, cols);
         if (valid < 0 || valid > cols) throw new ArgumentOutOfRangeException(nameof(valid), valid, $"valid must be in [0, {cols}]");
         var level = Simd.Current;
+        if (level == SimdLevel.Vector512 && cols <= VectorMath.ShortSoftmaxMax && valid > 0)
+        {
+            for (int r = 0; r < rows; r++) VectorMath.SoftmaxShort(x.Slice(r * cols, cols), valid);
+            return;
+        }
         for (int r = 0; r < rows; r++)
         {
             var row = x.Slice(r * cols, cols);

@@ -2,6 +2,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Semblance.Numerics;
 
@@ -379,6 +380,70 @@ internal static class VectorMath
             pad[..(n - i)].CopyTo(x[i..]);
         }
         return Vector256.Sum(acc256);
+    }
+
+    /// <summary>The longest row <see cref="SoftmaxShort"/> takes: four Vector512 registers.</summary>
+    internal const int ShortSoftmaxMax = 64;
+
+    /// <summary>
+    /// Softmax of row[..valid] in place, row[valid..] set to 0, for rows of at most <see cref="ShortSoftmaxMax"/>
+    /// floats on Vector512: the row stays in registers between max, exp, sum and scale (attention rows are a
+    /// sentence long, where three library calls per row cost more than the arithmetic). The same operations in
+    /// the same order as Max, <see cref="ExpShiftedSum"/> and a multiply by 1/sum, so the same bits.
+    /// </summary>
+    internal static unsafe void SoftmaxShort(Span<float> row, int valid)
+    {
+        int n = row.Length;
+        fixed (float* r = row)
+        {
+            var lanes = Vector512<int>.Indices;
+            var mask0 = Vector512.LessThan(lanes, Vector512.Create(valid)).AsSingle();
+            var mask1 = Vector512.LessThan(lanes, Vector512.Create(valid - 16)).AsSingle();
+            var mask2 = Vector512.LessThan(lanes, Vector512.Create(valid - 32)).AsSingle();
+            var mask3 = Vector512.LessThan(lanes, Vector512.Create(valid - 48)).AsSingle();
+            var low = Vector512.Create(float.NegativeInfinity);
+            var x0 = Vector512.ConditionalSelect(mask0, Load(r, 0, n), low);
+            var x1 = Vector512.ConditionalSelect(mask1, Load(r, 16, n), low);
+            var x2 = Vector512.ConditionalSelect(mask2, Load(r, 32, n), low);
+            var x3 = Vector512.ConditionalSelect(mask3, Load(r, 48, n), low);
+            var m = Vector512.Max(Vector512.Max(x0, x1), Vector512.Max(x2, x3));
+            var m256 = Vector256.Max(m.GetLower(), m.GetUpper());
+            var m128 = Vector128.Max(m256.GetLower(), m256.GetUpper());
+            float max = MathF.Max(MathF.Max(m128[0], m128[1]), MathF.Max(m128[2], m128[3]));
+
+            // Lanes past valid get distance +∞ (e = 0), as ExpShiftedSum pads its tail; whole padding chunks add 0.
+            var s = Vector512.Create(max);
+            var far = Vector512.Create(float.PositiveInfinity);
+            var e0 = ExpOfNegative(Vector512.ConditionalSelect(mask0, s - x0, far));
+            var e1 = valid > 16 ? ExpOfNegative(Vector512.ConditionalSelect(mask1, s - x1, far)) : Vector512<float>.Zero;
+            var e2 = valid > 32 ? ExpOfNegative(Vector512.ConditionalSelect(mask2, s - x2, far)) : Vector512<float>.Zero;
+            var e3 = valid > 48 ? ExpOfNegative(Vector512.ConditionalSelect(mask3, s - x3, far)) : Vector512<float>.Zero;
+            var acc = Vector512<float>.Zero + e0;
+            if (valid > 16) acc += e1;
+            if (valid > 32) acc += e2;
+            if (valid > 48) acc += e3;
+            var inv = Vector512.Create(1f / Vector512.Sum(acc));
+            Store(r, 0, n, e0 * inv & mask0);
+            Store(r, 16, n, e1 * inv & mask1);
+            Store(r, 32, n, e2 * inv & mask2);
+            Store(r, 48, n, e3 * inv & mask3);
+        }
+    }
+
+    /// <summary>row[start..start + 16], lanes past the row's end read as 0 (masked: nothing beyond the row is touched).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<float> Load(float* row, int start, int n)
+    {
+        if (start + 16 <= n) return Vector512.Load(row + start);
+        if (start >= n) return Vector512<float>.Zero;
+        return Avx512F.MaskLoad(row + start, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(n - start)).AsSingle(), Vector512<float>.Zero);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Store(float* row, int start, int n, Vector512<float> v)
+    {
+        if (start + 16 <= n) v.Store(row + start);
+        else if (start < n) Avx512F.MaskStore(row + start, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(n - start)).AsSingle(), v);
     }
 
     private const float ExpCutoff = 87f;

@@ -199,7 +199,7 @@ public class GemmTests
     [MemberData(nameof(Levels))]
     public void MultiplyABtMatchesDoubleReference(string level)
     {
-        foreach (var (m, n, k) in new[] { (1, 1, 1), (7, 33, 8), (64, 64, 64), (130, 97, 32), (20, 5, 100), (45, 300, 48) })
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (7, 33, 8), (64, 64, 64), (130, 97, 32), (20, 5, 100), (45, 300, 48), (15, 15, 32), (17, 27, 40) })
         {
             int lda = k + 3, ldb = k + 5, ldc = n + 2;
             var a = NumericsTestData.Random(m * lda, m + k);
