@@ -15,7 +15,7 @@ internal static class TrainingGemm
     private const int MinRowsPerTask = 32;
 
     /// <summary>C[m, n] = A[m, k] · B[n, k]ᵀ (overwrites C).</summary>
-    public static void ABt(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> b, int n, Span<float> c, ComputeContext ctx)
+    public static unsafe void ABt(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> b, int n, Span<float> c, ComputeContext ctx)
     {
         if (m == 0 || n == 0) return;
         if (k == 0)
@@ -23,32 +23,18 @@ internal static class TrainingGemm
             c[..(m * n)].Clear();
             return;
         }
-        int tasks = Tasks(m, ctx);
-        if (tasks == 1)
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
         {
-            Gemm.MultiplyABt(m, n, k, 1f, a, k, b, k, c, n);
-            return;
-        }
-        unsafe
-        {
-            fixed (float* pa = a)
-            fixed (float* pb = b)
-            fixed (float* pc = c)
-            {
-                float* xa = pa, xb = pb, xc = pc;
-                int bl = n * k;
-                ctx.For(tasks, t =>
-                {
-                    var (r0, rows) = Part(m, tasks, t);
-                    Gemm.MultiplyABt(rows, n, k, 1f, new ReadOnlySpan<float>(xa + (long)r0 * k, rows * k), k,
-                        new ReadOnlySpan<float>(xb, bl), k, new Span<float>(xc + (long)r0 * n, rows * n), n);
-                });
-            }
+            float* xa = pa, xb = pb, xc = pc;
+            ForRowBlocks(m, ctx, (r0, rows) => Gemm.MultiplyABt(rows, n, k, 1f, new ReadOnlySpan<float>(xa + (long)r0 * k, rows * k), k,
+                new ReadOnlySpan<float>(xb, n * k), k, new Span<float>(xc + (long)r0 * n, rows * n), n));
         }
     }
 
     /// <summary>C[m, n] = A[m, k] · B[k, n] (overwrites C).</summary>
-    public static void AB(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> b, int n, Span<float> c, ComputeContext ctx)
+    public static unsafe void AB(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> b, int n, Span<float> c, ComputeContext ctx)
     {
         if (m == 0 || n == 0) return;
         if (k == 0)
@@ -56,28 +42,30 @@ internal static class TrainingGemm
             c[..(m * n)].Clear();
             return;
         }
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+        {
+            float* xa = pa, xb = pb, xc = pc;
+            ForRowBlocks(m, ctx, (r0, rows) => Gemm.MultiplyAB(rows, n, k, new ReadOnlySpan<float>(xa + (long)r0 * k, rows * k), k,
+                new ReadOnlySpan<float>(xb, k * n), n, new Span<float>(xc + (long)r0 * n, rows * n), n));
+        }
+    }
+
+    /// <summary>Runs <paramref name="block"/>(firstRow, rowCount) over contiguous row blocks of the output, one per task.</summary>
+    private static void ForRowBlocks(int m, ComputeContext ctx, Action<int, int> block)
+    {
         int tasks = Tasks(m, ctx);
         if (tasks == 1)
         {
-            Gemm.MultiplyAB(m, n, k, a, k, b, n, c, n);
+            block(0, m);
             return;
         }
-        unsafe
+        ctx.For(tasks, t =>
         {
-            fixed (float* pa = a)
-            fixed (float* pb = b)
-            fixed (float* pc = c)
-            {
-                float* xa = pa, xb = pb, xc = pc;
-                int bl = k * n;
-                ctx.For(tasks, t =>
-                {
-                    var (r0, rows) = Part(m, tasks, t);
-                    Gemm.MultiplyAB(rows, n, k, new ReadOnlySpan<float>(xa + (long)r0 * k, rows * k), k,
-                        new ReadOnlySpan<float>(xb, bl), n, new Span<float>(xc + (long)r0 * n, rows * n), n);
-                });
-            }
-        }
+            var (r0, rows) = Part(m, tasks, t);
+            block(r0, rows);
+        });
     }
 
     /// <summary>C[n, k] += A[m, n]ᵀ · B[m, k]: the weight gradient dW += dYᵀ·X, summed over the m rows.</summary>
