@@ -13,6 +13,7 @@ public static class BackendRegistry
         ["roformer"] = TransformerBackend.Open,
         ["ernie"] = TransformerBackend.Open,
         [Default.DefaultEncoder.ModelType] = Default.DefaultEncoder.Open,
+        [Models.GruConfig.ModelTypeName] = GruBackend.Open,
     };
 
     public static IReadOnlyCollection<string> ModelTypes => Factories.Keys;

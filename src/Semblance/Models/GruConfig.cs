@@ -1,0 +1,131 @@
+// config.json of the from-scratch GRU sentence encoder ("model_type": "semblance-gru"), read and written field by field.
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Semblance.Models;
+
+/// <summary>
+/// Sizes of <c>nn.Embedding(vocab_size, embedding_size)</c> + <c>nn.GRU(embedding_size, hidden_size,
+/// bidirectional=True, batch_first=True)</c> + mean pooling. Every field is checked with a one-line error naming the
+/// file and the field; unknown fields are rejected because this format is ours and a misspelt size would otherwise
+/// silently fall back to a default.
+/// </summary>
+public sealed class GruConfig
+{
+    public const string ModelTypeName = "semblance-gru";
+
+    /// <summary>The fields config.json may hold, in the order <see cref="ToJson"/> writes them.</summary>
+    public static IReadOnlyList<string> Fields { get; } =
+        ["model_type", "vocab_size", "embedding_size", "hidden_size", "bidirectional", "pooling", "max_length"];
+
+    public int VocabSize { get; init; }
+
+    public int EmbeddingSize { get; init; }
+
+    /// <summary>Per direction; the sentence vector has 2 × hidden_size values.</summary>
+    public int HiddenSize { get; init; }
+
+    /// <summary>Tokens per sentence including [CLS] and [SEP] when encoding (default 512).</summary>
+    public int MaxLength { get; init; } = 512;
+
+    public int Dimension => 2 * HiddenSize;
+
+    /// <summary>Whether config.json at <paramref name="path"/> names this model type; false when it cannot be read as such.</summary>
+    public static bool Declares(string path)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path), Options);
+            return doc.RootElement.ValueKind == JsonValueKind.Object
+                && doc.RootElement.TryGetProperty("model_type", out var t) && t.ValueKind == JsonValueKind.String && t.GetString() == ModelTypeName;
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    public static GruConfig Load(string path)
+    {
+        string json;
+        try
+        {
+            json = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ModelFormatException($"{path}: file not found; expected a {ModelTypeName} config.json");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelFormatException($"{path}: cannot read ({e.Message})", e);
+        }
+        return Parse(json, path);
+    }
+
+    private static readonly JsonDocumentOptions Options = new() { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
+
+    /// <summary>Parses config.json text; <paramref name="source"/> names the file in error messages.</summary>
+    public static GruConfig Parse(string json, string source)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(json, Options);
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFormatException($"{source}: malformed JSON ({e.Message})", e);
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new ModelFormatException($"{source}: expected a JSON object, got {root.ValueKind}");
+            foreach (var property in root.EnumerateObject())
+                if (!Fields.Contains(property.Name))
+                    throw new ModelFormatException($"{source}: unknown field '{property.Name}'; a {ModelTypeName} config has {string.Join(", ", Fields)}");
+            if (!root.TryGetProperty("model_type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != ModelTypeName)
+                throw new ModelFormatException($"{source}: model_type must be \"{ModelTypeName}\", got {(root.TryGetProperty("model_type", out var t) ? t.GetRawText() : "nothing")}");
+            if (Optional(root, "bidirectional") is { } bidirectional && bidirectional.ValueKind != JsonValueKind.True)
+                throw new ModelFormatException($"{source}: bidirectional must be true (only the bidirectional GRU is implemented), got {bidirectional.GetRawText()}");
+            if (Optional(root, "pooling") is { } pooling && (pooling.ValueKind != JsonValueKind.String || pooling.GetString() != "mean"))
+                throw new ModelFormatException($"{source}: pooling must be \"mean\" (the mean of both directions' states over the real tokens), got {pooling.GetRawText()}");
+            var config = new GruConfig
+            {
+                VocabSize = PositiveInt(root, source, "vocab_size", null),
+                EmbeddingSize = PositiveInt(root, source, "embedding_size", null),
+                HiddenSize = PositiveInt(root, source, "hidden_size", null),
+                MaxLength = PositiveInt(root, source, "max_length", 512),
+            };
+            if (config.MaxLength < 2)
+                throw new ModelFormatException($"{source}: max_length must be at least 2 ([CLS] and [SEP]), got {config.MaxLength}");
+            return config;
+        }
+    }
+
+    private static JsonElement? Optional(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var v) ? v : null;
+
+    private static int PositiveInt(JsonElement root, string source, string name, int? fallback)
+    {
+        if (!root.TryGetProperty(name, out var v))
+            return fallback ?? throw new ModelFormatException($"{source}: {name} is missing; expected a positive integer");
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) && i > 0) return i;
+        throw new ModelFormatException($"{source}: {name} must be a positive integer, got {v.GetRawText()}");
+    }
+
+    /// <summary>The config.json text this config reads back as (every field explicit).</summary>
+    public string ToJson() => new JsonObject
+    {
+        ["model_type"] = ModelTypeName,
+        ["vocab_size"] = VocabSize,
+        ["embedding_size"] = EmbeddingSize,
+        ["hidden_size"] = HiddenSize,
+        ["bidirectional"] = true,
+        ["pooling"] = "mean",
+        ["max_length"] = MaxLength,
+    }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+
+    public string Describe() => $"{ModelTypeName} (embedding {EmbeddingSize}, hidden {HiddenSize} per direction, vocab {VocabSize})";
+}
