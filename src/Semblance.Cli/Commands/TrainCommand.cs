@@ -1,4 +1,4 @@
-// `semblance train`: fine-tune or train from scratch a BERT/RoFormer sentence encoder; prints best_dev_spearman last.
+// `semblance train`: fine-tune or train from scratch a BERT/RoFormer or GRU sentence encoder; prints best_dev_spearman last.
 using System.Globalization;
 using Semblance.Training;
 
@@ -12,8 +12,8 @@ public sealed class TrainCommand : CliCommand
 
     public override IReadOnlyList<OptionSpec> Options { get; } =
     [
-        new("--model", "DIR", "BERT/RoFormer model directory to fine-tune"),
-        new("--init", "CONFIG.json", "train from scratch: config.json of the new model (with --vocab)"),
+        new("--model", "DIR", "model directory to fine-tune (BERT/RoFormer, or a semblance-gru checkpoint)"),
+        new("--init", "CONFIG.json", "train from scratch: config.json of the new model, bert/roformer or semblance-gru (with --vocab)"),
         new("--vocab", "FILE", "vocab.txt for --init"),
         new("--data", "FILE", "simcse/flatnce: one sentence per line; sup-simcse: a<TAB>b[<TAB>hard negative]; cosent: a<TAB>b<TAB>score (0..5); am-softmax: text<TAB>group"),
         new("--loss", "LOSS", string.Join("|", TrainerOptions.Losses)),

@@ -17,7 +17,7 @@ namespace Semblance.Training;
 public sealed record TrainingResult(double BestSpearman, long Steps, bool Stopped);
 
 /// <summary>
-/// Trains a sentence encoder with mean pooling. Output layout: <c>OUTPUT/</c> holds the best model by dev Spearman
+/// Trains a sentence encoder (BERT/RoFormer, or the GRU of <see cref="GruEncoder"/>) with mean pooling. Output layout: <c>OUTPUT/</c> holds the best model by dev Spearman
 /// (the latest when there is no dev set) in the Hugging Face layout, so <c>semblance encode --model OUTPUT</c> loads
 /// it; <c>OUTPUT/last/</c> holds the latest checkpoint plus optimizer.safetensors and trainer_state.json for
 /// <c>--resume</c>. Randomness (data order, dropout) is a pure function of the seed, epoch and step, so a resumed run
@@ -35,7 +35,8 @@ public sealed class Trainer
     private readonly TrainerOptions _o;
     private readonly TextWriter _log;
     private readonly Dictionary<string, int[]> _tokens = new(StringComparer.Ordinal);
-    private TrainableEncoder _model = null!;
+    private ITrainableEncoder _model = null!;
+    private int _vocabSize;
     private BertTokenizer _tokenizer = null!;
     private string _configJson = "";
     private List<(string Name, byte[] Content)> _tokenizerFiles = [];
@@ -68,7 +69,7 @@ public sealed class Trainer
         long totalSteps = epochs.Sum(e => (long)e.Count);
         if (totalSteps == 0) throw new InputFormatException($"{_o.DataPath}: {data.ExamplesPerEpoch} example(s) make no batch of at least 2 rows; add data");
         var schedule = new LearningRateSchedule(_o.LearningRate, _o.WarmupSteps, totalSteps);
-        var optimizer = new AdamW(_model.Trainable, _o.WeightDecay);
+        var optimizer = new AdamW(_model.TrainableParameters(), _o.WeightDecay);
         var state = new State();
         if (_o.ResumeDir is not null) state = Restore(optimizer);
 
@@ -91,7 +92,7 @@ public sealed class Trainer
                     throw new SemblanceException($"step {state.Step + 1} (epoch {epoch + 1}, batch {b + 1}): the gradient is not finite (loss {value}); training stopped. The last good checkpoint is kept in {Path.Combine(_o.OutputDir, LastDir)}; lower --lr");
                 double lr = schedule.At(state.Step);
                 optimizer.Update(lr);
-                _model.ZeroGrad();
+                _model.ZeroGradients();
                 state.Step++;
                 state.Epoch = epoch;
                 state.Batch = b + 1;
@@ -151,24 +152,29 @@ public sealed class Trainer
         {
             ids = _tokenizer.Encode(text, _maxLength).Ids;
             foreach (int id in ids)
-                if (id >= _model.Config.VocabSize)
-                    throw new SemblanceException($"token id {id} is outside the model's vocab_size {_model.Config.VocabSize}; the vocabulary does not match config.json");
+                if (id >= _vocabSize)
+                    throw new SemblanceException($"token id {id} is outside the model's vocab_size {_vocabSize}; the vocabulary does not match config.json");
             _tokens[text] = ids;
         }
         return ids;
     }
 
     /// <summary>Dev Spearman ×100 of cosine(mean-pooled embeddings) against gold scores, without dropout.</summary>
-    public static double Evaluate(TrainableEncoder model, Func<string, int[]> tokenize, StsDataset dev, ComputeContext context, int batchSize = 64)
+    public static double Evaluate(ITrainableEncoder model, Func<string, int[]> tokenize, StsDataset dev, ComputeContext context, int batchSize = 64)
     {
         var sentences = dev.Sentences;
-        int h = model.Config.HiddenSize;
-        var vectors = new float[sentences.Count * h];
+        int h = 0;
+        float[] vectors = [];
         var order = Enumerable.Range(0, sentences.Count).OrderBy(i => tokenize(sentences[i]).Length).ToArray();
         var tape = new Tape(context, recording: false);
         foreach (var chunk in order.Chunk(batchSize))
         {
             var pooled = model.Encode(tape, TokenBatch.FromSequences(chunk.Select(i => tokenize(sentences[i])).ToList()), PoolingMode.Mean);
+            if (h == 0)
+            {
+                h = pooled.Cols;
+                vectors = new float[sentences.Count * h];
+            }
             for (int r = 0; r < chunk.Length; r++) pooled.Row(r).CopyTo(vectors.AsSpan(chunk[r] * h, h));
         }
         var cosines = StsEvaluator.Cosines(dev, vectors, h);
@@ -202,7 +208,9 @@ public sealed class Trainer
         Directory.CreateDirectory(dir);
         AtomicFile.WriteAllText(Path.Combine(dir, TransformerLoader.ConfigFileName), _configJson);
         foreach (var (name, content) in _tokenizerFiles) AtomicFile.Write(Path.Combine(dir, name), s => s.Write(content));
-        _model.SaveWeights(Path.Combine(dir, ModelWeights.SingleFileName));
+        var writer = new SafeTensorsWriter();
+        foreach (var p in _model.Parameters) writer.Add(p.Name, p.Shape, p.Data);
+        writer.Save(Path.Combine(dir, ModelWeights.SingleFileName));
     }
 
     /// <summary>Writes last/ beside the output as a whole: a new directory, then renamed over the old one.</summary>
@@ -244,48 +252,75 @@ public sealed class Trainer
         if (_o.ResumeDir is not null)
         {
             source = ResumeCheckpoint(_o.ResumeDir);
-            var expected = _o.ModelDir is not null ? TransformerLoader.LoadConfig(_o.ModelDir)
-                : _o.InitConfig is not null ? TransformerConfig.Load(_o.InitConfig) : null;
-            var found = TransformerLoader.LoadConfig(source);
-            if (expected is not null && Architecture(expected) != Architecture(found))
-                throw new ModelFormatException($"--resume {_o.ResumeDir}: the checkpoint is {Architecture(found)}, but the model given is {Architecture(expected)}; resume with the same architecture");
-            _model = TrainableEncoder.Load(source);
-            _tokenizer = BertTokenizer.Load(source);
+            string? expected = _o.ModelDir is not null ? Architecture(Path.Combine(_o.ModelDir, TransformerLoader.ConfigFileName))
+                : _o.InitConfig is not null ? Architecture(_o.InitConfig) : null;
+            string found = Architecture(Path.Combine(source, TransformerLoader.ConfigFileName));
+            if (expected is not null && expected != found)
+                throw new ModelFormatException($"--resume {_o.ResumeDir}: the checkpoint is {found}, but the model given is {expected}; resume with the same architecture");
         }
         else if (_o.ModelDir is not null)
         {
             source = _o.ModelDir;
-            _model = TrainableEncoder.Load(source);
-            _tokenizer = BertTokenizer.Load(source);
         }
         else
         {
             var configPath = _o.InitConfig ?? throw new SemblanceException("train needs --model DIR, or --init CONFIG.json with --vocab FILE");
             var vocab = _o.VocabPath ?? throw new SemblanceException("--init needs --vocab FILE (a vocab.txt for the new model)");
-            var config = TransformerConfig.Load(configPath);
+            int vocabSize, maxPositions;
+            if (GruConfig.Declares(configPath))
+            {
+                var gru = GruConfig.Load(configPath);
+                _model = GruEncoder.Initialize(gru, _o.Seed);
+                _configJson = gru.ToJson();
+                (vocabSize, maxPositions) = (gru.VocabSize, gru.MaxLength);
+            }
+            else
+            {
+                var config = TransformerConfig.Load(configPath);
+                _model = TrainableEncoder.Initialize(config, _o.Seed);
+                _configJson = File.ReadAllText(configPath);
+                (vocabSize, maxPositions) = (config.VocabSize, config.MaxPositionEmbeddings);
+            }
             _tokenizer = BertTokenizer.FromVocabFile(vocab);
-            if (_tokenizer.VocabSize > config.VocabSize)
-                throw new ModelFormatException($"{vocab}: {_tokenizer.VocabSize} tokens, more than vocab_size {config.VocabSize} in {configPath}");
-            _model = TrainableEncoder.Initialize(config, _o.Seed);
-            _configJson = File.ReadAllText(configPath);
+            if (_tokenizer.VocabSize > vocabSize)
+                throw new ModelFormatException($"{vocab}: {_tokenizer.VocabSize} tokens, more than vocab_size {vocabSize} in {configPath}");
             _tokenizerFiles =
             [
                 ("vocab.txt", File.ReadAllBytes(vocab)),
                 ("tokenizer_config.json", System.Text.Encoding.UTF8.GetBytes(new JsonObject
                 {
-                    ["tokenizer_class"] = "BertTokenizer", ["do_lower_case"] = _tokenizer.DoLowerCase, ["model_max_length"] = config.MaxPositionEmbeddings,
+                    ["tokenizer_class"] = "BertTokenizer", ["do_lower_case"] = _tokenizer.DoLowerCase, ["model_max_length"] = maxPositions,
                 }.ToJsonString() + "\n")),
             ];
-            _maxLength = Math.Min(_o.MaxLength, config.MaxPositionEmbeddings);
+            _vocabSize = vocabSize;
+            _maxLength = Math.Min(_o.MaxLength, maxPositions);
             return;
         }
-        _configJson = File.ReadAllText(Path.Combine(source, TransformerLoader.ConfigFileName));
+        var configFile = Path.Combine(source, TransformerLoader.ConfigFileName);
+        if (GruConfig.Declares(configFile))
+        {
+            var gru = GruEncoder.Load(source);
+            _model = gru;
+            (_vocabSize, _maxLength) = (gru.Config.VocabSize, Math.Min(_o.MaxLength, gru.Config.MaxLength));
+        }
+        else
+        {
+            var transformer = TrainableEncoder.Load(source);
+            _model = transformer;
+            (_vocabSize, _maxLength) = (transformer.Config.VocabSize, Math.Min(_o.MaxLength, transformer.Config.MaxPositionEmbeddings));
+        }
+        _tokenizer = BertTokenizer.Load(source);
+        _configJson = File.ReadAllText(configFile);
         _tokenizerFiles = TokenizerFiles.Where(f => File.Exists(Path.Combine(source, f))).Select(f => (f, File.ReadAllBytes(Path.Combine(source, f)))).ToList();
-        _maxLength = Math.Min(_o.MaxLength, _model.Config.MaxPositionEmbeddings);
     }
 
-    private static string Architecture(TransformerConfig c) =>
-        $"{c.ModelType} (hidden {c.HiddenSize}, {c.NumHiddenLayers} layers, {c.NumAttentionHeads} heads, intermediate {c.IntermediateSize}, vocab {c.VocabSize})";
+    /// <summary>A one-phrase description of the model a config.json describes; equal strings mean resumable weights.</summary>
+    private static string Architecture(string configPath)
+    {
+        if (GruConfig.Declares(configPath)) return GruConfig.Load(configPath).Describe();
+        var c = TransformerConfig.Load(configPath);
+        return $"{c.ModelType} (hidden {c.HiddenSize}, {c.NumHiddenLayers} layers, {c.NumAttentionHeads} heads, intermediate {c.IntermediateSize}, vocab {c.VocabSize})";
+    }
 
     /// <summary>The checkpoint directory of a --resume argument: OUTPUT/last, or a last/ directory itself.</summary>
     private static string ResumeCheckpoint(string dir)
