@@ -76,6 +76,7 @@ public sealed class GruModel
         internal float[] Embedded = [];
         internal float[] InputGates = [];
         internal int[] Order = [];
+        internal float[] Pooled = [];
         internal readonly DirectionBuffers[] Directions = [new(), new()];
 
         internal void Ensure(int tokens, int sequences, GruConfig c)
@@ -84,6 +85,7 @@ public sealed class GruModel
             Grow(ref Embedded, tokens * c.EmbeddingSize);
             Grow(ref InputGates, tokens * 2 * g3);
             if (Order.Length < sequences) Order = new int[sequences];
+            Grow(ref Pooled, sequences * c.Dimension);
             foreach (var d in Directions)
             {
                 Grow(ref d.State, sequences * h);
@@ -134,12 +136,11 @@ public sealed class GruModel
         for (int s = 0; s < n; s++) order[s] = s;
         // Stable sort by decreasing length: equal lengths keep batch order, which the results do not depend on anyway.
         Array.Sort(order, 0, n, Comparer<int>.Create((a, b) => batch.Length(b) != batch.Length(a) ? batch.Length(b) - batch.Length(a) : a - b));
-        var output = new float[n * dim];
-        ctx.For(2, d => RunDirection(d, batch, workspace, output, ctx));
-        output.AsSpan().CopyTo(pooled);
+        ctx.For(2, d => RunDirection(d, batch, workspace, ctx));
+        workspace.Pooled.AsSpan(0, n * dim).CopyTo(pooled);
     }
 
-    private void RunDirection(int d, TokenBatch batch, Workspace workspace, float[] output, ComputeContext ctx)
+    private void RunDirection(int d, TokenBatch batch, Workspace workspace, ComputeContext ctx)
     {
         int n = batch.BatchSize, h = Config.HiddenSize, g3 = 3 * h, dim = Dimension;
         var buffers = workspace.Directions[d];
@@ -167,7 +168,7 @@ public sealed class GruModel
         for (int i = 0; i < n; i++)
         {
             int s = order[i];
-            TensorPrimitives.Divide(sum.Slice(i * h, h), batch.Length(s), output.AsSpan(s * dim + d * h, h));
+            TensorPrimitives.Divide(sum.Slice(i * h, h), batch.Length(s), workspace.Pooled.AsSpan(s * dim + d * h, h));
         }
     }
 }
