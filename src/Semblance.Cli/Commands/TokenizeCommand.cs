@@ -25,8 +25,9 @@ public sealed class TokenizeCommand : CliCommand
     public override int Execute(CommandArgs args, CliIO io)
     {
         var dir = Semblance.Hub.ModelLocator.Resolve(args.Require("--model"));
-        var config = TransformerLoader.LoadConfig(dir);
-        int maxLength = args.GetInt("--max-length", Math.Min(config.MaxPositionEmbeddings, 512), 0);
+        var configPath = Path.Combine(dir, TransformerLoader.ConfigFileName);
+        int modelLimit = GruConfig.Declares(configPath) ? GruConfig.Load(configPath).MaxLength : TransformerLoader.LoadConfig(dir).MaxPositionEmbeddings;
+        int maxLength = args.GetInt("--max-length", Math.Min(modelLimit, 512), 0);
         if (maxLength is 1) throw new UsageException("--max-length 1 leaves no room for [CLS] and [SEP]");
         var tokenizer = BertTokenizer.Load(dir);
         using var output = io.OpenOutput(args.Get("--output"));
