@@ -17,11 +17,11 @@ namespace Semblance.Training;
 public sealed record TrainingResult(double BestSpearman, long Steps, bool Stopped);
 
 /// <summary>
-/// Trains a sentence encoder (BERT/RoFormer, or the GRU of <see cref="GruEncoder"/>) with mean pooling. Output layout: <c>OUTPUT/</c> holds the best model by dev Spearman
-/// (the latest when there is no dev set) in the Hugging Face layout, so <c>semblance encode --model OUTPUT</c> loads
-/// it; <c>OUTPUT/last/</c> holds the latest checkpoint plus optimizer.safetensors and trainer_state.json for
-/// <c>--resume</c>. Randomness (data order, dropout) is a pure function of the seed, epoch and step, so a resumed run
-/// continues exactly as the uninterrupted one would.
+/// Trains a sentence encoder (BERT/RoFormer, or the GRU of <see cref="GruEncoder"/>) with mean pooling. Output layout:
+/// <c>OUTPUT/</c> holds the best model by dev Spearman (the latest when there is no dev set) in the Hugging Face
+/// layout, so <c>semblance encode --model OUTPUT</c> loads it; <c>OUTPUT/last/</c> holds the latest checkpoint plus
+/// optimizer.safetensors and trainer_state.json for <c>--resume</c>. Randomness (data order, dropout) is a pure
+/// function of the seed, epoch and step, so a resumed run continues exactly as the uninterrupted one would.
 /// </summary>
 public sealed class Trainer
 {
