@@ -2,6 +2,7 @@
 // multi-query SIMD kernels over query groups x database blocks, multi-threaded over both.
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Text.Json.Nodes;
 
 namespace Semblance.Search;
@@ -48,7 +49,7 @@ public sealed unsafe class FlatIndex : VectorIndex
     public override string Kind => Encoding switch { FlatEncoding.Float16 => KindF16, FlatEncoding.Int8 => KindInt8, _ => KindF32 };
 
     /// <summary>int8: candidates kept per requested hit before the exact re-rank.</summary>
-    public int RerankFactor { get; set; } = 8;
+    public int RerankFactor { get; set; } = 4;
 
     /// <summary>Bytes of vector data held (mapped or owned), excluding ids and payloads.</summary>
     public long VectorBytes => _data.Length + _originals.Length + (long)_norms.Length * sizeof(float);
@@ -182,7 +183,7 @@ public sealed unsafe class FlatIndex : VectorIndex
     }
 
     /// <summary>
-    /// q·x̂ = Σ q_j·min_j + Σ (q_j·scale_j)·u_j; the weights w = q∘scale are coded as w ≈ step·r with r ∈ [-63, 63].
+    /// q·x̂ = Σ q_j·min_j + Σ (q_j·scale_j)·u_j; the weights w = q∘scale are coded as w ≈ step·r with |r| ≤ <see cref="FlatKernels.QueryCodeMax"/>.
     /// </summary>
     private QuantizedQueries QuantizeQueries(float[] q, int nqp)
     {
@@ -197,9 +198,9 @@ public sealed unsafe class FlatIndex : VectorIndex
             TensorPrimitives.Multiply(qi, _scale, w);
             offset[i] = TensorPrimitives.Dot(qi, _min);
             float amax = MathF.Abs(TensorPrimitives.MaxMagnitude(w));
-            float s = amax > 0 ? amax / 63f : 1f;
+            float s = amax > 0 ? amax / FlatKernels.QueryCodeMax : 1f;
             step[i] = s;
-            for (int j = 0; j < dp; j++) codes[(long)i * dp + j] = (sbyte)Math.Clamp(MathF.Round(w[j] / s), -63, 63);
+            for (int j = 0; j < dp; j++) codes[(long)i * dp + j] = (sbyte)Math.Clamp(MathF.Round(w[j] / s), -FlatKernels.QueryCodeMax, FlatKernels.QueryCodeMax);
         }
         return new QuantizedQueries(codes, offset, step);
     }
@@ -285,7 +286,10 @@ public sealed unsafe class FlatIndex : VectorIndex
                                     {
                                         int query = g * G + r;
                                         float off = qq.Offset[query], st = qq.Step[query];
-                                        for (int l = 0; l < Lanes; l++) s[l] = off + st * ((int*)s)[l];
+                                        if (Vector512.IsHardwareAccelerated)
+                                            Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(Vector512.Load((int*)s)), Vector512.Create(st), Vector512.Create(off)).Store(s);
+                                        else
+                                            for (int l = 0; l < Lanes; l++) s[l] = off + st * ((int*)s)[l];
                                     }
                                     if (l2) for (int l = 0; l < valid; l++) s[l] = 2 * s[l] - _norms[baseSlot + l];
                                     FlatKernels.Emit(s, gh[r], baseSlot, valid, deleted);

@@ -70,16 +70,17 @@ public sealed unsafe class HnswIndex : VectorIndex
 
     private sealed class Scratch(int n)
     {
-        public int[] Visited = new int[n];
-        public int Tag;
+        // 16-bit tags halve the visited table, so more of it stays in cache on large indexes.
+        public ushort[] Visited = new ushort[n];
+        public ushort Tag;
         public readonly Heap Candidates = new();
         public readonly Heap Results = new();
         public int[] Links = new int[64];
 
         public void NewVisit(int n)
         {
-            if (Visited.Length < n) { Visited = new int[Math.Max(n, Visited.Length + Visited.Length / 4)]; Tag = 0; }
-            if (++Tag == int.MaxValue) { Array.Clear(Visited); Tag = 1; }
+            if (Visited.Length < n) { Visited = new ushort[Math.Max(n, Visited.Length + Visited.Length / 4)]; Tag = 0; }
+            if (++Tag == ushort.MaxValue) { Array.Clear(Visited); Tag = 1; }
         }
     }
 
@@ -356,7 +357,7 @@ public sealed unsafe class HnswIndex : VectorIndex
     {
         sc.NewVisit(_nodes);
         var visited = sc.Visited;
-        int tag = sc.Tag;
+        ushort tag = sc.Tag;
         var cand = sc.Candidates;
         var res = sc.Results;
         cand.Clear();
@@ -378,12 +379,19 @@ public sealed unsafe class HnswIndex : VectorIndex
             for (int i = 0; i < cnt; i++)
             {
                 int e = arr[off + 1 + i];
-                if (i + 1 < cnt) Prefetch(Vec(arr[off + 2 + i]));
+                if (i + 1 < cnt)
+                {
+                    int next = arr[off + 2 + i];
+                    Prefetch(Vec(next));
+                    fixed (ushort* v = &visited[next]) Prefetch(v);
+                }
                 if (visited[e] == tag) continue;
                 visited[e] = tag;
                 float d = Distance(q, Vec(e));
                 if (res.Count < ef || d < bound)
                 {
+                    // A candidate is likely to be expanded later: start fetching its neighbour list now.
+                    if (level == 0) fixed (int* lp = &_links0[e * Stride0]) Prefetch(lp);
                     cand.Push(d, e);
                     if (deleted is null || !deleted[e])
                     {
