@@ -13,6 +13,8 @@ namespace Semblance.Training.Autodiff;
 public sealed partial class Tape
 {
     private readonly List<Action> _backward = [];
+    private readonly List<string>? _names = TapeProfile.Enabled ? [] : null;
+    private long _lastRecord = TapeProfile.Enabled ? TapeProfile.Now() : 0;
 
     public Tape(ComputeContext? context = null, bool recording = true)
     {
@@ -33,7 +35,15 @@ public sealed partial class Tape
 
     private bool Tracks(Tensor a, Tensor b, Tensor c) => IsRecording && (a.RequiresGrad || b.RequiresGrad || c.RequiresGrad);
 
-    private void Record(Action backward) => _backward.Add(backward);
+    private void Record(Action backward, [System.Runtime.CompilerServices.CallerMemberName] string op = "")
+    {
+        _backward.Add(backward);
+        if (_names is null) return;
+        _names.Add(op);
+        long now = TapeProfile.Now();
+        TapeProfile.Add(op, forward: true, now - _lastRecord);
+        _lastRecord = now;
+    }
 
     /// <summary>Back-propagates from a 1x1 <paramref name="loss"/> (seed 1) and clears the tape.</summary>
     public void Backward(Tensor loss)
@@ -49,8 +59,16 @@ public sealed partial class Tape
         if (!output.RequiresGrad) throw new InvalidOperationException("the output does not depend on any tensor that requires a gradient (or the tape was not recording)");
         var g = output.GradBuffer();
         for (int i = 0; i < g.Length; i++) g[i] += seed[i];
-        for (int i = _backward.Count - 1; i >= 0; i--) _backward[i]();
-        _backward.Clear();
+        if (_names is null)
+            for (int i = _backward.Count - 1; i >= 0; i--) _backward[i]();
+        else
+            for (int i = _backward.Count - 1; i >= 0; i--)
+            {
+                long start = TapeProfile.Now();
+                _backward[i]();
+                TapeProfile.Add(_names[i], forward: false, TapeProfile.Now() - start);
+            }
+        Clear();
     }
 
     /// <summary>
@@ -70,7 +88,12 @@ public sealed partial class Tape
     }
 
     /// <summary>Drops the recorded steps without running them (the graph is not needed after all).</summary>
-    public void Clear() => _backward.Clear();
+    public void Clear()
+    {
+        _backward.Clear();
+        _names?.Clear();
+        if (_names is not null) _lastRecord = TapeProfile.Now();
+    }
 
     private static void AddInto(float[] target, ReadOnlySpan<float> values) =>
         System.Numerics.Tensors.TensorPrimitives.Add(target, values, target);
