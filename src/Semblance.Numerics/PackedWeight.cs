@@ -49,6 +49,32 @@ public sealed class PackedWeight
         return new PackedWeight(outFeatures, inFeatures, data);
     }
 
+    /// <summary>
+    /// Packs W given transposed, as Wᵀ [inFeatures, outFeatures] row-major (an activation or a weight used as x·B):
+    /// each panel row is 32 consecutive floats of one source row, so this is block copies, no transpose.
+    /// </summary>
+    public static PackedWeight PackFromInOut(ReadOnlySpan<float> weightInOut, int outFeatures, int inFeatures)
+    {
+        if (outFeatures < 1 || inFeatures < 1)
+            throw new ArgumentException($"weight shape must be positive, got {outFeatures}x{inFeatures}");
+        if (weightInOut.Length != checked(outFeatures * inFeatures))
+            throw new ArgumentException($"weight has {weightInOut.Length} values, expected {inFeatures}x{outFeatures}");
+        int panels = (outFeatures + PanelWidth - 1) / PanelWidth;
+        var data = new AlignedBuffer(checked(panels * inFeatures * PanelWidth));
+        var dst = data.Span;
+        for (int panel = 0; panel < panels; panel++)
+        {
+            int o0 = panel * PanelWidth, width = Math.Min(PanelWidth, outFeatures - o0);
+            for (int i = 0; i < inFeatures; i++)
+            {
+                var target = dst.Slice((panel * inFeatures + i) * PanelWidth, PanelWidth);
+                weightInOut.Slice(i * outFeatures + o0, width).CopyTo(target);
+                if (width < PanelWidth) target[width..].Clear();
+            }
+        }
+        return new PackedWeight(outFeatures, inFeatures, data);
+    }
+
     /// <summary>Writes W back in its [outFeatures, inFeatures] layout.</summary>
     public void Unpack(Span<float> weightOutIn)
     {

@@ -69,13 +69,33 @@ internal static class TrainingGemm
     }
 
     /// <summary>C[n, k] += A[m, n]ᵀ · B[m, k]: the weight gradient dW += dYᵀ·X, summed over the m rows.</summary>
-    public static void AddAtB(ReadOnlySpan<float> a, int m, int n, ReadOnlySpan<float> b, int k, Span<float> c, ComputeContext ctx)
+    /// <remarks>
+    /// Runs as <see cref="Gemm.Linear(ReadOnlySpan{float}, int, PackedWeight, ReadOnlySpan{float}, Span{float}, ComputeContext)"/>
+    /// with x = Aᵀ [n, m] and the weight Bᵀ [k, m], so the long m (tokens) is the K-blocked depth and the product gets
+    /// the packed kernel's L1/L2 blocking and 2-D task split.
+    /// </remarks>
+    public static void AddAtB(ReadOnlySpan<float> a, int m, int n, ReadOnlySpan<float> b, int k, Span<float> c, ComputeContext ctx) =>
+        AtB(a, m, n, b, k, c, accumulate: true, ctx);
+
+    /// <summary>C[n, k] (+)= A[m, n]ᵀ · B[m, k]; without <paramref name="accumulate"/> C is overwritten.</summary>
+    public static void AtB(ReadOnlySpan<float> a, int m, int n, ReadOnlySpan<float> b, int k, Span<float> c, bool accumulate, ComputeContext ctx)
     {
-        if (m == 0 || n == 0 || k == 0) return;
-        var at = new float[n * m];
+        if (n == 0 || k == 0) return;
+        if (m == 0)
+        {
+            if (!accumulate) c[..(n * k)].Clear();
+            return;
+        }
+        var at = GC.AllocateUninitializedArray<float>(n * m);
         Transpose(a, m, n, at);
-        var product = new float[n * k];
-        AB(at, n, m, b, k, product, ctx);
+        var packed = PackInOut(b, m, k);
+        if (!accumulate)
+        {
+            Gemm.Linear(at, n, packed, default, c[..(n * k)], ctx);
+            return;
+        }
+        var product = GC.AllocateUninitializedArray<float>(n * k);
+        Gemm.Linear(at, n, packed, default, product, ctx);
         TensorPrimitives.Add(c[..(n * k)], product, c[..(n * k)]);
     }
 
@@ -83,24 +103,52 @@ internal static class TrainingGemm
     public static void AddAB(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> b, int n, Span<float> c, ComputeContext ctx)
     {
         if (m == 0 || n == 0) return;
-        var product = new float[m * n];
-        AB(a, m, k, b, n, product, ctx);
+        if (k == 0) return;
+        AddAB(a, m, PackInOut(b, k, n), c, accumulate: true, ctx);
+    }
+
+    /// <summary>C[m, n] (+)= A[m, k] · B[k, n] with B given packed as the Linear weight Bᵀ [n, k] (see <see cref="PackInOut"/>).</summary>
+    public static void AddAB(ReadOnlySpan<float> a, int m, PackedWeight bt, Span<float> c, bool accumulate, ComputeContext ctx)
+    {
+        int n = bt.OutFeatures;
+        if (m == 0) return;
+        if (!accumulate)
+        {
+            Gemm.Linear(a, m, bt, default, c[..(m * n)], ctx);
+            return;
+        }
+        var product = GC.AllocateUninitializedArray<float>(m * n);
+        Gemm.Linear(a, m, bt, default, product, ctx);
         TensorPrimitives.Add(c[..(m * n)], product, c[..(m * n)]);
     }
 
-    /// <summary>T[cols, rows] = X[rows, cols]ᵀ, in 32x32 blocks so both sides stay in cache.</summary>
-    public static void Transpose(ReadOnlySpan<float> x, int rows, int cols, Span<float> t)
+    /// <summary>
+    /// B [in, out] (row-major, the layout of an activation or of a weight used as x·W) packed as the Linear weight
+    /// Bᵀ [out, in], so x·B runs on the packed kernel.
+    /// </summary>
+    public static PackedWeight PackInOut(ReadOnlySpan<float> b, int inFeatures, int outFeatures) =>
+        PackedWeight.PackFromInOut(b[..(inFeatures * outFeatures)], outFeatures, inFeatures);
+
+    /// <summary>T[cols, rows] = X[rows, cols]ᵀ, in 16x16 blocks so both sides stay in cache.</summary>
+    public static unsafe void Transpose(ReadOnlySpan<float> x, int rows, int cols, Span<float> t)
     {
-        const int block = 32;
-        for (int i0 = 0; i0 < rows; i0 += block)
+        const int block = 16;
+        if ((long)rows * cols > x.Length || (long)rows * cols > t.Length) throw new ArgumentException($"Transpose: {rows}x{cols} does not fit the spans");
+        fixed (float* px = x)
+        fixed (float* pt = t)
         {
-            int i1 = Math.Min(rows, i0 + block);
-            for (int j0 = 0; j0 < cols; j0 += block)
+            for (int i0 = 0; i0 < rows; i0 += block)
             {
-                int j1 = Math.Min(cols, j0 + block);
-                for (int i = i0; i < i1; i++)
-                    for (int j = j0; j < j1; j++)
-                        t[j * rows + i] = x[i * cols + j];
+                int i1 = Math.Min(rows, i0 + block);
+                for (int j0 = 0; j0 < cols; j0 += block)
+                {
+                    int j1 = Math.Min(cols, j0 + block);
+                    for (int i = i0; i < i1; i++)
+                    {
+                        float* src = px + (long)i * cols;
+                        for (int j = j0; j < j1; j++) pt[(long)j * rows + i] = src[j];
+                    }
+                }
             }
         }
     }

@@ -25,22 +25,45 @@ public sealed partial class Tape
     /// <summary>x·Φ(x), Φ(x) = ½(1 + erf(x/√2)); derivative Φ(x) + x·φ(x).</summary>
     public Tensor Gelu(Tensor x)
     {
-        var y = new float[x.Length];
+        var y = GC.AllocateUninitializedArray<float>(x.Length);
         Kernels.Gelu(x.Data, y);
-        return Elementwise(x, y, (xs, ys, d) =>
+        var result = new Tensor(y, x.Rows, x.Cols, Tracks(x));
+        if (result.RequiresGrad)
+            Record(() =>
+            {
+                if (result.Grad is not { } g) return;
+                GeluBackward(x.Data, g, x.GradBuffer());
+            });
+        return result;
+    }
+
+    /// <summary>
+    /// gx += g·(½(1 + erf(x/√2)) + x·e^{−x²/2}/√(2π)), in vector passes over blocks that stay in L1 (one pass over
+    /// x, g and gx in memory instead of ten over full-size temporaries).
+    /// </summary>
+    private static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> g, Span<float> gx)
+    {
+        const int block = 1024;
+        Span<float> d = stackalloc float[block];
+        Span<float> density = stackalloc float[block];
+        for (int i0 = 0; i0 < x.Length; i0 += block)
         {
-            // d = ½(1 + erf(x/√2)) + x·e^{−x²/2}/√(2π), in vector passes.
-            var density = new float[xs.Length];
-            TensorPrimitives.Multiply(xs, InvSqrt2, d);
-            Kernels.Erf(d, d);
-            TensorPrimitives.Multiply(d, 0.5f, d);
-            TensorPrimitives.Add(d, 0.5f, d);
-            TensorPrimitives.Multiply(xs, xs, density);
-            TensorPrimitives.Multiply(density, -0.5f, density);
-            TensorPrimitives.Exp(density, density);
-            TensorPrimitives.Multiply(density, xs, density);
-            TensorPrimitives.MultiplyAdd(density, InvSqrt2Pi, d, d);
-        });
+            int n = Math.Min(block, x.Length - i0);
+            var xs = x.Slice(i0, n);
+            var ds = d[..n];
+            var es = density[..n];
+            TensorPrimitives.Multiply(xs, InvSqrt2, ds);
+            Kernels.Erf(ds, ds);
+            TensorPrimitives.Multiply(ds, 0.5f, ds);
+            TensorPrimitives.Add(ds, 0.5f, ds);
+            TensorPrimitives.Multiply(xs, xs, es);
+            TensorPrimitives.Multiply(es, -0.5f, es);
+            TensorPrimitives.Exp(es, es);
+            TensorPrimitives.Multiply(es, xs, es);
+            TensorPrimitives.MultiplyAdd(es, InvSqrt2Pi, ds, ds);
+            var dst = gx.Slice(i0, n);
+            TensorPrimitives.MultiplyAdd(g.Slice(i0, n), ds, dst, dst);
+        }
     }
 
     /// <summary>½x(1 + tanh u), u = √(2/π)(x + 0.044715x³); derivative ½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²).</summary>

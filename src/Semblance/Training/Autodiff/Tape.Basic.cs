@@ -9,15 +9,15 @@ public sealed partial class Tape
     public Tensor Add(Tensor a, Tensor b)
     {
         SameShape(a, b);
-        var y = new float[a.Length];
+        var y = GC.AllocateUninitializedArray<float>(a.Length);
         TensorPrimitives.Add(a.Data, b.Data, y);
         var result = new Tensor(y, a.Rows, a.Cols, Tracks(a, b));
         if (result.RequiresGrad)
             Record(() =>
             {
                 if (result.Grad is not { } g) return;
-                if (a.RequiresGrad) AddInto(a.GradBuffer(), g);
-                if (b.RequiresGrad) AddInto(b.GradBuffer(), g);
+                if (a.RequiresGrad) a.AccumulateGrad(g);
+                if (b.RequiresGrad) b.AccumulateGrad(g);
             });
         return result;
     }
@@ -132,7 +132,7 @@ public sealed partial class Tape
                 int start = 0;
                 foreach (var p in parts)
                 {
-                    if (p.RequiresGrad) AddInto(p.GradBuffer(), g.AsSpan(start, p.Length));
+                    if (p.RequiresGrad) p.AccumulateGrad(g.AsSpan(start, p.Length));
                     start += p.Length;
                 }
             });

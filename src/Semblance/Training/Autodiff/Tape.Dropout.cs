@@ -14,15 +14,10 @@ public sealed partial class Tape
         if (rowKeys.Length != x.Rows) throw new ArgumentException($"Dropout: {rowKeys.Length} row keys for {x.Rows} rows", nameof(rowKeys));
         int cols = x.Cols;
         float keep = 1f / (1f - p);
-        var mask = new float[x.Length];
-        var y = new float[x.Length];
-        for (int r = 0; r < x.Rows; r++)
-            for (int c = 0; c < cols; c++)
-            {
-                int i = r * cols + c;
-                mask[i] = DropoutMask.Dropped(rowKeys[r], site, c, p) ? 0f : keep;
-                y[i] = x.Data[i] * mask[i];
-            }
+        var mask = GC.AllocateUninitializedArray<float>(x.Length);
+        var y = GC.AllocateUninitializedArray<float>(x.Length);
+        for (int r = 0; r < x.Rows; r++) DropoutMask.Fill(rowKeys[r], site, 0, p, keep, mask.AsSpan(r * cols, cols));
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x.Data, mask, y);
         var result = new Tensor(y, x.Rows, cols, Tracks(x));
         if (result.RequiresGrad)
             Record(() =>

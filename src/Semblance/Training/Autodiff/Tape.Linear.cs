@@ -10,7 +10,7 @@ public sealed partial class Tape
     public Tensor Embedding(Tensor table, int[] ids)
     {
         int e = table.Cols;
-        var y = new float[ids.Length * e];
+        var y = GC.AllocateUninitializedArray<float>(ids.Length * e);
         for (int i = 0; i < ids.Length; i++)
         {
             if ((uint)ids[i] >= (uint)table.Rows) throw new ArgumentOutOfRangeException(nameof(ids), ids[i], $"id outside the {table.Rows}-row table");
@@ -37,7 +37,7 @@ public sealed partial class Tape
         int m = x.Rows, k = x.Cols, n = weight.Rows;
         if (weight.Cols != k) throw new ArgumentException($"Linear: input has {k} features, the weight is {weight.Rows}x{weight.Cols}");
         if (bias is not null && bias.Length != n) throw new ArgumentException($"Linear: bias has {bias.Length} values, expected {n}");
-        var y = new float[m * n];
+        var y = GC.AllocateUninitializedArray<float>(m * n);
         if (weight is Parameter p && m > 0)
             Gemm.Linear(x.Data, m, p.Packed(), bias is null ? default : bias.Data, y, Context);
         else
@@ -52,8 +52,18 @@ public sealed partial class Tape
             Record(() =>
             {
                 if (result.Grad is not { } g) return;
-                if (x.RequiresGrad) TrainingGemm.AddAB(g, m, n, weight.Data, k, x.GradBuffer(), Context);
-                if (weight.RequiresGrad) TrainingGemm.AddAtB(g, m, n, x.Data, k, weight.GradBuffer(), Context);
+                if (x.RequiresGrad)
+                {
+                    // A first contribution is written straight into the gradient instead of added to zeros.
+                    bool overwrite = x.GradIsZero;
+                    if (weight is Parameter wp) TrainingGemm.AddAB(g, m, wp.PackedTransposed(), overwrite ? x.GradBufferToOverwrite() : x.GradBuffer(), accumulate: !overwrite, Context);
+                    else TrainingGemm.AddAB(g, m, n, weight.Data, k, x.GradBuffer(), Context);
+                }
+                if (weight.RequiresGrad)
+                {
+                    bool overwrite = weight.GradIsZero;
+                    TrainingGemm.AtB(g, m, n, x.Data, k, overwrite ? weight.GradBufferToOverwrite() : weight.GradBuffer(), accumulate: !overwrite, Context);
+                }
                 if (bias is not null && bias.RequiresGrad)
                 {
                     var gb = bias.GradBuffer();

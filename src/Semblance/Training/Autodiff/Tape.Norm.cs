@@ -13,28 +13,17 @@ public sealed partial class Tape
     {
         int rows = x.Rows, cols = x.Cols;
         if (gamma.Length != cols || beta.Length != cols) throw new ArgumentException($"LayerNorm: {cols} features, but γ has {gamma.Length} and β {beta.Length}");
-        var y = new float[x.Length];
-        var xhat = new float[x.Length];
+        var y = GC.AllocateUninitializedArray<float>(x.Length);
+        var xhat = GC.AllocateUninitializedArray<float>(x.Length);
         var rstd = new float[rows];
         for (int r = 0; r < rows; r++)
         {
-            var row = x.Row(r);
-            double mean = 0;
-            for (int c = 0; c < cols; c++) mean += row[c];
-            mean /= cols;
-            double variance = 0;
-            for (int c = 0; c < cols; c++)
-            {
-                double d = row[c] - mean;
-                variance += d * d;
-            }
-            variance /= cols;
-            double inv = 1.0 / Math.Sqrt(variance + eps);
-            rstd[r] = (float)inv;
             var h = xhat.AsSpan(r * cols, cols);
-            for (int c = 0; c < cols; c++) h[c] = (float)((row[c] - mean) * inv);
-            var dst = y.AsSpan(r * cols, cols);
-            TensorPrimitives.MultiplyAdd(h, gamma.Data, beta.Data, dst);
+            TensorPrimitives.Subtract(x.Row(r), TensorPrimitives.Sum(x.Row(r)) / cols, h);
+            float inv = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(h) / cols + eps);
+            rstd[r] = inv;
+            TensorPrimitives.Multiply(h, inv, h);
+            TensorPrimitives.MultiplyAdd(h, gamma.Data, beta.Data, y.AsSpan(r * cols, cols));
         }
         var result = new Tensor(y, rows, cols, Tracks(x, gamma, beta));
         if (result.RequiresGrad)
@@ -53,20 +42,16 @@ public sealed partial class Tape
                 }
                 if (!x.RequiresGrad) return;
                 var gx = x.GradBuffer();
-                var dxhat = new float[cols];
+                Span<float> dxhat = cols <= 4096 ? stackalloc float[cols] : new float[cols];
                 for (int r = 0; r < rows; r++)
                 {
                     var h = xhat.AsSpan(r * cols, cols);
                     TensorPrimitives.Multiply(g.AsSpan(r * cols, cols), gamma.Data, dxhat);
-                    double sum = 0, dot = 0;
-                    for (int c = 0; c < cols; c++)
-                    {
-                        sum += dxhat[c];
-                        dot += (double)dxhat[c] * h[c];
-                    }
-                    float meanD = (float)(sum / cols), meanDot = (float)(dot / cols), inv = rstd[r];
+                    float meanD = TensorPrimitives.Sum(dxhat) / cols, meanDot = TensorPrimitives.Dot(dxhat, h) / cols;
+                    TensorPrimitives.Subtract(dxhat, meanD, dxhat);
+                    TensorPrimitives.MultiplyAdd(h, -meanDot, dxhat, dxhat);
                     var dst = gx.AsSpan(r * cols, cols);
-                    for (int c = 0; c < cols; c++) dst[c] += inv * (dxhat[c] - meanD - h[c] * meanDot);
+                    TensorPrimitives.MultiplyAdd(dxhat, rstd[r], dst, dst);
                 }
             });
         return result;
