@@ -86,15 +86,15 @@ internal static class TrainingGemm
             if (!accumulate) c[..(n * k)].Clear();
             return;
         }
-        var at = GC.AllocateUninitializedArray<float>(n * m);
+        var at = Scratch.Transposed(n * m);
         Transpose(a, m, n, at);
-        var packed = PackInOut(b, m, k);
+        var packed = Scratch.Pack(b[..(m * k)], k, m);
         if (!accumulate)
         {
             Gemm.Linear(at, n, packed, default, c[..(n * k)], ctx);
             return;
         }
-        var product = GC.AllocateUninitializedArray<float>(n * k);
+        var product = Scratch.Product(n * k);
         Gemm.Linear(at, n, packed, default, product, ctx);
         TensorPrimitives.Add(c[..(n * k)], product, c[..(n * k)]);
     }
@@ -117,7 +117,7 @@ internal static class TrainingGemm
             Gemm.Linear(a, m, bt, default, c[..(m * n)], ctx);
             return;
         }
-        var product = GC.AllocateUninitializedArray<float>(m * n);
+        var product = Scratch.Product(m * n);
         Gemm.Linear(a, m, bt, default, product, ctx);
         TensorPrimitives.Add(c[..(m * n)], product, c[..(m * n)]);
     }
@@ -126,8 +126,32 @@ internal static class TrainingGemm
     /// B [in, out] (row-major, the layout of an activation or of a weight used as x·W) packed as the Linear weight
     /// Bᵀ [out, in], so x·B runs on the packed kernel.
     /// </summary>
-    public static PackedWeight PackInOut(ReadOnlySpan<float> b, int inFeatures, int outFeatures) =>
-        PackedWeight.PackFromInOut(b[..(inFeatures * outFeatures)], outFeatures, inFeatures);
+    public static PackedWeight PackInOut(ReadOnlySpan<float> b, int inFeatures, int outFeatures, PackedWeight? reuse = null) =>
+        PackedWeight.PackFromInOut(b[..(inFeatures * outFeatures)], outFeatures, inFeatures, reuse);
+
+    /// <summary>
+    /// Per-thread temporaries of the backward products, grown on demand and reused: a step re-packs and transposes
+    /// about as many floats as the activations hold, and fresh arrays for them cost page faults and GC work.
+    /// Each is valid until the next call of the same kind on the same thread (the products finish before return).
+    /// </summary>
+    private static class Scratch
+    {
+        [ThreadStatic] private static float[]? _transposed, _product;
+        [ThreadStatic] private static PackedWeight? _pack;
+
+        public static Span<float> Transposed(int length) => Grow(ref _transposed, length);
+
+        public static Span<float> Product(int length) => Grow(ref _product, length);
+
+        public static PackedWeight Pack(ReadOnlySpan<float> bInOut, int outFeatures, int inFeatures) =>
+            _pack = PackInOut(bInOut, inFeatures, outFeatures, _pack);
+
+        private static Span<float> Grow(ref float[]? buffer, int length)
+        {
+            if (buffer is null || buffer.Length < length) buffer = GC.AllocateUninitializedArray<float>(Math.Max(length, (buffer?.Length ?? 0) * 5 / 4));
+            return buffer.AsSpan(0, length);
+        }
+    }
 
     /// <summary>T[cols, rows] = X[rows, cols]ᵀ, in 16x16 blocks so both sides stay in cache.</summary>
     public static unsafe void Transpose(ReadOnlySpan<float> x, int rows, int cols, Span<float> t)

@@ -115,7 +115,7 @@ public sealed class Parameter : Tensor
     {
         if (_packed is null || _packedVersion != Version)
         {
-            _packed = PackedWeight.Pack(Data, Rows, Cols);
+            _packed = PackedWeight.Pack(Data, Rows, Cols, _packed);
             _packedVersion = Version;
         }
         return _packed;
@@ -126,7 +126,7 @@ public sealed class Parameter : Tensor
     {
         if (_packedTransposed is null || _packedTransposedVersion != Version)
         {
-            _packedTransposed = TrainingGemm.PackInOut(Data, Rows, Cols);
+            _packedTransposed = TrainingGemm.PackInOut(Data, Rows, Cols, _packedTransposed);
             _packedTransposedVersion = Version;
         }
         return _packedTransposed;
