@@ -1,5 +1,6 @@
 // Tape element-wise activations: GELU (erf and tanh forms), ReLU, tanh, sigmoid.
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using Semblance.Models;
 using Semblance.Numerics;
 
@@ -26,43 +27,45 @@ public sealed partial class Tape
     public Tensor Gelu(Tensor x)
     {
         var y = GC.AllocateUninitializedArray<float>(x.Length);
-        Kernels.Gelu(x.Data, y);
+        ForRanges(x.Length, (start, count) => Kernels.Gelu(x.Data.AsSpan(start, count), y.AsSpan(start, count)));
         var result = new Tensor(y, x.Rows, x.Cols, Tracks(x));
         if (result.RequiresGrad)
             Record(() =>
             {
                 if (result.Grad is not { } g) return;
-                GeluBackward(x.Data, g, x.GradBuffer());
+                var gx = x.GradBuffer();
+                ForRanges(x.Length, (start, count) => GeluBackward(x.Data.AsSpan(start, count), y.AsSpan(start, count), g.AsSpan(start, count), gx.AsSpan(start, count)));
             });
         return result;
     }
 
     /// <summary>
-    /// gx += g·(½(1 + erf(x/√2)) + x·e^{−x²/2}/√(2π)), in vector passes over blocks that stay in L1 (one pass over
-    /// x, g and gx in memory instead of ten over full-size temporaries).
+    /// gx += g·(Φ(x) + x·e^{−x²/2}/√(2π)). Φ(x) is read back from the forward result as y/x (one division instead
+    /// of an erf; near 0, where y/x loses digits, Φ(x) ≈ ½ + x/√(2π) to O(x³)), in one pass over memory.
     /// </summary>
-    private static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> g, Span<float> gx)
+    private static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> gx)
     {
-        const int block = 1024;
-        Span<float> d = stackalloc float[block];
-        Span<float> density = stackalloc float[block];
-        for (int i0 = 0; i0 < x.Length; i0 += block)
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
         {
-            int n = Math.Min(block, x.Length - i0);
-            var xs = x.Slice(i0, n);
-            var ds = d[..n];
-            var es = density[..n];
-            TensorPrimitives.Multiply(xs, InvSqrt2, ds);
-            Kernels.Erf(ds, ds);
-            TensorPrimitives.Multiply(ds, 0.5f, ds);
-            TensorPrimitives.Add(ds, 0.5f, ds);
-            TensorPrimitives.Multiply(xs, xs, es);
-            TensorPrimitives.Multiply(es, -0.5f, es);
-            TensorPrimitives.Exp(es, es);
-            TensorPrimitives.Multiply(es, xs, es);
-            TensorPrimitives.MultiplyAdd(es, InvSqrt2Pi, ds, ds);
-            var dst = gx.Slice(i0, n);
-            TensorPrimitives.MultiplyAdd(g.Slice(i0, n), ds, dst, dst);
+            var half = Vector512.Create(0.5f);
+            var c = Vector512.Create(InvSqrt2Pi);
+            var tiny = Vector512.Create(1e-3f);
+            for (; i + 16 <= x.Length; i += 16)
+            {
+                var xv = Vector512.Create(x.Slice(i, 16));
+                var phi = Vector512.ConditionalSelect(Vector512.LessThan(Vector512.Abs(xv), tiny),
+                    Vector512.FusedMultiplyAdd(xv, c, half), Vector512.Create(y.Slice(i, 16)) / xv);
+                var density = Vector512.Exp(-half * xv * xv) * xv * c;
+                var dst = gx.Slice(i, 16);
+                Vector512.FusedMultiplyAdd(Vector512.Create(g.Slice(i, 16)), phi + density, Vector512.Create((ReadOnlySpan<float>)dst)).CopyTo(dst);
+            }
+        }
+        for (; i < x.Length; i++)
+        {
+            float v = x[i];
+            float phi = MathF.Abs(v) < 1e-3f ? MathF.FusedMultiplyAdd(v, InvSqrt2Pi, 0.5f) : y[i] / v;
+            gx[i] = MathF.FusedMultiplyAdd(g[i], phi + MathF.Exp(-0.5f * v * v) * v * InvSqrt2Pi, gx[i]);
         }
     }
 

@@ -10,14 +10,14 @@ public sealed partial class Tape
     {
         SameShape(a, b);
         var y = GC.AllocateUninitializedArray<float>(a.Length);
-        TensorPrimitives.Add(a.Data, b.Data, y);
+        ForRanges(y.Length, (start, count) => TensorPrimitives.Add(a.Data.AsSpan(start, count), b.Data.AsSpan(start, count), y.AsSpan(start, count)));
         var result = new Tensor(y, a.Rows, a.Cols, Tracks(a, b));
         if (result.RequiresGrad)
             Record(() =>
             {
                 if (result.Grad is not { } g) return;
-                if (a.RequiresGrad) a.AccumulateGrad(g);
-                if (b.RequiresGrad) b.AccumulateGrad(g);
+                if (a.RequiresGrad) Accumulate(a, g);
+                if (b.RequiresGrad) Accumulate(b, g);
             });
         return result;
     }

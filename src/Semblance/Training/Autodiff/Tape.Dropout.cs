@@ -16,15 +16,24 @@ public sealed partial class Tape
         float keep = 1f / (1f - p);
         var mask = GC.AllocateUninitializedArray<float>(x.Length);
         var y = GC.AllocateUninitializedArray<float>(x.Length);
-        for (int r = 0; r < x.Rows; r++) DropoutMask.Fill(rowKeys[r], site, 0, p, keep, mask.AsSpan(r * cols, cols));
-        System.Numerics.Tensors.TensorPrimitives.Multiply(x.Data, mask, y);
+        ForRanges(x.Rows, (r0, count) =>
+        {
+            for (int r = r0; r < r0 + count; r++) DropoutMask.Fill(rowKeys[r], site, 0, p, keep, mask.AsSpan(r * cols, cols));
+            System.Numerics.Tensors.TensorPrimitives.Multiply(x.Data.AsSpan(r0 * cols, count * cols), mask.AsSpan(r0 * cols, count * cols), y.AsSpan(r0 * cols, count * cols));
+        }, Math.Max(1, MinPerTask / Math.Max(1, cols)));
         var result = new Tensor(y, x.Rows, cols, Tracks(x));
         if (result.RequiresGrad)
             Record(() =>
             {
                 if (result.Grad is not { } g) return;
-                var gx = x.GradBuffer();
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(g, mask, gx, gx);
+                bool overwrite = x.GradIsZero;
+                var gx = overwrite ? x.GradBufferToOverwrite() : x.GradBuffer();
+                ForRanges(g.Length, (start, count) =>
+                {
+                    var dst = gx.AsSpan(start, count);
+                    if (overwrite) System.Numerics.Tensors.TensorPrimitives.Multiply(g.AsSpan(start, count), mask.AsSpan(start, count), dst);
+                    else System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(g.AsSpan(start, count), mask.AsSpan(start, count), dst, dst);
+                });
             });
         return result;
     }

@@ -66,8 +66,13 @@ public sealed partial class Tape
                 }
                 if (bias is not null && bias.RequiresGrad)
                 {
+                    // A sum over rows: split by columns so each keeps its row order whatever the thread count.
                     var gb = bias.GradBuffer();
-                    for (int r = 0; r < m; r++) TensorPrimitives.Add(gb, g.AsSpan(r * n, n), gb);
+                    ForRanges(n, (c0, width) =>
+                    {
+                        var dst = gb.AsSpan(c0, width);
+                        for (int r = 0; r < m; r++) TensorPrimitives.Add(dst, g.AsSpan(r * n + c0, width), dst);
+                    }, m * n >= MinPerTask ? 64 : n);
                 }
             });
         return result;

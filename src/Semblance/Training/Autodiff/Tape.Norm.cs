@@ -16,43 +16,55 @@ public sealed partial class Tape
         var y = GC.AllocateUninitializedArray<float>(x.Length);
         var xhat = GC.AllocateUninitializedArray<float>(x.Length);
         var rstd = new float[rows];
-        for (int r = 0; r < rows; r++)
+        int rowsPerTask = Math.Max(1, MinPerTask / Math.Max(1, cols));
+        ForRanges(rows, (r0, count) =>
         {
-            var h = xhat.AsSpan(r * cols, cols);
-            TensorPrimitives.Subtract(x.Row(r), TensorPrimitives.Sum(x.Row(r)) / cols, h);
-            float inv = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(h) / cols + eps);
-            rstd[r] = inv;
-            TensorPrimitives.Multiply(h, inv, h);
-            TensorPrimitives.MultiplyAdd(h, gamma.Data, beta.Data, y.AsSpan(r * cols, cols));
-        }
+            for (int r = r0; r < r0 + count; r++)
+            {
+                var h = xhat.AsSpan(r * cols, cols);
+                TensorPrimitives.Subtract(x.Row(r), TensorPrimitives.Sum(x.Row(r)) / cols, h);
+                float inv = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(h) / cols + eps);
+                rstd[r] = inv;
+                TensorPrimitives.Multiply(h, inv, h);
+                TensorPrimitives.MultiplyAdd(h, gamma.Data, beta.Data, y.AsSpan(r * cols, cols));
+            }
+        }, rowsPerTask);
         var result = new Tensor(y, rows, cols, Tracks(x, gamma, beta));
         if (result.RequiresGrad)
             Record(() =>
             {
                 if (result.Grad is not { } g) return;
-                if (gamma.RequiresGrad)
-                {
-                    var gg = gamma.GradBuffer();
-                    for (int r = 0; r < rows; r++) TensorPrimitives.MultiplyAdd(g.AsSpan(r * cols, cols), xhat.AsSpan(r * cols, cols), gg, gg);
-                }
-                if (beta.RequiresGrad)
-                {
-                    var gb = beta.GradBuffer();
-                    for (int r = 0; r < rows; r++) TensorPrimitives.Add(gb, g.AsSpan(r * cols, cols), gb);
-                }
+                // γ and β sum over rows: split by columns, so each sum keeps its row order whatever the thread count.
+                var gg = gamma.RequiresGrad ? gamma.GradBuffer() : null;
+                var gb = beta.RequiresGrad ? beta.GradBuffer() : null;
+                if (gg is not null || gb is not null)
+                    ForRanges(cols, (c0, width) =>
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            var gRow = g.AsSpan(r * cols + c0, width);
+                            if (gg is not null) TensorPrimitives.MultiplyAdd(gRow, xhat.AsSpan(r * cols + c0, width), gg.AsSpan(c0, width), gg.AsSpan(c0, width));
+                            if (gb is not null) TensorPrimitives.Add(gb.AsSpan(c0, width), gRow, gb.AsSpan(c0, width));
+                        }
+                    }, rows * cols >= MinPerTask ? 64 : cols);
                 if (!x.RequiresGrad) return;
-                var gx = x.GradBuffer();
-                Span<float> dxhat = cols <= 4096 ? stackalloc float[cols] : new float[cols];
-                for (int r = 0; r < rows; r++)
+                bool overwrite = x.GradIsZero;
+                var gx = overwrite ? x.GradBufferToOverwrite() : x.GradBuffer();
+                ForRanges(rows, (r0, count) =>
                 {
-                    var h = xhat.AsSpan(r * cols, cols);
-                    TensorPrimitives.Multiply(g.AsSpan(r * cols, cols), gamma.Data, dxhat);
-                    float meanD = TensorPrimitives.Sum(dxhat) / cols, meanDot = TensorPrimitives.Dot(dxhat, h) / cols;
-                    TensorPrimitives.Subtract(dxhat, meanD, dxhat);
-                    TensorPrimitives.MultiplyAdd(h, -meanDot, dxhat, dxhat);
-                    var dst = gx.AsSpan(r * cols, cols);
-                    TensorPrimitives.MultiplyAdd(dxhat, rstd[r], dst, dst);
-                }
+                    Span<float> dxhat = cols <= 4096 ? stackalloc float[cols] : new float[cols];
+                    for (int r = r0; r < r0 + count; r++)
+                    {
+                        var h = xhat.AsSpan(r * cols, cols);
+                        TensorPrimitives.Multiply(g.AsSpan(r * cols, cols), gamma.Data, dxhat);
+                        float meanD = TensorPrimitives.Sum(dxhat) / cols, meanDot = TensorPrimitives.Dot(dxhat, h) / cols;
+                        TensorPrimitives.Subtract(dxhat, meanD, dxhat);
+                        TensorPrimitives.MultiplyAdd(h, -meanDot, dxhat, dxhat);
+                        var dst = gx.AsSpan(r * cols, cols);
+                        if (overwrite) TensorPrimitives.Multiply(dxhat, rstd[r], dst);
+                        else TensorPrimitives.MultiplyAdd(dxhat, rstd[r], dst, dst);
+                    }
+                }, rowsPerTask);
             });
         return result;
     }

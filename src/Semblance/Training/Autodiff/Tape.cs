@@ -95,6 +95,42 @@ public sealed partial class Tape
         if (_names is not null) _lastRecord = TapeProfile.Now();
     }
 
+    /// <summary>Elements (or rows) per task below which an element-wise step stays on one thread.</summary>
+    private const int MinPerTask = 16384;
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(start, count) over contiguous ranges of [0, <paramref name="length"/>), one per
+    /// thread when there is enough work. Each index belongs to exactly one range and the per-element work does not
+    /// depend on the split, so results do not depend on the thread count.
+    /// </summary>
+    private void ForRanges(int length, Action<int, int> body, int minPerTask = MinPerTask)
+    {
+        int tasks = Math.Min(Context.Threads, length / Math.Max(1, minPerTask));
+        if (tasks <= 1)
+        {
+            body(0, length);
+            return;
+        }
+        Context.For(tasks, t =>
+        {
+            int size = length / tasks, extra = length % tasks;
+            body(t * size + Math.Min(t, extra), size + (t < extra ? 1 : 0));
+        });
+    }
+
+    /// <summary>t.grad += g, split over threads (a first contribution is copied).</summary>
+    private void Accumulate(Tensor t, float[] g)
+    {
+        bool overwrite = t.GradIsZero;
+        var target = overwrite ? t.GradBufferToOverwrite() : t.GradBuffer();
+        ForRanges(g.Length, (start, count) =>
+        {
+            var dst = target.AsSpan(start, count);
+            if (overwrite) g.AsSpan(start, count).CopyTo(dst);
+            else System.Numerics.Tensors.TensorPrimitives.Add(dst, g.AsSpan(start, count), dst);
+        });
+    }
+
     private static void AddInto(float[] target, ReadOnlySpan<float> values) =>
         System.Numerics.Tensors.TensorPrimitives.Add(target, values, target);
 }
