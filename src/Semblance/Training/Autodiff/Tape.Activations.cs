@@ -30,7 +30,7 @@ public sealed partial class Tape
         ForRanges(x.Length, (start, count) => Kernels.Gelu(x.Data.AsSpan(start, count), y.AsSpan(start, count)));
         var result = new Tensor(y, x.Rows, x.Cols, Tracks(x));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var gx = x.GradBuffer();
@@ -122,7 +122,7 @@ public sealed partial class Tape
     {
         var result = new Tensor(y, x.Rows, x.Cols, Tracks(x));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var d = new float[y.Length];

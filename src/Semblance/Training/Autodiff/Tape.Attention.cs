@@ -47,7 +47,7 @@ public sealed partial class Tape
 
         var result = new Tensor(y, n, width, Tracks(q, k, v));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var gq = q.RequiresGrad ? q.GradBuffer() : null;
@@ -113,7 +113,7 @@ public sealed partial class Tape
         Rotate(x.Data, y, offsets, width, heads, d, half, table, 1f);
         var result = new Tensor(y, x.Rows, width, Tracks(x));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var back = new float[g.Length];

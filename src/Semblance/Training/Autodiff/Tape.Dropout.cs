@@ -23,7 +23,7 @@ public sealed partial class Tape
         }, Math.Max(1, MinPerTask / Math.Max(1, cols)));
         var result = new Tensor(y, x.Rows, cols, Tracks(x));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 bool overwrite = x.GradIsZero;

@@ -18,7 +18,7 @@ public sealed partial class Tape
         }
         var result = new Tensor(y, ids.Length, e, Tracks(table));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var gt = table.GradBuffer();
@@ -49,7 +49,7 @@ public sealed partial class Tape
         bool tracked = IsRecording && (x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
         var result = new Tensor(y, m, n, tracked);
         if (tracked)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 if (x.RequiresGrad)

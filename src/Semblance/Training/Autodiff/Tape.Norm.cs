@@ -31,7 +31,7 @@ public sealed partial class Tape
         }, rowsPerTask);
         var result = new Tensor(y, rows, cols, Tracks(x, gamma, beta));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 // γ and β sum over rows: split by columns, so each sum keeps its row order whatever the thread count.
@@ -87,7 +87,7 @@ public sealed partial class Tape
         }
         var result = new Tensor(y, rows, cols, Tracks(x));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var gx = x.GradBuffer();

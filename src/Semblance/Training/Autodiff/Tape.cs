@@ -13,6 +13,8 @@ namespace Semblance.Training.Autodiff;
 public sealed partial class Tape
 {
     private readonly List<Action> _backward = [];
+    private readonly List<Tensor?> _results = [];
+    private readonly Dictionary<int, Stack<float[]>> _free = [];
     private readonly List<string>? _names = TapeProfile.Enabled ? [] : null;
     private long _lastRecord = TapeProfile.Enabled ? TapeProfile.Now() : 0;
 
@@ -35,14 +37,32 @@ public sealed partial class Tape
 
     private bool Tracks(Tensor a, Tensor b, Tensor c) => IsRecording && (a.RequiresGrad || b.RequiresGrad || c.RequiresGrad);
 
-    private void Record(Action backward, [System.Runtime.CompilerServices.CallerMemberName] string op = "")
+    private void Record(Action backward, [System.Runtime.CompilerServices.CallerMemberName] string op = "") => Record(null, backward, op);
+
+    /// <summary>
+    /// Records the backward step of the operation that produced <paramref name="result"/>. The result's gradient
+    /// then comes from this tape's buffers and goes back to them once the step has run (see <see cref="Backward(Tensor, ReadOnlySpan{float})"/>).
+    /// </summary>
+    private void Record(Tensor? result, Action backward, [System.Runtime.CompilerServices.CallerMemberName] string op = "")
     {
         _backward.Add(backward);
+        _results.Add(result);
+        if (result is not null) result.Owner = this;
         if (_names is null) return;
         _names.Add(op);
         long now = TapeProfile.Now();
         TapeProfile.Add(op, forward: true, now - _lastRecord);
         _lastRecord = now;
+    }
+
+    /// <summary>A buffer of exactly <paramref name="length"/> floats, recycled from a released gradient when one fits; not cleared.</summary>
+    internal float[] Rent(int length) =>
+        _free.TryGetValue(length, out var stack) && stack.Count > 0 ? stack.Pop() : GC.AllocateUninitializedArray<float>(length);
+
+    private void Return(float[] buffer)
+    {
+        if (!_free.TryGetValue(buffer.Length, out var stack)) _free[buffer.Length] = stack = new Stack<float[]>();
+        stack.Push(buffer);
     }
 
     /// <summary>Back-propagates from a 1x1 <paramref name="loss"/> (seed 1) and clears the tape.</summary>
@@ -52,22 +72,25 @@ public sealed partial class Tape
         Backward(loss, [1f]);
     }
 
-    /// <summary>Back-propagates a given d(objective)/d(<paramref name="output"/>) and clears the tape.</summary>
+    /// <summary>
+    /// Back-propagates a given d(objective)/d(<paramref name="output"/>) and clears the tape. Gradients stay on leaf
+    /// tensors (parameters, and tensors made outside the tape); those of the tape's own results are released.
+    /// </summary>
     public void Backward(Tensor output, ReadOnlySpan<float> seed)
     {
         if (seed.Length != output.Length) throw new ArgumentException($"seed has {seed.Length} values, the output {output.Length}", nameof(seed));
         if (!output.RequiresGrad) throw new InvalidOperationException("the output does not depend on any tensor that requires a gradient (or the tape was not recording)");
         var g = output.GradBuffer();
         for (int i = 0; i < g.Length; i++) g[i] += seed[i];
-        if (_names is null)
-            for (int i = _backward.Count - 1; i >= 0; i--) _backward[i]();
-        else
-            for (int i = _backward.Count - 1; i >= 0; i--)
-            {
-                long start = TapeProfile.Now();
-                _backward[i]();
-                TapeProfile.Add(_names[i], forward: false, TapeProfile.Now() - start);
-            }
+        for (int i = _backward.Count - 1; i >= 0; i--)
+        {
+            long start = _names is null ? 0 : TapeProfile.Now();
+            _backward[i]();
+            if (_names is not null) TapeProfile.Add(_names[i], forward: false, TapeProfile.Now() - start);
+            // Every consumer of this result ran before it, so its gradient is spent: reuse the buffer for the
+            // gradients still to come (PyTorch likewise keeps .grad only on leaves).
+            if (_results[i]?.TakeGrad() is { } spent) Return(spent);
+        }
         Clear();
     }
 
@@ -80,7 +103,7 @@ public sealed partial class Tape
     {
         var result = new Tensor(value, rows, cols, IsRecording && inputs.Any(t => t.RequiresGrad));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is { } g) backward(g);
             });
@@ -91,6 +114,7 @@ public sealed partial class Tape
     public void Clear()
     {
         _backward.Clear();
+        _results.Clear();
         _names?.Clear();
         if (_names is not null) _lastRecord = TapeProfile.Now();
     }

@@ -35,6 +35,9 @@ public class Tensor
 
     private bool _gradZero;
 
+    /// <summary>The tape that produced this tensor (null for leaves): its gradient buffer comes from, and returns to, that tape.</summary>
+    internal Tape? Owner { get; set; }
+
     /// <summary>True while the gradient holds nothing yet (never written, or zeroed since), so a kernel may overwrite it.</summary>
     internal bool GradIsZero => Grad is null || _gradZero;
 
@@ -47,7 +50,12 @@ public class Tensor
     public float[] GradBuffer()
     {
         _gradZero = false;
-        return Grad ??= new float[Data.Length];
+        if (Grad is null)
+        {
+            if (Owner is null) Grad = new float[Data.Length];
+            else Array.Clear(Grad = Owner.Rent(Data.Length));
+        }
+        return Grad;
     }
 
     /// <summary>
@@ -57,7 +65,16 @@ public class Tensor
     internal float[] GradBufferToOverwrite()
     {
         _gradZero = false;
-        return Grad ??= GC.AllocateUninitializedArray<float>(Data.Length);
+        return Grad ??= Owner?.Rent(Data.Length) ?? GC.AllocateUninitializedArray<float>(Data.Length);
+    }
+
+    /// <summary>Detaches and returns the gradient buffer (the tape recycles spent gradients of its results).</summary>
+    internal float[]? TakeGrad()
+    {
+        var g = Grad;
+        Grad = null;
+        _gradZero = false;
+        return g;
     }
 
     /// <summary>Adds <paramref name="g"/> into the gradient; a first contribution is copied, not added to zeros.</summary>
