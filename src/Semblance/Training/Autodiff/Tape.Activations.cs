@@ -33,8 +33,9 @@ public sealed partial class Tape
             Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
-                var gx = x.GradBuffer();
-                ForRanges(x.Length, (start, count) => GeluBackward(x.Data.AsSpan(start, count), y.AsSpan(start, count), g.AsSpan(start, count), gx.AsSpan(start, count)));
+                bool overwrite = x.GradIsZero;
+                var gx = overwrite ? x.GradBufferToOverwrite() : x.GradBuffer();
+                ForRanges(x.Length, (start, count) => GeluBackward(x.Data.AsSpan(start, count), y.AsSpan(start, count), g.AsSpan(start, count), gx.AsSpan(start, count), overwrite));
             });
         return result;
     }
@@ -43,7 +44,7 @@ public sealed partial class Tape
     /// gx += g·(Φ(x) + x·e^{−x²/2}/√(2π)). Φ(x) is read back from the forward result as y/x (one division instead
     /// of an erf; near 0, where y/x loses digits, Φ(x) ≈ ½ + x/√(2π) to O(x³)), in one pass over memory.
     /// </summary>
-    private static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> gx)
+    private static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> gx, bool overwrite)
     {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
@@ -58,14 +59,15 @@ public sealed partial class Tape
                     Vector512.FusedMultiplyAdd(xv, c, half), Vector512.Create(y.Slice(i, 16)) / xv);
                 var density = Vector512.Exp(-half * xv * xv) * xv * c;
                 var dst = gx.Slice(i, 16);
-                Vector512.FusedMultiplyAdd(Vector512.Create(g.Slice(i, 16)), phi + density, Vector512.Create((ReadOnlySpan<float>)dst)).CopyTo(dst);
+                var addend = overwrite ? Vector512<float>.Zero : Vector512.Create((ReadOnlySpan<float>)dst);
+                Vector512.FusedMultiplyAdd(Vector512.Create(g.Slice(i, 16)), phi + density, addend).CopyTo(dst);
             }
         }
         for (; i < x.Length; i++)
         {
             float v = x[i];
             float phi = MathF.Abs(v) < 1e-3f ? MathF.FusedMultiplyAdd(v, InvSqrt2Pi, 0.5f) : y[i] / v;
-            gx[i] = MathF.FusedMultiplyAdd(g[i], phi + MathF.Exp(-0.5f * v * v) * v * InvSqrt2Pi, gx[i]);
+            gx[i] = MathF.FusedMultiplyAdd(g[i], phi + MathF.Exp(-0.5f * v * v) * v * InvSqrt2Pi, overwrite ? 0f : gx[i]);
         }
     }
 

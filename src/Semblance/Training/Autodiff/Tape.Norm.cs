@@ -14,15 +14,17 @@ public sealed partial class Tape
         int rows = x.Rows, cols = x.Cols;
         if (gamma.Length != cols || beta.Length != cols) throw new ArgumentException($"LayerNorm: {cols} features, but γ has {gamma.Length} and β {beta.Length}");
         var y = GC.AllocateUninitializedArray<float>(x.Length);
-        var xhat = GC.AllocateUninitializedArray<float>(x.Length);
+        // x̂ is not stored: the backward step rebuilds each row from x, μ and 1/σ with the same operations (same bits).
+        var mean = new float[rows];
         var rstd = new float[rows];
         int rowsPerTask = Math.Max(1, MinPerTask / Math.Max(1, cols));
         ForRanges(rows, (r0, count) =>
         {
+            Span<float> h = cols <= 4096 ? stackalloc float[cols] : new float[cols];
             for (int r = r0; r < r0 + count; r++)
             {
-                var h = xhat.AsSpan(r * cols, cols);
-                TensorPrimitives.Subtract(x.Row(r), TensorPrimitives.Sum(x.Row(r)) / cols, h);
+                mean[r] = TensorPrimitives.Sum(x.Row(r)) / cols;
+                TensorPrimitives.Subtract(x.Row(r), mean[r], h);
                 float inv = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(h) / cols + eps);
                 rstd[r] = inv;
                 TensorPrimitives.Multiply(h, inv, h);
@@ -34,28 +36,21 @@ public sealed partial class Tape
             Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
-                // γ and β sum over rows: split by columns, so each sum keeps its row order whatever the thread count.
                 var gg = gamma.RequiresGrad ? gamma.GradBuffer() : null;
                 var gb = beta.RequiresGrad ? beta.GradBuffer() : null;
-                if (gg is not null || gb is not null)
-                    ForRanges(cols, (c0, width) =>
-                    {
-                        for (int r = 0; r < rows; r++)
-                        {
-                            var gRow = g.AsSpan(r * cols + c0, width);
-                            if (gg is not null) TensorPrimitives.MultiplyAdd(gRow, xhat.AsSpan(r * cols + c0, width), gg.AsSpan(c0, width), gg.AsSpan(c0, width));
-                            if (gb is not null) TensorPrimitives.Add(gb.AsSpan(c0, width), gRow, gb.AsSpan(c0, width));
-                        }
-                    }, rows * cols >= MinPerTask ? 64 : cols);
-                if (!x.RequiresGrad) return;
-                bool overwrite = x.GradIsZero;
-                var gx = overwrite ? x.GradBufferToOverwrite() : x.GradBuffer();
+                bool overwrite = x.RequiresGrad && x.GradIsZero;
+                var gx = !x.RequiresGrad ? null : overwrite ? x.GradBufferToOverwrite() : x.GradBuffer();
+                var xhat = gg is null ? null : Rent(x.Length);
                 ForRanges(rows, (r0, count) =>
                 {
+                    Span<float> h = cols <= 4096 ? stackalloc float[cols] : new float[cols];
                     Span<float> dxhat = cols <= 4096 ? stackalloc float[cols] : new float[cols];
                     for (int r = r0; r < r0 + count; r++)
                     {
-                        var h = xhat.AsSpan(r * cols, cols);
+                        TensorPrimitives.Subtract(x.Row(r), mean[r], h);
+                        TensorPrimitives.Multiply(h, rstd[r], h);
+                        if (xhat is not null) h.CopyTo(xhat.AsSpan(r * cols, cols));
+                        if (gx is null) continue;
                         TensorPrimitives.Multiply(g.AsSpan(r * cols, cols), gamma.Data, dxhat);
                         float meanD = TensorPrimitives.Sum(dxhat) / cols, meanDot = TensorPrimitives.Dot(dxhat, h) / cols;
                         TensorPrimitives.Subtract(dxhat, meanD, dxhat);
@@ -65,6 +60,18 @@ public sealed partial class Tape
                         else TensorPrimitives.MultiplyAdd(dxhat, rstd[r], dst, dst);
                     }
                 }, rowsPerTask);
+                // γ and β sum over rows: split by columns, so each sum keeps its row order whatever the thread count.
+                if (gg is not null || gb is not null)
+                    ForRanges(cols, (c0, width) =>
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            var gRow = g.AsSpan(r * cols + c0, width);
+                            if (gg is not null) TensorPrimitives.MultiplyAdd(gRow, xhat!.AsSpan(r * cols + c0, width), gg.AsSpan(c0, width), gg.AsSpan(c0, width));
+                            if (gb is not null) TensorPrimitives.Add(gb.AsSpan(c0, width), gRow, gb.AsSpan(c0, width));
+                        }
+                    }, rows * cols >= MinPerTask ? 64 : cols);
+                if (xhat is not null) Return(xhat);
             });
         return result;
     }
