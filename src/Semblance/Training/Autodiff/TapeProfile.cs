@@ -25,7 +25,7 @@ public static class TapeProfile
     internal static long Now()
     {
         if (OperatingSystem.IsLinux() && ClockGetTime(ThreadCpuClock, out var ts) == 0)
-            return (ts.Seconds * 1_000_000_000L + ts.Nanoseconds) * Stopwatch.Frequency / 1_000_000_000L;
+            return (long)((ts.Seconds * 1_000_000_000L + ts.Nanoseconds) * (Stopwatch.Frequency / 1e9));
         return Stopwatch.GetTimestamp();
     }
 
