@@ -1,5 +1,8 @@
 # PyTorch twin of `semblance bench train`: the same BERT (post-LN, GELU-erf, mean pooling), unsupervised SimCSE step,
-# grad-norm clipping and AdamW, on the same sentences in the same order; the same last line.
+# grad-norm clipping and AdamW, on the same sentences in the same order; the same last line. PyTorch runs padded
+# [batch, longest] tensors with an additive mask, as Hugging Face does; Semblance packs the sequences (no padding),
+# so padded_tokens / tokens is work torch does that Semblance does not. OMP_WAIT_POLICY=PASSIVE keeps torch's
+# 2-thread runs sane on a busy machine (its default busy-waiting barriers collapse there).
 # Usage: python3 torch_train_bench.py --init CONFIG.json --vocab VOCAB.txt --data SENTENCES.txt
 #        [--batch-size 64] [--max-length 32] [--steps 20] [--warmup-steps 2] [--threads 1]
 import argparse, json, math, time, unicodedata
@@ -91,7 +94,10 @@ class Bert(nn.Module):
 
 
 model = Bert()
-opt = torch.optim.AdamW(model.parameters(), lr=5e-5, eps=1e-6, weight_decay=0.01)
+# The parameter groups of Semblance's AdamW: no decay on biases and LayerNorm.
+no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or ".ln" in n or n.startswith("ln.")]
+decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or ".ln" in n or n.startswith("ln."))]
+opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=5e-5, eps=1e-6)
 toks = [tokenize(t) for t in lines]
 
 
@@ -103,7 +109,7 @@ def make(rows):
 
 print(f"config={args.init} hidden={H} layers={L} heads={A} intermediate={I} batch_size={batch} max_length={max_len} threads={args.threads} rows={len(toks)}", flush=True)
 wall = cpu = 0.0
-examples = tokens = sequences = 0
+examples = tokens = sequences = padded = 0
 for step in range(args.warmup_steps + args.steps):
     rows = [toks[(step * batch + i) % len(toks)] for i in range(batch)]
     ids, m = make(rows)
@@ -121,6 +127,7 @@ for step in range(args.warmup_steps + args.steps):
     examples += batch
     tokens += 2 * sum(len(r) for r in rows)
     sequences += 2 * batch
-print(f"elapsed_s={wall:.3f} steps={args.steps} examples={examples} tokens={tokens} mean_tokens_per_sentence={tokens / sequences:.2f} loss={loss.item():.4f} cpu_s={cpu:.3f}")
+    padded += 2 * ids.numel()
+print(f"elapsed_s={wall:.3f} steps={args.steps} examples={examples} tokens={tokens} mean_tokens_per_sentence={tokens / sequences:.2f} padded_tokens={padded} loss={loss.item():.4f} cpu_s={cpu:.3f}")
 print(f"ms_per_step={1000 * wall / args.steps:.1f}")
 print(f"examples_per_s={examples / wall:.2f} tokens_per_s={tokens / wall:.2f}")
