@@ -90,7 +90,7 @@ internal static class TrainingGemm
             return;
         }
         var at = Scratch.Transposed(n * m);
-        Transpose(a, m, n, at);
+        Transpose(a, m, n, at, ctx);
         var packed = Scratch.Pack(b[..(m * k)], k, m);
         if (!accumulate)
         {
@@ -99,7 +99,7 @@ internal static class TrainingGemm
         }
         var product = Scratch.Product(n * k);
         Gemm.Linear(at, n, packed, default, product, ctx);
-        TensorPrimitives.Add(c[..(n * k)], product, c[..(n * k)]);
+        AddInPlace(c[..(n * k)], product, ctx);
     }
 
     /// <summary>C[m, n] += A[m, k] · B[k, n].</summary>
@@ -121,7 +121,7 @@ internal static class TrainingGemm
         }
         var product = Scratch.Product(m * n);
         Gemm.Linear(a, m, bt, default, product, ctx);
-        TensorPrimitives.Add(c[..(m * n)], product, c[..(m * n)]);
+        AddInPlace(c[..(m * n)], product, ctx);
     }
 
     /// <summary>
@@ -156,28 +156,72 @@ internal static class TrainingGemm
     }
 
     /// <summary>T[cols, rows] = X[rows, cols]ᵀ, in 16x16 blocks so both sides stay in cache.</summary>
-    public static unsafe void Transpose(ReadOnlySpan<float> x, int rows, int cols, Span<float> t)
+    public static void Transpose(ReadOnlySpan<float> x, int rows, int cols, Span<float> t) => Transpose(x, rows, cols, t, ComputeContext.Single);
+
+    /// <summary>The transpose with column blocks of X (rows of T) split over the context's threads (a copy: any split gives the same result).</summary>
+    public static unsafe void Transpose(ReadOnlySpan<float> x, int rows, int cols, Span<float> t, ComputeContext ctx)
     {
         const int block = 16;
         if ((long)rows * cols > x.Length || (long)rows * cols > t.Length) throw new ArgumentException($"Transpose: {rows}x{cols} does not fit the spans");
         fixed (float* px = x)
         fixed (float* pt = t)
         {
-            for (int i0 = 0; i0 < rows; i0 += block)
-            {
-                int i1 = Math.Min(rows, i0 + block);
-                for (int j0 = 0; j0 < cols; j0 += block)
+            float* sx = px, st = pt;
+            int blocks = (cols + block - 1) / block;
+            int tasks = Math.Max(1, Math.Min(Math.Min(ctx.Threads, blocks), (int)((long)rows * cols / MinFloatsPerTask)));
+            if (tasks == 1) TransposeColumns(sx, rows, cols, st, 0, cols);
+            else
+                ctx.For(tasks, task =>
                 {
-                    int j1 = Math.Min(cols, j0 + block);
-                    for (int i = i0; i < i1; i++)
-                    {
-                        float* src = px + (long)i * cols;
-                        for (int j = j0; j < j1; j++) pt[(long)j * rows + i] = src[j];
-                    }
+                    var (b0, count) = Part(blocks, tasks, task);
+                    TransposeColumns(sx, rows, cols, st, b0 * block, Math.Min(cols, (b0 + count) * block));
+                });
+        }
+    }
+
+    private static unsafe void TransposeColumns(float* x, int rows, int cols, float* t, int c0, int c1)
+    {
+        const int block = 16;
+        for (int i0 = 0; i0 < rows; i0 += block)
+        {
+            int i1 = Math.Min(rows, i0 + block);
+            for (int j0 = c0; j0 < c1; j0 += block)
+            {
+                int j1 = Math.Min(c1, j0 + block);
+                for (int i = i0; i < i1; i++)
+                {
+                    float* src = x + (long)i * cols;
+                    for (int j = j0; j < j1; j++) t[(long)j * rows + i] = src[j];
                 }
             }
         }
     }
+
+    /// <summary>c += p element-wise, split over the context's threads.</summary>
+    private static unsafe void AddInPlace(Span<float> c, ReadOnlySpan<float> p, ComputeContext ctx)
+    {
+        int tasks = Math.Max(1, Math.Min(ctx.Threads, c.Length / MinFloatsPerTask));
+        if (tasks == 1)
+        {
+            TensorPrimitives.Add(c, p, c);
+            return;
+        }
+        int length = c.Length;
+        fixed (float* pc = c)
+        fixed (float* pp = p)
+        {
+            float* xc = pc, xp = pp;
+            ctx.For(tasks, task =>
+            {
+                var (start, count) = Part(length, tasks, task);
+                var dst = new Span<float>(xc + start, count);
+                TensorPrimitives.Add(dst, new ReadOnlySpan<float>(xp + start, count), dst);
+            });
+        }
+    }
+
+    /// <summary>Floats per task below which a copy or an addition stays on one thread.</summary>
+    private const int MinFloatsPerTask = 16384;
 
     private static int Tasks(int m, ComputeContext ctx) => Math.Max(1, Math.Min(ctx.Threads, m / MinRowsPerTask));
 
