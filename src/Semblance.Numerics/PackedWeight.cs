@@ -29,14 +29,16 @@ public sealed class PackedWeight
     /// <summary>Packed storage; layout is private to <see cref="Gemm"/>.</summary>
     internal AlignedBuffer Data { get; }
 
-    public static PackedWeight Pack(ReadOnlySpan<float> weightOutIn, int outFeatures, int inFeatures)
+    /// <param name="reuse">An earlier pack whose storage is taken over when it is large enough (training re-packs
+    /// every step); it must not be used afterwards.</param>
+    public static PackedWeight Pack(ReadOnlySpan<float> weightOutIn, int outFeatures, int inFeatures, PackedWeight? reuse = null)
     {
         if (outFeatures < 1 || inFeatures < 1)
             throw new ArgumentException($"weight shape must be positive, got {outFeatures}x{inFeatures}");
         if (weightOutIn.Length != checked(outFeatures * inFeatures))
             throw new ArgumentException($"weight has {weightOutIn.Length} values, expected {outFeatures}x{inFeatures}");
         int panels = (outFeatures + PanelWidth - 1) / PanelWidth;
-        var data = new AlignedBuffer(checked(panels * inFeatures * PanelWidth));
+        var data = Storage(checked(panels * inFeatures * PanelWidth), reuse);
         var dst = data.Span;
         dst.Clear();
         for (int o = 0; o < outFeatures; o++)
@@ -48,6 +50,35 @@ public sealed class PackedWeight
         }
         return new PackedWeight(outFeatures, inFeatures, data);
     }
+
+    /// <summary>
+    /// Packs W given transposed, as Wᵀ [inFeatures, outFeatures] row-major (an activation or a weight used as x·B):
+    /// each panel row is 32 consecutive floats of one source row, so this is block copies, no transpose.
+    /// </summary>
+    public static PackedWeight PackFromInOut(ReadOnlySpan<float> weightInOut, int outFeatures, int inFeatures, PackedWeight? reuse = null)
+    {
+        if (outFeatures < 1 || inFeatures < 1)
+            throw new ArgumentException($"weight shape must be positive, got {outFeatures}x{inFeatures}");
+        if (weightInOut.Length != checked(outFeatures * inFeatures))
+            throw new ArgumentException($"weight has {weightInOut.Length} values, expected {inFeatures}x{outFeatures}");
+        int panels = (outFeatures + PanelWidth - 1) / PanelWidth;
+        var data = Storage(checked(panels * inFeatures * PanelWidth), reuse);
+        var dst = data.Span;
+        for (int panel = 0; panel < panels; panel++)
+        {
+            int o0 = panel * PanelWidth, width = Math.Min(PanelWidth, outFeatures - o0);
+            for (int i = 0; i < inFeatures; i++)
+            {
+                var target = dst.Slice((panel * inFeatures + i) * PanelWidth, PanelWidth);
+                weightInOut.Slice(i * outFeatures + o0, width).CopyTo(target);
+                if (width < PanelWidth) target[width..].Clear();
+            }
+        }
+        return new PackedWeight(outFeatures, inFeatures, data);
+    }
+
+    private static AlignedBuffer Storage(int length, PackedWeight? reuse) =>
+        reuse is not null && reuse.Data.Length >= length ? reuse.Data : new AlignedBuffer(length);
 
     /// <summary>Writes W back in its [outFeatures, inFeatures] layout.</summary>
     public void Unpack(Span<float> weightOutIn)

@@ -47,7 +47,7 @@ public sealed partial class Tape
 
         var result = new Tensor(y, n, width, Tracks(q, k, v));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var gq = q.RequiresGrad ? q.GradBuffer() : null;
@@ -113,12 +113,12 @@ public sealed partial class Tape
         Rotate(x.Data, y, offsets, width, heads, d, half, table, 1f);
         var result = new Tensor(y, x.Rows, width, Tracks(x));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var back = new float[g.Length];
                 Rotate(g, back, offsets, width, heads, d, half, table, -1f);
-                AddInto(x.GradBuffer(), back);
+                x.AccumulateGrad(back);
             });
         return result;
     }
@@ -151,9 +151,7 @@ public sealed partial class Tape
     private static float[] Mask(int t, ulong key, int site, int head, float dropout, float keep)
     {
         var mask = new float[t * t];
-        long baseIndex = (long)head << 32;
-        for (int i = 0; i < mask.Length; i++)
-            mask[i] = DropoutMask.Dropped(key, site, baseIndex + i, dropout) ? 0f : keep;
+        DropoutMask.Fill(key, site, (long)head << 32, dropout, keep, mask);
         return mask;
     }
 

@@ -9,15 +9,15 @@ public sealed partial class Tape
     public Tensor Add(Tensor a, Tensor b)
     {
         SameShape(a, b);
-        var y = new float[a.Length];
-        TensorPrimitives.Add(a.Data, b.Data, y);
+        var y = GC.AllocateUninitializedArray<float>(a.Length);
+        ForRanges(y.Length, (start, count) => TensorPrimitives.Add(a.Data.AsSpan(start, count), b.Data.AsSpan(start, count), y.AsSpan(start, count)));
         var result = new Tensor(y, a.Rows, a.Cols, Tracks(a, b));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
-                if (a.RequiresGrad) AddInto(a.GradBuffer(), g);
-                if (b.RequiresGrad) AddInto(b.GradBuffer(), g);
+                if (a.RequiresGrad) Accumulate(a, g);
+                if (b.RequiresGrad) Accumulate(b, g);
             });
         return result;
     }
@@ -29,7 +29,7 @@ public sealed partial class Tape
         TensorPrimitives.Multiply(x.Data, s, y);
         var result = new Tensor(y, x.Rows, x.Cols, Tracks(x));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var gx = x.GradBuffer();
@@ -47,7 +47,7 @@ public sealed partial class Tape
         TrainingGemm.ABt(a.Data, m, k, b.Data, n, y, Context);
         var result = new Tensor(y, m, n, Tracks(a, b));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 if (a.RequiresGrad) TrainingGemm.AddAB(g, m, n, b.Data, k, a.GradBuffer(), Context);
@@ -65,7 +65,7 @@ public sealed partial class Tape
         for (int r = 0; r < rows; r++) y[r] = TensorPrimitives.Dot(a.Row(r), b.Row(r));
         var result = new Tensor(y, rows, 1, Tracks(a, b));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 for (int r = 0; r < rows; r++)
@@ -91,7 +91,7 @@ public sealed partial class Tape
         }
         var result = new Tensor(y, rows, cols, IsRecording && parts.Any(p => p.RequiresGrad));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 int start = 0;
@@ -126,13 +126,13 @@ public sealed partial class Tape
         }
         var result = new Tensor(y, rows, cols, IsRecording && parts.Any(p => p.RequiresGrad));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 int start = 0;
                 foreach (var p in parts)
                 {
-                    if (p.RequiresGrad) AddInto(p.GradBuffer(), g.AsSpan(start, p.Length));
+                    if (p.RequiresGrad) p.AccumulateGrad(g.AsSpan(start, p.Length));
                     start += p.Length;
                 }
             });
@@ -146,7 +146,7 @@ public sealed partial class Tape
         var y = x.Data.AsSpan(start * x.Cols, count * x.Cols).ToArray();
         var result = new Tensor(y, count, x.Cols, Tracks(x));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var dst = x.GradBuffer().AsSpan(start * x.Cols, count * x.Cols);
@@ -162,7 +162,7 @@ public sealed partial class Tape
         foreach (var v in x.Data) sum += v;
         var result = new Tensor([(float)(sum / x.Length)], 1, 1, Tracks(x));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var gx = x.GradBuffer();

@@ -14,22 +14,26 @@ public sealed partial class Tape
         if (rowKeys.Length != x.Rows) throw new ArgumentException($"Dropout: {rowKeys.Length} row keys for {x.Rows} rows", nameof(rowKeys));
         int cols = x.Cols;
         float keep = 1f / (1f - p);
-        var mask = new float[x.Length];
-        var y = new float[x.Length];
-        for (int r = 0; r < x.Rows; r++)
-            for (int c = 0; c < cols; c++)
-            {
-                int i = r * cols + c;
-                mask[i] = DropoutMask.Dropped(rowKeys[r], site, c, p) ? 0f : keep;
-                y[i] = x.Data[i] * mask[i];
-            }
+        var mask = GC.AllocateUninitializedArray<float>(x.Length);
+        var y = GC.AllocateUninitializedArray<float>(x.Length);
+        ForRanges(x.Rows, (r0, count) =>
+        {
+            for (int r = r0; r < r0 + count; r++) DropoutMask.Fill(rowKeys[r], site, 0, p, keep, mask.AsSpan(r * cols, cols));
+            System.Numerics.Tensors.TensorPrimitives.Multiply(x.Data.AsSpan(r0 * cols, count * cols), mask.AsSpan(r0 * cols, count * cols), y.AsSpan(r0 * cols, count * cols));
+        }, Math.Max(1, MinPerTask / Math.Max(1, cols)));
         var result = new Tensor(y, x.Rows, cols, Tracks(x));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
-                var gx = x.GradBuffer();
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(g, mask, gx, gx);
+                bool overwrite = x.GradIsZero;
+                var gx = overwrite ? x.GradBufferToOverwrite() : x.GradBuffer();
+                ForRanges(g.Length, (start, count) =>
+                {
+                    var dst = gx.AsSpan(start, count);
+                    if (overwrite) System.Numerics.Tensors.TensorPrimitives.Multiply(g.AsSpan(start, count), mask.AsSpan(start, count), dst);
+                    else System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(g.AsSpan(start, count), mask.AsSpan(start, count), dst, dst);
+                });
             });
         return result;
     }

@@ -10,7 +10,7 @@ public sealed partial class Tape
     public Tensor Embedding(Tensor table, int[] ids)
     {
         int e = table.Cols;
-        var y = new float[ids.Length * e];
+        var y = GC.AllocateUninitializedArray<float>(ids.Length * e);
         for (int i = 0; i < ids.Length; i++)
         {
             if ((uint)ids[i] >= (uint)table.Rows) throw new ArgumentOutOfRangeException(nameof(ids), ids[i], $"id outside the {table.Rows}-row table");
@@ -18,7 +18,7 @@ public sealed partial class Tape
         }
         var result = new Tensor(y, ids.Length, e, Tracks(table));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var gt = table.GradBuffer();
@@ -37,7 +37,7 @@ public sealed partial class Tape
         int m = x.Rows, k = x.Cols, n = weight.Rows;
         if (weight.Cols != k) throw new ArgumentException($"Linear: input has {k} features, the weight is {weight.Rows}x{weight.Cols}");
         if (bias is not null && bias.Length != n) throw new ArgumentException($"Linear: bias has {bias.Length} values, expected {n}");
-        var y = new float[m * n];
+        var y = GC.AllocateUninitializedArray<float>(m * n);
         if (weight is Parameter p && m > 0)
             Gemm.Linear(x.Data, m, p.Packed(), bias is null ? default : bias.Data, y, Context);
         else
@@ -49,15 +49,30 @@ public sealed partial class Tape
         bool tracked = IsRecording && (x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
         var result = new Tensor(y, m, n, tracked);
         if (tracked)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
-                if (x.RequiresGrad) TrainingGemm.AddAB(g, m, n, weight.Data, k, x.GradBuffer(), Context);
-                if (weight.RequiresGrad) TrainingGemm.AddAtB(g, m, n, x.Data, k, weight.GradBuffer(), Context);
+                if (x.RequiresGrad)
+                {
+                    // A first contribution is written straight into the gradient instead of added to zeros.
+                    bool overwrite = x.GradIsZero;
+                    if (weight is Parameter wp) TrainingGemm.AddAB(g, m, wp.PackedTransposed(), overwrite ? x.GradBufferToOverwrite() : x.GradBuffer(), accumulate: !overwrite, Context);
+                    else TrainingGemm.AddAB(g, m, n, weight.Data, k, x.GradBuffer(), Context);
+                }
+                if (weight.RequiresGrad)
+                {
+                    bool overwrite = weight.GradIsZero;
+                    TrainingGemm.AtB(g, m, n, x.Data, k, overwrite ? weight.GradBufferToOverwrite() : weight.GradBuffer(), accumulate: !overwrite, Context);
+                }
                 if (bias is not null && bias.RequiresGrad)
                 {
+                    // A sum over rows: split by columns so each keeps its row order whatever the thread count.
                     var gb = bias.GradBuffer();
-                    for (int r = 0; r < m; r++) TensorPrimitives.Add(gb, g.AsSpan(r * n, n), gb);
+                    ForRanges(n, (c0, width) =>
+                    {
+                        var dst = gb.AsSpan(c0, width);
+                        for (int r = 0; r < m; r++) TensorPrimitives.Add(dst, g.AsSpan(r * n + c0, width), dst);
+                    }, m * n >= MinPerTask ? 64 : n);
                 }
             });
         return result;

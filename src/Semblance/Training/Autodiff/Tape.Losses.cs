@@ -17,7 +17,7 @@ public sealed partial class Tape
         }
         var result = new Tensor(y, rows, cols, Tracks(x));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var gx = x.GradBuffer();
@@ -52,7 +52,7 @@ public sealed partial class Tape
         }
         var result = new Tensor([(float)(loss / rows)], 1, 1, Tracks(logits));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var gx = logits.GradBuffer();

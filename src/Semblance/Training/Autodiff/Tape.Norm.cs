@@ -13,61 +13,65 @@ public sealed partial class Tape
     {
         int rows = x.Rows, cols = x.Cols;
         if (gamma.Length != cols || beta.Length != cols) throw new ArgumentException($"LayerNorm: {cols} features, but γ has {gamma.Length} and β {beta.Length}");
-        var y = new float[x.Length];
-        var xhat = new float[x.Length];
+        var y = GC.AllocateUninitializedArray<float>(x.Length);
+        // x̂ is not stored: the backward step rebuilds each row from x, μ and 1/σ with the same operations (same bits).
+        var mean = new float[rows];
         var rstd = new float[rows];
-        for (int r = 0; r < rows; r++)
+        int rowsPerTask = Math.Max(1, MinPerTask / Math.Max(1, cols));
+        ForRanges(rows, (r0, count) =>
         {
-            var row = x.Row(r);
-            double mean = 0;
-            for (int c = 0; c < cols; c++) mean += row[c];
-            mean /= cols;
-            double variance = 0;
-            for (int c = 0; c < cols; c++)
+            Span<float> h = cols <= 4096 ? stackalloc float[cols] : new float[cols];
+            for (int r = r0; r < r0 + count; r++)
             {
-                double d = row[c] - mean;
-                variance += d * d;
+                mean[r] = TensorPrimitives.Sum(x.Row(r)) / cols;
+                TensorPrimitives.Subtract(x.Row(r), mean[r], h);
+                float inv = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(h) / cols + eps);
+                rstd[r] = inv;
+                TensorPrimitives.Multiply(h, inv, h);
+                TensorPrimitives.MultiplyAdd(h, gamma.Data, beta.Data, y.AsSpan(r * cols, cols));
             }
-            variance /= cols;
-            double inv = 1.0 / Math.Sqrt(variance + eps);
-            rstd[r] = (float)inv;
-            var h = xhat.AsSpan(r * cols, cols);
-            for (int c = 0; c < cols; c++) h[c] = (float)((row[c] - mean) * inv);
-            var dst = y.AsSpan(r * cols, cols);
-            TensorPrimitives.MultiplyAdd(h, gamma.Data, beta.Data, dst);
-        }
+        }, rowsPerTask);
         var result = new Tensor(y, rows, cols, Tracks(x, gamma, beta));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
-                if (gamma.RequiresGrad)
+                var gg = gamma.RequiresGrad ? gamma.GradBuffer() : null;
+                var gb = beta.RequiresGrad ? beta.GradBuffer() : null;
+                bool overwrite = x.RequiresGrad && x.GradIsZero;
+                var gx = !x.RequiresGrad ? null : overwrite ? x.GradBufferToOverwrite() : x.GradBuffer();
+                var xhat = gg is null ? null : Rent(x.Length);
+                ForRanges(rows, (r0, count) =>
                 {
-                    var gg = gamma.GradBuffer();
-                    for (int r = 0; r < rows; r++) TensorPrimitives.MultiplyAdd(g.AsSpan(r * cols, cols), xhat.AsSpan(r * cols, cols), gg, gg);
-                }
-                if (beta.RequiresGrad)
-                {
-                    var gb = beta.GradBuffer();
-                    for (int r = 0; r < rows; r++) TensorPrimitives.Add(gb, g.AsSpan(r * cols, cols), gb);
-                }
-                if (!x.RequiresGrad) return;
-                var gx = x.GradBuffer();
-                var dxhat = new float[cols];
-                for (int r = 0; r < rows; r++)
-                {
-                    var h = xhat.AsSpan(r * cols, cols);
-                    TensorPrimitives.Multiply(g.AsSpan(r * cols, cols), gamma.Data, dxhat);
-                    double sum = 0, dot = 0;
-                    for (int c = 0; c < cols; c++)
+                    Span<float> h = cols <= 4096 ? stackalloc float[cols] : new float[cols];
+                    Span<float> dxhat = cols <= 4096 ? stackalloc float[cols] : new float[cols];
+                    for (int r = r0; r < r0 + count; r++)
                     {
-                        sum += dxhat[c];
-                        dot += (double)dxhat[c] * h[c];
+                        TensorPrimitives.Subtract(x.Row(r), mean[r], h);
+                        TensorPrimitives.Multiply(h, rstd[r], h);
+                        if (xhat is not null) h.CopyTo(xhat.AsSpan(r * cols, cols));
+                        if (gx is null) continue;
+                        TensorPrimitives.Multiply(g.AsSpan(r * cols, cols), gamma.Data, dxhat);
+                        float meanD = TensorPrimitives.Sum(dxhat) / cols, meanDot = TensorPrimitives.Dot(dxhat, h) / cols;
+                        TensorPrimitives.Subtract(dxhat, meanD, dxhat);
+                        TensorPrimitives.MultiplyAdd(h, -meanDot, dxhat, dxhat);
+                        var dst = gx.AsSpan(r * cols, cols);
+                        if (overwrite) TensorPrimitives.Multiply(dxhat, rstd[r], dst);
+                        else TensorPrimitives.MultiplyAdd(dxhat, rstd[r], dst, dst);
                     }
-                    float meanD = (float)(sum / cols), meanDot = (float)(dot / cols), inv = rstd[r];
-                    var dst = gx.AsSpan(r * cols, cols);
-                    for (int c = 0; c < cols; c++) dst[c] += inv * (dxhat[c] - meanD - h[c] * meanDot);
-                }
+                }, rowsPerTask);
+                // γ and β sum over rows: split by columns, so each sum keeps its row order whatever the thread count.
+                if (gg is not null || gb is not null)
+                    ForRanges(cols, (c0, width) =>
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            var gRow = g.AsSpan(r * cols + c0, width);
+                            if (gg is not null) TensorPrimitives.MultiplyAdd(gRow, xhat!.AsSpan(r * cols + c0, width), gg.AsSpan(c0, width), gg.AsSpan(c0, width));
+                            if (gb is not null) TensorPrimitives.Add(gb.AsSpan(c0, width), gRow, gb.AsSpan(c0, width));
+                        }
+                    }, rows * cols >= MinPerTask ? 64 : cols);
+                if (xhat is not null) Return(xhat);
             });
         return result;
     }
@@ -90,7 +94,7 @@ public sealed partial class Tape
         }
         var result = new Tensor(y, rows, cols, Tracks(x));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var gx = x.GradBuffer();

@@ -20,7 +20,7 @@ public sealed partial class Tape
         }
         var result = new Tensor(y, sequences, cols, Tracks(x));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var gx = x.GradBuffer();
@@ -50,7 +50,7 @@ public sealed partial class Tape
         }
         var result = new Tensor(y, sequences, cols, Tracks(x));
         if (result.RequiresGrad)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var gx = x.GradBuffer();

@@ -33,17 +33,63 @@ public class Tensor
 
     public float[]? Grad { get; private set; }
 
+    private bool _gradZero;
+
+    /// <summary>The tape that produced this tensor (null for leaves): its gradient buffer comes from, and returns to, that tape.</summary>
+    internal Tape? Owner { get; set; }
+
+    /// <summary>True while the gradient holds nothing yet (never written, or zeroed since), so a kernel may overwrite it.</summary>
+    internal bool GradIsZero => Grad is null || _gradZero;
+
     /// <summary>The single value of a 1x1 tensor (a loss).</summary>
     public float Item => Length == 1 ? Data[0] : throw new InvalidOperationException($"Item needs a 1x1 tensor, this one is {Rows}x{Cols}");
 
     public Span<float> Row(int r) => Data.AsSpan(r * Cols, Cols);
 
     /// <summary>The gradient buffer, zero-filled on first use.</summary>
-    public float[] GradBuffer() => Grad ??= new float[Data.Length];
+    public float[] GradBuffer()
+    {
+        _gradZero = false;
+        if (Grad is null)
+        {
+            if (Owner is null) Grad = new float[Data.Length];
+            else Array.Clear(Grad = Owner.Rent(Data.Length));
+        }
+        return Grad;
+    }
+
+    /// <summary>
+    /// The gradient buffer for a caller that writes every element when <see cref="GradIsZero"/> was true (and adds
+    /// otherwise): a new one is not zero-filled first.
+    /// </summary>
+    internal float[] GradBufferToOverwrite()
+    {
+        _gradZero = false;
+        return Grad ??= Owner?.Rent(Data.Length) ?? GC.AllocateUninitializedArray<float>(Data.Length);
+    }
+
+    /// <summary>Detaches and returns the gradient buffer (the tape recycles spent gradients of its results).</summary>
+    internal float[]? TakeGrad()
+    {
+        var g = Grad;
+        Grad = null;
+        _gradZero = false;
+        return g;
+    }
+
+    /// <summary>Adds <paramref name="g"/> into the gradient; a first contribution is copied, not added to zeros.</summary>
+    internal void AccumulateGrad(ReadOnlySpan<float> g)
+    {
+        if (g.Length != Data.Length) throw new ArgumentException($"gradient has {g.Length} values, the tensor {Data.Length}", nameof(g));
+        if (GradIsZero) g.CopyTo(GradBufferToOverwrite());
+        else System.Numerics.Tensors.TensorPrimitives.Add(Grad!, g, Grad!);
+    }
 
     public void ZeroGrad()
     {
-        if (Grad is not null) Array.Clear(Grad);
+        if (Grad is null) return;
+        Array.Clear(Grad);
+        _gradZero = true;
     }
 
     public static Tensor Constant(float[] data, int rows, int cols) => new(data, rows, cols, requiresGrad: false);
@@ -55,8 +101,8 @@ public class Tensor
 /// </summary>
 public sealed class Parameter : Tensor
 {
-    private PackedWeight? _packed;
-    private int _packedVersion = -1;
+    private PackedWeight? _packed, _packedTransposed;
+    private int _packedVersion = -1, _packedTransposedVersion = -1;
 
     public Parameter(string name, int[] shape, float[] data, bool trainable = true)
         : base(data, RowsOf(name, shape), shape[^1], trainable)
@@ -86,9 +132,20 @@ public sealed class Parameter : Tensor
     {
         if (_packed is null || _packedVersion != Version)
         {
-            _packed = PackedWeight.Pack(Data, Rows, Cols);
+            _packed = PackedWeight.Pack(Data, Rows, Cols, _packed);
             _packedVersion = Version;
         }
         return _packed;
+    }
+
+    /// <summary>Wᵀ packed the same way, for the input gradient dX = dY·W of a Linear layer; re-packed after each update.</summary>
+    internal PackedWeight PackedTransposed()
+    {
+        if (_packedTransposed is null || _packedTransposedVersion != Version)
+        {
+            _packedTransposed = TrainingGemm.PackInOut(Data, Rows, Cols, _packedTransposed);
+            _packedTransposedVersion = Version;
+        }
+        return _packedTransposed;
     }
 }

@@ -1,0 +1,156 @@
+// `semblance bench train`: sustained training throughput (forward, loss, backward, clip, AdamW) without checkpoints.
+using System.Diagnostics;
+using System.Globalization;
+using Semblance.Embeddings;
+using Semblance.Models;
+using Semblance.Numerics;
+using Semblance.Text;
+using Semblance.Training;
+using Semblance.Training.Autodiff;
+
+namespace Semblance.Cli.Commands;
+
+public sealed class BenchTrainCommand : CliCommand
+{
+    public override string Name => "bench train";
+
+    public override string Summary => "measure training throughput (full optimizer steps, nothing saved); last line: examples_per_s=<float> tokens_per_s=<float>";
+
+    public override IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("--model", "DIR", "BERT/RoFormer model directory to fine-tune"),
+        new("--init", "CONFIG.json", "a fresh model from this config.json (with --vocab)"),
+        new("--vocab", "FILE", "vocab.txt for --init"),
+        new("--data", "FILE", "training data in the format `train` reads for --loss (required)"),
+        new("--loss", "LOSS", string.Join("|", TrainerOptions.Losses) + " (default simcse)"),
+        new("--batch-size", "B", "rows per optimizer step (default 64)"),
+        new("--max-length", "N", "tokens per sentence incl. [CLS]/[SEP] (default 32)"),
+        new("--steps", "N", "timed optimizer steps (default 20)"),
+        new("--warmup-steps", "N", "untimed optimizer steps first (default 2)"),
+        new("--threads", "N", "worker threads (default: all cores)"),
+        new("--seed", "S", "seed of --init weights and dropout (default 42)"),
+        new("--profile", null, $"time every tape operation and print the table on stderr (or set {TapeProfile.Variable}=1)"),
+    ];
+
+    public override int Execute(CommandArgs args, CliIO io)
+    {
+        var lossName = args.Choice("--loss", "simcse", [.. TrainerOptions.Losses]);
+        if (args.Has("--model") && args.Has("--init")) throw new UsageException("give either --model DIR or --init CONFIG.json --vocab FILE, not both");
+        if (!args.Has("--model") && !args.Has("--init")) throw new UsageException("missing --model DIR (or --init CONFIG.json --vocab FILE)");
+        if (args.Has("--init") && !args.Has("--vocab")) throw new UsageException("--init needs --vocab FILE");
+        var dataPath = args.Require("--data");
+        int batchSize = args.GetInt("--batch-size", 64, 2, 1 << 20);
+        int maxLength = args.GetInt("--max-length", 32, 2, 1 << 16);
+        int steps = args.GetInt("--steps", 20, 1, 1 << 24);
+        int warmup = args.GetInt("--warmup-steps", 2, 0, 1 << 24);
+        int threads = args.GetInt("--threads", Environment.ProcessorCount, 1, 1024);
+        int seed = args.GetInt("--seed", 42);
+
+        if (args.Has("--profile")) TapeProfile.Enabled = true;
+        var data = TrainingData.Load(dataPath, lossName);
+        var (model, tokenizer) = LoadModel(args, seed);
+        maxLength = Math.Min(maxLength, model.Config.MaxPositionEmbeddings);
+        var options = new TrainerOptions { Loss = lossName, DataPath = dataPath, OutputDir = "", BatchSize = batchSize, Seed = seed, Threads = threads };
+        var loss = Trainer.CreateLoss(options);
+        var optimizer = new AdamW(model.Trainable, options.WeightDecay);
+        var tokens = new Dictionary<string, int[]>(StringComparer.Ordinal);
+        int[] Tokens(string text)
+        {
+            if (tokens.TryGetValue(text, out var ids)) return ids;
+            ids = tokenizer.Encode(text, maxLength).Ids;
+            foreach (int id in ids)
+                if (id >= model.Config.VocabSize)
+                    throw new ModelFormatException($"token id {id} of '{text}' is outside the model's vocab_size {model.Config.VocabSize}; give the vocab.txt that belongs to the model");
+            return tokens[text] = ids;
+        }
+
+        // Rows in file order, cycling, as the PyTorch twin (bench/train/torch_train_bench.py) takes them, so both
+        // see the same sentences; am-softmax draws its same-group pairs as `train` does.
+        var rows = data.Groups is null ? data.Rows.ToList() : Enumerable.Range(0, 4).SelectMany(e => data.Batches(batchSize, seed, e)).SelectMany(b => b).ToList();
+        if (rows.Count < 2) throw new InputFormatException($"{dataPath}: {rows.Count} example(s); a contrastive step needs at least 2 rows");
+        TrainingRow[] BatchAt(int step) => Enumerable.Range(0, batchSize).Select(i => rows[(int)(((long)step * batchSize + i) % rows.Count)]).ToArray();
+
+        using var context = new ComputeContext(threads);
+        var inv = CultureInfo.InvariantCulture;
+        var c = model.Config;
+        io.Out.WriteLine(string.Create(inv, $"model={args.Get("--model") ?? args.Get("--init")} hidden={c.HiddenSize} layers={c.NumHiddenLayers} heads={c.NumAttentionHeads} intermediate={c.IntermediateSize} vocab={c.VocabSize} loss={lossName} batch_size={batchSize} max_length={maxLength} threads={threads} rows={rows.Count}"));
+        io.Out.Flush();
+
+        var phases = new double[3];
+        long examples = 0, tokenCount = 0, sequences = 0;
+        double lossValue = double.NaN, elapsed = 0;
+        var cpuStart = TimeSpan.Zero;
+        for (int step = 0; step < warmup + steps; step++)
+        {
+            bool timed = step >= warmup;
+            var batch = BatchAt(step);
+            int columns = batch[0].Texts.Length;
+            var ids = new List<IReadOnlyList<int[]>>();
+            var keys = new ulong[columns][];
+            ulong stepKey = DropoutMask.Mix(DropoutMask.Mix((ulong)(uint)seed) ^ (ulong)step);
+            for (int col = 0; col < columns; col++)
+            {
+                ids.Add(batch.Select(r => Tokens(r.Texts[col])).ToList());
+                keys[col] = new ulong[batch.Length];
+                for (int r = 0; r < batch.Length; r++) keys[col][r] = DropoutMask.Mix(stepKey ^ ((ulong)col << 48) ^ (ulong)r);
+            }
+            float[]? scores = lossName == "cosent" ? batch.Select(r => r.Score).ToArray() : null;
+
+            if (step == warmup)
+            {
+                TapeProfile.Reset();
+                cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
+            }
+            long t0 = Stopwatch.GetTimestamp();
+            var tape = new Tape(context);
+            var embeddings = new List<Tensor>();
+            for (int col = 0; col < columns; col++)
+                embeddings.Add(model.Encode(tape, TokenBatch.FromSequences(ids[col]), PoolingMode.Mean, keys[col]));
+            var value = loss.Compute(tape, embeddings, scores);
+            long t1 = Stopwatch.GetTimestamp();
+            if (!double.IsFinite(value.Reported)) throw new SemblanceException($"step {step + 1}: the loss is {value.Reported}; lower the learning rate or check the data");
+            tape.Backward(value.Objective);
+            long t2 = Stopwatch.GetTimestamp();
+            optimizer.ClipGradientNorm(options.MaxGradNorm);
+            optimizer.Update(options.LearningRate);
+            model.ZeroGrad();
+            long t3 = Stopwatch.GetTimestamp();
+
+            lossValue = value.Reported;
+            if (!timed) continue;
+            phases[0] += Stopwatch.GetElapsedTime(t0, t1).TotalSeconds;
+            phases[1] += Stopwatch.GetElapsedTime(t1, t2).TotalSeconds;
+            phases[2] += Stopwatch.GetElapsedTime(t2, t3).TotalSeconds;
+            elapsed += Stopwatch.GetElapsedTime(t0, t3).TotalSeconds;
+            examples += batch.Length;
+            foreach (var column in ids)
+            {
+                sequences += column.Count;
+                foreach (var seq in column) tokenCount += seq.Length;
+            }
+            if ((step - warmup + 1) % 10 == 0)
+            {
+                io.Out.WriteLine(string.Create(inv, $"progress: {step - warmup + 1}/{steps} steps, loss {lossValue:F4}, {examples / elapsed:F1} ex/s"));
+                io.Out.Flush();
+            }
+        }
+        double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
+        if (TapeProfile.Enabled) TapeProfile.Report(io.Err, steps);
+        io.Out.WriteLine(string.Create(inv, $"elapsed_s={elapsed:F3} steps={steps} examples={examples} tokens={tokenCount} mean_tokens_per_sentence={(double)tokenCount / Math.Max(1, sequences):F2} loss={lossValue:F4} cpu_s={cpu:F3} examples_per_cpu_s={examples / cpu:F2}"));
+        io.Out.WriteLine(string.Create(inv, $"ms_per_step={1000 * elapsed / steps:F1} forward_ms={1000 * phases[0] / steps:F1} backward_ms={1000 * phases[1] / steps:F1} optimizer_ms={1000 * phases[2] / steps:F1}"));
+        io.Out.WriteLine(string.Create(inv, $"examples_per_s={examples / elapsed:F2} tokens_per_s={tokenCount / elapsed:F2}"));
+        return 0;
+    }
+
+    private static (TrainableEncoder Model, BertTokenizer Tokenizer) LoadModel(CommandArgs args, int seed)
+    {
+        if (args.Get("--model") is { } dir) return (TrainableEncoder.Load(dir), BertTokenizer.Load(dir));
+        var configPath = args.Require("--init");
+        var vocab = args.Require("--vocab");
+        var config = TransformerConfig.Load(configPath);
+        var tokenizer = BertTokenizer.FromVocabFile(vocab);
+        if (tokenizer.VocabSize > config.VocabSize)
+            throw new ModelFormatException($"{vocab}: {tokenizer.VocabSize} tokens, more than vocab_size {config.VocabSize} in {configPath}");
+        return (TrainableEncoder.Initialize(config, seed), tokenizer);
+    }
+}
