@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs one training recipe on one side (semblance or its PyTorch twin) with one seed and writes result.json (dev/test Spearman x100, wall time).
-# Usage: bench/recipes/run.sh cosent|simcse|gru ours|torch SEED [OUT_ROOT]   (run prepare.sh first; OUT_ROOT default /tmp/recipes-runs)
+# Usage: [SEMBLANCE=path/to/semblance] bench/recipes/run.sh cosent|simcse|gru ours|torch SEED [OUT_ROOT]
+#   (run prepare.sh first; OUT_ROOT default /tmp/recipes-runs)
 # Both sides get the hyperparameters below, one thread each, and the token ids of prepare.sh (ours tokenizes itself,
 # with the same tokenizer and vocab). The test score is that of the best dev checkpoint.
 set -euo pipefail
@@ -10,6 +11,7 @@ data="${RECIPES_DATA:-/tmp/recipes-data}"
 sts="$root/../shared/data/sts-b-en"
 vocab="$root/../shared/fixtures/models/bert-tiny-uncased/vocab.txt"
 here="$root/bench/recipes"
+semblance="${SEMBLANCE:-$root/semblance}"   # another build's launcher, e.g. a branch checkout's ./semblance
 source /tmp/anchors/env.sh 2>/dev/null || true
 py="${PY:-/usr/bin/python3}"
 
@@ -28,12 +30,12 @@ rm -rf "$dir"
 mkdir -p "$dir"
 start=$(date +%s.%N)
 if [ "$side" = ours ]; then
-  "$root/semblance" train --init "$config" --vocab "$vocab" --data "$train" --loss "$loss" --output "$dir/model" \
+  "$semblance" train --init "$config" --vocab "$vocab" --data "$train" --loss "$loss" --output "$dir/model" \
     "${hp[@]}" --max-length 64 --eval-data "$sts/dev.tsv" --threads 1 --seed "$seed" > "$dir/train.out" 2> "$dir/train.log"
   wall=$(echo "$(date +%s.%N) - $start" | bc)
   dev=$(sed -n 's/^best_dev_spearman=//p' "$dir/train.out")
   best_step=$(grep -o 'best [0-9.]* at step [0-9]*' "$dir/train.log" | tail -1 | awk '{print $NF}')
-  test=$("$root/semblance" eval sts --model "$dir/model" --data "$sts/test.tsv" --pooling mean --max-length 64 --threads 1 | sed -n 's/^spearman=//p')
+  test=$("$semblance" eval sts --model "$dir/model" --data "$sts/test.tsv" --pooling mean --max-length 64 --threads 1 | sed -n 's/^spearman=//p')
   # Cross-check: the twin's forward pass and Spearman on our checkpoint.
   twin=$("$py" "$here/torch_recipes.py" eval --model "$dir/model" --tokens "$data" --data "$sts/dev.tsv" "$sts/test.tsv" --threads 1 \
     | "$py" -c 'import sys, json; print(",".join(str(round(json.loads(l)["spearman"], 2)) for l in sys.stdin))')
