@@ -7,7 +7,8 @@ which records its step count). Agreement to float rounding means the forward and
 clipping, the schedule, the optimizer and the batch order are the same in both; only the random streams (init,
 shuffle, dropout) differ in the recipe runs.
 
-Usage:
+Usage (CoSENT on a BERT without dropout; for the GRU recipe use --loss am-softmax with gru.json, groups.tsv,
+--scale 30 --margin 0.35 on both commands):
   semblance train --init CONFIG_NO_DROPOUT.json --vocab VOCAB --data train.tsv --loss cosent --output OUT \
       --epochs 1 --batch-size 32 --lr 1e-3 --warmup 50 --max-length 64 --eval-every 10 --threads 1   (stop it any time)
   lockstep_check.py --config CONFIG_NO_DROPOUT.json --tokens DIR --data train.tsv --checkpoint OUT/last \
@@ -100,12 +101,19 @@ def mix(z):
     return z ^ (z >> 31)
 
 
-def dotnet_batches(rows, batch_size, seed, epoch):
-    rng = DotNetRandom(mix(((seed & 0xFFFFFFFF) << 32) | epoch) & 0x7FFFFFFF)
-    order = list(rows)
-    rng.shuffle(order)
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    return [b for b in batches if len(b) >= 2]
+def dotnet_batches(loss, data, batch_size, seed, epoch):
+    """TrainingData.Batches: the twin's batching rules driven by the generator semblance seeds for (seed, epoch)."""
+    return tr.epoch_batches(loss, data, batch_size, DotNetRandom(mix(((seed & 0xFFFFFFFF) << 32) | epoch) & 0x7FFFFFFF))
+
+
+def normal(rng):
+    u1 = 1.0 - rng.next_double()
+    u2 = rng.next_double()
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2 * math.pi * u2)
+
+
+def fill(p, values):
+    p.copy_(torch.tensor(values, dtype=torch.float64).reshape(p.shape).to(torch.float32))
 
 
 def dotnet_bert_init(model, seed):
@@ -119,12 +127,7 @@ def dotnet_bert_init(model, seed):
             elif name.endswith(".bias"):
                 p.zero_()
             else:
-                values = []
-                for _ in range(p.numel()):
-                    u1 = 1.0 - rng.next_double()
-                    u2 = rng.next_double()
-                    values.append(math.sqrt(-2.0 * math.log(u1)) * math.cos(2 * math.pi * u2) * std)
-                p.copy_(torch.tensor(values, dtype=torch.float64).reshape(p.shape).to(torch.float32))
+                fill(p, [normal(rng) * std for _ in range(p.numel())])
         pad_id = model.config.get("pad_token_id", 0)
         if pad_id is not None and 0 <= pad_id < model.config["vocab_size"]:
             model.embeddings.word_embeddings.weight[pad_id].zero_()
@@ -135,20 +138,14 @@ def train_twin(config, init, tokens, epochs, args, steps):
     model = tr.build_model(config)
     model.load_state_dict(init)
     named = list(model.named_parameters())
-    optimizer = torch.optim.AdamW(
-        [{"params": [p for n, p in named if tr.decays(n, p)], "weight_decay": 0.01},
-         {"params": [p for n, p in named if not tr.decays(n, p)], "weight_decay": 0.0}],
-        lr=args.lr, betas=(0.9, 0.999), eps=1e-6)
+    optimizer = tr.make_optimizer(model, args.lr, 0.01)
     total = sum(len(e) for e in epochs)
     model.train()
     step, loss_sum = 0, 0.0
     for batch in (b for e in epochs for b in e):
         if step == steps:
             break
-        n = len(batch)
-        ids, mask = tr.pad([tokens(r[0][0]) for r in batch] + [tokens(r[0][1]) for r in batch])
-        pooled = model(ids, mask)
-        loss = tr.cosent_loss(pooled[:n], pooled[n:], torch.tensor([r[1] for r in batch]), args.scale)
+        loss = tr.batch_loss(model, tokens, args, batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         for group in optimizer.param_groups:
@@ -187,9 +184,22 @@ def compare(label, weights, moments, ref_weights, ref_moments):
     return worst
 
 
+def dotnet_gru_init(model, seed):
+    """GruEncoder.Initialize: one Random(seed); embeddings N(0, 1), then every GRU tensor U(-b, b), b = float32(1/sqrt(H))."""
+    rng = DotNetRandom(seed)
+    bound = torch.tensor(1.0 / math.sqrt(model.config["hidden_size"]), dtype=torch.float32).item()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name == "embeddings.weight":
+                fill(p, [normal(rng) for _ in range(p.numel())])
+            else:
+                fill(p, [(rng.next_double() * 2 - 1) * bound for _ in range(p.numel())])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
+    parser.add_argument("--loss", choices=["cosent", "am-softmax"], default="cosent")
+    parser.add_argument("--config", required=True, help="a BERT config with both dropout probabilities 0, or gru.json")
     parser.add_argument("--tokens", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--checkpoint", required=True, help="semblance OUTPUT/last (model.safetensors, optimizer.safetensors, trainer_state.json)")
@@ -198,6 +208,7 @@ def main():
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--scale", type=float, default=20.0)
+    parser.add_argument("--margin", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--control", action="store_true",
                         help="also train the twin from weights perturbed by one float32 rounding step and compare it with the unperturbed twin "
@@ -212,11 +223,11 @@ def main():
         steps = json.load(f)["step"]
 
     model = tr.build_model(config)
-    dotnet_bert_init(model, args.seed)
+    (dotnet_gru_init if isinstance(model, tr.Gru) else dotnet_bert_init)(model, args.seed)
     init = {n: t.clone() for n, t in model.state_dict().items()}
     tokens = tr.Tokens(args.tokens)
-    rows = tr.load_rows("cosent", args.data)
-    epochs = [dotnet_batches(rows, args.batch_size, args.seed, e) for e in range(args.epochs)]
+    data = tr.load_rows(args.loss, args.data)
+    epochs = [dotnet_batches(args.loss, data, args.batch_size, args.seed, e) for e in range(args.epochs)]
 
     weights, moments = train_twin(config, init, tokens, epochs, args, steps)
     ours_weights = tr.load_safetensors(os.path.join(args.checkpoint, "model.safetensors"))

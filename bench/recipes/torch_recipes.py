@@ -92,8 +92,8 @@ def load_rows(loss, path):
     return groups
 
 
-def epoch_batches(loss, data, batch_size, seed, epoch):
-    rng = random.Random(seed * 1_000_003 + epoch)
+def epoch_batches(loss, data, batch_size, rng):
+    """One epoch's batches; `rng` is anything with shuffle(list) (random.Random here, System.Random's port in lockstep_check)."""
     if loss != "am-softmax":
         order = list(data)
         rng.shuffle(order)
@@ -420,6 +420,27 @@ def am_softmax_loss(a, p, margin, scale):
 
 # ---------------------------------------------------------------- training
 
+def batch_loss(model, tokens, args, batch):
+    """Both columns of a batch in one padded forward pass, then the loss of args.loss."""
+    n = len(batch)
+    ids, mask = pad([tokens(row[0][0]) for row in batch] + [tokens(row[0][1]) for row in batch])
+    pooled = model(ids, mask)
+    a, b = pooled[:n], pooled[n:]
+    if args.loss == "cosent":
+        return cosent_loss(a, b, torch.tensor([row[1] for row in batch]), args.scale)
+    if args.loss == "simcse":
+        return simcse_loss(a, b, args.temperature)
+    return am_softmax_loss(a, b, args.margin, args.scale)
+
+
+def make_optimizer(model, lr, weight_decay):
+    named = list(model.named_parameters())
+    return torch.optim.AdamW(
+        [{"params": [p for n, p in named if decays(n, p)], "weight_decay": weight_decay},
+         {"params": [p for n, p in named if not decays(n, p)], "weight_decay": 0.0}],
+        lr=lr, betas=(0.9, 0.999), eps=1e-6)
+
+
 def decays(name, p):
     return not (name.endswith(".bias") or "LayerNorm" in name or p.dim() == 1)
 
@@ -442,13 +463,9 @@ def train(args):
     dev = read_sts(args.eval_data) if args.eval_data else None
     test = read_sts(args.test_data) if args.test_data else None
 
-    epochs = [epoch_batches(args.loss, data, args.batch_size, args.seed, e) for e in range(args.epochs)]
+    epochs = [epoch_batches(args.loss, data, args.batch_size, random.Random(args.seed * 1_000_003 + e)) for e in range(args.epochs)]
     total = sum(len(e) for e in epochs)
-    named = list(model.named_parameters())
-    optimizer = torch.optim.AdamW(
-        [{"params": [p for n, p in named if decays(n, p)], "weight_decay": args.weight_decay},
-         {"params": [p for n, p in named if not decays(n, p)], "weight_decay": 0.0}],
-        lr=args.lr, betas=(0.9, 0.999), eps=1e-6)
+    optimizer = make_optimizer(model, args.lr, args.weight_decay)
     examples = sum(len(e) for e in epochs[:1])
     print(f"torch {torch.__version__} threads {torch.get_num_threads()}: {args.loss} on {type(model).__name__}, "
           f"{args.epochs} epoch(s) x {examples} batches of {args.batch_size}, {total} steps, seed {args.seed}", file=sys.stderr)
@@ -471,17 +488,8 @@ def train(args):
     for epoch, batches in enumerate(epochs):
         evaluated = False
         for batch in batches:
-            texts = [row[0] for row in batch]
-            n = len(texts)
-            ids, mask = pad([tokens(t[0]) for t in texts] + [tokens(t[1]) for t in texts])
-            pooled = model(ids, mask)
-            a, b = pooled[:n], pooled[n:]
-            if args.loss == "cosent":
-                loss = cosent_loss(a, b, torch.tensor([row[1] for row in batch]), args.scale)
-            elif args.loss == "simcse":
-                loss = simcse_loss(a, b, args.temperature)
-            else:
-                loss = am_softmax_loss(a, b, args.margin, args.scale)
+            n = len(batch)
+            loss = batch_loss(model, tokens, args, batch)
             if not torch.isfinite(loss):
                 raise SystemExit(f"step {step + 1}: the loss is {loss.item()}")
             loss.backward()
