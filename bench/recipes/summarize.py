@@ -20,8 +20,8 @@ def main():
     for r in sorted(results, key=lambda r: (r["recipe"], r["side"], r["seed"])):
         print(f"| {r['recipe']} | {r['side']} | {r['seed']} | {r['best_step']} | {r['dev']:.2f} | {r['test']:.2f} | {r['wall_s']:.0f} |")
     print()
-    print("| recipe | seeds | ours dev | ours test | PyTorch dev | PyTorch test | test gap (ours - PyTorch) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| recipe | seeds | ours dev | ours test | PyTorch dev | PyTorch test | gap dev / test (ours - PyTorch) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for recipe in sorted({r["recipe"] for r in results}):
         sides = {}
         for side in ("ours", "pytorch"):
@@ -39,8 +39,9 @@ def main():
 
         gap = "n/a"
         if sides["ours"] and sides["pytorch"]:
-            gap = f"{statistics.mean(r['test'] for r in sides['ours']) - statistics.mean(r['test'] for r in sides['pytorch']):+.2f}"
-        print(f"| {recipe} | {','.join(map(str, seeds))} | {cell(sides['ours'], 'dev')} | {cell(sides['ours'], 'test')} | "
+            gap = " / ".join(f"{statistics.mean(r[k] for r in sides['ours']) - statistics.mean(r[k] for r in sides['pytorch']):+.2f}"
+                             for k in ("dev", "test"))
+        print(f"| {recipe} | {', '.join(map(str, seeds))} | {cell(sides['ours'], 'dev')} | {cell(sides['ours'], 'test')} | "
               f"{cell(sides['pytorch'], 'dev')} | {cell(sides['pytorch'], 'test')} | {gap} |")
 
 
