@@ -466,9 +466,8 @@ def train(args):
     epochs = [epoch_batches(args.loss, data, args.batch_size, random.Random(args.seed * 1_000_003 + e)) for e in range(args.epochs)]
     total = sum(len(e) for e in epochs)
     optimizer = make_optimizer(model, args.lr, args.weight_decay)
-    examples = sum(len(e) for e in epochs[:1])
     print(f"torch {torch.__version__} threads {torch.get_num_threads()}: {args.loss} on {type(model).__name__}, "
-          f"{args.epochs} epoch(s) x {examples} batches of {args.batch_size}, {total} steps, seed {args.seed}", file=sys.stderr)
+          f"{args.epochs} epoch(s) x {len(epochs[0])} batches of {args.batch_size}, {total} steps, seed {args.seed}", file=sys.stderr)
 
     best, best_step, best_state = float("nan"), 0, None
 
