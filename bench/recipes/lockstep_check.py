@@ -22,6 +22,7 @@ import sys
 
 import torch
 
+sys.dont_write_bytecode = True  # importing the twin must not leave __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_recipes as tr  # noqa: E402
 
