@@ -48,19 +48,19 @@ public sealed class BenchTrainCommand : CliCommand
 
         if (args.Has("--profile")) TapeProfile.Enabled = true;
         var data = TrainingData.Load(dataPath, lossName);
-        var (model, tokenizer) = LoadModel(args, seed);
-        maxLength = Math.Min(maxLength, model.Config.MaxPositionEmbeddings);
+        var (model, tokenizer, vocabSize, maxPositions, description) = LoadModel(args, seed);
+        maxLength = Math.Min(maxLength, maxPositions);
         var options = new TrainerOptions { Loss = lossName, DataPath = dataPath, OutputDir = "", BatchSize = batchSize, Seed = seed, Threads = threads };
         var loss = Trainer.CreateLoss(options);
-        var optimizer = new AdamW(model.Trainable, options.WeightDecay);
+        var optimizer = new AdamW(model.TrainableParameters(), options.WeightDecay);
         var tokens = new Dictionary<string, int[]>(StringComparer.Ordinal);
         int[] Tokens(string text)
         {
             if (tokens.TryGetValue(text, out var ids)) return ids;
             ids = tokenizer.Encode(text, maxLength).Ids;
             foreach (int id in ids)
-                if (id >= model.Config.VocabSize)
-                    throw new ModelFormatException($"token id {id} of '{text}' is outside the model's vocab_size {model.Config.VocabSize}; give the vocab.txt that belongs to the model");
+                if (id >= vocabSize)
+                    throw new ModelFormatException($"token id {id} of '{text}' is outside the model's vocab_size {vocabSize}; give the vocab.txt that belongs to the model");
             return tokens[text] = ids;
         }
 
@@ -72,8 +72,7 @@ public sealed class BenchTrainCommand : CliCommand
 
         using var context = new ComputeContext(threads);
         var inv = CultureInfo.InvariantCulture;
-        var c = model.Config;
-        io.Out.WriteLine(string.Create(inv, $"model={args.Get("--model") ?? args.Get("--init")} hidden={c.HiddenSize} layers={c.NumHiddenLayers} heads={c.NumAttentionHeads} intermediate={c.IntermediateSize} vocab={c.VocabSize} loss={lossName} batch_size={batchSize} max_length={maxLength} threads={threads} rows={rows.Count}"));
+        io.Out.WriteLine(string.Create(inv, $"model={args.Get("--model") ?? args.Get("--init")} {description} loss={lossName} batch_size={batchSize} max_length={maxLength} threads={threads} rows={rows.Count}"));
         io.Out.Flush();
 
         var phases = new double[3];
@@ -113,7 +112,7 @@ public sealed class BenchTrainCommand : CliCommand
             long t2 = Stopwatch.GetTimestamp();
             optimizer.ClipGradientNorm(options.MaxGradNorm);
             optimizer.Update(options.LearningRate);
-            model.ZeroGrad();
+            model.ZeroGradients();
             long t3 = Stopwatch.GetTimestamp();
 
             lossValue = value.Reported;
@@ -142,15 +141,32 @@ public sealed class BenchTrainCommand : CliCommand
         return 0;
     }
 
-    private static (TrainableEncoder Model, BertTokenizer Tokenizer) LoadModel(CommandArgs args, int seed)
+    private static (ITrainableEncoder Model, BertTokenizer Tokenizer, int VocabSize, int MaxPositions, string Description) LoadModel(CommandArgs args, int seed)
     {
-        if (args.Get("--model") is { } dir) return (TrainableEncoder.Load(dir), BertTokenizer.Load(dir));
-        var configPath = args.Require("--init");
-        var vocab = args.Require("--vocab");
-        var config = TransformerConfig.Load(configPath);
-        var tokenizer = BertTokenizer.FromVocabFile(vocab);
-        if (tokenizer.VocabSize > config.VocabSize)
-            throw new ModelFormatException($"{vocab}: {tokenizer.VocabSize} tokens, more than vocab_size {config.VocabSize} in {configPath}");
-        return (TrainableEncoder.Initialize(config, seed), tokenizer);
+        var dir = args.Get("--model");
+        var configPath = dir is not null ? Path.Combine(dir, TransformerLoader.ConfigFileName) : args.Require("--init");
+        BertTokenizer tokenizer;
+        if (dir is not null) tokenizer = BertTokenizer.Load(dir);
+        else tokenizer = BertTokenizer.FromVocabFile(args.Require("--vocab"));
+        ITrainableEncoder model;
+        int vocabSize, maxPositions;
+        string description;
+        if (GruConfig.Declares(configPath))
+        {
+            var gru = GruConfig.Load(configPath);
+            model = dir is not null ? GruEncoder.Load(dir) : GruEncoder.Initialize(gru, seed);
+            (vocabSize, maxPositions, description) = (gru.VocabSize, gru.MaxLength, gru.Describe());
+        }
+        else
+        {
+            var c = TransformerConfig.Load(configPath);
+            model = dir is not null ? TrainableEncoder.Load(dir) : TrainableEncoder.Initialize(c, seed);
+            (vocabSize, maxPositions) = (c.VocabSize, c.MaxPositionEmbeddings);
+            description = string.Create(CultureInfo.InvariantCulture,
+                $"hidden={c.HiddenSize} layers={c.NumHiddenLayers} heads={c.NumAttentionHeads} intermediate={c.IntermediateSize} vocab={c.VocabSize}");
+        }
+        if (dir is null && tokenizer.VocabSize > vocabSize)
+            throw new ModelFormatException($"{args.Get("--vocab")}: {tokenizer.VocabSize} tokens, more than vocab_size {vocabSize} in {configPath}");
+        return (model, tokenizer, vocabSize, maxPositions, description);
     }
 }

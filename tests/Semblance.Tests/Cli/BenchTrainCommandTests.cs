@@ -67,6 +67,21 @@ public class BenchTrainCommandTests
     }
 
     [SharedFact]
+    public void InitBuildsAGruFromItsConfigAndRunsAmSoftmax()
+    {
+        using var dir = new TempDir();
+        var config = dir.File("gru.json");
+        File.WriteAllText(config, "{\"model_type\":\"semblance-gru\",\"vocab_size\":30522,\"embedding_size\":16,\"hidden_size\":8,\"bidirectional\":true,\"pooling\":\"mean\"}");
+        var data = dir.File("groups.tsv");
+        File.WriteAllLines(data, Enumerable.Range(0, 6).SelectMany(g => new[] { $"a question about topic {g}\tg{g}", $"another question on topic {g}\tg{g}" }));
+        var vocab = Path.Combine(SharedData.FixtureModel("bert-tiny-uncased"), "vocab.txt");
+        var (code, stdout, err) = Bench("--init", config, "--vocab", vocab, "--data", data, "--loss", "am-softmax", "--batch-size", "4", "--steps", "2", "--warmup-steps", "0", "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Contains("semblance-gru (embedding 16, hidden 8 per direction", stdout);
+        Assert.StartsWith("examples_per_s=", stdout.TrimEnd().Split('\n')[^1]);
+    }
+
+    [SharedFact]
     public void DataInTheWrongFormatNamesTheFileAndLine()
     {
         using var dir = new TempDir();

@@ -1,5 +1,6 @@
 // Tape GRU layer over packed sequences (PyTorch nn.GRU gate order and equations), with back-propagation through time.
 using System.Numerics.Tensors;
+using Semblance.Numerics;
 
 namespace Semblance.Training.Autodiff;
 
@@ -20,32 +21,51 @@ public sealed partial class Tape
         TrainingGemm.ABt(x.Data, rows, x.Cols, weightIh.Data, g3, gi, Context);
         for (int r = 0; r < rows; r++) TensorPrimitives.Add(gi.AsSpan(r * g3, g3), biasIh.Data, gi.AsSpan(r * g3, g3));
 
+        // Sequences sorted by decreasing length: those still running at step t are a prefix of this order, so each
+        // step is one product over that prefix (as in inference), not one matrix-vector product per sequence.
+        int sequences = offsets.Length - 1;
+        var order = Enumerable.Range(0, sequences).OrderByDescending(q => offsets[q + 1] - offsets[q]).ThenBy(q => q).ToArray();
+        int longest = sequences == 0 ? 0 : offsets[order[0] + 1] - offsets[order[0]];
+        var running = new int[longest];
+        for (int t = 0; t < longest; t++)
+        {
+            int n = 0;
+            while (n < sequences && offsets[order[n] + 1] - offsets[order[n]] > t) n++;
+            running[t] = n;
+        }
+        int RowAt(int i, int t) => reverse ? offsets[order[i] + 1] - 1 - t : offsets[order[i]] + t;
+
         var y = new float[rows * h];
         // Saved per row for the backward pass: gates r, z, n, the recurrent n-term W_hn h + b_hn, and h_prev.
         var gates = new float[rows * 4 * h];
         var previous = new float[rows * h];
-        var gh = new float[g3];
-        for (int s = 0; s + 1 < offsets.Length; s++)
+        var state = new float[sequences * h];
+        var gh = new float[sequences * g3];
+        var recurrent = PackedWeight.Pack(weightHh.Data, g3, h);
+        for (int t = 0; t < longest; t++)
         {
-            var hPrev = new float[h];
-            foreach (int row in Steps(offsets[s], offsets[s + 1], reverse))
+            int active = running[t];
+            Gemm.Linear(state.AsSpan(0, active * h), active, recurrent, biasHh.Data, gh.AsSpan(0, active * g3), Context);
+            for (int i = 0; i < active; i++)
             {
-                for (int j = 0; j < g3; j++) gh[j] = TensorPrimitives.Dot(weightHh.Row(j), hPrev) + biasHh.Data[j];
+                int row = RowAt(i, t);
+                var hRow = state.AsSpan(i * h, h);
+                var ghRow = gh.AsSpan(i * g3, g3);
                 var gRow = gates.AsSpan(row * 4 * h, 4 * h);
                 var giRow = gi.AsSpan(row * g3, g3);
+                hRow.CopyTo(previous.AsSpan(row * h, h));
                 for (int j = 0; j < h; j++)
                 {
-                    float rg = Sigmoid(giRow[j] + gh[j]);
-                    float zg = Sigmoid(giRow[h + j] + gh[h + j]);
-                    float ng = MathF.Tanh(giRow[2 * h + j] + rg * gh[2 * h + j]);
+                    float rg = Sigmoid(giRow[j] + ghRow[j]);
+                    float zg = Sigmoid(giRow[h + j] + ghRow[h + j]);
+                    float ng = MathF.Tanh(giRow[2 * h + j] + rg * ghRow[2 * h + j]);
                     gRow[j] = rg;
                     gRow[h + j] = zg;
                     gRow[2 * h + j] = ng;
-                    gRow[3 * h + j] = gh[2 * h + j];
-                    previous[row * h + j] = hPrev[j];
-                    y[row * h + j] = (1 - zg) * ng + zg * hPrev[j];
+                    gRow[3 * h + j] = ghRow[2 * h + j];
+                    hRow[j] = (1 - zg) * ng + zg * hRow[j];
                 }
-                y.AsSpan(row * h, h).CopyTo(hPrev);
+                hRow.CopyTo(y.AsSpan(row * h, h));
             }
         }
         bool tracked = IsRecording && (x.RequiresGrad || weightIh.RequiresGrad || weightHh.RequiresGrad || biasIh.RequiresGrad || biasHh.RequiresGrad);
@@ -55,18 +75,23 @@ public sealed partial class Tape
             {
                 if (result.Grad is not { } g) return;
                 var dGi = new float[rows * g3];
-                var dWhh = new float[g3 * h];
-                var dBhh = new float[g3];
-                var dGh = new float[g3];
-                for (int s = 0; s + 1 < offsets.Length; s++)
+                // dL/d(W_hh h + b_hh) per row; dW_hh and db_hh are sums over all rows, done once after the sweep.
+                var dGh = new float[rows * g3];
+                var dState = new float[sequences * h];
+                var dStep = new float[sequences * g3];
+                var recurrentT = TrainingGemm.PackInOut(weightHh.Data, g3, h);
+                for (int t = longest - 1; t >= 0; t--)
                 {
-                    var dh = new float[h];
-                    foreach (int row in Steps(offsets[s], offsets[s + 1], !reverse))
+                    int active = running[t];
+                    for (int i = 0; i < active; i++)
                     {
+                        int row = RowAt(i, t);
+                        var dh = dState.AsSpan(i * h, h);
                         TensorPrimitives.Add(dh, g.AsSpan(row * h, h), dh);
                         var gRow = gates.AsSpan(row * 4 * h, 4 * h);
                         var hPrev = previous.AsSpan(row * h, h);
                         var dGiRow = dGi.AsSpan(row * g3, g3);
+                        var dGhRow = dGh.AsSpan(row * g3, g3);
                         for (int j = 0; j < h; j++)
                         {
                             float rg = gRow[j], zg = gRow[h + j], ng = gRow[2 * h + j], hn = gRow[3 * h + j];
@@ -76,24 +101,22 @@ public sealed partial class Tape
                             dGiRow[j] = dr;
                             dGiRow[h + j] = dz;
                             dGiRow[2 * h + j] = dn;
-                            dGh[j] = dr;
-                            dGh[h + j] = dz;
-                            dGh[2 * h + j] = dn * rg;
+                            dGhRow[j] = dr;
+                            dGhRow[h + j] = dz;
+                            dGhRow[2 * h + j] = dn * rg;
                             dh[j] *= zg;
                         }
-                        TensorPrimitives.Add(dBhh, dGh, dBhh);
-                        for (int k = 0; k < g3; k++)
-                        {
-                            if (dGh[k] == 0f) continue;
-                            var w = weightHh.Row(k);
-                            TensorPrimitives.MultiplyAdd(w, dGh[k], dh, dh);
-                            var dw = dWhh.AsSpan(k * h, h);
-                            TensorPrimitives.MultiplyAdd(hPrev, dGh[k], dw, dw);
-                        }
+                        dGhRow.CopyTo(dStep.AsSpan(i * g3, g3));
                     }
+                    // dh_prev += dGh · W_hh for the running prefix.
+                    TrainingGemm.AddAB(dStep.AsSpan(0, active * g3), active, recurrentT, dState.AsSpan(0, active * h), accumulate: true, Context);
                 }
-                if (weightHh.RequiresGrad) AddInto(weightHh.GradBuffer(), dWhh);
-                if (biasHh.RequiresGrad) AddInto(biasHh.GradBuffer(), dBhh);
+                if (weightHh.RequiresGrad) TrainingGemm.AddAtB(dGh, rows, g3, previous, h, weightHh.GradBuffer(), Context);
+                if (biasHh.RequiresGrad)
+                {
+                    var gb = biasHh.GradBuffer();
+                    for (int r = 0; r < rows; r++) TensorPrimitives.Add(gb, dGh.AsSpan(r * g3, g3), gb);
+                }
                 if (biasIh.RequiresGrad)
                 {
                     var gb = biasIh.GradBuffer();
@@ -106,12 +129,4 @@ public sealed partial class Tape
     }
 
     private static float Sigmoid(float v) => 1f / (1f + MathF.Exp(-v));
-
-    private static IEnumerable<int> Steps(int start, int end, bool reverse)
-    {
-        if (reverse)
-            for (int i = end - 1; i >= start; i--) yield return i;
-        else
-            for (int i = start; i < end; i++) yield return i;
-    }
 }
