@@ -235,7 +235,14 @@ public sealed unsafe class HnswIndex : VectorIndex
             // Seed the graph single-threaded so early parallel inserts do not all race for the same few nodes.
             int seq = Math.Min(n, first + 1000);
             for (int i = first; i < seq; i++) Insert(start + i, false);
-            Parallel.For(seq, n, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => Insert(start + i, true));
+            // Workers take the next item from one shared counter, so insertion stays close to input order (as in
+            // hnswlib) instead of each worker starting in its own far-away range of the input.
+            int next = seq - 1;
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ =>
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < n) Insert(start + i, true);
+            });
         }
     }
 
@@ -367,38 +374,46 @@ public sealed unsafe class HnswIndex : VectorIndex
         cand.Push(epd, ep);
         if (deleted is null || !deleted[ep]) res.Push(-epd, ep);
         float bound = res.Count > 0 ? -res.TopKey : float.PositiveInfinity;
-        while (cand.Count > 0)
+        int cap = level == 0 ? _m0 : _m;
+        fixed (ushort* vis = visited)
+        fixed (int* links0 = _links0)
         {
-            float cd = cand.TopKey;
-            int c = cand.TopId;
-            if (cd > bound && res.Count >= ef) break;
-            cand.Pop();
-            var (arr, off) = List(c, level);
-            int cnt = Math.Min(arr[off], level == 0 ? _m0 : _m);
-            if (cnt > 0) Prefetch(Vec(arr[off + 1]));
-            for (int i = 0; i < cnt; i++)
+            while (cand.Count > 0)
             {
-                int e = arr[off + 1 + i];
-                if (i + 1 < cnt)
+                float cd = cand.TopKey;
+                int c = cand.TopId;
+                if (cd > bound && res.Count >= ef) break;
+                cand.Pop();
+                var (arr, off) = List(c, level);
+                fixed (int* list = &arr[off])
                 {
-                    int next = arr[off + 2 + i];
-                    Prefetch(Vec(next));
-                    fixed (ushort* v = &visited[next]) Prefetch(v);
-                }
-                if (visited[e] == tag) continue;
-                visited[e] = tag;
-                float d = Distance(q, Vec(e));
-                if (res.Count < ef || d < bound)
-                {
-                    // A candidate is likely to be expanded later: start fetching its neighbour list now.
-                    if (level == 0) fixed (int* lp = &_links0[e * Stride0]) Prefetch(lp);
-                    cand.Push(d, e);
-                    if (deleted is null || !deleted[e])
+                    int cnt = Math.Min(list[0], cap);
+                    if (cnt > 0) Prefetch(Vec(list[1]));
+                    for (int i = 0; i < cnt; i++)
                     {
-                        res.Push(-d, e);
-                        if (res.Count > ef) res.Pop();
+                        int e = list[1 + i];
+                        if (i + 1 < cnt)
+                        {
+                            int next = list[2 + i];
+                            Prefetch(Vec(next));
+                            Prefetch(vis + next);
+                        }
+                        if (vis[e] == tag) continue;
+                        vis[e] = tag;
+                        float d = Distance(q, Vec(e));
+                        if (res.Count < ef || d < bound)
+                        {
+                            // A candidate is likely to be expanded later: start fetching its neighbour list now.
+                            if (level == 0) Prefetch(links0 + (long)e * Stride0);
+                            cand.Push(d, e);
+                            if (deleted is null || !deleted[e])
+                            {
+                                res.Push(-d, e);
+                                if (res.Count > ef) res.Pop();
+                            }
+                            if (res.Count > 0) bound = -res.TopKey;
+                        }
                     }
-                    if (res.Count > 0) bound = -res.TopKey;
                 }
             }
         }
