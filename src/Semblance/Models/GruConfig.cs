@@ -45,23 +45,7 @@ public sealed class GruConfig
         }
     }
 
-    public static GruConfig Load(string path)
-    {
-        string json;
-        try
-        {
-            json = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new ModelFormatException($"{path}: file not found; expected a {ModelTypeName} config.json");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ModelFormatException($"{path}: cannot read ({e.Message})", e);
-        }
-        return Parse(json, path);
-    }
+    public static GruConfig Load(string path) => Parse(ModelFiles.ReadText(path, $"expected a {ModelTypeName} config.json"), path);
 
     private static readonly JsonDocumentOptions Options = new() { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
 

@@ -65,23 +65,8 @@ public sealed class TransformerConfig
 
     public bool IsRoFormer => ModelType == "roformer";
 
-    public static TransformerConfig Load(string path)
-    {
-        string json;
-        try
-        {
-            json = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new ModelFormatException($"{path}: file not found; a Hugging Face model directory needs config.json");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ModelFormatException($"{path}: cannot read ({e.Message})", e);
-        }
-        return Parse(json, path);
-    }
+    public static TransformerConfig Load(string path) =>
+        Parse(ModelFiles.ReadText(path, "a Hugging Face model directory needs config.json"), path);
 
     /// <summary>Parses config.json text; <paramref name="source"/> names the file in error messages.</summary>
     public static TransformerConfig Parse(string json, string source)
