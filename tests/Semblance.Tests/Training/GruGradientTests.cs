@@ -1,0 +1,46 @@
+// The GRU encoder under AM-Softmax and FlatNCE against PyTorch in float64 (fixtures made by tools/gradients/make_gru_fixtures.py).
+using System.Text.Json;
+using Semblance.Embeddings;
+using Semblance.Models;
+using Semblance.Tests.Models;
+using Semblance.Training;
+using Semblance.Training.Autodiff;
+
+namespace Semblance.Tests.Training;
+
+public class GruGradientTests
+{
+    private static readonly string Dir = Path.Combine(AppContext.BaseDirectory, "Training", "Fixtures", "gru");
+
+    [Theory]
+    [InlineData("am-softmax")]
+    [InlineData("flatnce")]
+    public void LossAndGradientsMatchPyTorch(string lossName)
+    {
+        var encoder = GruEncoder.Load(Dir);
+        using var batchJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "batch.json")));
+        TokenBatch Column(string name) => TokenBatch.FromSequences(batchJson.RootElement.GetProperty(name).EnumerateArray()
+            .Select(s => s.EnumerateArray().Select(t => t.GetInt32()).ToArray()).ToList());
+        EmbeddingLoss loss = lossName == "am-softmax" ? new AmSoftmaxLoss(margin: 0.35f, scale: 30f) : new FlatNceLoss(0.05f);
+        var tape = new Tape();
+        var a = encoder.Encode(tape, Column("anchors"), PoolingMode.Mean);
+        var p = encoder.Encode(tape, Column("positives"), PoolingMode.Mean);
+        var value = loss.Compute(tape, [a, p], null);
+        tape.Backward(value.Objective);
+
+        var reference = SafeTensorsContent.Read(Path.Combine(Dir, lossName + ".safetensors"));
+        float referenceLoss = reference.Get("loss", 1)[0];
+        Assert.True(Math.Abs(value.Reported - referenceLoss) <= 1e-5 * Math.Max(1, Math.Abs(referenceLoss)), $"loss {value.Reported} vs torch {referenceLoss}");
+        float largest = 0, worst = 0;
+        string worstName = "";
+        foreach (var parameter in encoder.Parameters)
+        {
+            var expected = reference.Get("grad." + parameter.Name, parameter.Shape);
+            largest = Math.Max(largest, expected.Max(Math.Abs));
+            Assert.NotNull(parameter.Grad);
+            float error = Compare.MaxAbs(parameter.Grad, expected);
+            if (error > worst) (worst, worstName) = (error, parameter.Name);
+        }
+        Assert.True(worst <= 1e-5 * largest, $"{worstName}: {worst} vs largest {largest}");
+    }
+}
