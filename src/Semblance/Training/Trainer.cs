@@ -61,6 +61,10 @@ public sealed class Trainer
     {
         var loss = CreateLoss(_o);
         LoadModel();
+        // SimCSE and FlatNCE make their positive by running each sentence twice through dropout; the GRU has none,
+        // so both views would be identical and the loss would teach nothing.
+        if (_model is GruEncoder && _o.Loss is "simcse" or "flatnce")
+            throw new SemblanceException($"--loss {_o.Loss} needs dropout to make two views of a sentence, and the GRU encoder has none; use sup-simcse, cosent or am-softmax with it");
         var data = TrainingData.Load(_o.DataPath, _o.Loss);
         var dev = _o.EvalData is null ? null : StsDataset.Load(_o.EvalData);
         Directory.CreateDirectory(_o.OutputDir);

@@ -131,4 +131,22 @@ public class GruTrainingTests
         Assert.NotEqual(0, small.Code);
         Assert.Contains("30522 tokens, more than vocab_size 1000", small.Err);
     }
+
+    [SharedTheory]
+    [InlineData("simcse")]
+    [InlineData("flatnce")]
+    public void DropoutLossesAreRefusedForTheGru(string loss)
+    {
+        using var dir = new TempDir();
+        var config = dir.File("gru.json");
+        File.WriteAllText(config, new GruConfig { VocabSize = 30522, EmbeddingSize = 8, HiddenSize = 8 }.ToJson());
+        var data = dir.File("sentences.txt");
+        File.WriteAllLines(data, ["a man is playing a guitar", "a woman slices an onion", "two dogs run on the beach"]);
+        var output = dir.Sub("out");
+        var (code, _, err) = Train("--init", config, "--vocab", Vocab, "--data", data, "--loss", loss, "--output", output);
+        Assert.Equal(1, code);
+        Assert.Contains($"--loss {loss} needs dropout to make two views of a sentence, and the GRU encoder has none", err);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.False(Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any());
+    }
 }
