@@ -17,9 +17,10 @@ public sealed partial class Tape
         int rows = x.Rows, h = weightHh.Cols, g3 = 3 * h;
         if (weightIh.Rows != g3 || weightIh.Cols != x.Cols || weightHh.Rows != g3 || biasIh.Length != g3 || biasHh.Length != g3)
             throw new ArgumentException($"Gru: weights do not match input {x.Cols} and hidden {h}");
-        var gi = new float[rows * g3];
-        TrainingGemm.ABt(x.Data, rows, x.Cols, weightIh.Data, g3, gi, Context);
-        for (int r = 0; r < rows; r++) TensorPrimitives.Add(gi.AsSpan(r * g3, g3), biasIh.Data, gi.AsSpan(r * g3, g3));
+        // The input projections of every row are an ordinary Linear op: its backward step gives dX, dW_ih and db_ih
+        // from the dGi this op leaves in the projection's gradient.
+        var projection = Linear(x, weightIh, biasIh);
+        var gi = projection.Data;
 
         // Sequences sorted by decreasing length: those still running at step t are a prefix of this order, so each
         // step is one product over that prefix (as in inference), not one matrix-vector product per sequence.
@@ -41,7 +42,7 @@ public sealed partial class Tape
         var previous = new float[rows * h];
         var state = new float[sequences * h];
         var gh = new float[sequences * g3];
-        var recurrent = PackedWeight.Pack(weightHh.Data, g3, h);
+        var recurrent = weightHh is Parameter packedHh ? packedHh.Packed() : PackedWeight.Pack(weightHh.Data, g3, h);
         for (int t = 0; t < longest; t++)
         {
             int active = running[t];
@@ -68,18 +69,18 @@ public sealed partial class Tape
                 hRow.CopyTo(y.AsSpan(row * h, h));
             }
         }
-        bool tracked = IsRecording && (x.RequiresGrad || weightIh.RequiresGrad || weightHh.RequiresGrad || biasIh.RequiresGrad || biasHh.RequiresGrad);
+        bool tracked = IsRecording && (projection.RequiresGrad || weightHh.RequiresGrad || biasHh.RequiresGrad);
         var result = new Tensor(y, rows, h, tracked);
         if (tracked)
-            Record(() =>
+            Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
-                var dGi = new float[rows * g3];
+                var dGi = projection.GradBuffer();
                 // dL/d(W_hh h + b_hh) per row; dW_hh and db_hh are sums over all rows, done once after the sweep.
                 var dGh = new float[rows * g3];
                 var dState = new float[sequences * h];
                 var dStep = new float[sequences * g3];
-                var recurrentT = TrainingGemm.PackInOut(weightHh.Data, g3, h);
+                var recurrentT = weightHh is Parameter packedHhT ? packedHhT.PackedTransposed() : TrainingGemm.PackInOut(weightHh.Data, g3, h);
                 for (int t = longest - 1; t >= 0; t--)
                 {
                     int active = running[t];
@@ -117,13 +118,6 @@ public sealed partial class Tape
                     var gb = biasHh.GradBuffer();
                     for (int r = 0; r < rows; r++) TensorPrimitives.Add(gb, dGh.AsSpan(r * g3, g3), gb);
                 }
-                if (biasIh.RequiresGrad)
-                {
-                    var gb = biasIh.GradBuffer();
-                    for (int r = 0; r < rows; r++) TensorPrimitives.Add(gb, dGi.AsSpan(r * g3, g3), gb);
-                }
-                if (weightIh.RequiresGrad) TrainingGemm.AddAtB(dGi, rows, g3, x.Data, x.Cols, weightIh.GradBuffer(), Context);
-                if (x.RequiresGrad) TrainingGemm.AddAB(dGi, rows, g3, weightIh.Data, x.Cols, x.GradBuffer(), Context);
             });
         return result;
     }
