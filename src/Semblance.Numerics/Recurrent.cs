@@ -37,4 +37,26 @@ public static class Recurrent
             TensorPrimitives.MultiplyAdd(z, r, n, state);
         }
     }
+
+    /// <summary>
+    /// Fills <paramref name="order"/> with sequence indices by decreasing length (sequence s spans rows
+    /// offsets[s] .. offsets[s+1]−1), equal lengths in index order. The sequences still running at time step t are
+    /// then a prefix of the order, so a step over a batch is one product over that prefix.
+    /// </summary>
+    public static void LongestFirst(ReadOnlySpan<int> offsets, Span<int> order)
+    {
+        int n = offsets.Length - 1;
+        if (order.Length < n) throw new ArgumentException($"order has {order.Length} slots, expected at least {n}", nameof(order));
+        // Insertion sort: stable, allocation-free, and batches are small next to the recurrence it orders.
+        for (int s = 0; s < n; s++)
+        {
+            int length = offsets[s + 1] - offsets[s], i = s;
+            while (i > 0 && offsets[order[i - 1] + 1] - offsets[order[i - 1]] < length)
+            {
+                order[i] = order[i - 1];
+                i--;
+            }
+            order[i] = s;
+        }
+    }
 }

@@ -132,10 +132,7 @@ public sealed class GruModel
         }
         Gemm.Linear(workspace.Embedded, tokens, _inputWeights, _inputBias, workspace.InputGates, ctx);
 
-        var order = workspace.Order;
-        for (int s = 0; s < n; s++) order[s] = s;
-        // Stable sort by decreasing length: equal lengths keep batch order, which the results do not depend on anyway.
-        Array.Sort(order, 0, n, Comparer<int>.Create((a, b) => batch.Length(b) != batch.Length(a) ? batch.Length(b) - batch.Length(a) : a - b));
+        Recurrent.LongestFirst(batch.Offsets, workspace.Order);
         ctx.For(2, d => RunDirection(d, batch, workspace, ctx));
         workspace.Pooled.AsSpan(0, n * dim).CopyTo(pooled);
     }

@@ -25,7 +25,8 @@ public sealed partial class Tape
         // Sequences sorted by decreasing length: those still running at step t are a prefix of this order, so each
         // step is one product over that prefix (as in inference), not one matrix-vector product per sequence.
         int sequences = offsets.Length - 1;
-        var order = Enumerable.Range(0, sequences).OrderByDescending(q => offsets[q + 1] - offsets[q]).ThenBy(q => q).ToArray();
+        var order = new int[sequences];
+        Recurrent.LongestFirst(offsets, order);
         int longest = sequences == 0 ? 0 : offsets[order[0] + 1] - offsets[order[0]];
         var running = new int[longest];
         for (int t = 0; t < longest; t++)
