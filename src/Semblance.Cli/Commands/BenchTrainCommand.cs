@@ -145,26 +145,15 @@ public sealed class BenchTrainCommand : CliCommand
     {
         var dir = args.Get("--model");
         var configPath = dir is not null ? Path.Combine(dir, TransformerLoader.ConfigFileName) : args.Require("--init");
-        BertTokenizer tokenizer;
-        if (dir is not null) tokenizer = BertTokenizer.Load(dir);
-        else tokenizer = BertTokenizer.FromVocabFile(args.Require("--vocab"));
-        ITrainableEncoder model;
-        int vocabSize, maxPositions;
-        string description;
-        if (GruConfig.Declares(configPath))
+        var tokenizer = dir is not null ? BertTokenizer.Load(dir) : BertTokenizer.FromVocabFile(args.Require("--vocab"));
+        var (model, vocabSize, maxPositions) = dir is not null ? TrainableModels.Load(dir) : TrainableModels.Initialize(configPath, seed);
+        string description = model switch
         {
-            var gru = GruConfig.Load(configPath);
-            model = dir is not null ? GruEncoder.Load(dir) : GruEncoder.Initialize(gru, seed);
-            (vocabSize, maxPositions, description) = (gru.VocabSize, gru.MaxLength, gru.Describe());
-        }
-        else
-        {
-            var c = TransformerConfig.Load(configPath);
-            model = dir is not null ? TrainableEncoder.Load(dir) : TrainableEncoder.Initialize(c, seed);
-            (vocabSize, maxPositions) = (c.VocabSize, c.MaxPositionEmbeddings);
-            description = string.Create(CultureInfo.InvariantCulture,
-                $"hidden={c.HiddenSize} layers={c.NumHiddenLayers} heads={c.NumAttentionHeads} intermediate={c.IntermediateSize} vocab={c.VocabSize}");
-        }
+            GruEncoder gru => gru.Config.Describe(),
+            TrainableEncoder { Config: var c } => string.Create(CultureInfo.InvariantCulture,
+                $"hidden={c.HiddenSize} layers={c.NumHiddenLayers} heads={c.NumAttentionHeads} intermediate={c.IntermediateSize} vocab={c.VocabSize}"),
+            _ => model.GetType().Name,
+        };
         if (dir is null && tokenizer.VocabSize > vocabSize)
             throw new ModelFormatException($"{args.Get("--vocab")}: {tokenizer.VocabSize} tokens, more than vocab_size {vocabSize} in {configPath}");
         return (model, tokenizer, vocabSize, maxPositions, description);

@@ -256,9 +256,9 @@ public sealed class Trainer
         if (_o.ResumeDir is not null)
         {
             source = ResumeCheckpoint(_o.ResumeDir);
-            string? expected = _o.ModelDir is not null ? Architecture(Path.Combine(_o.ModelDir, TransformerLoader.ConfigFileName))
-                : _o.InitConfig is not null ? Architecture(_o.InitConfig) : null;
-            string found = Architecture(Path.Combine(source, TransformerLoader.ConfigFileName));
+            string? expected = _o.ModelDir is not null ? TrainableModels.Describe(Path.Combine(_o.ModelDir, TransformerLoader.ConfigFileName))
+                : _o.InitConfig is not null ? TrainableModels.Describe(_o.InitConfig) : null;
+            string found = TrainableModels.Describe(Path.Combine(source, TransformerLoader.ConfigFileName));
             if (expected is not null && expected != found)
                 throw new ModelFormatException($"--resume {_o.ResumeDir}: the checkpoint is {found}, but the model given is {expected}; resume with the same architecture");
         }
@@ -270,21 +270,9 @@ public sealed class Trainer
         {
             var configPath = _o.InitConfig ?? throw new SemblanceException("train needs --model DIR, or --init CONFIG.json with --vocab FILE");
             var vocab = _o.VocabPath ?? throw new SemblanceException("--init needs --vocab FILE (a vocab.txt for the new model)");
-            int vocabSize, maxPositions;
-            if (GruConfig.Declares(configPath))
-            {
-                var gru = GruConfig.Load(configPath);
-                _model = GruEncoder.Initialize(gru, _o.Seed);
-                _configJson = gru.ToJson();
-                (vocabSize, maxPositions) = (gru.VocabSize, gru.MaxLength);
-            }
-            else
-            {
-                var config = TransformerConfig.Load(configPath);
-                _model = TrainableEncoder.Initialize(config, _o.Seed);
-                _configJson = File.ReadAllText(configPath);
-                (vocabSize, maxPositions) = (config.VocabSize, config.MaxPositionEmbeddings);
-            }
+            var (model, vocabSize, maxPositions) = TrainableModels.Initialize(configPath, _o.Seed);
+            _model = model;
+            _configJson = model is GruEncoder gru ? gru.Config.ToJson() : File.ReadAllText(configPath);
             _tokenizer = BertTokenizer.FromVocabFile(vocab);
             if (_tokenizer.VocabSize > vocabSize)
                 throw new ModelFormatException($"{vocab}: {_tokenizer.VocabSize} tokens, more than vocab_size {vocabSize} in {configPath}");
@@ -301,29 +289,11 @@ public sealed class Trainer
             return;
         }
         var configFile = Path.Combine(source, TransformerLoader.ConfigFileName);
-        if (GruConfig.Declares(configFile))
-        {
-            var gru = GruEncoder.Load(source);
-            _model = gru;
-            (_vocabSize, _maxLength) = (gru.Config.VocabSize, Math.Min(_o.MaxLength, gru.Config.MaxLength));
-        }
-        else
-        {
-            var transformer = TrainableEncoder.Load(source);
-            _model = transformer;
-            (_vocabSize, _maxLength) = (transformer.Config.VocabSize, Math.Min(_o.MaxLength, transformer.Config.MaxPositionEmbeddings));
-        }
+        var loaded = TrainableModels.Load(source);
+        (_model, _vocabSize, _maxLength) = (loaded.Encoder, loaded.VocabSize, Math.Min(_o.MaxLength, loaded.MaxPositions));
         _tokenizer = BertTokenizer.Load(source);
         _configJson = File.ReadAllText(configFile);
         _tokenizerFiles = TokenizerFiles.Where(f => File.Exists(Path.Combine(source, f))).Select(f => (f, File.ReadAllBytes(Path.Combine(source, f)))).ToList();
-    }
-
-    /// <summary>A one-phrase description of the model a config.json describes; equal strings mean resumable weights.</summary>
-    private static string Architecture(string configPath)
-    {
-        if (GruConfig.Declares(configPath)) return GruConfig.Load(configPath).Describe();
-        var c = TransformerConfig.Load(configPath);
-        return $"{c.ModelType} (hidden {c.HiddenSize}, {c.NumHiddenLayers} layers, {c.NumAttentionHeads} heads, intermediate {c.IntermediateSize}, vocab {c.VocabSize})";
     }
 
     /// <summary>The checkpoint directory of a --resume argument: OUTPUT/last, or a last/ directory itself.</summary>
