@@ -54,50 +54,19 @@ public sealed class GruBackend : IEmbeddingBackend
 
     public long Embed(IReadOnlyList<string> texts, Span<float> output, CancellationToken cancellationToken = default)
     {
-        int n = texts.Count, dim = Dimension;
-        if (output.Length != (long)n * dim) throw new ArgumentException($"output has {output.Length} floats, expected {n}x{dim}");
-        if (n == 0) return 0;
-
-        var encoded = new int[n][];
-        int slices = Math.Min(_ctx.Threads * 4, n);
-        _ctx.For(slices, s =>
-        {
-            for (int i = s; i < n; i += slices) encoded[i] = _tokenizer.Encode(texts[i], MaxLength).Ids;
-        });
-
-        // Similar lengths per batch keep the recurrence's active prefix full until the last steps.
-        var order = new int[n];
-        var keys = new int[n];
-        for (int i = 0; i < n; i++)
-        {
-            order[i] = i;
-            keys[i] = encoded[i].Length;
-        }
-        Array.Sort(keys, order);
-
-        if (!_workspaces.TryTake(out var workspace)) workspace = _model.CreateWorkspace();
-        long tokens = 0;
+        GruModel.Workspace? workspace = null;
         try
         {
-            var pooled = new float[_batchSize * dim];
-            var ids = new List<int[]>(_batchSize);
-            for (int start = 0; start < n; start += _batchSize)
+            return LengthSortedBatches.Embed(texts, output, Dimension, _batchSize, _ctx, text => _tokenizer.Encode(text, MaxLength), (batch, pooled) =>
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                int count = Math.Min(_batchSize, n - start);
-                ids.Clear();
-                for (int j = 0; j < count; j++) ids.Add(encoded[order[start + j]]);
-                var batch = TokenBatch.FromSequences(ids);
+                if (workspace is null && !_workspaces.TryTake(out workspace)) workspace = _model.CreateWorkspace();
                 _model.Encode(batch, pooled, workspace, _ctx);
-                for (int j = 0; j < count; j++) pooled.AsSpan(j * dim, dim).CopyTo(output.Slice(order[start + j] * dim, dim));
-                tokens += batch.TokenCount;
-            }
+            }, cancellationToken);
         }
         finally
         {
-            _workspaces.Add(workspace);
+            if (workspace is not null) _workspaces.Add(workspace);
         }
-        return tokens;
     }
 
     public IReadOnlyList<KeyValuePair<string, string>> Describe()

@@ -81,58 +81,19 @@ public sealed class TransformerBackend : IEmbeddingBackend
 
     public long Embed(IReadOnlyList<string> texts, Span<float> output, CancellationToken cancellationToken = default)
     {
-        int n = texts.Count;
-        int h = _model.HiddenSize;
-        if (output.Length != (long)n * h) throw new ArgumentException($"output has {output.Length} floats, expected {n}x{h}");
-        if (n == 0) return 0;
-
-        // Tokenization is independent per text: spread it over the same workers as the model.
-        var encoded = new TokenizedText[n];
-        int slices = Math.Min(_ctx.Threads * 4, n);
-        _ctx.For(slices, s =>
-        {
-            for (int i = s; i < n; i += slices) encoded[i] = _tokenizer.Encode(texts[i], MaxLength);
-        });
-
-        // Sort by length so each batch holds similar lengths (attention cost is per sequence, quadratic in length).
-        var order = new int[n];
-        for (int i = 0; i < n; i++) order[i] = i;
-        var keys = new int[n];
-        for (int i = 0; i < n; i++) keys[i] = encoded[i].Length;
-        Array.Sort(keys, order);
-
-        if (!_workspaces.TryTake(out var workspace)) workspace = _model.CreateWorkspace();
-        long tokens = 0;
+        IDisposable? workspace = null;
         try
         {
-            var pooled = new float[_batchSize * h];
-            var ids = new List<int[]>(_batchSize);
-            var types = new List<int[]>(_batchSize);
-            for (int start = 0; start < n; start += _batchSize)
+            return LengthSortedBatches.Embed(texts, output, Dimension, _batchSize, _ctx, text => _tokenizer.Encode(text, MaxLength), (batch, pooled) =>
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                int count = Math.Min(_batchSize, n - start);
-                ids.Clear();
-                types.Clear();
-                for (int j = 0; j < count; j++)
-                {
-                    var e = encoded[order[start + j]];
-                    ids.Add(e.Ids);
-                    types.Add(e.TypeIds);
-                }
-                var batch = TokenBatch.FromSequences(ids, types);
-                var result = _model.Forward(batch, _request, workspace, _ctx);
-                Embeddings.Pooling.Pool(result, batch, _pooling, pooled.AsSpan(0, count * h));
-                for (int j = 0; j < count; j++)
-                    pooled.AsSpan(j * h, h).CopyTo(output.Slice(order[start + j] * h, h));
-                tokens += batch.TokenCount;
-            }
+                if (workspace is null && !_workspaces.TryTake(out workspace)) workspace = _model.CreateWorkspace();
+                Embeddings.Pooling.Pool(_model.Forward(batch, _request, workspace, _ctx), batch, _pooling, pooled);
+            }, cancellationToken);
         }
         finally
         {
-            _workspaces.Add(workspace);
+            if (workspace is not null) _workspaces.Add(workspace);
         }
-        return tokens;
     }
 
     public IReadOnlyList<KeyValuePair<string, string>> Describe()
