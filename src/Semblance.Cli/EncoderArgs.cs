@@ -5,14 +5,17 @@ namespace Semblance.Cli;
 
 internal static class EncoderArgs
 {
-    public static readonly OptionSpec Model = new("--model", "DIR", "model directory (Hugging Face or Semblance layout)");
+    public static readonly OptionSpec Model = new("--model", "DIR|ID", "model directory (Hugging Face or Semblance layout) or Hugging Face id ORG/NAME[@REV]");
     public static readonly OptionSpec Pooling = new("--pooling", "P", "cls|mean|first-last-avg|last-avg|max|pooler (default: the directory's sentence-transformers config, else mean)");
     public static readonly OptionSpec Normalize = new("--normalize", null, "L2-normalise vectors (default: as the directory says)");
     public static readonly OptionSpec MaxLength = new("--max-length", "N", "tokens per sequence incl. [CLS]/[SEP]; longer lines are truncated (default: max_position_embeddings, at most 512)");
     public static readonly OptionSpec BatchSize = new("--batch-size", "N", "sentences per batch (default 32)");
     public static readonly OptionSpec Threads = new("--threads", "N", "worker threads (default: all cores)");
 
-    public static IReadOnlyList<OptionSpec> Common { get; } = [Model, Pooling, Normalize, MaxLength, BatchSize, Threads];
+    public static readonly OptionSpec PromptName = new("--prompt-name", "NAME", "prepend the model's prompt NAME (e.g. query) to every input (default: the model's default prompt, usually none)");
+    public static readonly OptionSpec Prompt = new("--prompt", "TEXT", "prepend TEXT to every input (wins over --prompt-name)");
+
+    public static IReadOnlyList<OptionSpec> Common { get; } = [Model, Pooling, Normalize, MaxLength, BatchSize, Threads, PromptName, Prompt];
 
     public static EncoderOptions Options(CommandArgs a) => new()
     {
@@ -21,6 +24,8 @@ internal static class EncoderArgs
         MaxLength = a.GetInt("--max-length", 0, 0, 1 << 20),
         BatchSize = a.GetInt("--batch-size", 32, 1, 1 << 16),
         Threads = a.GetInt("--threads", Environment.ProcessorCount, 1, 1024),
+        PromptName = a.Get("--prompt-name"),
+        Prompt = a.Get("--prompt"),
     };
 
     public static SentenceEncoder Load(CommandArgs a) => SentenceEncoder.Load(a.Require("--model"), Options(a));

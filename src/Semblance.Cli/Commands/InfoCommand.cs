@@ -15,9 +15,11 @@ public sealed class InfoCommand : CliCommand
     {
         using var encoder = SentenceEncoder.Load(args.Require("--model"), new EncoderOptions { Threads = 1 });
         var rows = encoder.Backend.Describe()
+            .Prepend(new("source", encoder.Location?.Describe() ?? "(not recorded)"))
             .Append(new("pooling", encoder.Backend.Pooling))
             .Append(new("normalize", encoder.Normalize ? "yes" : "no"))
             .Append(new("dimension", encoder.Dimension.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+            .Concat(encoder.Prompts.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => new KeyValuePair<string, string>($"prompt.{p.Key}", System.Text.Json.JsonSerializer.Serialize(p.Value))))
             .ToList();
         int width = rows.Max(r => r.Key.Length);
         foreach (var (k, v) in rows) io.Out.WriteLine($"{(k + ":").PadRight(width + 1)} {v}");

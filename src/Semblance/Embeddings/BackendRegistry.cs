@@ -20,7 +20,7 @@ public static class BackendRegistry
 
     public static void Register(string modelType, Factory factory) => Factories[modelType] = factory;
 
-    /// <summary>Opens a model directory (or a cached Hugging Face ORG/NAME[@REVISION]): checks it exists, reads model_type from config.json and builds the backend.</summary>
+    /// <summary>Opens a model directory (or a Hugging Face ORG/NAME[@REVISION], resolved by <see cref="Hub.ModelLocator"/>): checks it exists, reads model_type from config.json and builds the backend.</summary>
     public static IEmbeddingBackend Open(string modelDirectory, EncoderOptions options)
     {
         modelDirectory = Hub.ModelLocator.Resolve(modelDirectory);

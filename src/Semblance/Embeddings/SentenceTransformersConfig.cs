@@ -8,7 +8,53 @@ public sealed record SentenceTransformersConfig(string? PoolingConfigPath, bool 
 {
     public static SentenceTransformersConfig None { get; } = new(null, false, 0);
 
+    /// <summary>config_sentence_transformers.json's <c>prompts</c>: name → text prepended to inputs encoded under that name.</summary>
+    public IReadOnlyDictionary<string, string> Prompts { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>config_sentence_transformers.json's <c>default_prompt_name</c>: the prompt applied when none is named; null = none.</summary>
+    public string? DefaultPromptName { get; init; }
+
     public static SentenceTransformersConfig Read(string modelDirectory)
+    {
+        var (prompts, defaultPrompt) = ReadPrompts(modelDirectory);
+        return ReadModules(modelDirectory) with { Prompts = prompts, DefaultPromptName = defaultPrompt };
+    }
+
+    /// <summary>Reads <c>prompts</c> and <c>default_prompt_name</c> from config_sentence_transformers.json (absent file: none).</summary>
+    private static (IReadOnlyDictionary<string, string>, string?) ReadPrompts(string modelDirectory)
+    {
+        var path = Path.Combine(modelDirectory, "config_sentence_transformers.json");
+        var prompts = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (!File.Exists(path)) return (prompts, null);
+        string? defaultName = null;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelFormatException($"{path}: expected a JSON object");
+            if (doc.RootElement.TryGetProperty("prompts", out var p) && p.ValueKind != JsonValueKind.Null)
+            {
+                if (p.ValueKind != JsonValueKind.Object) throw new ModelFormatException($"{path}: 'prompts' must be an object of name → text");
+                foreach (var kv in p.EnumerateObject())
+                {
+                    if (kv.Value.ValueKind != JsonValueKind.String) throw new ModelFormatException($"{path}: prompt '{kv.Name}' must be a string");
+                    prompts[kv.Name] = kv.Value.GetString()!;
+                }
+            }
+            if (doc.RootElement.TryGetProperty("default_prompt_name", out var d) && d.ValueKind != JsonValueKind.Null)
+            {
+                if (d.ValueKind != JsonValueKind.String) throw new ModelFormatException($"{path}: 'default_prompt_name' must be a string or null");
+                defaultName = d.GetString()!;
+                if (!prompts.ContainsKey(defaultName)) throw new ModelFormatException($"{path}: default_prompt_name '{defaultName}' is not one of the prompts ({string.Join(", ", prompts.Keys)})");
+            }
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            throw new ModelFormatException($"{path}: malformed JSON ({e.Message})");
+        }
+        return (prompts, defaultName);
+    }
+
+    private static SentenceTransformersConfig ReadModules(string modelDirectory)
     {
         var modulesPath = Path.Combine(modelDirectory, "modules.json");
         int maxSeq = ReadMaxSeqLength(modelDirectory);
