@@ -125,6 +125,44 @@ public sealed class TransformerConfig
         }
     }
 
+    /// <summary>
+    /// config.json text with every field <see cref="Parse"/> reads (the RoFormer-only ones for model_type roformer);
+    /// <see cref="Parse"/> of the result gives back an equal config.
+    /// </summary>
+    public string ToJson()
+    {
+        var json = new System.Text.Json.Nodes.JsonObject
+        {
+            ["architectures"] = new System.Text.Json.Nodes.JsonArray(Architectures.Select(a => (System.Text.Json.Nodes.JsonNode?)a).ToArray()),
+            ["model_type"] = ModelType,
+            ["vocab_size"] = VocabSize,
+            ["hidden_size"] = HiddenSize,
+            ["num_hidden_layers"] = NumHiddenLayers,
+            ["num_attention_heads"] = NumAttentionHeads,
+            ["intermediate_size"] = IntermediateSize,
+            ["hidden_act"] = HiddenAct,
+            ["hidden_dropout_prob"] = HiddenDropoutProb,
+            ["attention_probs_dropout_prob"] = AttentionProbsDropoutProb,
+            ["max_position_embeddings"] = MaxPositionEmbeddings,
+            ["type_vocab_size"] = TypeVocabSize,
+            ["initializer_range"] = InitializerRange,
+            ["layer_norm_eps"] = LayerNormEps,
+            ["pad_token_id"] = PadTokenId,
+        };
+        if (IsRoFormer)
+        {
+            json["embedding_size"] = EmbeddingSize;
+            json["rotary_value"] = RotaryValue;
+        }
+        else
+        {
+            json["position_embedding_type"] = PositionEmbeddingType;
+        }
+        json["is_decoder"] = IsDecoder;
+        if (ModelType == "ernie") json["use_task_id"] = UseTaskId;
+        return json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
     private void Validate(string source)
     {
         RequirePositive(source, "vocab_size", VocabSize);

@@ -46,26 +46,40 @@ public sealed class Vocabulary
     /// </summary>
     public static Vocabulary ReadVocabTxt(string path)
     {
-        string text;
+        byte[] bytes;
         try
         {
-            text = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true)
-                .GetString(File.ReadAllBytes(path));
-        }
-        catch (DecoderFallbackException e)
-        {
-            throw new ModelFormatException($"{path}: not valid UTF-8 ({e.Message}); expected one UTF-8 token per line", e);
+            bytes = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new ModelFormatException($"{path}: cannot be read ({e.Message}); expected a readable vocab.txt", e);
         }
+        return FromVocabTxtText(DecodeVocabTxt(bytes, path), path);
+    }
 
-        if (text.Contains('\r')) text = text.Replace("\r\n", "\n").Replace('\r', '\n');
+    /// <summary>vocab.txt bytes as text with every line ending (\r\n, \r) turned into \n; <paramref name="source"/> names it in errors.</summary>
+    public static string DecodeVocabTxt(byte[] bytes, string source)
+    {
+        string text;
+        try
+        {
+            text = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(bytes);
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new ModelFormatException($"{source}: not valid UTF-8 ({e.Message}); expected one UTF-8 token per line", e);
+        }
+        return text.Contains('\r') ? text.Replace("\r\n", "\n").Replace('\r', '\n') : text;
+    }
+
+    /// <summary>The vocabulary of text from <see cref="DecodeVocabTxt"/>: one token per line.</summary>
+    public static Vocabulary FromVocabTxtText(string text, string source)
+    {
         var lines = text.Split('\n');
         int count = text.Length == 0 ? 0 : text.EndsWith('\n') ? lines.Length - 1 : lines.Length;
         if (count == 0)
-            throw new ModelFormatException($"{path}: the vocabulary is empty; expected one token per line");
+            throw new ModelFormatException($"{source}: the vocabulary is empty; expected one token per line");
         return new Vocabulary(new ArraySegment<string>(lines, 0, count));
     }
 }

@@ -1,0 +1,176 @@
+// ONNX weight import on small torch.onnx exports made by tools/onnx/make_test_onnx.py: outputs against torch, the
+// inferred config, other storage forms of the same weights, and the one-line errors for graphs it must refuse.
+using Semblance.Embeddings;
+using Semblance.IO;
+using Semblance.Models;
+using Semblance.Models.Onnx;
+using Semblance.Numerics;
+
+namespace Semblance.Tests.Models.Onnx;
+
+public sealed class OnnxImporterTests : IDisposable
+{
+    private static readonly string Data = Path.Combine(AppContext.BaseDirectory, "Models", "Onnx", "Data");
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static string Onnx(string name) => Path.Combine(Data, name + ".onnx");
+
+    private static OnnxImportOptions Options => new() { VocabularyPath = Path.Combine(Data, "vocab.txt") };
+
+    /// <summary>Runs the imported model on the script's token ids and compares with torch's outputs.</summary>
+    private static void AssertMatchesTorch(string modelDir, string name, bool pooler)
+    {
+        var ids = Npy.ReadInt64(Path.Combine(Data, name + ".ids.npy"));
+        var sequences = Enumerable.Range(0, ids.Rows).Select(r => ids.Row(r).ToArray().Select(v => (int)v).ToArray()).ToList();
+        using var model = TransformerLoader.Load(modelDir);
+        Assert.Equal(pooler, model.HasPooler);
+        using var ws = model.CreateWorkspace();
+        var output = model.Forward(TokenBatch.FromSequences(sequences), new ForwardRequest(Pooler: pooler), ws, ComputeContext.Single);
+        AssertClose(Npy.ReadFloat32(Path.Combine(Data, name + ".last.npy")).Data, output.LastHiddenState);
+        if (pooler) AssertClose(Npy.ReadFloat32(Path.Combine(Data, name + ".pooler.npy")).Data, output.PoolerOutput);
+    }
+
+    private static void AssertClose(float[] expected, ReadOnlySpan<float> actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double worst = 0;
+        for (int i = 0; i < expected.Length; i++) worst = Math.Max(worst, Math.Abs(expected[i] - actual[i]));
+        Assert.True(worst <= 1e-5, $"max abs difference {worst:G3} > 1e-5");
+    }
+
+    [Theory]
+    [InlineData("bert_pooler", 2, 32, 4, 64, "gelu", 1e-12, 64, 2, true, true)]
+    [InlineData("bert_notype", 3, 24, 2, 40, "gelu_new", 1e-5, 40, 2, false, false)]
+    [InlineData("bert_relu", 1, 16, 4, 32, "relu", 1e-7, 16, 3, true, true)]
+    public void Import_InfersConfigAndMatchesTorch(string name, int layers, int hidden, int heads, int ffn, string act, double eps,
+        int positions, int types, bool pooler, bool typeInput)
+    {
+        var output = Path.Combine(_dir.Path, name);
+        var result = OnnxImporter.Import(Onnx(name), Options, output);
+        var c = TransformerLoader.LoadConfig(output);
+        Assert.Equal(("bert", 45, layers, hidden, heads, ffn, act, eps, positions, types, (int?)0),
+            (c.ModelType, c.VocabSize, c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize, c.HiddenAct, c.LayerNormEps,
+             c.MaxPositionEmbeddings, c.TypeVocabSize, c.PadTokenId));
+        Assert.Equal((pooler, typeInput, 45, 5 + 16 * layers + (pooler ? 2 : 0)), (result.HasPooler, result.HasTokenTypeInput, result.VocabularyTokens, result.TensorCount));
+        Assert.Equal(result.Config.ToJson(), File.ReadAllText(Path.Combine(output, "config.json")));
+        AssertMatchesTorch(output, name, pooler);
+    }
+
+    [Fact]
+    public void Import_WritesTokenizerFilesWithUnixLineEnds()
+    {
+        var output = Path.Combine(_dir.Path, "m");
+        OnnxImporter.Import(Onnx("bert_pooler"), Options with { DoLowerCase = false }, output);
+        Assert.Contains("\r\n", File.ReadAllText(Path.Combine(Data, "vocab.txt")));
+        var vocab = File.ReadAllText(Path.Combine(output, "vocab.txt"));
+        Assert.DoesNotContain('\r', vocab);
+        Assert.StartsWith("[PAD]\n[UNK]\n[CLS]\n", vocab);
+        var tokenizer = Semblance.Text.BertTokenizer.Load(output);
+        Assert.False(tokenizer.DoLowerCase);
+        Assert.Equal(45, tokenizer.VocabSize);
+    }
+
+    [Fact]
+    public void Import_FromStreams_WithSentenceTransformersModules_LoadsAsSentenceEncoder()
+    {
+        var output = Path.Combine(_dir.Path, "st");
+        using (var onnx = File.OpenRead(Onnx("bert_notype")))
+        using (var vocab = File.OpenRead(Path.Combine(Data, "vocab.txt")))
+        {
+            OnnxImporter.Import(onnx, "bert_notype.onnx", new OnnxImportOptions
+            {
+                VocabularyStream = vocab, Pooling = PoolingMode.Cls, Normalize = true, MaxSeqLength = 12,
+            }, output);
+        }
+        var st = SentenceTransformersConfig.Read(output);
+        Assert.Equal((true, 12), (st.Normalize, st.MaxSeqLength));
+        using var encoder = SentenceEncoder.Load(output);
+        Assert.Equal(("cls", true, 12), (encoder.Backend.Pooling, encoder.Backend.NormalizeByDefault, encoder.Backend.MaxLength));
+        var v = encoder.Encode("the cat sat on the mat .");
+        Assert.Equal(24, v.Length);
+        Assert.Equal(1.0, Math.Sqrt(v.Sum(x => (double)x * x)), 5);
+    }
+
+    [Fact]
+    public void Import_ExternalDataAndFloatData_GiveTheSameModel()
+    {
+        var bytes = File.ReadAllBytes(Onnx("bert_pooler"));
+        var external = _dir.Sub("external");
+        File.WriteAllBytes(Path.Combine(external, "model.onnx"), OnnxRewriter.ToExternalData(bytes, Path.Combine(external, "model.onnx.data"), "model.onnx.data"));
+        Assert.True(new FileInfo(Path.Combine(external, "model.onnx.data")).Length > bytes.Length / 2);
+        var fromExternal = Path.Combine(_dir.Path, "from-external");
+        OnnxImporter.Import(Path.Combine(external, "model.onnx"), Options, fromExternal);
+        AssertMatchesTorch(fromExternal, "bert_pooler", pooler: true);
+
+        var floats = _dir.File("floats.onnx");
+        File.WriteAllBytes(floats, OnnxRewriter.ToFloatData(bytes));
+        var fromFloats = Path.Combine(_dir.Path, "from-floats");
+        OnnxImporter.Import(floats, Options, fromFloats);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(fromExternal, "model.safetensors")), File.ReadAllBytes(Path.Combine(fromFloats, "model.safetensors")));
+    }
+
+    /// <summary>The import fails with one line containing every fragment and leaves the parent directory as it was.</summary>
+    private void ImportFails(Func<OnnxImportResult> import, params string[] fragments)
+    {
+        var before = Directory.GetFileSystemEntries(_dir.Path).Order().ToList();
+        var ex = Assert.ThrowsAny<SemblanceException>(() => import());
+        Assert.DoesNotContain('\n', ex.Message);
+        foreach (var f in fragments) Assert.Contains(f, ex.Message);
+        Assert.Equal(before, Directory.GetFileSystemEntries(_dir.Path).Order().ToList());
+    }
+
+    private void ImportBytesFails(byte[] onnx, params string[] fragments)
+    {
+        var path = _dir.File("bad.onnx");
+        File.WriteAllBytes(path, onnx);
+        ImportFails(() => OnnxImporter.Import(path, Options, Path.Combine(_dir.Path, "out")), ["bad.onnx", .. fragments]);
+        File.Delete(path);
+    }
+
+    [Fact]
+    public void BadInput_IsRefusedWithOneLineAndNothingWritten()
+    {
+        var bytes = File.ReadAllBytes(Onnx("bert_pooler"));
+        ImportBytesFails(bytes[..(bytes.Length / 2)], "truncated or not ONNX");
+        ImportBytesFails("this is not an onnx model\n"u8.ToArray(), "ONNX");
+        ImportBytesFails([], "empty file");
+        ImportBytesFails(File.ReadAllBytes(Onnx("mlp")), "not a BERT-family encoder", "embeddings.word_embeddings.weight");
+        ImportBytesFails(OnnxRewriter.RewriteInitializers(bytes, t => OnnxRewriter.Name(t) == "encoder.layer.1.output.LayerNorm.bias" ? null : t),
+            "missing initializer 'encoder.layer.1.output.LayerNorm.bias'");
+        ImportBytesFails(OnnxRewriter.RewriteInitializers(bytes, t => OnnxRewriter.Name(t) == "encoder.layer.1.attention.self.key.bias"
+            ? [.. t.Where(f => f.Number != 8), OnnxRewriter.Text(8, "encoder.layer.1.attention.self.query.bias")] : t),
+            "conflicting initializers", "encoder.layer.1.attention.self.query.bias");
+
+        var external = _dir.Sub("ext");
+        var data = Path.Combine(external, "weights.bin");
+        File.WriteAllBytes(Path.Combine(external, "model.onnx"), OnnxRewriter.ToExternalData(bytes, data, "weights.bin"));
+        File.Delete(data);
+        var before = Directory.GetFileSystemEntries(_dir.Path).Order().ToList();
+        var ex = Assert.Throws<ModelFormatException>(() => OnnxImporter.Import(Path.Combine(external, "model.onnx"), Options, Path.Combine(_dir.Path, "out")));
+        Assert.Contains("external data file", ex.Message);
+        Assert.Contains("weights.bin", ex.Message);
+        Assert.Equal(before, Directory.GetFileSystemEntries(_dir.Path).Order().ToList());
+    }
+
+    [Fact]
+    public void BadOutputOrVocabulary_IsRefused()
+    {
+        var busy = _dir.Sub("busy");
+        File.WriteAllText(Path.Combine(busy, "keep.txt"), "mine");
+        ImportFails(() => OnnxImporter.Import(Onnx("bert_pooler"), Options, busy), "not empty");
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(busy, "keep.txt")));
+
+        var big = _dir.File("big-vocab.txt");
+        File.WriteAllLines(big, Enumerable.Range(0, 50).Select(i => $"t{i}"));
+        ImportFails(() => OnnxImporter.Import(Onnx("bert_pooler"), new OnnxImportOptions { VocabularyPath = big }, Path.Combine(_dir.Path, "out")),
+            "50 tokens", "45 rows");
+        File.Delete(big);
+        ImportFails(() => OnnxImporter.Import(Onnx("bert_pooler"), new OnnxImportOptions(), Path.Combine(_dir.Path, "out")), "vocab");
+
+        var empty = _dir.Sub("empty");
+        OnnxImporter.Import(Onnx("bert_relu"), Options, empty);
+        Assert.True(File.Exists(Path.Combine(empty, "model.safetensors")));
+    }
+}
