@@ -5,14 +5,14 @@ namespace Semblance.Embeddings;
 
 public static class BackendRegistry
 {
-    public delegate IEmbeddingBackend Factory(string modelDirectory, EncoderOptions options);
+    public delegate IEmbeddingBackend Factory(ModelDirectory model, EncoderOptions options);
 
     private static readonly Dictionary<string, Factory> Factories = new(StringComparer.Ordinal)
     {
         ["bert"] = TransformerBackend.Open,
         ["roformer"] = TransformerBackend.Open,
         ["ernie"] = TransformerBackend.Open,
-        [Default.DefaultEncoder.ModelType] = Default.DefaultEncoder.Open,
+        [Default.DefaultEncoder.ModelType] = (model, options) => Default.DefaultEncoder.Open(model.Path, options),
         [Models.GruConfig.ModelTypeName] = GruBackend.Open,
     };
 
@@ -20,16 +20,15 @@ public static class BackendRegistry
 
     public static void Register(string modelType, Factory factory) => Factories[modelType] = factory;
 
-    /// <summary>Opens a model directory (or a Hugging Face ORG/NAME[@REVISION], resolved by <see cref="Hub.ModelLocator"/>): checks it exists, reads model_type from config.json and builds the backend.</summary>
-    public static IEmbeddingBackend Open(string modelDirectory, EncoderOptions options)
+    /// <summary>Opens a model directory (or a Hugging Face ORG/NAME[@REVISION], resolved by <see cref="Hub.ModelLocator"/>) and builds its backend.</summary>
+    public static IEmbeddingBackend Open(string model, EncoderOptions options) => Open(ModelDirectory.Open(model), options);
+
+    /// <summary>Builds the backend that runs <paramref name="model"/>'s <c>model_type</c>.</summary>
+    public static IEmbeddingBackend Open(ModelDirectory model, EncoderOptions options)
     {
-        modelDirectory = Hub.ModelLocator.Resolve(modelDirectory);
-        if (File.Exists(modelDirectory)) throw new ModelFormatException($"{modelDirectory}: is a file, expected a model directory");
-        if (!Directory.Exists(modelDirectory)) throw new ModelFormatException($"{modelDirectory}: model directory not found");
-        var modelType = ReadModelType(modelDirectory);
-        if (!Factories.TryGetValue(modelType, out var factory))
-            throw new ModelFormatException($"{Path.Combine(modelDirectory, "config.json")}: model_type '{modelType}' is not supported (supported: {string.Join(", ", Factories.Keys.Order())})");
-        return factory(modelDirectory, options);
+        if (!Factories.TryGetValue(model.ModelType, out var factory))
+            throw new ModelFormatException($"{Path.Combine(model.Path, "config.json")}: model_type '{model.ModelType}' is not supported (supported: {string.Join(", ", Factories.Keys.Order())})");
+        return factory(model, options);
     }
 
     public static string ReadModelType(string modelDirectory)

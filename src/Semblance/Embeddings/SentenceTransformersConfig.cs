@@ -7,10 +7,13 @@ namespace Semblance.Embeddings;
 /// <summary>What a sentence-transformers model directory says about pooling, normalisation and sequence length.</summary>
 public sealed record SentenceTransformersConfig(string? PoolingConfigPath, bool Normalize, int MaxSeqLength)
 {
+    // One shared empty instance, so that configs without prompts compare equal as records (declared before None, which uses it).
+    private static readonly IReadOnlyDictionary<string, string> NoPrompts = new Dictionary<string, string>();
+
     public static SentenceTransformersConfig None { get; } = new(null, false, 0);
 
     /// <summary>config_sentence_transformers.json's <c>prompts</c>: name → text prepended to inputs encoded under that name.</summary>
-    public IReadOnlyDictionary<string, string> Prompts { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> Prompts { get; init; } = NoPrompts;
 
     /// <summary>config_sentence_transformers.json's <c>default_prompt_name</c>: the prompt applied when none is named; null = none.</summary>
     public string? DefaultPromptName { get; init; }
@@ -25,8 +28,8 @@ public sealed record SentenceTransformersConfig(string? PoolingConfigPath, bool 
     private static (IReadOnlyDictionary<string, string>, string?) ReadPrompts(string modelDirectory)
     {
         var path = Path.Combine(modelDirectory, "config_sentence_transformers.json");
+        if (!File.Exists(path)) return (NoPrompts, null);
         var prompts = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (!File.Exists(path)) return (prompts, null);
         string? defaultName = null;
         try
         {

@@ -36,29 +36,20 @@ public sealed class TransformerBackend : IEmbeddingBackend
     }
 
     /// <summary>Opens a Hugging Face model directory (plus sentence-transformers pooling/normalisation if present).</summary>
-    public static TransformerBackend Open(string directory, EncoderOptions options)
+    public static TransformerBackend Open(ModelDirectory directory, EncoderOptions options)
     {
-        var st = SentenceTransformersConfig.Read(directory);
-        var model = TransformerLoader.Load(directory);
+        var st = directory.SentenceTransformers;
+        var model = TransformerLoader.Load(directory.Path);
         try
         {
-            var tokenizer = BertTokenizer.Load(directory);
+            var tokenizer = directory.LoadTokenizer();
             PoolingMode pooling = options.Pooling is not null ? Embeddings.Pooling.Parse(options.Pooling)
                 : st.PoolingConfigPath is not null ? Embeddings.Pooling.LoadSentenceTransformersConfig(st.PoolingConfigPath, model.HiddenSize)
                 : PoolingMode.Mean;
-            int limit = Math.Min(model.MaxPositions, 512);
-            int maxLength;
-            if (options.MaxLength > 0)
-            {
-                if (options.MaxLength > model.MaxPositions)
-                    throw new SemblanceException($"--max-length {options.MaxLength} exceeds the model's max_position_embeddings ({model.MaxPositions})");
-                maxLength = options.MaxLength;
-            }
-            else maxLength = st.MaxSeqLength > 0 ? Math.Min(st.MaxSeqLength, model.MaxPositions) : limit;
-            if (maxLength < 2) throw new SemblanceException($"--max-length {maxLength} leaves no room for [CLS] and [SEP]");
-            var source = File.Exists(Path.Combine(directory, "tokenizer.json")) ? "tokenizer.json (WordPiece)" : "vocab.txt (WordPiece)";
+            int maxLength = directory.MaxLength(options.MaxLength);
+            var source = File.Exists(Path.Combine(directory.Path, "tokenizer.json")) ? "tokenizer.json (WordPiece)" : "vocab.txt (WordPiece)";
             return new TransformerBackend(model, tokenizer, pooling, maxLength, st.Normalize,
-                options.BatchSize, options.Threads, directory, source + (tokenizer is BertTokenizer b && b.DoLowerCase ? ", lower-cased" : ""));
+                options.BatchSize, options.Threads, directory.Path, source + (tokenizer.DoLowerCase ? ", lower-cased" : ""));
         }
         catch
         {
