@@ -10,7 +10,7 @@ internal sealed class TokenCounter
     private readonly ITokenizer? _tokenizer;
 
     public TokenCounter(IEmbeddingBackend backend)
-        : this((backend as TransformerBackend)?.Tokenizer, backend.MaxLength) { }
+        : this(backend.Tokenizer, backend.MaxLength) { }
 
     public TokenCounter(ITokenizer? tokenizer, int maxLength)
     {

@@ -41,6 +41,8 @@ public sealed class GruBackend : IEmbeddingBackend
         return new GruBackend(gru, tokenizer, maxLength, model.SentenceTransformers.Normalize, options.BatchSize, options.Threads, directory);
     }
 
+    public ITokenizer Tokenizer => _tokenizer;
+
     public string ModelType => GruConfig.ModelTypeName;
 
     public int Dimension => _model.Dimension;

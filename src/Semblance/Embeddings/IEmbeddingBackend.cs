@@ -40,6 +40,9 @@ public interface IEmbeddingBackend : IDisposable
     /// <summary>Longest sequence in tokens; 0 when the backend has no such limit.</summary>
     int MaxLength { get; }
 
+    /// <summary>The tokenizer the backend reads text with (to count tokens, e.g. for the server's 413); null when it has none.</summary>
+    Text.ITokenizer? Tokenizer => null;
+
     /// <summary>Writes one row of <see cref="Dimension"/> floats per text, in order; returns the number of (non-padding) tokens used.</summary>
     long Embed(IReadOnlyList<string> texts, Span<float> output, CancellationToken cancellationToken = default);
 
