@@ -9,6 +9,9 @@ not a BERT, with reference outputs computed by torch on fixed token ids:
   bert_pooler.onnx   2 layers, hidden 32, 4 heads, FFN 64, exact GELU (Erf), LN eps 1e-12, pooler, token_type_ids input
   bert_notype.onnx   3 layers, hidden 24, 2 heads, FFN 40, tanh GELU, LN eps 1e-5, no pooler, no token_type_ids input
   bert_relu.onnx     1 layer, hidden 16, 4 heads, FFN 32, ReLU, LN eps 1e-7, pooler, opset 17 LayerNormalization
+  bert_nofold.onnx   2 layers, hidden 16, 2 heads, FFN 24, exact GELU, no constant folding (named Linear weights behind
+                     Transpose nodes, Constant nodes), token types from a zeros buffer as transformers does, no pooler
+  roberta_positions.onnx, silu.onnx   BERTs with RoBERTa-style positions / a SiLU activation (must be refused)
   mlp.onnx           Linear-ReLU-Linear over a 16-wide input (another architecture: must be refused)
 
   <name>.ids.npy     int64 [batch, seq] token ids (all sequences have the same length; the mask is all ones)
@@ -83,6 +86,8 @@ class Intermediate(nn.Module):
             return y * 0.5 * (1.0 + torch.erf(y / math.sqrt(2.0)))
         if self.act == "gelu_new":
             return gelu_tanh(y)
+        if self.act == "silu":
+            return y * torch.sigmoid(y)
         return torch.relu(y)
 
 
@@ -106,10 +111,18 @@ class Embeddings(nn.Module):
         self.token_type_embeddings = nn.Embedding(types, h)
         self.LayerNorm = nn.LayerNorm(h, eps=eps)
         self.register_buffer("position_ids", torch.arange(positions).expand((1, -1)))
+        self.register_buffer("token_type_ids", torch.zeros((1, positions), dtype=torch.int64))
+        self.buffered_types = False
+        self.roberta_positions = False
 
     def forward(self, ids, types):
         pos = self.position_ids[:, : ids.size(1)]
-        if types is None:
+        if self.roberta_positions:
+            mask = ids.ne(0).int()
+            pos = (torch.cumsum(mask, dim=1).type_as(mask) * mask).long() + 1
+        if types is None and self.buffered_types:
+            types = self.token_type_ids[:, : ids.size(1)].expand(ids.size(0), ids.size(1))
+        elif types is None:
             types = torch.zeros_like(ids)
         return self.LayerNorm(self.word_embeddings(ids) + self.token_type_embeddings(types) + self.position_embeddings(pos))
 
@@ -160,9 +173,11 @@ def save_npy(name, array):
     np.save(os.path.join(OUT, name), array)
 
 
-def export_bert(name, seed, opset, ids, **kw):
+def export_bert(name, seed, opset, ids, fold=True, buffered_types=False, roberta_positions=False, **kw):
     torch.manual_seed(seed)
     model = TinyBert(**kw).eval()
+    model.embeddings.buffered_types = buffered_types
+    model.embeddings.roberta_positions = roberta_positions
     perturb(model, seed)
     ids_t = torch.tensor(ids, dtype=torch.int64)
     mask = torch.ones_like(ids_t)
@@ -175,7 +190,7 @@ def export_bert(name, seed, opset, ids, **kw):
     dynamic["last_hidden_state"] = {0: "batch", 1: "sequence"}
     path = os.path.join(OUT, name + ".onnx")
     torch.onnx.export(model, inputs, path, input_names=names, output_names=outputs, dynamic_axes=dynamic,
-                      opset_version=opset, do_constant_folding=True)
+                      opset_version=opset, do_constant_folding=fold)
     with torch.no_grad():
         out = model(*inputs)
     save_npy(name + ".ids.npy", ids_t.numpy())
@@ -196,6 +211,13 @@ def main():
                 positions=40, types=2, pooler=False, use_types=False)
     export_bert("bert_relu", 3, 17, ids, layers=1, h=16, heads=4, ffn=32, act="relu", eps=1e-7,
                 positions=16, types=3, pooler=True, use_types=True)
+    export_bert("bert_nofold", 5, 13, ids, fold=False, buffered_types=True, layers=2, h=16, heads=2, ffn=24, act="gelu",
+                eps=1e-12, positions=20, types=2, pooler=False, use_types=False)
+    # Refused by the importer: RoBERTa-style positions (CumSum of the mask), and an activation BERT configs cannot name.
+    export_bert("roberta_positions", 6, 14, ids, roberta_positions=True, layers=1, h=8, heads=2, ffn=8, act="gelu",
+                eps=1e-12, positions=16, types=1, pooler=False, use_types=False)
+    export_bert("silu", 7, 14, ids, layers=1, h=8, heads=2, ffn=8, act="silu", eps=1e-12, positions=16, types=1,
+                pooler=False, use_types=False)
     torch.manual_seed(4)
     mlp = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 8)).eval()
     torch.onnx.export(mlp, (torch.randn(2, 16),), os.path.join(OUT, "mlp.onnx"), input_names=["x"],

@@ -447,6 +447,25 @@ internal sealed partial class BertGraphReader
         return (nodes, constants, input);
     }
 
+    /// <summary>
+    /// Follows index values back through operators that only select, repeat or reshape them (Cast, Identity, Expand,
+    /// Slice, Unsqueeze, Squeeze, Reshape, Flatten) to where the numbers come from.
+    /// </summary>
+    private (string Value, List<OnnxNode> Path) IndexSource(string value)
+    {
+        var path = new List<OnnxNode>();
+        while (!_g.Initializers.ContainsKey(value) && Producer(value) is { } node && path.Count < 32
+               && node.OpType is "Cast" or "Identity" or "Expand" or "Slice" or "Unsqueeze" or "Squeeze" or "Reshape" or "Flatten")
+        {
+            path.Add(node);
+            value = node.Inputs[0];
+        }
+        return (value, path);
+    }
+
+    private bool IsZeroConstant(string value) =>
+        _constants.TryGetValue(value, out var t) && (t.ElementCount == 0 || (t.IsInteger && t.ToInt64s(_source).All(v => v == 0)));
+
     /// <summary>BERT's positions are 0, 1, 2, ... per sequence; RoBERTa-style ids from a CumSum of the mask are refused.</summary>
     private void CheckPositions()
     {
@@ -456,31 +475,36 @@ internal sealed partial class BertGraphReader
             throw Error($"the position table '{table}' is used by {Describe(gathers)}; expected a Gather of position ids");
         foreach (var gather in gathers)
         {
-            var (nodes, constants, _) = Ancestry(gather.Inputs[1]);
-            if (nodes.FirstOrDefault(n => n.OpType == "CumSum") is { } cumsum)
-                throw Error($"position ids are computed with {cumsum.Describe} (RoBERTa-style offsets from the mask); only BERT's 0, 1, 2, ... positions are supported");
-            foreach (var name in constants)
+            var (source, path) = IndexSource(gather.Inputs[1]);
+            foreach (var slice in path.Where(n => n.OpType == "Slice"))
             {
-                var t = _g.Initializers[name];
-                if (!t.IsInteger || t.ElementCount < 2) continue;
-                var v = t.ToInt64s(_source);
+                var (starts, complete) = slice.Inputs.Count > 1 ? EvaluateShape(slice.Inputs[1], 0) : ([], false);
+                if (!complete || starts.Count == 0 || starts.Any(v => v != 0))
+                    throw Error($"position ids are a slice ({slice.Describe}) that may not start at 0; only BERT's 0, 1, 2, ... positions are understood");
+            }
+            if (_constants.TryGetValue(source, out var constant) && constant.IsInteger)
+            {
+                var v = constant.ToInt64s(_source);
                 for (int i = 0; i < v.Length; i++)
-                    if (v[i] != i) throw Error($"position ids constant '{name}' is not 0, 1, 2, ... (entry {i} is {v[i]})");
-                _used.Add(name);
+                    if (v[i] != i) throw Error($"position ids constant '{source}' is not 0, 1, 2, ... (entry {i} is {v[i]})");
+                _used.Add(source);
+                continue;
             }
-            foreach (var slice in nodes.Where(n => n.OpType == "Slice" && _constants.ContainsKey(n.Inputs[0]) && n.Inputs.Count > 1))
+            var node = Producer(source);
+            if (node?.OpType == "Range")
             {
-                if (!_constants.TryGetValue(slice.Inputs[1], out var starts) || starts.ToInt64s(_source).Any(s => s != 0))
-                    throw Error($"position ids are a slice of '{slice.Inputs[0]}' that may not start at 0 ({slice.Describe})");
+                bool counts = node.Inputs.Count == 3 && EvaluateShape(node.Inputs[0], 0) is ([0], true) && EvaluateShape(node.Inputs[2], 0) is ([1], true);
+                if (!counts) throw Error($"position ids come from {node.Describe}, which does not count 0, 1, 2, ...");
+                continue;
             }
-            if (nodes.FirstOrDefault(n => n.OpType == "Range") is { } range
-                && !(_constants.TryGetValue(range.Inputs[0], out var start) && start.ToInt64s(_source).All(s => s == 0)
-                     && _constants.TryGetValue(range.Inputs[2], out var delta) && delta.ToInt64s(_source).All(d => d == 1)))
-                throw Error($"position ids come from {range.Describe} that does not count 0, 1, 2, ...");
+            if (_g.Inputs.Contains(source)) continue; // the caller passes position ids; BERT's are 0, 1, 2, ...
+            if (Ancestry(source).Nodes.FirstOrDefault(n => n.OpType == "CumSum") is { } cumsum)
+                throw Error($"position ids are computed from the input with {cumsum.Describe} (RoBERTa-style offsets from the mask); only BERT's 0, 1, 2, ... positions are understood");
+            throw Error($"position ids come from {node?.Describe ?? $"'{source}'"}; only BERT's 0, 1, 2, ... positions (a constant, a Range or an input) are understood");
         }
     }
 
-    /// <summary>True when token types come from a graph input; otherwise they must be constant zeros.</summary>
+    /// <summary>True when token types come from a graph input; otherwise they must be zeros (a zero constant or ConstantOfShape).</summary>
     private bool CheckTokenTypes()
     {
         string table = _prefix + "embeddings.token_type_embeddings.weight";
@@ -490,28 +514,26 @@ internal sealed partial class BertGraphReader
         bool input = false;
         foreach (var gather in gathers)
         {
-            string ids = gather.Inputs[1];
-            while (Producer(ids) is { OpType: "Cast" or "Identity" } pass) ids = pass.Inputs[0];
-            if (_g.Inputs.Contains(ids))
+            var (source, _) = IndexSource(gather.Inputs[1]);
+            if (_g.Inputs.Contains(source))
             {
                 input = true;
                 continue;
             }
-            var (nodes, constants, _) = Ancestry(ids);
-            foreach (var name in constants)
+            if (_g.Initializers.ContainsKey(source) && IsZeroConstant(source))
             {
-                var t = _g.Initializers[name];
-                if (t.IsInteger && t.ElementCount > 1)
-                {
-                    if (t.ToInt64s(_source).Any(v => v != 0)) throw Error($"token type ids constant '{name}' is not all zeros");
-                    _used.Add(name);
-                }
+                _used.Add(source);
+                continue;
             }
-            foreach (var fill in nodes.Where(n => n.OpType == "ConstantOfShape"))
-                if (fill.Attributes.TryGetValue("value", out var value) && value.T is { } t && t.IsInteger && t.ToInt64s(_source).Any(v => v != 0))
-                    throw Error($"token type ids are filled with a non-zero value ({fill.Describe})");
-            bool zeros = nodes.Any(n => n.OpType == "ConstantOfShape") || constants.Any(c => _g.Initializers[c].IsInteger && _g.Initializers[c].ElementCount > 1);
-            if (!zeros) throw Error($"cannot tell which token type ids {gather.Describe} uses: neither a graph input nor constant zeros");
+            var node = Producer(source);
+            if (node?.OpType == "ConstantOfShape")
+            {
+                var value = node.Attributes.GetValueOrDefault("value")?.T;
+                if (value is null || (value.IsInteger && value.ToInt64s(_source).All(v => v == 0)) || (value.IsFloatingPoint && value.ToFloats(_source).All(v => v == 0)))
+                    continue;
+            }
+            if (IsZeroConstant(source)) continue;
+            throw Error($"token type ids come from {node?.Describe ?? $"'{source}'"}; expected a graph input or zeros");
         }
         return input;
     }

@@ -44,6 +44,7 @@ public sealed class OnnxImporterTests : IDisposable
     [InlineData("bert_pooler", 2, 32, 4, 64, "gelu", 1e-12, 64, 2, true, true)]
     [InlineData("bert_notype", 3, 24, 2, 40, "gelu_new", 1e-5, 40, 2, false, false)]
     [InlineData("bert_relu", 1, 16, 4, 32, "relu", 1e-7, 16, 3, true, true)]
+    [InlineData("bert_nofold", 2, 16, 2, 24, "gelu", 1e-12, 20, 2, false, false)]
     public void Import_InfersConfigAndMatchesTorch(string name, int layers, int hidden, int heads, int ffn, string act, double eps,
         int positions, int types, bool pooler, bool typeInput)
     {
@@ -137,6 +138,8 @@ public sealed class OnnxImporterTests : IDisposable
         ImportBytesFails("this is not an onnx model\n"u8.ToArray(), "ONNX");
         ImportBytesFails([], "empty file");
         ImportBytesFails(File.ReadAllBytes(Onnx("mlp")), "not a BERT-family encoder", "embeddings.word_embeddings.weight");
+        ImportBytesFails(File.ReadAllBytes(Onnx("roberta_positions")), "position ids", "CumSum");
+        ImportBytesFails(File.ReadAllBytes(Onnx("silu")), "unknown activation in encoder.layer.0.intermediate", "Sigmoid");
         ImportBytesFails(OnnxRewriter.RewriteInitializers(bytes, t => OnnxRewriter.Name(t) == "encoder.layer.1.output.LayerNorm.bias" ? null : t),
             "missing initializer 'encoder.layer.1.output.LayerNorm.bias'");
         ImportBytesFails(OnnxRewriter.RewriteInitializers(bytes, t => OnnxRewriter.Name(t) == "encoder.layer.1.attention.self.key.bias"
