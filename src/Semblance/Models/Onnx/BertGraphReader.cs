@@ -315,20 +315,34 @@ internal sealed partial class BertGraphReader
     private double SameEps(double expected, double found, string module) =>
         expected == found ? expected : throw Error($"conflicting LayerNorm epsilons: {module} uses {found}, the embeddings {expected}");
 
-    /// <summary>The number of heads from the Reshape of a Q/K/V projection to [.., .., heads, head_dim].</summary>
+    /// <summary>
+    /// The number of heads from the Reshape of a Q/K/V projection to [.., heads, head_dim] (after an optional Reshape
+    /// back to [.., hidden] when the Linear ran on flattened rows). Heads must be a constant, or -1 beside a constant
+    /// head_dim; a dynamic entry is not read as anything.
+    /// </summary>
     private int Heads(string projection, string module, int h)
     {
-        var reshapes = Consumers(projection).Where(n => n.OpType == "Reshape" && n.Inputs[0] == projection).ToList();
-        if (reshapes.Count != 1)
-            throw Error($"cannot find the attention heads: the output of {module} goes to {Describe(Consumers(projection))}; expected one Reshape to [batch, sequence, heads, head_dim]");
-        var (tail, _) = EvaluateShape(reshapes[0].Inputs[1], 0);
-        if (tail.Count < 2 || (tail[^2] is null && tail[^1] is null))
-            throw Error($"cannot read the attention heads of {module}: the shape of {reshapes[0].Describe} is not constant in its last two entries");
-        long? heads = tail[^2], dim = tail[^1];
-        if (heads is null or -1 && dim > 0 && h % dim == 0) heads = h / dim.Value;
-        if (heads is > 0 && (dim == -1 || dim is null || heads * dim == h) && h % heads == 0) return (int)heads.Value;
-        throw Error($"cannot read the attention heads of {module}: {reshapes[0].Describe} reshapes hidden size {h} into [.., {heads?.ToString(CultureInfo.InvariantCulture) ?? "?"}, {dim?.ToString(CultureInfo.InvariantCulture) ?? "?"}]");
+        for (int step = 0; step < 2; step++)
+        {
+            var reshapes = Consumers(projection).Where(n => n.OpType == "Reshape" && n.Inputs[0] == projection).ToList();
+            if (reshapes.Count != 1)
+                throw Error($"cannot find the attention heads: the output of {module} goes to {Describe(Consumers(projection))}; expected one Reshape to [batch, sequence, heads, head_dim]");
+            var reshape = reshapes[0];
+            var (tail, _) = EvaluateShape(reshape.Inputs[1], 0);
+            if (step == 0 && tail.Count > 0 && tail[^1] == h)
+            {
+                projection = reshape.Outputs[0]; // [rows, h] back to [batch, sequence, h]: the head split comes next
+                continue;
+            }
+            long? heads = tail.Count >= 2 ? tail[^2] : null, dim = tail.Count >= 1 ? tail[^1] : null;
+            if (heads == -1 && dim > 0 && h % dim == 0) heads = h / dim;
+            if (heads > 0 && h % heads == 0 && (dim == -1 || dim == h / heads)) return (int)heads.Value;
+            throw Error($"cannot read the attention heads of {module}: {reshape.Describe} reshapes hidden size {h} into [.., {Entry(heads)}, {Entry(dim)}] (? = not a constant)");
+        }
+        throw Error($"cannot find the attention heads of {module}: no Reshape to [.., heads, head_dim]");
     }
+
+    private static string Entry(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "?";
 
     private static string Describe(IReadOnlyList<OnnxNode> nodes) =>
         nodes.Count == 0 ? "no node" : string.Join(", ", nodes.Select(n => n.Describe));

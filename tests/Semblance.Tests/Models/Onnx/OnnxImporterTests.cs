@@ -146,6 +146,10 @@ public sealed class OnnxImporterTests : IDisposable
             ? [.. t.Where(f => f.Number != 8), OnnxRewriter.Text(8, "encoder.layer.1.attention.self.query.bias")] : t),
             "conflicting initializers", "encoder.layer.1.attention.self.query.bias");
 
+        // The head count 4 of every Q/K/V reshape ([.., 4, 8] constants) made 2: 2 × 8 does not fill hidden size 32.
+        ImportBytesFails(OnnxRewriter.RewriteNodeTensors(bytes, t => IsInt64Scalar(t, 4) ? SetInt64(t, 2) : t),
+            "cannot read the attention heads of encoder.layer.0.attention.self.query", "[.., 2, 8]");
+
         var external = _dir.Sub("ext");
         var data = Path.Combine(external, "weights.bin");
         File.WriteAllBytes(Path.Combine(external, "model.onnx"), OnnxRewriter.ToExternalData(bytes, data, "weights.bin"));
@@ -156,6 +160,13 @@ public sealed class OnnxImporterTests : IDisposable
         Assert.Contains("weights.bin", ex.Message);
         Assert.Equal(before, Directory.GetFileSystemEntries(_dir.Path).Order().ToList());
     }
+
+    private static bool IsInt64Scalar(List<OnnxRewriter.Field> t, long value) =>
+        t.Any(f => f.Number == 2 && f.Value == 7) && t.FirstOrDefault(f => f.Number == 9) is { } raw && raw.Bytes.Length == 8
+        && BitConverter.ToInt64(raw.Bytes) == value;
+
+    private static List<OnnxRewriter.Field> SetInt64(List<OnnxRewriter.Field> t, long value) =>
+        [.. t.Where(f => f.Number != 9), OnnxRewriter.Bytes(9, BitConverter.GetBytes(value))];
 
     [Fact]
     public void BadOutputOrVocabulary_IsRefused()
