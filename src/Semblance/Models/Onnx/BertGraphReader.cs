@@ -393,6 +393,7 @@ internal sealed partial class BertGraphReader
     private string Activation(string from, OnnxNode to, string module)
     {
         var region = new List<OnnxNode>();
+        var castConstants = new List<OnnxTensor>();
         var seen = new HashSet<OnnxNode>();
         var pending = new Stack<string>();
         pending.Push(to.Inputs[0]);
@@ -409,13 +410,23 @@ internal sealed partial class BertGraphReader
             var node = Producer(value);
             if (node is null || !seen.Add(node)) continue;
             if (seen.Count > 32) throw Error($"cannot identify the activation of {module}: the path from its dense output to the next Linear is not a short element-wise chain");
+            if (node.OpType is "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze" or "Identity")
+            {
+                pending.Push(node.Inputs[0]); // moves values only (a Linear run on flattened rows); its shape input is not part of the activation
+                continue;
+            }
+            if (node.OpType is "Cast" or "CastLike" && _constants.TryGetValue(node.Inputs[0], out var cast) && cast.IsFloatingPoint)
+            {
+                castConstants.Add(cast); // a constant brought to the activation's type
+                continue;
+            }
             region.Add(node);
             foreach (var input in node.Inputs) pending.Push(input);
         }
         if (!reached || region.Count == 0)
             throw Error($"cannot identify the activation of {module}: the output Linear does not take an activation of the intermediate Linear's output");
         var ops = region.Select(n => n.OpType).Distinct().OrderBy(o => o, StringComparer.Ordinal).ToList();
-        var scalars = region.SelectMany(n => n.Inputs).Where(i => _constants.ContainsKey(i)).Select(i => _constants[i])
+        var scalars = region.SelectMany(n => n.Inputs).Where(i => _constants.ContainsKey(i)).Select(i => _constants[i]).Concat(castConstants)
             .Where(t => t.ElementCount == 1 && t.IsFloatingPoint).Select(t => (double)t.ToFloats(_source)[0]).ToList();
         bool Only(params string[] allowed) => ops.All(allowed.Contains);
         bool Close(double a, double b) => Math.Abs(a - b) <= 1e-6 * Math.Max(1, Math.Abs(b));
@@ -463,13 +474,15 @@ internal sealed partial class BertGraphReader
 
     /// <summary>
     /// Follows index values back through operators that only select, repeat or reshape them (Cast, Identity, Expand,
-    /// Slice, Unsqueeze, Squeeze, Reshape, Flatten) to where the numbers come from.
+    /// Slice, Unsqueeze, Squeeze, Reshape, Flatten; with <paramref name="throughGathers"/> also the data input of
+    /// Gather and GatherElements) to where the numbers come from.
     /// </summary>
-    private (string Value, List<OnnxNode> Path) IndexSource(string value)
+    private (string Value, List<OnnxNode> Path) IndexSource(string value, bool throughGathers = false)
     {
         var path = new List<OnnxNode>();
         while (!_g.Initializers.ContainsKey(value) && Producer(value) is { } node && path.Count < 32
-               && node.OpType is "Cast" or "Identity" or "Expand" or "Slice" or "Unsqueeze" or "Squeeze" or "Reshape" or "Flatten")
+               && (node.OpType is "Cast" or "Identity" or "Expand" or "Slice" or "Unsqueeze" or "Squeeze" or "Reshape" or "Flatten"
+                   || (throughGathers && node.OpType is "Gather" or "GatherElements")))
         {
             path.Add(node);
             value = node.Inputs[0];
@@ -528,12 +541,13 @@ internal sealed partial class BertGraphReader
         bool input = false;
         foreach (var gather in gathers)
         {
-            var (source, _) = IndexSource(gather.Inputs[1]);
-            if (_g.Inputs.Contains(source))
+            if (_g.Inputs.Contains(IndexSource(gather.Inputs[1]).Value))
             {
                 input = true;
                 continue;
             }
+            // Zeros stay zeros whatever is selected from them (transformers gathers its zero buffer at the position ids).
+            var (source, _) = IndexSource(gather.Inputs[1], throughGathers: true);
             if (_g.Initializers.ContainsKey(source) && IsZeroConstant(source))
             {
                 _used.Add(source);

@@ -45,6 +45,7 @@ public sealed class OnnxImporterTests : IDisposable
     [InlineData("bert_notype", 3, 24, 2, 40, "gelu_new", 1e-5, 40, 2, false, false)]
     [InlineData("bert_relu", 1, 16, 4, 32, "relu", 1e-7, 16, 3, true, true)]
     [InlineData("bert_nofold", 2, 16, 2, 24, "gelu", 1e-12, 20, 2, false, false)]
+    [InlineData("bert_rows", 2, 16, 4, 24, "gelu", 1e-6, 20, 2, true, false)]
     public void Import_InfersConfigAndMatchesTorch(string name, int layers, int hidden, int heads, int ffn, string act, double eps,
         int positions, int types, bool pooler, bool typeInput)
     {
