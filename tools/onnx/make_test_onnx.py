@@ -9,6 +9,11 @@ not a BERT, with reference outputs computed by torch on fixed token ids:
   bert_pooler.onnx   2 layers, hidden 32, 4 heads, FFN 64, exact GELU (Erf), LN eps 1e-12, pooler, token_type_ids input
   bert_notype.onnx   3 layers, hidden 24, 2 heads, FFN 40, tanh GELU, LN eps 1e-5, no pooler, no token_type_ids input
   bert_relu.onnx     1 layer, hidden 16, 4 heads, FFN 32, ReLU, LN eps 1e-7, pooler, opset 17 LayerNormalization
+  bert_nofold.onnx   2 layers, hidden 16, 2 heads, FFN 24, exact GELU, no constant folding (named Linear weights behind
+                     Transpose nodes, Constant nodes), token types from a zeros buffer as transformers does, no pooler
+  bert_rows.onnx     2 layers, hidden 16, 4 heads, FFN 24, every Linear a Gemm on flattened rows between Reshapes,
+                     token types gathered from a zeros buffer at the position ids, LN eps 1e-6, pooler
+  roberta_positions.onnx, silu.onnx   BERTs with RoBERTa-style positions / a SiLU activation (must be refused)
   mlp.onnx           Linear-ReLU-Linear over a 16-wide input (another architecture: must be refused)
 
   <name>.ids.npy     int64 [batch, seq] token ids (all sequences have the same length; the mask is all ones)
@@ -34,6 +39,15 @@ VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [
 ]
 
 
+ROWS = False  # run every Linear on flattened [rows, in] (a Gemm), as exporters that lower linear to addmm do
+
+
+def linear(module, x):
+    if not ROWS:
+        return module(x)
+    return module(x.reshape(-1, x.size(-1))).reshape(x.size(0), x.size(1), module.out_features)
+
+
 class SelfAttention(nn.Module):
     def __init__(self, h, heads):
         super().__init__()
@@ -44,7 +58,7 @@ class SelfAttention(nn.Module):
         return x.view(x.size()[:-1] + (self.heads, self.d)).permute(0, 2, 1, 3)
 
     def forward(self, x, mask_bias):
-        q, k, v = self.split(self.query(x)), self.split(self.key(x)), self.split(self.value(x))
+        q, k, v = self.split(linear(self.query, x)), self.split(linear(self.key, x)), self.split(linear(self.value, x))
         scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.d) + mask_bias
         ctx = torch.matmul(torch.softmax(scores, dim=-1), v).permute(0, 2, 1, 3).contiguous()
         return ctx.view(ctx.size()[:-2] + (self.heads * self.d,))
@@ -56,7 +70,7 @@ class DenseNorm(nn.Module):
         self.dense, self.LayerNorm = nn.Linear(n_in, h), nn.LayerNorm(h, eps=eps)
 
     def forward(self, x, residual):
-        return self.LayerNorm(self.dense(x) + residual)
+        return self.LayerNorm(linear(self.dense, x) + residual)
 
 
 class Attention(nn.Module):
@@ -78,11 +92,13 @@ class Intermediate(nn.Module):
         self.dense, self.act = nn.Linear(h, ffn), act
 
     def forward(self, x):
-        y = self.dense(x)
+        y = linear(self.dense, x)
         if self.act == "gelu":
             return y * 0.5 * (1.0 + torch.erf(y / math.sqrt(2.0)))
         if self.act == "gelu_new":
             return gelu_tanh(y)
+        if self.act == "silu":
+            return y * torch.sigmoid(y)
         return torch.relu(y)
 
 
@@ -106,10 +122,21 @@ class Embeddings(nn.Module):
         self.token_type_embeddings = nn.Embedding(types, h)
         self.LayerNorm = nn.LayerNorm(h, eps=eps)
         self.register_buffer("position_ids", torch.arange(positions).expand((1, -1)))
+        self.register_buffer("token_type_ids", torch.zeros((1, positions), dtype=torch.int64))
+        self.buffered_types = False
+        self.roberta_positions = False
 
     def forward(self, ids, types):
         pos = self.position_ids[:, : ids.size(1)]
-        if types is None:
+        if self.roberta_positions:
+            mask = ids.ne(0).int()
+            pos = (torch.cumsum(mask, dim=1).type_as(mask) * mask).long() + 1
+        if types is None and self.buffered_types == "gather":
+            # transformers >= 4.48: the zero buffer gathered at the position ids
+            types = torch.gather(self.token_type_ids.expand(ids.size(0), -1), 1, pos.expand(ids.size(0), -1))
+        elif types is None and self.buffered_types:
+            types = self.token_type_ids[:, : ids.size(1)].expand(ids.size(0), ids.size(1))
+        elif types is None:
             types = torch.zeros_like(ids)
         return self.LayerNorm(self.word_embeddings(ids) + self.token_type_embeddings(types) + self.position_embeddings(pos))
 
@@ -160,9 +187,11 @@ def save_npy(name, array):
     np.save(os.path.join(OUT, name), array)
 
 
-def export_bert(name, seed, opset, ids, **kw):
+def export_bert(name, seed, opset, ids, fold=True, buffered_types=False, roberta_positions=False, **kw):
     torch.manual_seed(seed)
     model = TinyBert(**kw).eval()
+    model.embeddings.buffered_types = buffered_types
+    model.embeddings.roberta_positions = roberta_positions
     perturb(model, seed)
     ids_t = torch.tensor(ids, dtype=torch.int64)
     mask = torch.ones_like(ids_t)
@@ -175,7 +204,7 @@ def export_bert(name, seed, opset, ids, **kw):
     dynamic["last_hidden_state"] = {0: "batch", 1: "sequence"}
     path = os.path.join(OUT, name + ".onnx")
     torch.onnx.export(model, inputs, path, input_names=names, output_names=outputs, dynamic_axes=dynamic,
-                      opset_version=opset, do_constant_folding=True)
+                      opset_version=opset, do_constant_folding=fold)
     with torch.no_grad():
         out = model(*inputs)
     save_npy(name + ".ids.npy", ids_t.numpy())
@@ -196,6 +225,18 @@ def main():
                 positions=40, types=2, pooler=False, use_types=False)
     export_bert("bert_relu", 3, 17, ids, layers=1, h=16, heads=4, ffn=32, act="relu", eps=1e-7,
                 positions=16, types=3, pooler=True, use_types=True)
+    export_bert("bert_nofold", 5, 13, ids, fold=False, buffered_types=True, layers=2, h=16, heads=2, ffn=24, act="gelu",
+                eps=1e-12, positions=20, types=2, pooler=False, use_types=False)
+    global ROWS
+    ROWS = True
+    export_bert("bert_rows", 8, 14, ids, buffered_types="gather", layers=2, h=16, heads=4, ffn=24, act="gelu",
+                eps=1e-6, positions=20, types=2, pooler=True, use_types=False)
+    ROWS = False
+    # Refused by the importer: RoBERTa-style positions (CumSum of the mask), and an activation BERT configs cannot name.
+    export_bert("roberta_positions", 6, 14, ids, roberta_positions=True, layers=1, h=8, heads=2, ffn=8, act="gelu",
+                eps=1e-12, positions=16, types=1, pooler=False, use_types=False)
+    export_bert("silu", 7, 14, ids, layers=1, h=8, heads=2, ffn=8, act="silu", eps=1e-12, positions=16, types=1,
+                pooler=False, use_types=False)
     torch.manual_seed(4)
     mlp = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 8)).eval()
     torch.onnx.export(mlp, (torch.randn(2, 16),), os.path.join(OUT, "mlp.onnx"), input_names=["x"],

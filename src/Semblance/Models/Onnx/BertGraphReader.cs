@@ -315,20 +315,34 @@ internal sealed partial class BertGraphReader
     private double SameEps(double expected, double found, string module) =>
         expected == found ? expected : throw Error($"conflicting LayerNorm epsilons: {module} uses {found}, the embeddings {expected}");
 
-    /// <summary>The number of heads from the Reshape of a Q/K/V projection to [.., .., heads, head_dim].</summary>
+    /// <summary>
+    /// The number of heads from the Reshape of a Q/K/V projection to [.., heads, head_dim] (after an optional Reshape
+    /// back to [.., hidden] when the Linear ran on flattened rows). Heads must be a constant, or -1 beside a constant
+    /// head_dim; a dynamic entry is not read as anything.
+    /// </summary>
     private int Heads(string projection, string module, int h)
     {
-        var reshapes = Consumers(projection).Where(n => n.OpType == "Reshape" && n.Inputs[0] == projection).ToList();
-        if (reshapes.Count != 1)
-            throw Error($"cannot find the attention heads: the output of {module} goes to {Describe(Consumers(projection))}; expected one Reshape to [batch, sequence, heads, head_dim]");
-        var (tail, _) = EvaluateShape(reshapes[0].Inputs[1], 0);
-        if (tail.Count < 2 || (tail[^2] is null && tail[^1] is null))
-            throw Error($"cannot read the attention heads of {module}: the shape of {reshapes[0].Describe} is not constant in its last two entries");
-        long? heads = tail[^2], dim = tail[^1];
-        if (heads is null or -1 && dim > 0 && h % dim == 0) heads = h / dim.Value;
-        if (heads is > 0 && (dim == -1 || dim is null || heads * dim == h) && h % heads == 0) return (int)heads.Value;
-        throw Error($"cannot read the attention heads of {module}: {reshapes[0].Describe} reshapes hidden size {h} into [.., {heads?.ToString(CultureInfo.InvariantCulture) ?? "?"}, {dim?.ToString(CultureInfo.InvariantCulture) ?? "?"}]");
+        for (int step = 0; step < 2; step++)
+        {
+            var reshapes = Consumers(projection).Where(n => n.OpType == "Reshape" && n.Inputs[0] == projection).ToList();
+            if (reshapes.Count != 1)
+                throw Error($"cannot find the attention heads: the output of {module} goes to {Describe(Consumers(projection))}; expected one Reshape to [batch, sequence, heads, head_dim]");
+            var reshape = reshapes[0];
+            var (tail, _) = EvaluateShape(reshape.Inputs[1], 0);
+            if (step == 0 && tail.Count > 0 && tail[^1] == h)
+            {
+                projection = reshape.Outputs[0]; // [rows, h] back to [batch, sequence, h]: the head split comes next
+                continue;
+            }
+            long? heads = tail.Count >= 2 ? tail[^2] : null, dim = tail.Count >= 1 ? tail[^1] : null;
+            if (heads == -1 && dim > 0 && h % dim == 0) heads = h / dim;
+            if (heads > 0 && h % heads == 0 && (dim == -1 || dim == h / heads)) return (int)heads.Value;
+            throw Error($"cannot read the attention heads of {module}: {reshape.Describe} reshapes hidden size {h} into [.., {Entry(heads)}, {Entry(dim)}] (? = not a constant)");
+        }
+        throw Error($"cannot find the attention heads of {module}: no Reshape to [.., heads, head_dim]");
     }
+
+    private static string Entry(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "?";
 
     private static string Describe(IReadOnlyList<OnnxNode> nodes) =>
         nodes.Count == 0 ? "no node" : string.Join(", ", nodes.Select(n => n.Describe));
@@ -379,6 +393,7 @@ internal sealed partial class BertGraphReader
     private string Activation(string from, OnnxNode to, string module)
     {
         var region = new List<OnnxNode>();
+        var castConstants = new List<OnnxTensor>();
         var seen = new HashSet<OnnxNode>();
         var pending = new Stack<string>();
         pending.Push(to.Inputs[0]);
@@ -395,13 +410,23 @@ internal sealed partial class BertGraphReader
             var node = Producer(value);
             if (node is null || !seen.Add(node)) continue;
             if (seen.Count > 32) throw Error($"cannot identify the activation of {module}: the path from its dense output to the next Linear is not a short element-wise chain");
+            if (node.OpType is "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze" or "Identity")
+            {
+                pending.Push(node.Inputs[0]); // moves values only (a Linear run on flattened rows); its shape input is not part of the activation
+                continue;
+            }
+            if (node.OpType is "Cast" or "CastLike" && _constants.TryGetValue(node.Inputs[0], out var cast) && cast.IsFloatingPoint)
+            {
+                castConstants.Add(cast); // a constant brought to the activation's type
+                continue;
+            }
             region.Add(node);
             foreach (var input in node.Inputs) pending.Push(input);
         }
         if (!reached || region.Count == 0)
             throw Error($"cannot identify the activation of {module}: the output Linear does not take an activation of the intermediate Linear's output");
         var ops = region.Select(n => n.OpType).Distinct().OrderBy(o => o, StringComparer.Ordinal).ToList();
-        var scalars = region.SelectMany(n => n.Inputs).Where(i => _constants.ContainsKey(i)).Select(i => _constants[i])
+        var scalars = region.SelectMany(n => n.Inputs).Where(i => _constants.ContainsKey(i)).Select(i => _constants[i]).Concat(castConstants)
             .Where(t => t.ElementCount == 1 && t.IsFloatingPoint).Select(t => (double)t.ToFloats(_source)[0]).ToList();
         bool Only(params string[] allowed) => ops.All(allowed.Contains);
         bool Close(double a, double b) => Math.Abs(a - b) <= 1e-6 * Math.Max(1, Math.Abs(b));
@@ -447,6 +472,27 @@ internal sealed partial class BertGraphReader
         return (nodes, constants, input);
     }
 
+    /// <summary>
+    /// Follows index values back through operators that only select, repeat or reshape them (Cast, Identity, Expand,
+    /// Slice, Unsqueeze, Squeeze, Reshape, Flatten; with <paramref name="throughGathers"/> also the data input of
+    /// Gather and GatherElements) to where the numbers come from.
+    /// </summary>
+    private (string Value, List<OnnxNode> Path) IndexSource(string value, bool throughGathers = false)
+    {
+        var path = new List<OnnxNode>();
+        while (!_g.Initializers.ContainsKey(value) && Producer(value) is { } node && path.Count < 32
+               && (node.OpType is "Cast" or "Identity" or "Expand" or "Slice" or "Unsqueeze" or "Squeeze" or "Reshape" or "Flatten"
+                   || (throughGathers && node.OpType is "Gather" or "GatherElements")))
+        {
+            path.Add(node);
+            value = node.Inputs[0];
+        }
+        return (value, path);
+    }
+
+    private bool IsZeroConstant(string value) =>
+        _constants.TryGetValue(value, out var t) && (t.ElementCount == 0 || (t.IsInteger && t.ToInt64s(_source).All(v => v == 0)));
+
     /// <summary>BERT's positions are 0, 1, 2, ... per sequence; RoBERTa-style ids from a CumSum of the mask are refused.</summary>
     private void CheckPositions()
     {
@@ -456,31 +502,36 @@ internal sealed partial class BertGraphReader
             throw Error($"the position table '{table}' is used by {Describe(gathers)}; expected a Gather of position ids");
         foreach (var gather in gathers)
         {
-            var (nodes, constants, _) = Ancestry(gather.Inputs[1]);
-            if (nodes.FirstOrDefault(n => n.OpType == "CumSum") is { } cumsum)
-                throw Error($"position ids are computed with {cumsum.Describe} (RoBERTa-style offsets from the mask); only BERT's 0, 1, 2, ... positions are supported");
-            foreach (var name in constants)
+            var (source, path) = IndexSource(gather.Inputs[1]);
+            foreach (var slice in path.Where(n => n.OpType == "Slice"))
             {
-                var t = _g.Initializers[name];
-                if (!t.IsInteger || t.ElementCount < 2) continue;
-                var v = t.ToInt64s(_source);
+                var (starts, complete) = slice.Inputs.Count > 1 ? EvaluateShape(slice.Inputs[1], 0) : ([], false);
+                if (!complete || starts.Count == 0 || starts.Any(v => v != 0))
+                    throw Error($"position ids are a slice ({slice.Describe}) that may not start at 0; only BERT's 0, 1, 2, ... positions are understood");
+            }
+            if (_constants.TryGetValue(source, out var constant) && constant.IsInteger)
+            {
+                var v = constant.ToInt64s(_source);
                 for (int i = 0; i < v.Length; i++)
-                    if (v[i] != i) throw Error($"position ids constant '{name}' is not 0, 1, 2, ... (entry {i} is {v[i]})");
-                _used.Add(name);
+                    if (v[i] != i) throw Error($"position ids constant '{source}' is not 0, 1, 2, ... (entry {i} is {v[i]})");
+                _used.Add(source);
+                continue;
             }
-            foreach (var slice in nodes.Where(n => n.OpType == "Slice" && _constants.ContainsKey(n.Inputs[0]) && n.Inputs.Count > 1))
+            var node = Producer(source);
+            if (node?.OpType == "Range")
             {
-                if (!_constants.TryGetValue(slice.Inputs[1], out var starts) || starts.ToInt64s(_source).Any(s => s != 0))
-                    throw Error($"position ids are a slice of '{slice.Inputs[0]}' that may not start at 0 ({slice.Describe})");
+                bool counts = node.Inputs.Count == 3 && EvaluateShape(node.Inputs[0], 0) is ([0], true) && EvaluateShape(node.Inputs[2], 0) is ([1], true);
+                if (!counts) throw Error($"position ids come from {node.Describe}, which does not count 0, 1, 2, ...");
+                continue;
             }
-            if (nodes.FirstOrDefault(n => n.OpType == "Range") is { } range
-                && !(_constants.TryGetValue(range.Inputs[0], out var start) && start.ToInt64s(_source).All(s => s == 0)
-                     && _constants.TryGetValue(range.Inputs[2], out var delta) && delta.ToInt64s(_source).All(d => d == 1)))
-                throw Error($"position ids come from {range.Describe} that does not count 0, 1, 2, ...");
+            if (_g.Inputs.Contains(source)) continue; // the caller passes position ids; BERT's are 0, 1, 2, ...
+            if (Ancestry(source).Nodes.FirstOrDefault(n => n.OpType == "CumSum") is { } cumsum)
+                throw Error($"position ids are computed from the input with {cumsum.Describe} (RoBERTa-style offsets from the mask); only BERT's 0, 1, 2, ... positions are understood");
+            throw Error($"position ids come from {node?.Describe ?? $"'{source}'"}; only BERT's 0, 1, 2, ... positions (a constant, a Range or an input) are understood");
         }
     }
 
-    /// <summary>True when token types come from a graph input; otherwise they must be constant zeros.</summary>
+    /// <summary>True when token types come from a graph input; otherwise they must be zeros (a zero constant or ConstantOfShape).</summary>
     private bool CheckTokenTypes()
     {
         string table = _prefix + "embeddings.token_type_embeddings.weight";
@@ -490,28 +541,27 @@ internal sealed partial class BertGraphReader
         bool input = false;
         foreach (var gather in gathers)
         {
-            string ids = gather.Inputs[1];
-            while (Producer(ids) is { OpType: "Cast" or "Identity" } pass) ids = pass.Inputs[0];
-            if (_g.Inputs.Contains(ids))
+            if (_g.Inputs.Contains(IndexSource(gather.Inputs[1]).Value))
             {
                 input = true;
                 continue;
             }
-            var (nodes, constants, _) = Ancestry(ids);
-            foreach (var name in constants)
+            // Zeros stay zeros whatever is selected from them (transformers gathers its zero buffer at the position ids).
+            var (source, _) = IndexSource(gather.Inputs[1], throughGathers: true);
+            if (_g.Initializers.ContainsKey(source) && IsZeroConstant(source))
             {
-                var t = _g.Initializers[name];
-                if (t.IsInteger && t.ElementCount > 1)
-                {
-                    if (t.ToInt64s(_source).Any(v => v != 0)) throw Error($"token type ids constant '{name}' is not all zeros");
-                    _used.Add(name);
-                }
+                _used.Add(source);
+                continue;
             }
-            foreach (var fill in nodes.Where(n => n.OpType == "ConstantOfShape"))
-                if (fill.Attributes.TryGetValue("value", out var value) && value.T is { } t && t.IsInteger && t.ToInt64s(_source).Any(v => v != 0))
-                    throw Error($"token type ids are filled with a non-zero value ({fill.Describe})");
-            bool zeros = nodes.Any(n => n.OpType == "ConstantOfShape") || constants.Any(c => _g.Initializers[c].IsInteger && _g.Initializers[c].ElementCount > 1);
-            if (!zeros) throw Error($"cannot tell which token type ids {gather.Describe} uses: neither a graph input nor constant zeros");
+            var node = Producer(source);
+            if (node?.OpType == "ConstantOfShape")
+            {
+                var value = node.Attributes.GetValueOrDefault("value")?.T;
+                if (value is null || (value.IsInteger && value.ToInt64s(_source).All(v => v == 0)) || (value.IsFloatingPoint && value.ToFloats(_source).All(v => v == 0)))
+                    continue;
+            }
+            if (IsZeroConstant(source)) continue;
+            throw Error($"token type ids come from {node?.Describe ?? $"'{source}'"}; expected a graph input or zeros");
         }
         return input;
     }

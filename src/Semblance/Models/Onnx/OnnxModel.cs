@@ -190,6 +190,8 @@ internal static class OnnxModelReader
         if (graph.Nodes.Count == 0)
             throw new ModelFormatException($"{source}: the ONNX graph has no nodes; the file is truncated or not an ONNX model");
         graph.Producer = producer;
+        // Before IR version 4 initializers were also listed as graph inputs; only the others are fed by the caller.
+        graph.Inputs.RemoveAll(graph.Initializers.ContainsKey);
         if (graph.DuplicateInitializers.Count > 0)
             throw new ModelFormatException($"{source}: conflicting initializers: '{graph.DuplicateInitializers[0]}' is defined more than once");
         foreach (var tensor in graph.Initializers.Values)

@@ -44,6 +44,8 @@ public sealed class OnnxImporterTests : IDisposable
     [InlineData("bert_pooler", 2, 32, 4, 64, "gelu", 1e-12, 64, 2, true, true)]
     [InlineData("bert_notype", 3, 24, 2, 40, "gelu_new", 1e-5, 40, 2, false, false)]
     [InlineData("bert_relu", 1, 16, 4, 32, "relu", 1e-7, 16, 3, true, true)]
+    [InlineData("bert_nofold", 2, 16, 2, 24, "gelu", 1e-12, 20, 2, false, false)]
+    [InlineData("bert_rows", 2, 16, 4, 24, "gelu", 1e-6, 20, 2, true, false)]
     public void Import_InfersConfigAndMatchesTorch(string name, int layers, int hidden, int heads, int ffn, string act, double eps,
         int positions, int types, bool pooler, bool typeInput)
     {
@@ -137,11 +139,17 @@ public sealed class OnnxImporterTests : IDisposable
         ImportBytesFails("this is not an onnx model\n"u8.ToArray(), "ONNX");
         ImportBytesFails([], "empty file");
         ImportBytesFails(File.ReadAllBytes(Onnx("mlp")), "not a BERT-family encoder", "embeddings.word_embeddings.weight");
+        ImportBytesFails(File.ReadAllBytes(Onnx("roberta_positions")), "position ids", "CumSum");
+        ImportBytesFails(File.ReadAllBytes(Onnx("silu")), "unknown activation in encoder.layer.0.intermediate", "Sigmoid");
         ImportBytesFails(OnnxRewriter.RewriteInitializers(bytes, t => OnnxRewriter.Name(t) == "encoder.layer.1.output.LayerNorm.bias" ? null : t),
             "missing initializer 'encoder.layer.1.output.LayerNorm.bias'");
         ImportBytesFails(OnnxRewriter.RewriteInitializers(bytes, t => OnnxRewriter.Name(t) == "encoder.layer.1.attention.self.key.bias"
             ? [.. t.Where(f => f.Number != 8), OnnxRewriter.Text(8, "encoder.layer.1.attention.self.query.bias")] : t),
             "conflicting initializers", "encoder.layer.1.attention.self.query.bias");
+
+        // The head count 4 of every Q/K/V reshape ([.., 4, 8] constants) made 2: 2 × 8 does not fill hidden size 32.
+        ImportBytesFails(OnnxRewriter.RewriteNodeTensors(bytes, t => IsInt64Scalar(t, 4) ? SetInt64(t, 2) : t),
+            "cannot read the attention heads of encoder.layer.0.attention.self.query", "[.., 2, 8]");
 
         var external = _dir.Sub("ext");
         var data = Path.Combine(external, "weights.bin");
@@ -153,6 +161,13 @@ public sealed class OnnxImporterTests : IDisposable
         Assert.Contains("weights.bin", ex.Message);
         Assert.Equal(before, Directory.GetFileSystemEntries(_dir.Path).Order().ToList());
     }
+
+    private static bool IsInt64Scalar(List<OnnxRewriter.Field> t, long value) =>
+        t.Any(f => f.Number == 2 && f.Value == 7) && t.FirstOrDefault(f => f.Number == 9) is { } raw && raw.Bytes.Length == 8
+        && BitConverter.ToInt64(raw.Bytes) == value;
+
+    private static List<OnnxRewriter.Field> SetInt64(List<OnnxRewriter.Field> t, long value) =>
+        [.. t.Where(f => f.Number != 9), OnnxRewriter.Bytes(9, BitConverter.GetBytes(value))];
 
     [Fact]
     public void BadOutputOrVocabulary_IsRefused()

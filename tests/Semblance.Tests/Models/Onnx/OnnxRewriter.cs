@@ -69,6 +69,15 @@ internal static class OnnxRewriter
             return tensor is null ? Array.Empty<Field>() : [Bytes(5, Write(tensor))];
         })))));
 
+    /// <summary>
+    /// Applies <paramref name="rewrite"/> to the tensor attribute of every node (NodeProto.attribute = 5,
+    /// AttributeProto.t = 5), which is where Constant nodes keep their value.
+    /// </summary>
+    public static byte[] RewriteNodeTensors(byte[] model, Func<List<Field>, List<Field>> rewrite) =>
+        Write(Parse(model).Select(f => f.Number != 7 ? f : Bytes(7, Write(Parse(f.Bytes).Select(g => g.Number != 1 ? g
+            : Bytes(1, Write(Parse(g.Bytes).Select(n => n.Number != 5 ? n
+                : Bytes(5, Write(Parse(n.Bytes).Select(a => a.Number != 5 ? a : Bytes(5, Write(rewrite(Parse(a.Bytes)))))))))))))));
+
     /// <summary>Moves raw_data (field 9) of every tensor with at least <paramref name="minBytes"/> bytes to <paramref name="dataFile"/>.</summary>
     public static byte[] ToExternalData(byte[] model, string dataFile, string location, int minBytes = 64)
     {
