@@ -13,7 +13,8 @@ public sealed class FitDefaultCommand : CliCommand
     public override IReadOnlyList<OptionSpec> Options { get; } =
     [
         new("--input", "FILE", "UTF-8 text, one sentence per line; - = stdin"),
-        new("--output", "DIR", "model directory to write (created if missing)"),
+        new("--output", "DIR", "model directory to write (new or empty; a model semblance wrote only with --force)"),
+        new("--force", null, "replace the model already in --output"),
         new("--dims", "K", "embedding dimension, LSA + hashed TF-IDF residual (default 1024)"),
         new("--lsa-dims", "K", "of which LSA (default 512, at most dims/2; capped at lines/4, the rest is hashed; 0 = hashing only)"),
         new("--boost", "B", "weight of the LSA similarity added to the TF-IDF one (default 0.05; 0 = TF-IDF only)"),
@@ -30,6 +31,8 @@ public sealed class FitDefaultCommand : CliCommand
     {
         var input = args.Require("--input");
         var output = args.Require("--output");
+        bool force = args.Has("--force");
+        DefaultEncoder.ClaimOutput(output, force, checkOnly: true);
         var defaults = new DefaultEncoderOptions();
         int dims = args.GetInt("--dims", defaults.Dimension, 2, 65536);
         var options = defaults with
@@ -51,6 +54,7 @@ public sealed class FitDefaultCommand : CliCommand
             MaxFeatures = args.GetInt("--max-features", defaults.MaxFeatures, 2, 1 << 22),
         };
         var lines = io.ReadLines(input).ToList();
+        DefaultEncoder.ClaimOutput(output, force);
         var r = DefaultEncoder.Fit(lines, output, options, input == "-" ? "<stdin>" : input);
         var inv = CultureInfo.InvariantCulture;
 

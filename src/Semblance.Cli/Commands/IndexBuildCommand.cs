@@ -11,7 +11,8 @@ public sealed class IndexBuildCommand : CliCommand
 
     public override IReadOnlyList<OptionSpec> Options =>
     [
-        new("--output", "IDX", "index directory to create (must not already hold an index)"),
+        new("--output", "IDX", "index directory to create (new or empty; an existing index only with --force)"),
+        new("--force", null, "replace the index already in --output (never writes into a directory semblance did not create)"),
         .. IndexInput.Options,
         new("--kind", "KIND", "flat|flat-int8|flat-f16|hnsw (default flat)"),
         new("--metric", "METRIC", "ip|cosine|l2 (default cosine; l2 scores are squared distances, smaller is better)"),
@@ -32,13 +33,13 @@ public sealed class IndexBuildCommand : CliCommand
         int threads = args.GetInt("--threads", Environment.ProcessorCount, 1);
         if (kind != "hnsw" && (args.Has("--hnsw-m") || args.Has("--ef-construction")))
             throw new UsageException("--hnsw-m and --ef-construction apply to --kind hnsw");
-        if (File.Exists(Path.Combine(output, IndexManifest.FileName)))
-            throw new SemblanceException($"{output}: already holds an index; use 'semblance index add' or choose a new directory");
+        bool force = args.Has("--force");
+        VectorIndex.ClaimDirectory(output, force, checkOnly: true);
         var items = IndexInput.Read(args, io, null, null, 0, out var model, out var whitening);
-        Directory.CreateDirectory(output);
+        VectorIndex.ClaimDirectory(output, force);
         using var writeLock = IndexLock.Acquire(output);
-        if (File.Exists(Path.Combine(output, IndexManifest.FileName)))
-            throw new SemblanceException($"{output}: already holds an index; use 'semblance index add' or choose a new directory");
+        if (!force && File.Exists(Path.Combine(output, IndexManifest.FileName)))
+            throw new SemblanceException($"{output}: already holds an index; use 'semblance index add', choose a new directory, or pass --force to replace it");
         using VectorIndex index = kind switch
         {
             "hnsw" => new HnswIndex(items.Dimension, metric, new HnswOptions { M = m, EfConstruction = efc, Seed = seed }),

@@ -333,19 +333,43 @@ internal static partial class IndexDirectory
         CollectGarbage(directory, manifest);
     }
 
-    /// <summary>Deletes files no manifest names: only call with the writer lock held.</summary>
+    /// <summary>
+    /// Deletes files no manifest names: only call with the writer lock held. Only names this code writes
+    /// (<c>ROLE.GEN.bin</c> and the temp files of <see cref="IO.AtomicFile"/>) are candidates, and only in a directory
+    /// that carries the index marker or a manifest: a file the user put there is never deleted.
+    /// </summary>
     public static void CollectGarbage(string directory, IndexManifest? current)
     {
-        var keep = new HashSet<string>(StringComparer.Ordinal) { IndexManifest.FileName, IndexLock.FileName };
+        if (!IsOwned(directory)) return;
+        var keep = new HashSet<string>(StringComparer.Ordinal) { IndexManifest.FileName, IndexLock.FileName, IO.OutputDirectory.MarkerFile };
         if (current is not null) foreach (var f in current.Files.Values) keep.Add(f.Name);
         foreach (var path in Directory.EnumerateFiles(directory))
         {
             var name = Path.GetFileName(path);
-            if (keep.Contains(name)) continue;
-            bool ours = name.EndsWith(".bin", StringComparison.Ordinal) || (name.StartsWith('.') && name.EndsWith(".tmp", StringComparison.Ordinal));
-            if (!ours) continue;
+            if (keep.Contains(name) || !OwnFileName().IsMatch(name)) continue;
             try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
+    }
+
+    /// <summary>Data files (<c>ROLE.GEN.bin</c>) and crash-left temp files (<c>.NAME.PID.GUID.tmp</c>) of an index writer.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^((items|vectors|graph|quantizer|originals)\.[0-9]+\.bin|\..+\.[0-9]+\.[0-9a-f]{32}\.tmp)$")]
+    private static partial System.Text.RegularExpressions.Regex OwnFileName();
+
+    /// <summary>An index directory: it carries the index marker, or (written before markers existed) a manifest.</summary>
+    public static bool IsOwned(string directory) => IO.OutputDirectory.IsOwned(directory, IndexManifest.FormatName, HasManifest);
+
+    private static bool HasManifest(string directory) => File.Exists(Path.Combine(directory, IndexManifest.FileName));
+
+    /// <summary>
+    /// The ownership rule for index directories (see <see cref="IO.OutputDirectory"/>): new, empty or already an index;
+    /// an existing index is accepted only when <paramref name="replace"/> is true. <paramref name="create"/> false only
+    /// checks.
+    /// </summary>
+    public static void Claim(string directory, bool replace, bool create = true)
+    {
+        const string hint = "use 'semblance index add', choose a new directory, or pass --force to replace it";
+        if (create) IO.OutputDirectory.Claim(directory, IndexManifest.FormatName, replace, hint, HasManifest);
+        else IO.OutputDirectory.Check(directory, IndexManifest.FormatName, replace, hint, HasManifest);
     }
 
     private static void FsyncDirectory(string directory)

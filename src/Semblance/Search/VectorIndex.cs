@@ -140,7 +140,7 @@ public abstract class VectorIndex : IVectorIndex
     /// </summary>
     public void Save(string directory)
     {
-        Directory.CreateDirectory(directory);
+        IndexDirectory.Claim(directory, replace: true);
         using var own = IndexLock.IsHeldHere(directory) ? null : IndexLock.Acquire(directory);
         IndexManifest? old = File.Exists(Path.Combine(directory, IndexManifest.FileName)) ? IndexDirectory.ReadManifest(directory) : null;
         IndexDirectory.CollectGarbage(directory, old);
@@ -165,6 +165,13 @@ public abstract class VectorIndex : IVectorIndex
         };
         IndexDirectory.Commit(directory, manifest);
     }
+
+    /// <summary>
+    /// Checks (and, unless <paramref name="checkOnly"/>, creates and marks) a directory for a new index: it must be new,
+    /// empty, or (with <paramref name="replace"/>) an existing index; a directory of someone else's files is refused.
+    /// </summary>
+    public static void ClaimDirectory(string directory, bool replace, bool checkOnly = false) =>
+        IndexDirectory.Claim(directory, replace, create: !checkOnly);
 
     /// <summary>Reads the manifest only (kind, metric, counts, files) without loading data.</summary>
     public static IndexManifest ReadInfo(string directory) => IndexDirectory.ReadManifest(directory);

@@ -60,6 +60,7 @@ public sealed class Trainer
     public TrainingResult Run()
     {
         var loss = CreateLoss(_o);
+        ClaimOutput(checkOnly: true);
         LoadModel();
         // SimCSE and FlatNCE make their positive by running each sentence twice through dropout; the GRU has none,
         // so both views would be identical and the loss would teach nothing.
@@ -67,7 +68,7 @@ public sealed class Trainer
             throw new SemblanceException($"--loss {_o.Loss} needs dropout to make two views of a sentence, and the GRU encoder has none; use sup-simcse, cosent or am-softmax with it");
         var data = TrainingData.Load(_o.DataPath, _o.Loss);
         var dev = _o.EvalData is null ? null : StsDataset.Load(_o.EvalData);
-        Directory.CreateDirectory(_o.OutputDir);
+        ClaimOutput(checkOnly: false);
 
         var epochs = Enumerable.Range(0, _o.Epochs).Select(e => data.Batches(_o.BatchSize, _o.Seed, e).Where(b => b.Length >= 2).ToList()).ToList();
         long totalSteps = epochs.Sum(e => (long)e.Count);
@@ -205,6 +206,17 @@ public sealed class Trainer
         }
         SaveLast(state, optimizer);
     }
+
+    /// <summary>The ownership rule (<see cref="OutputDirectory"/>): an earlier run's output is replaced only with --force or --resume.</summary>
+    private void ClaimOutput(bool checkOnly)
+    {
+        bool replace = _o.Force || _o.ResumeDir is not null;
+        const string hint = "pass --resume to continue that run or --force to replace its model, or choose a new directory";
+        if (checkOnly) OutputDirectory.Check(_o.OutputDir, OutputDirectory.ModelKind, replace, hint, HasCheckpoint);
+        else OutputDirectory.Claim(_o.OutputDir, OutputDirectory.ModelKind, replace, hint, HasCheckpoint);
+    }
+
+    private static bool HasCheckpoint(string directory) => File.Exists(Path.Combine(directory, LastDir, StateFile));
 
     /// <summary>config.json, model.safetensors and the tokenizer files: a Hugging Face model directory.</summary>
     private void SaveModel(string dir)

@@ -50,6 +50,12 @@ public sealed record TrainerOptions
     /// <summary>An earlier run's output directory to continue from (its last/ checkpoint).</summary>
     public string? ResumeDir { get; init; }
 
+    /// <summary>
+    /// Replace the model an earlier run left in <see cref="OutputDir"/>. Without it (or <see cref="ResumeDir"/>) an
+    /// existing output is refused rather than silently overwritten; a directory Semblance did not write is always refused.
+    /// </summary>
+    public bool Force { get; init; }
+
     public double WeightDecay { get; init; } = 0.01;
 
     public double MaxGradNorm { get; init; } = 1.0;

@@ -196,7 +196,7 @@ public class IndexCommandsTests
         Assert.Equal(0, Run("index", "build", "--output", idx, "--vectors", xb).Item1);
         var (code, _, err) = Run("index", "build", "--output", idx, "--vectors", xb);
         Assert.Equal(1, code);
-        Assert.Contains("already holds an index", err);
+        Assert.Contains("already holds a semblance-index; use 'semblance index add'", err);
         Assert.Equal(2, Run("index", "build", "--output", idx).Item1);
         Assert.Equal(2, Run("search", "--index", idx).Item1);
         Assert.Equal(2, Run("index", "build", "--output", idx + "2", "--vectors", xb, "--kind", "ivf").Item1);

@@ -69,6 +69,24 @@ public static class DefaultEncoder
     public const string WeightsFile = "model.safetensors";
 
     /// <summary>
+    /// The ownership rule for the output directory (<see cref="OutputDirectory"/>): new, empty, or a model directory
+    /// Semblance wrote (replaced only when <paramref name="replace"/>); <paramref name="checkOnly"/> creates nothing.
+    /// </summary>
+    public static void ClaimOutput(string outputDirectory, bool replace, bool checkOnly = false)
+    {
+        const string hint = "pass --force to replace it, or choose a new directory";
+        if (checkOnly) OutputDirectory.Check(outputDirectory, OutputDirectory.ModelKind, replace, hint, IsFittedHere);
+        else OutputDirectory.Claim(outputDirectory, OutputDirectory.ModelKind, replace, hint, IsFittedHere);
+    }
+
+    /// <summary>A directory fitted before markers existed: its config.json names this model type.</summary>
+    private static bool IsFittedHere(string directory)
+    {
+        var config = Path.Combine(directory, TransformerLoader.ConfigFileName);
+        return File.Exists(config) && new FileInfo(config).Length < 1 << 20 && File.ReadAllText(config).Contains($"\"{ModelType}\"", StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// Fits on <paramref name="corpus"/> and saves a model directory. The SVD rank is capped at n/4 (and below the
     /// vocabulary size): the trailing directions of a small corpus are noise that the boost would amplify. Dimensions
     /// the cap takes from LSA go to the hash, so the output dimension is always <see cref="DefaultEncoderOptions.Dimension"/>.
@@ -103,7 +121,7 @@ public static class DefaultEncoder
         int lsaDims = lsa?.Dimension ?? 0;
         int hashDims = options.Dimension - lsaDims;
 
-        Directory.CreateDirectory(outputDirectory);
+        ClaimOutput(outputDirectory, replace: true);
         var w = new SafeTensorsWriter();
         w.Metadata["format"] = ModelType;
         w.Metadata["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture);
