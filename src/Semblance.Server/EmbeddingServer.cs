@@ -41,9 +41,8 @@ public sealed class EmbeddingServer : IAsyncDisposable
         _encoder = encoder;
         _index = index;
         _options = options;
-        // Normalisation is applied per request (TEI's "normalize" may switch it off), so the encoder itself must not.
-        _normalizeByDefault = encoder.Normalize;
-        encoder.Normalize = false;
+        // Normalisation is applied per request (TEI's "normalize" may switch it off); the batcher encodes un-normalised.
+        _normalizeByDefault = encoder.NormalizeByDefault;
         _counter = counter ?? new TokenCounter(encoder.Backend);
         _metrics = new ServerMetrics(() => _batcher?.QueueDepth ?? 0);
         _batcher = new EmbeddingBatcher(encoder, options, _metrics);

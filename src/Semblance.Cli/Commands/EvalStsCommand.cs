@@ -44,7 +44,7 @@ public sealed class EvalStsCommand : CliCommand
         {
             var options = EncoderArgs.Options(args) with { Pooling = pooling, Normalize = false };
             using var encoder = SentenceEncoder.Load(model, options);
-            var vectors = encoder.Encode(data.Sentences);
+            var vectors = encoder.EncodeFlat(data.Sentences);
             results.AddRange(StsEvaluator.Evaluate(data, vectors, encoder.Dimension, encoder.Backend.Pooling, whitening, dims));
             if (args.Has("--baseline") && results.All(r => r.Configuration.Pooling != "tfidf"))
             {

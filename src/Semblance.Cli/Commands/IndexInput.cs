@@ -74,7 +74,7 @@ internal static class IndexInput
             Threads = args.GetInt("--threads", Environment.ProcessorCount, 1),
         };
         using var encoder = Open(model, args.Get("--whitening") ?? defaultWhitening, options);
-        var vectors = encoder.Encode(texts);
+        var vectors = encoder.EncodeFlat(texts);
         modelUsed = Path.GetFullPath(model);
         whiteningUsed = args.Get("--whitening") is { } w ? Path.GetFullPath(w) : defaultWhitening;
         return new IndexItems(vectors, texts.Count, encoder.Dimension, idList.ToArray(), texts.ToArray());

@@ -16,7 +16,8 @@ public sealed class InfoCommand : CliCommand
         using var encoder = SentenceEncoder.Load(args.Require("--model"), new EncoderOptions { Threads = 1 });
         var rows = encoder.Backend.Describe()
             .Append(new("pooling", encoder.Backend.Pooling))
-            .Append(new("normalize", encoder.Normalize ? "yes" : "no"))
+            .Append(new("normalize", encoder.NormalizeByDefault ? "yes" : "no"))
+            .Append(new("similarity", SimilarityFunctions.Name(encoder.SimilarityFunction)))
             .Append(new("dimension", encoder.Dimension.ToString(System.Globalization.CultureInfo.InvariantCulture)))
             .ToList();
         int width = rows.Max(r => r.Key.Length);

@@ -25,6 +25,7 @@ public sealed class GruBackend : IEmbeddingBackend
         _batchSize = batchSize;
         _ctx = new ComputeContext(threads);
         _directory = directory;
+        SimilarityFunction = SentenceTransformersConfig.ReadSimilarityFunction(directory);
     }
 
     /// <summary>Opens a directory holding config.json (model_type semblance-gru), model.safetensors and vocab.txt.</summary>
@@ -49,6 +50,8 @@ public sealed class GruBackend : IEmbeddingBackend
     public string Pooling => "mean";
 
     public bool NormalizeByDefault { get; }
+
+    public SimilarityFunction SimilarityFunction { get; }
 
     public int MaxLength { get; }
 

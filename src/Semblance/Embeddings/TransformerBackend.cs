@@ -32,6 +32,7 @@ public sealed class TransformerBackend : IEmbeddingBackend
         _batchSize = batchSize;
         _ctx = new ComputeContext(threads);
         _directory = directory;
+        SimilarityFunction = SentenceTransformersConfig.ReadSimilarityFunction(directory);
         _tokenizerSource = tokenizerSource;
     }
 
@@ -76,6 +77,8 @@ public sealed class TransformerBackend : IEmbeddingBackend
     public string Pooling => Embeddings.Pooling.Format(_pooling);
 
     public bool NormalizeByDefault { get; }
+
+    public SimilarityFunction SimilarityFunction { get; }
 
     public int MaxLength { get; }
 

@@ -18,9 +18,8 @@ public class EmbeddingServerTests
 
     private static float[] Reference(string text, bool normalize)
     {
-        using var enc = SentenceEncoder.Load(Model, new EncoderOptions { Normalize = normalize });
-        enc.Normalize = normalize;
-        return enc.Encode(text);
+        using var enc = SentenceEncoder.Load(Model);
+        return enc.Encode(text, normalize);
     }
 
     private static void AssertClose(float[] expected, float[] actual, float tol = 1e-5f)
@@ -117,7 +116,7 @@ public class EmbeddingServerTests
     {
         using var enc = SentenceEncoder.Load(Model, new EncoderOptions { Normalize = true });
         var index = new FlatIndex(enc.Dimension, Metric.Cosine);
-        index.Add(enc.Encode(Sentences), ["s0", "s1", "s2"], Sentences);
+        index.Add(enc.EncodeFlat(Sentences), ["s0", "s1", "s2"], Sentences);
         await using var host = await ServerTestHost.StartAsync(SentenceEncoder.Load(Model, new EncoderOptions { Normalize = true }), index: index);
         var (status, body) = await host.Post("/search", new { query = "a dog barked", k = 2 });
         Assert.Equal(200, status);
