@@ -43,6 +43,9 @@ public sealed class GruBackend : IEmbeddingBackend
         return new GruBackend(model, tokenizer, maxLength, normalize, options.BatchSize, options.Threads, directory);
     }
 
+    /// <summary>The WordPiece tokenizer the model reads (vocab.txt).</summary>
+    public Text.ITokenizer Tokenizer => _tokenizer;
+
     public string ModelType => GruConfig.ModelTypeName;
 
     public int Dimension => _model.Dimension;
