@@ -54,12 +54,16 @@ public sealed class SentenceEncoder : IDisposable
         }
     }
 
-    /// <summary>Loads a whitening file (from `semblance whiten fit`) and applies it; a dimension mismatch names the file.</summary>
+    /// <summary>
+    /// Loads a whitening file (from `semblance whiten fit`) and applies it; a dimension mismatch, or a file fitted
+    /// under another pooling than this encoder's, is an error naming the file.
+    /// </summary>
     public void UseWhitening(string path)
     {
         var whitening = Whitening.Load(path);
         if (whitening.InputDimension != Backend.Dimension)
             throw new SemblanceException($"{path}: the whitening expects {whitening.InputDimension}-dimensional vectors but the encoder produces {Backend.Dimension}");
+        Whitening.CheckPooling(whitening, Backend.Pooling, path);
         Transform = whitening;
     }
 
