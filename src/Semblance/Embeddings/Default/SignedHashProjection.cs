@@ -42,7 +42,7 @@ public sealed class SignedHashProjection
 
     public int Seed { get; }
 
-    /// <summary>SplitMix64's output function (Steele, Lea & Flood 2014): a fixed, well-mixed 64-bit hash.</summary>
+    /// <summary>SplitMix64's output function (Steele, Lea &amp; Flood 2014): a fixed, well-mixed 64-bit hash.</summary>
     public static ulong Mix(ulong z)
     {
         z += 0x9E3779B97F4A7C15UL;
