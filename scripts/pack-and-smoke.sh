@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Packs the libraries and the CLI tool into a local folder, installs the tool from it into a temporary tool path and
 # runs `semblance --help` and `semblance encode` on a fixture model (the encode step needs ../shared).
+# --feed DIR: pack into DIR and keep it there (a local package source for `dotnet add package`); default: a temp folder.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/semblance-pack.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 feed="$work/feed"
+if [ "${1:-}" = "--feed" ]; then
+  [ -n "${2:-}" ] || { echo "error: --feed needs a directory" >&2; exit 2; }
+  mkdir -p "$2"
+  feed="$(cd "$2" && pwd)"
+fi
 tools="$work/tools"
 mkdir -p "$feed"
 

@@ -54,7 +54,7 @@ public sealed class SemblanceEmbeddingGenerator : IEmbeddingGenerator<string, Em
             (vectors, tokens) = await Task.Run(() =>
             {
                 long before = _encoder.TokensProcessed;
-                var v = _encoder.Encode(texts, cancellationToken);
+                var v = _encoder.EncodeFlat(texts, null, cancellationToken);
                 return (v, _encoder.TokensProcessed - before);
             }, cancellationToken);
         }
@@ -70,7 +70,7 @@ public sealed class SemblanceEmbeddingGenerator : IEmbeddingGenerator<string, Em
         for (int i = 0; i < texts.Count; i++)
         {
             var row = vectors.AsMemory(i * full, dims);
-            if (dims < full && _encoder.Normalize)
+            if (dims < full && _encoder.NormalizeByDefault)
             {
                 var copy = row.ToArray();
                 SentenceEncoder.NormalizeInPlace(copy);

@@ -139,7 +139,7 @@ internal sealed class EmbeddingBatcher : IDisposable
             foreach (var job in live) texts.AddRange(job.Texts);
             var vectors = new float[(long)total * dim];
             long before = _encoder.TokensProcessed;
-            _encoder.EncodeInto(texts, vectors);
+            _encoder.EncodeInto(texts, vectors, normalize: false);
             long used = _encoder.TokensProcessed - before;
             _metrics?.RecordBatch(total, used);
             int row = 0;

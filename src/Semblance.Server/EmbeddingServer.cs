@@ -1,4 +1,5 @@
 // The HTTP API over a SentenceEncoder: Kestrel + minimal APIs, all encoding funnelled through one dynamic batcher.
+using System.Buffers;
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
@@ -16,11 +17,13 @@ using Semblance.Search;
 namespace Semblance.Server;
 
 /// <summary>
-/// Serves an encoder over HTTP: <c>POST /v1/embeddings</c> (OpenAI), <c>POST /embed</c> and <c>/similarity</c>
-/// (text-embeddings-inference), <c>POST /search</c> (with an index), <c>GET /health</c>, <c>/info</c>, <c>/metrics</c>.
+/// Serves an encoder over HTTP: <c>POST /v1/embeddings</c> and <c>GET /v1/models</c> (OpenAI), <c>POST /embed</c>,
+/// <c>/embed_all</c>, <c>/similarity</c>, <c>/tokenize</c> and <c>GET /info</c> (text-embeddings-inference),
+/// <c>POST /search</c> (with an index), <c>GET /health</c>, <c>/metrics</c>, <c>/openapi.json</c> and <c>/docs</c>.
+/// Errors are JSON in the route's family's shape (OpenAI's under /v1, TEI's elsewhere); no request gets an empty 5xx.
 /// The server owns the encoder and index it is given and disposes them.
 /// </summary>
-public sealed class EmbeddingServer : IAsyncDisposable
+public sealed partial class EmbeddingServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly SentenceEncoder _encoder;
@@ -41,9 +44,8 @@ public sealed class EmbeddingServer : IAsyncDisposable
         _encoder = encoder;
         _index = index;
         _options = options;
-        // Normalisation is applied per request (TEI's "normalize" may switch it off), so the encoder itself must not.
-        _normalizeByDefault = encoder.Normalize;
-        encoder.Normalize = false;
+        // Normalisation is applied per request (TEI's "normalize" may switch it off); the batcher encodes un-normalised.
+        _normalizeByDefault = encoder.NormalizeByDefault;
         _counter = counter ?? new TokenCounter(encoder.Backend);
         _metrics = new ServerMetrics(() => _batcher?.QueueDepth ?? 0);
         _batcher = new EmbeddingBatcher(encoder, options, _metrics);
@@ -55,6 +57,8 @@ public sealed class EmbeddingServer : IAsyncDisposable
         builder.WebHost.UseKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            // A body that trickles in slower than this is cut off with 408 (slow-body clients cannot hold a connection).
+            k.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(options.MinBodyBytesPerSecond, options.BodyGracePeriod);
             k.AddServerHeader = false;
         });
         builder.WebHost.UseUrls([.. options.Urls]);
@@ -62,6 +66,7 @@ public sealed class EmbeddingServer : IAsyncDisposable
         _app.UseRouting();
         _app.Use(Observe);
         _app.MapPost("/v1/embeddings", OpenAiEmbeddings);
+        MapApiRoutes();
         _app.MapPost("/embed", TeiEmbed);
         _app.MapPost("/similarity", Similarity);
         _app.MapPost("/search", SearchIndex);
@@ -71,7 +76,6 @@ public sealed class EmbeddingServer : IAsyncDisposable
             w.WriteString("status", "ok");
             w.WriteEndObject();
         }));
-        _app.MapGet("/info", Info);
         _app.MapGet("/metrics", ctx =>
         {
             ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -128,6 +132,7 @@ public sealed class EmbeddingServer : IAsyncDisposable
         await _app.DisposeAsync();
         _batcher.Dispose();
         _searchGate.Dispose();
+        _tokenEmbeddingGate.Dispose();
         _index?.Dispose();
         _encoder.Dispose();
     }
@@ -145,15 +150,23 @@ public sealed class EmbeddingServer : IAsyncDisposable
                 await next(ctx);
                 status = ctx.Response.StatusCode;
             }
-            catch (ApiException e) when (!ctx.Response.HasStarted)
-            {
-                status = e.Status;
-                if (e.RetryAfterSeconds > 0) ctx.Response.Headers.RetryAfter = e.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                await WriteError(ctx, e);
-            }
             catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
             {
                 status = 499;
+            }
+            catch (Exception e) when (!ctx.Response.HasStarted)
+            {
+                var error = AsApiException(e);
+                if (error.Status >= 500) _app.Logger.LogError(e, "{Method} {Path} failed", ctx.Request.Method, ctx.Request.Path);
+                status = error.Status;
+                if (error.RetryAfterSeconds > 0) ctx.Response.Headers.RetryAfter = error.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await WriteError(ctx, error);
+            }
+            catch (Exception e)
+            {
+                // The status line has gone out: the only honest signal left is to cut the connection.
+                _app.Logger.LogError(e, "{Method} {Path} failed after the response started", ctx.Request.Method, ctx.Request.Path);
+                ctx.Abort();
             }
         }
         finally
@@ -163,25 +176,54 @@ public sealed class EmbeddingServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// What a failed request is answered with: refusals keep their status; a Semblance error about the request's content
+    /// (e.g. a vector the index cannot take) is 422; a stopping server is 503; anything else is a bug, answered 500 with
+    /// a JSON body naming the exception type (the details go to the log), never an empty body.
+    /// </summary>
+    private static ApiException AsApiException(Exception e) => e switch
+    {
+        ApiException api => api,
+        BadHttpRequestException bad => new ApiException(bad.StatusCode, $"could not read the request: {bad.Message}"),
+        SemblanceException se => new ApiException(422, se.Message, "invalid_request_error", null, "unprocessable"),
+        OperationCanceledException => new ApiException(503, "the server is shutting down", "server_error", null, "shutting_down"),
+        _ => new ApiException(500, $"internal error ({e.GetType().Name}); the request was not completed and the server keeps running", "server_error", null, "internal_error"),
+    };
+
+    /// <summary>OpenAI's shape under /v1; text-embeddings-inference's <c>{"error", "error_type"}</c> on every other route.</summary>
     private static Task WriteError(HttpContext ctx, ApiException e) => WriteJson(ctx, e.Status, w =>
     {
         w.WriteStartObject();
-        w.WriteStartObject("error");
-        w.WriteString("message", e.Message);
-        w.WriteString("type", e.Type);
-        if (e.Param is null) w.WriteNull("param"); else w.WriteString("param", e.Param);
-        if (e.Code is null) w.WriteNull("code"); else w.WriteString("code", e.Code);
-        w.WriteEndObject();
+        if (ctx.Request.Path.StartsWithSegments("/v1"))
+        {
+            w.WriteStartObject("error");
+            w.WriteString("message", e.Message);
+            w.WriteString("type", e.Type);
+            if (e.Param is null) w.WriteNull("param"); else w.WriteString("param", e.Param);
+            if (e.Code is null) w.WriteNull("code"); else w.WriteString("code", e.Code);
+            w.WriteEndObject();
+        }
+        else
+        {
+            w.WriteString("error", e.Message);
+            w.WriteString("error_type", e.TeiErrorType);
+        }
         w.WriteEndObject();
     });
 
+    /// <summary>
+    /// Renders the whole body first, then sends it: a failure while rendering (e.g. a non-finite number) leaves the
+    /// response untouched, so the error handler can still answer with a proper status and body.
+    /// </summary>
     private static async Task WriteJson(HttpContext ctx, int status, Action<Utf8JsonWriter> write)
     {
+        var body = new ArrayBufferWriter<byte>(4096);
+        using (var w = new Utf8JsonWriter(body, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            write(w);
         ctx.Response.StatusCode = status;
         ctx.Response.ContentType = "application/json";
-        using (var w = new Utf8JsonWriter(ctx.Response.BodyWriter, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-            write(w);
-        await ctx.Response.BodyWriter.FlushAsync(ctx.RequestAborted);
+        ctx.Response.ContentLength = body.WrittenCount;
+        await ctx.Response.Body.WriteAsync(body.WrittenMemory, ctx.RequestAborted);
     }
 
     private async Task<EncodedTexts> Encode(IReadOnlyList<string> texts, bool refuseTooLong, string param, CancellationToken ct)
@@ -344,33 +386,4 @@ public sealed class EmbeddingServer : IAsyncDisposable
             w.WriteEndObject();
         });
     }
-
-    private Task Info(HttpContext ctx) => WriteJson(ctx, 200, w =>
-    {
-        var b = _encoder.Backend;
-        w.WriteStartObject();
-        w.WriteString("model_id", _options.ModelName);
-        w.WriteString("model_type", b.ModelType);
-        w.WriteNumber("dimension", _encoder.Dimension);
-        w.WriteString("pooling", b.Pooling);
-        w.WriteBoolean("normalize", _normalizeByDefault);
-        w.WriteBoolean("whitening", _encoder.Transform is not null);
-        w.WriteNumber("max_input_length", b.MaxLength);
-        w.WriteNumber("max_batch_tokens", _options.MaxBatchTokens);
-        w.WriteNumber("max_batch_wait_ms", _options.MaxBatchWait.TotalMilliseconds);
-        w.WriteNumber("max_client_batch_size", _options.MaxInputsPerRequest);
-        w.WriteNumber("max_input_chars", _options.MaxCharsPerInput);
-        w.WriteNumber("queue_capacity", _options.QueueCapacity);
-        if (_index is null) w.WriteNull("index");
-        else
-        {
-            w.WriteStartObject("index");
-            w.WriteString("kind", _index.Kind);
-            w.WriteString("metric", VectorIndex.MetricName(_index.Metric));
-            w.WriteNumber("count", _index.Count);
-            w.WriteEndObject();
-        }
-        w.WriteString("version", typeof(EmbeddingServer).Assembly.GetName().Version?.ToString() ?? "unknown");
-        w.WriteEndObject();
-    });
 }

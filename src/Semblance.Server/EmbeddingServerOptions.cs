@@ -31,6 +31,12 @@ public sealed record EmbeddingServerOptions
     /// <summary>Most hits one /search request may ask for.</summary>
     public int MaxSearchK { get; init; } = 1000;
 
+    /// <summary>Slowest accepted request body, in bytes per second after <see cref="BodyGracePeriod"/>; slower bodies get 408.</summary>
+    public double MinBodyBytesPerSecond { get; init; } = 240;
+
+    /// <summary>How long a request body may arrive slower than <see cref="MinBodyBytesPerSecond"/> before it is cut off.</summary>
+    public TimeSpan BodyGracePeriod { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long shutdown waits for in-flight requests to finish.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -45,6 +51,8 @@ public sealed record EmbeddingServerOptions
         if (MaxBatchTokens < 1) throw new SemblanceException($"server: max batch tokens must be at least 1, got {MaxBatchTokens}");
         if (MaxBatchWait < TimeSpan.Zero || MaxBatchWait > TimeSpan.FromSeconds(1))
             throw new SemblanceException($"server: max batch wait {MaxBatchWait.TotalMilliseconds} ms is out of range (expected 0 to 1000 ms)");
+        if (!(MinBodyBytesPerSecond > 0)) throw new SemblanceException($"server: minimum body data rate must be positive, got {MinBodyBytesPerSecond}");
+        if (BodyGracePeriod <= TimeSpan.FromSeconds(1)) throw new SemblanceException($"server: body grace period must be more than 1 s, got {BodyGracePeriod.TotalSeconds} s");
         if (MaxSearchK < 1) throw new SemblanceException($"server: max search k must be at least 1, got {MaxSearchK}");
     }
 }

@@ -1,5 +1,8 @@
 // Reading a size-capped JSON body and pulling typed fields out of it with errors that name the field.
 using System.Buffers;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Unicode;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 
@@ -7,9 +10,14 @@ namespace Semblance.Server;
 
 internal static class JsonRequest
 {
-    /// <summary>Reads the whole body (413 past <paramref name="maxBytes"/>) and parses it (400 when malformed or not an object).</summary>
+    /// <summary>
+    /// Reads the whole body (413 past <paramref name="maxBytes"/>; 415 unless it is declared JSON in UTF-8) and parses it
+    /// (400 when it is not UTF-8, malformed, nested deeper than 16, not an object, or holds a string that is not valid
+    /// Unicode, such as a lone surrogate escape "\ud800", in a value or a key).
+    /// </summary>
     public static async Task<JsonDocument> ReadObjectAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {
+        CheckContentType(request.ContentType);
         if (request.ContentLength > maxBytes)
             throw ApiException.TooLarge($"request body is {request.ContentLength} bytes; the limit is {maxBytes}", null, "request_too_large");
         var buffer = new ArrayBufferWriter<byte>((int)Math.Min(request.ContentLength ?? 4096, maxBytes) + 1);
@@ -30,6 +38,8 @@ internal static class JsonRequest
             throw new ApiException(e.StatusCode, $"could not read the request body: {e.Message}");
         }
         if (buffer.WrittenCount == 0) throw ApiException.BadRequest("the request body is empty; expected a JSON object");
+        if (Utf8.IsValid(buffer.WrittenSpan) is false)
+            throw ApiException.BadRequest($"the request body is not valid UTF-8 (first bad byte at offset {FirstInvalidUtf8(buffer.WrittenSpan)})", null, "invalid_utf8");
         JsonDocument doc;
         try
         {
@@ -40,12 +50,85 @@ internal static class JsonRequest
             throw ApiException.BadRequest($"malformed JSON in the request body: {e.Message}", null, "invalid_json");
         }
         var kind = doc.RootElement.ValueKind;
-        if (kind != JsonValueKind.Object)
+        try
+        {
+            if (kind != JsonValueKind.Object)
+                throw ApiException.BadRequest($"the request body must be a JSON object, got {Kind(kind)}", null, "invalid_json");
+            CheckStrings(doc.RootElement, "");
+        }
+        catch
         {
             doc.Dispose();
-            throw ApiException.BadRequest($"the request body must be a JSON object, got {Kind(kind)}", null, "invalid_json");
+            throw;
         }
         return doc;
+    }
+
+    /// <summary>JSON (application/json or any +json type) in UTF-8 (no charset, or utf-8); anything else is 415.</summary>
+    private static void CheckContentType(string? contentType)
+    {
+        if (string.IsNullOrWhiteSpace(contentType))
+            throw new ApiException(415, "the request has no Content-Type; send 'Content-Type: application/json'", "invalid_request_error", null, "unsupported_media_type");
+        if (!MediaTypeHeaderValue.TryParse(contentType, out var type) || type.MediaType is not { } media
+            || !(media.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.EndsWith("+json", StringComparison.OrdinalIgnoreCase)))
+            throw new ApiException(415, $"Content-Type '{Clip(contentType)}' is not JSON; send 'Content-Type: application/json'", "invalid_request_error", null, "unsupported_media_type");
+        if (type.CharSet is { } charset && !charset.Trim('"').Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !charset.Trim('"').Equals("utf8", StringComparison.OrdinalIgnoreCase))
+            throw new ApiException(415, $"charset '{Clip(charset)}' is not supported; the body must be UTF-8 JSON (charset=utf-8 or none)", "invalid_request_error", null, "unsupported_media_type");
+    }
+
+    private static string Clip(string s) => s.Length <= 64 ? s : s[..64] + "...";
+
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        int offset = 0;
+        while (offset < bytes.Length)
+        {
+            if (Rune.DecodeFromUtf8(bytes[offset..], out _, out int consumed) != OperationStatus.Done) return offset;
+            offset += consumed;
+        }
+        return offset;
+    }
+
+    /// <summary>
+    /// Every key and string value must unescape to valid UTF-16 (a "\ud800" escape alone does not); System.Text.Json
+    /// only finds out when a string is read, so the whole document is checked once here, before any handler reads it.
+    /// </summary>
+    private static void CheckStrings(JsonElement element, string path)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                int index = 0;
+                foreach (var property in element.EnumerateObject())
+                {
+                    string name;
+                    try
+                    {
+                        name = property.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        throw ApiException.BadRequest($"key {index} of {(path.Length == 0 ? "the body" : $"'{Clip(path)}'")} is not valid Unicode (a lone surrogate escape such as \\ud800?)", null, "invalid_unicode");
+                    }
+                    CheckStrings(property.Value, path.Length == 0 ? name : $"{path}.{name}");
+                    index++;
+                }
+                break;
+            case JsonValueKind.Array:
+                int i = 0;
+                foreach (var item in element.EnumerateArray()) CheckStrings(item, $"{path}[{i++}]");
+                break;
+            case JsonValueKind.String:
+                try
+                {
+                    element.GetString();
+                }
+                catch (InvalidOperationException)
+                {
+                    throw ApiException.BadRequest($"'{Clip(path)}' is not valid Unicode (a lone surrogate escape such as \\ud800?)", Clip(path.Split('.', '[')[0]), "invalid_unicode");
+                }
+                break;
+        }
     }
 
     /// <summary>A string or an array of strings as a list; token-id arrays are refused with a message saying so.</summary>

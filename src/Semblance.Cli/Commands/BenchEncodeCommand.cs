@@ -40,7 +40,7 @@ public sealed class BenchEncodeCommand : CliCommand
         var slices = sentences.OrderBy(s => s.Length).Chunk(sliceSize).ToList();
         var rng = new Random(1234);
         rng.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(slices));
-        encoder.Encode(slices[0].Take(options.BatchSize * 2).ToList());
+        encoder.EncodeFlat(slices[0].Take(options.BatchSize * 2).ToList());
         io.Out.WriteLine(string.Create(inv, $"warm-up: {Math.Min(slices[0].Length, options.BatchSize * 2)} sentences; {slices.Count} slices of up to {sliceSize}"));
         io.Out.Flush();
 
@@ -53,7 +53,7 @@ public sealed class BenchEncodeCommand : CliCommand
             var slice = slices[next];
             next = (next + 1) % slices.Count;
             long before = encoder.TokensProcessed;
-            encoder.Encode(slice);
+            encoder.EncodeFlat(slice);
             tokensDone += encoder.TokensProcessed - before;
             sentencesDone += slice.Length;
             if (clock.Elapsed - lastReport >= TimeSpan.FromSeconds(2))

@@ -44,8 +44,8 @@ public sealed class EvalStsCommand : CliCommand
         {
             var options = EncoderArgs.Options(args) with { Pooling = pooling, Normalize = false };
             using var encoder = SentenceEncoder.Load(model, options);
-            var vectors = encoder.Encode(data.Sentences);
-            results.AddRange(StsEvaluator.Evaluate(data, vectors, encoder.Dimension, encoder.Backend.Pooling, whitening, dims));
+            var vectors = encoder.EncodeFlat(data.Sentences);
+            results.AddRange(StsEvaluator.Evaluate(data, vectors, encoder.Dimension, encoder.Backend.Pooling, whitening, dims, note => io.Err.WriteLine("note: " + note)));
             if (args.Has("--baseline") && results.All(r => r.Configuration.Pooling != "tfidf"))
             {
                 if (encoder.Backend is not LsaBackend lsa)
@@ -53,6 +53,7 @@ public sealed class EvalStsCommand : CliCommand
                 results.Add(StsEvaluator.EvaluateTfIdf(data, lsa.TfIdf));
             }
         }
+        if (results.Count == 0) throw new UsageException($"--dims: no configuration left to score (every --dims value exceeds the model's dimensions)");
         int pw = Math.Max(7, results.Max(r => r.Configuration.Pooling.Length));
         int ww = Math.Max(9, results.Max(r => r.Configuration.Whitening.Length));
         io.Out.WriteLine($"{"pooling".PadRight(pw)}  {"whitening".PadRight(ww)}  {"dims",5}  {"spearman",8}  {"pearson",8}");
@@ -60,7 +61,10 @@ public sealed class EvalStsCommand : CliCommand
             io.Out.WriteLine($"{r.Configuration.Pooling.PadRight(pw)}  {r.Configuration.Whitening.PadRight(ww)}  {r.Configuration.Dims,5}  {StsReport.F2(r.Spearman),8}  {StsReport.F2(r.Pearson),8}");
         if (args.Get("--report") is { } report)
             AtomicFile.WriteAllText(report, StsReport.Html($"STS: {Path.GetFileName(model.TrimEnd('/'))} on {Path.GetFileName(dataPath)}", data, results));
-        io.Out.WriteLine($"spearman={StsReport.F2(results[0].Spearman)}");
+        // Last line, for scripts: the best configuration and its Spearman.
+        var best = results.MaxBy(r => double.IsNaN(r.Spearman) ? double.NegativeInfinity : r.Spearman)!;
+        io.Out.WriteLine($"best: pooling={best.Configuration.Pooling} whitening={best.Configuration.Whitening} dims={best.Configuration.Dims}");
+        io.Out.WriteLine($"spearman={StsReport.F2(best.Spearman)}");
         return 0;
     }
 }

@@ -13,7 +13,7 @@ public sealed class IndexAddCommand : CliCommand
     public override IReadOnlyList<OptionSpec> Options =>
     [
         new("--index", "IDX", "index directory"),
-        .. IndexInput.Options,
+        .. IndexInput.AddOptions,
     ];
 
     public override int Execute(CommandArgs args, CliIO io)

@@ -10,13 +10,19 @@ internal sealed record IndexItems(float[] Vectors, int Count, int Dimension, str
 
 internal static class IndexInput
 {
-    public static readonly OptionSpec[] Options =
+    /// <summary>The input options as `index build` describes them.</summary>
+    public static readonly OptionSpec[] Options = Describe(add: false);
+
+    /// <summary>The same options as `index add` describes them (model and whitening default to the build's).</summary>
+    public static readonly OptionSpec[] AddOptions = Describe(add: true);
+
+    private static OptionSpec[] Describe(bool add) =>
     [
-        new("--model", "DIR", "model directory used to encode --input (index add: defaults to the one used at build)"),
+        new("--model", "DIR", add ? "model used to encode --input (default: the one the index was built with)" : "model directory used to encode --input"),
         new("--input", "FILE", "items to encode: one text per line, or JSONL ({\"id\":..., \"text\":...}) when FILE ends in .jsonl"),
         new("--vectors", "X.npy", "precomputed float32 vectors [n, d] instead of --input"),
         new("--ids", "FILE", "with --vectors: one id per line (default: running item numbers)"),
-        new("--whitening", "FILE", "with --input: whitening file applied after the model (index add: defaults to the one used at build)"),
+        new("--whitening", "FILE", add ? "with --input: whitening file applied after the model (default: the one the index was built with)" : "with --input: whitening file applied after the model"),
         new("--batch-size", "N", "encoder batch size (default 32)"),
         new("--threads", "N", "worker threads (default: all CPUs)"),
     ];
@@ -74,7 +80,7 @@ internal static class IndexInput
             Threads = args.GetInt("--threads", Environment.ProcessorCount, 1),
         };
         using var encoder = Open(model, args.Get("--whitening") ?? defaultWhitening, options);
-        var vectors = encoder.Encode(texts);
+        var vectors = encoder.EncodeFlat(texts);
         modelUsed = Path.GetFullPath(model);
         whiteningUsed = args.Get("--whitening") is { } w ? Path.GetFullPath(w) : defaultWhitening;
         return new IndexItems(vectors, texts.Count, encoder.Dimension, idList.ToArray(), texts.ToArray());

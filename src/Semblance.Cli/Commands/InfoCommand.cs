@@ -17,7 +17,8 @@ public sealed class InfoCommand : CliCommand
         var rows = encoder.Backend.Describe()
             .Prepend(new("source", encoder.Location?.Describe() ?? "(not recorded)"))
             .Append(new("pooling", encoder.Backend.Pooling))
-            .Append(new("normalize", encoder.Normalize ? "yes" : "no"))
+            .Append(new("normalize", encoder.NormalizeByDefault ? "yes" : "no"))
+            .Append(new("similarity", SimilarityFunctions.Name(encoder.SimilarityFunction)))
             .Append(new("dimension", encoder.Dimension.ToString(System.Globalization.CultureInfo.InvariantCulture)))
             .Concat(encoder.Prompts.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => new KeyValuePair<string, string>($"prompt.{p.Key}", System.Text.Json.JsonSerializer.Serialize(p.Value))))
             .ToList();

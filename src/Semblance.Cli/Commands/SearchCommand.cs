@@ -58,7 +58,7 @@ public sealed class SearchCommand : CliCommand
             using var encoder = IndexInput.Open(model, args.Get("--whitening") ?? index.Whitening, new EncoderOptions { Threads = index.Threads });
             if (encoder.Dimension != index.Dimension)
                 throw new InputFormatException($"{model}: model produces {encoder.Dimension}-dimensional vectors but index {dir} has dimension {index.Dimension}");
-            queries = encoder.Encode(texts);
+            queries = encoder.EncodeFlat(texts);
             nq = texts.Count;
         }
         if (nq == 0) return 0;

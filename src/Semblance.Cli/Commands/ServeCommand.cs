@@ -32,7 +32,8 @@ public sealed class ServeCommand : CliCommand
     public override int Execute(CommandArgs args, CliIO io)
     {
         var defaults = new EmbeddingServerOptions();
-        var urls = (args.Get("--urls") ?? "http://127.0.0.1:8080").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var urls = (args.Get("--urls") ?? "http://127.0.0.1:8080").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(WithScheme).ToArray();
         int maxInputs = args.GetInt("--max-inputs", defaults.MaxInputsPerRequest, 1);
         var index = args.Get("--index") is { } indexDir ? VectorIndex.Load(indexDir) : null;
         try
@@ -56,10 +57,12 @@ public sealed class ServeCommand : CliCommand
             {
                 if (args.Get("--whitening") is { } whitening) encoder.UseWhitening(whitening);
                 // Logs go to stderr so stdout stays clean for scripts.
+                // The host's own report of a failed start (a busy port: a stack trace) is left out; Run prints one line.
                 server = EmbeddingServer.Create(encoder, options, index, logging => logging
                     .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace)
                     .AddSimpleConsole(c => c.SingleLine = true)
-                    .AddFilter((category, level) => level >= (io.Verbose ? LogLevel.Information : LogLevel.Warning)));
+                    .AddFilter((category, level) => level >= (io.Verbose ? LogLevel.Information : LogLevel.Warning)
+                        && !(category ?? "").StartsWith("Microsoft.Extensions.Hosting", StringComparison.Ordinal)));
             }
             catch
             {
@@ -75,6 +78,17 @@ public sealed class ServeCommand : CliCommand
         }
     }
 
+    /// <summary>"127.0.0.1:8080" means http://127.0.0.1:8080; a scheme other than http(s) is a usage error.</summary>
+    internal static string WithScheme(string url)
+    {
+        int sep = url.IndexOf("://", StringComparison.Ordinal);
+        if (sep < 0) return "http://" + url;
+        var scheme = url[..sep];
+        if (scheme is not ("http" or "https"))
+            throw new UsageException($"--urls: '{url}' has scheme '{scheme}'; expected http:// or https:// (or none, meaning http)");
+        return url;
+    }
+
     private static int Run(EmbeddingServer server, string model, CliIO io)
     {
         try
@@ -83,9 +97,10 @@ public sealed class ServeCommand : CliCommand
             {
                 server.StartAsync().GetAwaiter().GetResult();
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or FormatException or InvalidOperationException or UriFormatException)
             {
-                throw new SemblanceException($"--urls: {e.Message}");
+                // Kestrel wraps the socket error (e.g. address in use) in an IOException; its message is the one line.
+                throw new SemblanceException($"--urls: {e.Message.Split('\n')[0].Trim()}");
             }
             io.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"serving {model} on {string.Join(", ", server.Addresses)} (Ctrl-C to stop)"));
             io.Err.Flush();

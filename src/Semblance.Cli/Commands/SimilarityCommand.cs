@@ -1,6 +1,5 @@
-// `semblance similarity`: the cosine between two texts under a model (optionally whitened).
+// `semblance similarity`: the similarity of two texts under a model (optionally whitened), as the model declares it.
 using System.Globalization;
-using System.Numerics.Tensors;
 using Semblance.Embeddings;
 
 namespace Semblance.Cli.Commands;
@@ -9,7 +8,7 @@ public sealed class SimilarityCommand : CliCommand
 {
     public override string Name => "similarity";
 
-    public override string Summary => "print the cosine similarity of two texts";
+    public override string Summary => "print the similarity of two texts (cosine, or the dot/euclidean/manhattan the model declares)";
 
     public override IReadOnlyList<OptionSpec> Options { get; } =
     [
@@ -28,12 +27,8 @@ public sealed class SimilarityCommand : CliCommand
         using var encoder = EncoderArgs.Load(args);
         if (args.Get("--whitening") is { } path) encoder.UseWhitening(path);
         var v = encoder.Encode([args.Positionals[0], args.Positionals[1]]);
-        int d = encoder.Dimension;
-        var a = v.AsSpan(0, d);
-        var b = v.AsSpan(d, d);
-        float na = TensorPrimitives.Norm(a), nb = TensorPrimitives.Norm(b);
-        double cos = na == 0 || nb == 0 ? 0 : TensorPrimitives.Dot(a, b) / ((double)na * nb);
-        io.Out.WriteLine(cos.ToString("F6", CultureInfo.InvariantCulture));
+        float score = SimilarityFunctions.Score(encoder.SimilarityFunction, v[0], v[1]);
+        io.Out.WriteLine(score.ToString("F6", CultureInfo.InvariantCulture));
         return 0;
     }
 }

@@ -1,4 +1,4 @@
-// `semblance train`: fine-tune or train from scratch a BERT/RoFormer or GRU sentence encoder; prints best_dev_spearman last.
+// `semblance train`: fine-tune or train from scratch a BERT/RoFormer or GRU sentence encoder; prints best_dev_spearman last (with --eval-data).
 using System.Globalization;
 using Semblance.Training;
 
@@ -67,7 +67,10 @@ public sealed class TrainCommand : CliCommand
             Threads = args.GetInt("--threads", Environment.ProcessorCount, 1, 1024),
         };
         var result = new Trainer(options, io.Err).Run();
-        io.Out.WriteLine("best_dev_spearman=" + (double.IsNaN(result.BestSpearman) ? "nan" : result.BestSpearman.ToString("F2", CultureInfo.InvariantCulture)));
+        // Without --eval-data there is no dev score to report: say what was kept instead of printing nan.
+        io.Out.WriteLine(options.EvalData is null
+            ? $"trained: {options.OutputDir} holds the final weights (no --eval-data, so no dev Spearman and no best-checkpoint selection)"
+            : "best_dev_spearman=" + (double.IsNaN(result.BestSpearman) ? "nan" : result.BestSpearman.ToString("F2", CultureInfo.InvariantCulture)));
         return 0;
     }
 }

@@ -25,6 +25,7 @@ public sealed class GruBackend : IEmbeddingBackend
         _batchSize = batchSize;
         _ctx = new ComputeContext(threads);
         _directory = directory;
+        SimilarityFunction = SentenceTransformersConfig.ReadSimilarityFunction(directory);
     }
 
     /// <summary>Opens a directory holding config.json (model_type semblance-gru), model.safetensors and vocab.txt.</summary>
@@ -41,7 +42,8 @@ public sealed class GruBackend : IEmbeddingBackend
         return new GruBackend(gru, tokenizer, maxLength, model.SentenceTransformers.Normalize, options.BatchSize, options.Threads, directory);
     }
 
-    public ITokenizer Tokenizer => _tokenizer;
+    /// <summary>The WordPiece tokenizer the model reads (vocab.txt).</summary>
+    public Text.ITokenizer Tokenizer => _tokenizer;
 
     public string ModelType => GruConfig.ModelTypeName;
 
@@ -50,6 +52,8 @@ public sealed class GruBackend : IEmbeddingBackend
     public string Pooling => "mean";
 
     public bool NormalizeByDefault { get; }
+
+    public SimilarityFunction SimilarityFunction { get; }
 
     public int MaxLength { get; }
 

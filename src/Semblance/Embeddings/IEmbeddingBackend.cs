@@ -37,6 +37,9 @@ public interface IEmbeddingBackend : IDisposable
     /// <summary>Whether the directory asks for L2-normalised outputs.</summary>
     bool NormalizeByDefault { get; }
 
+    /// <summary>How the model's vectors are meant to be compared (sentence-transformers' similarity_fn_name); cosine unless the directory says otherwise.</summary>
+    SimilarityFunction SimilarityFunction => SimilarityFunction.Cosine;
+
     /// <summary>Longest sequence in tokens; 0 when the backend has no such limit.</summary>
     int MaxLength { get; }
 

@@ -5,16 +5,25 @@ namespace Semblance.Embeddings;
 
 /// <summary>
 /// Loads any supported model directory and encodes text. Typical use:
-/// <code>using var enc = SentenceEncoder.Load("models/my-model"); float[] v = enc.Encode(["hello", "world"]);</code>
+/// <code>
+/// using var encoder = SentenceEncoder.Load("models/my-model");
+/// float[][] vectors = encoder.Encode(["hello", "world"]);     // one vector per input
+/// float[][] scores = encoder.Similarity(vectors, vectors);    // as the model declares (cosine by default)
+/// </code>
+/// Whether vectors are L2-normalised is the model's default (<see cref="NormalizeByDefault"/>) unless a call passes
+/// <c>normalize</c>. An encoder may be used from several threads only if its backend allows it; the transformer,
+/// GRU and default backends do.
 /// </summary>
 public sealed class SentenceEncoder : IDisposable
 {
     private IVectorTransform? _transform;
+    private long _tokensProcessed;
 
+    /// <summary>Wraps a backend; <paramref name="normalize"/> is the default for calls that do not say.</summary>
     public SentenceEncoder(IEmbeddingBackend backend, bool normalize)
     {
         Backend = backend;
-        Normalize = normalize;
+        NormalizeByDefault = normalize;
     }
 
     /// <summary>
@@ -47,6 +56,7 @@ public sealed class SentenceEncoder : IDisposable
         }
     }
 
+    /// <summary>What produces the raw (pooled) vectors: a transformer, a GRU, the default encoder...</summary>
     public IEmbeddingBackend Backend { get; }
 
     /// <summary>The model directory and what it declares (provenance, model type, sentence-transformers settings); null when built from a backend.</summary>
@@ -73,7 +83,12 @@ public sealed class SentenceEncoder : IDisposable
     /// <summary>The model's "query" prompt when it has one (sentence-transformers' <c>encode_query</c>), else null.</summary>
     public string? QueryPrompt => Prompts.TryGetValue("query", out var q) ? q : null;
 
-    public bool Normalize { get; set; }
+
+    /// <summary>Whether <see cref="Encode(IReadOnlyList{string}, bool?, CancellationToken)"/> L2-normalises when a call passes no <c>normalize</c>.</summary>
+    public bool NormalizeByDefault { get; }
+
+    /// <summary>How this model's vectors are compared (sentence-transformers' similarity_fn_name); used by <see cref="Similarity"/>.</summary>
+    public SimilarityFunction SimilarityFunction => Backend.SimilarityFunction;
 
     /// <summary>Applied after pooling, before normalisation; its input dimension must match the backend's.</summary>
     public IVectorTransform? Transform
@@ -87,35 +102,59 @@ public sealed class SentenceEncoder : IDisposable
         }
     }
 
-    /// <summary>Loads a whitening file (from `semblance whiten fit`) and applies it; a dimension mismatch names the file.</summary>
+    /// <summary>
+    /// Loads a whitening file (from `semblance whiten fit`) and applies it; a dimension mismatch, or a file fitted
+    /// under another pooling than this encoder's, is an error naming the file.
+    /// </summary>
     public void UseWhitening(string path)
     {
         var whitening = Whitening.Load(path);
         if (whitening.InputDimension != Backend.Dimension)
             throw new SemblanceException($"{path}: the whitening expects {whitening.InputDimension}-dimensional vectors but the encoder produces {Backend.Dimension}");
+        Whitening.CheckPooling(whitening, Backend.Pooling, path);
         Transform = whitening;
     }
 
+    /// <summary>Length of each output vector (the transform's output dimension when one is set).</summary>
     public int Dimension => _transform?.OutputDimension ?? Backend.Dimension;
 
     /// <summary>Non-padding tokens processed so far.</summary>
-    public long TokensProcessed { get; private set; }
+    public long TokensProcessed => Interlocked.Read(ref _tokensProcessed);
 
-    /// <summary>Encodes texts into a [texts.Count, Dimension] row-major array, in input order.</summary>
-    public float[] Encode(IReadOnlyList<string> texts, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Encodes <paramref name="texts"/> into one vector of <see cref="Dimension"/> floats per text, in input order (as
+    /// sentence-transformers' <c>encode</c>). <paramref name="normalize"/>: L2-normalise; null = <see cref="NormalizeByDefault"/>.
+    /// </summary>
+    public float[][] Encode(IReadOnlyList<string> texts, bool? normalize = null, CancellationToken cancellationToken = default)
+    {
+        var flat = EncodeFlat(texts, normalize, cancellationToken);
+        int d = Dimension;
+        var rows = new float[texts.Count][];
+        for (int i = 0; i < rows.Length; i++) rows[i] = flat.AsSpan(i * d, d).ToArray();
+        return rows;
+    }
+
+    /// <summary>Encodes one text into one vector.</summary>
+    public float[] Encode(string text, bool? normalize = null) => EncodeFlat([text], normalize);
+
+    /// <summary>
+    /// Encodes <paramref name="texts"/> into one row-major [texts.Count × <see cref="Dimension"/>] array, in input
+    /// order: the layout indexes and .npy files use, without an array per text.
+    /// </summary>
+    public float[] EncodeFlat(IReadOnlyList<string> texts, bool? normalize = null, CancellationToken cancellationToken = default)
     {
         var output = new float[(long)texts.Count * Dimension];
-        EncodeInto(texts, output, cancellationToken);
+        EncodeInto(texts, output, normalize, cancellationToken);
         return output;
     }
 
-    public float[] Encode(string text) => Encode([text]);
-
-    public void EncodeInto(IReadOnlyList<string> texts, Span<float> output, CancellationToken cancellationToken = default)
+    /// <summary>Like <see cref="EncodeFlat"/>, into a caller's buffer of exactly texts.Count × <see cref="Dimension"/> floats.</summary>
+    public void EncodeInto(IReadOnlyList<string> texts, Span<float> output, bool? normalize = null, CancellationToken cancellationToken = default)
     {
         int n = texts.Count;
         if (output.Length != (long)n * Dimension) throw new ArgumentException($"output has {output.Length} floats, expected {n}x{Dimension}");
         if (n == 0) return;
+        long tokens;
         if (!string.IsNullOrEmpty(Prompt))
         {
             var prompt = Prompt;
@@ -123,20 +162,32 @@ public sealed class SentenceEncoder : IDisposable
         }
         if (_transform is null)
         {
-            TokensProcessed += Backend.Embed(texts, output, cancellationToken);
+            tokens = Backend.Embed(texts, output, cancellationToken);
         }
         else
         {
             var raw = new float[(long)n * Backend.Dimension];
-            TokensProcessed += Backend.Embed(texts, raw, cancellationToken);
+            tokens = Backend.Embed(texts, raw, cancellationToken);
             _transform.Apply(raw, output, n);
         }
-        if (Normalize)
+        Interlocked.Add(ref _tokensProcessed, tokens);
+        if (normalize ?? NormalizeByDefault)
         {
             int d = Dimension;
             for (int i = 0; i < n; i++) NormalizeInPlace(output.Slice(i * d, d));
         }
     }
+
+    /// <summary>
+    /// [a.Count][b.Count] similarities of every vector of <paramref name="a"/> with every vector of <paramref name="b"/>,
+    /// with the model's <see cref="SimilarityFunction"/> (or <paramref name="function"/>), as sentence-transformers' <c>similarity</c>.
+    /// </summary>
+    public float[][] Similarity(IReadOnlyList<float[]> a, IReadOnlyList<float[]> b, SimilarityFunction? function = null) =>
+        SimilarityFunctions.Matrix(function ?? SimilarityFunction, a, b);
+
+    /// <summary>[n] similarities of a[i] with b[i] (lists of equal length), as sentence-transformers' <c>similarity_pairwise</c>.</summary>
+    public float[] SimilarityPairwise(IReadOnlyList<float[]> a, IReadOnlyList<float[]> b, SimilarityFunction? function = null) =>
+        SimilarityFunctions.Pairwise(function ?? SimilarityFunction, a, b);
 
     /// <summary>
     /// Encodes an unbounded sequence in chunks (each chunk is sorted by length inside the backend), yielding
@@ -165,7 +216,7 @@ public sealed class SentenceEncoder : IDisposable
             cancellationToken.ThrowIfCancellationRequested();
             buffer ??= new float[(long)chunkSize * Dimension];
             var vectors = buffer.AsMemory(0, chunk.Count * Dimension);
-            EncodeInto(chunk, vectors.Span, cancellationToken);
+            EncodeInto(chunk, vectors.Span, null, cancellationToken);
             var result = new EncodedChunk(done, chunk.ToArray(), vectors, Dimension);
             done += chunk.Count;
             chunk.Clear();
@@ -174,19 +225,23 @@ public sealed class SentenceEncoder : IDisposable
         }
     }
 
+    /// <summary>Scales <paramref name="v"/> to unit L2 length; a zero vector stays zero.</summary>
     public static void NormalizeInPlace(Span<float> v)
     {
         float norm = TensorPrimitives.Norm(v);
         if (norm > 0) TensorPrimitives.Divide(v, norm, v);
     }
 
+    /// <summary>Releases the backend (mapped weight files).</summary>
     public void Dispose() => Backend.Dispose();
 }
 
 /// <summary>Vectors of texts [Start, Start + Texts.Length) of a stream.</summary>
 public sealed record EncodedChunk(long Start, string[] Texts, ReadOnlyMemory<float> Vectors, int Dimension)
 {
+    /// <summary>Number of texts in the chunk.</summary>
     public int Count => Texts.Length;
 
+    /// <summary>The vector of the chunk's <paramref name="i"/>-th text.</summary>
     public ReadOnlySpan<float> Vector(int i) => Vectors.Span.Slice(i * Dimension, Dimension);
 }

@@ -170,4 +170,28 @@ public sealed record SentenceTransformersConfig(string? PoolingConfigPath, bool 
             throw new ModelFormatException($"{path}: malformed JSON ({e.Message})");
         }
     }
+
+    /// <summary>
+    /// The similarity the model declares in config_sentence_transformers.json ("similarity_fn_name"); cosine when the
+    /// file or the field is absent or null, as sentence-transformers does.
+    /// </summary>
+    public static SimilarityFunction ReadSimilarityFunction(string modelDirectory)
+    {
+        var path = Path.Combine(modelDirectory, "config_sentence_transformers.json");
+        if (!File.Exists(path)) return SimilarityFunction.Cosine;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("similarity_fn_name", out var f) || f.ValueKind == JsonValueKind.Null)
+                return SimilarityFunction.Cosine;
+            if (f.ValueKind != JsonValueKind.String)
+                throw new ModelFormatException($"{path}: 'similarity_fn_name' must be a string");
+            return SimilarityFunctions.TryParse(f.GetString()!)
+                ?? throw new ModelFormatException($"{path}: similarity_fn_name '{f.GetString()}' is not supported (expected cosine, dot, euclidean or manhattan)");
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFormatException($"{path}: malformed JSON ({e.Message})");
+        }
+    }
 }

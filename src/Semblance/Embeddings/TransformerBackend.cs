@@ -32,6 +32,7 @@ public sealed class TransformerBackend : IEmbeddingBackend
         _batchSize = batchSize;
         _ctx = new ComputeContext(threads);
         _directory = directory;
+        SimilarityFunction = SentenceTransformersConfig.ReadSimilarityFunction(directory);
         _tokenizerSource = tokenizerSource;
     }
 
@@ -60,6 +61,35 @@ public sealed class TransformerBackend : IEmbeddingBackend
 
     public ITokenizer Tokenizer => _tokenizer;
 
+    /// <summary>
+    /// The last hidden state of each text, unpooled: one [tokens][HiddenSize] array per text, [CLS] … [SEP] truncated to
+    /// <see cref="MaxLength"/> (text-embeddings-inference's /embed_all). One sequence per forward pass on the calling
+    /// thread, so it may run beside <see cref="Embed"/>.
+    /// </summary>
+    public float[][][] EmbedTokens(IReadOnlyList<string> texts, CancellationToken cancellationToken = default)
+    {
+        var result = new float[texts.Count][][];
+        if (!_workspaces.TryTake(out var workspace)) workspace = _model.CreateWorkspace();
+        try
+        {
+            for (int i = 0; i < texts.Count; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var encoded = _tokenizer.Encode(texts[i], MaxLength);
+                var output = _model.Forward(TokenBatch.FromSequences([encoded.Ids], [encoded.TypeIds]), ForwardRequest.LastOnly, workspace, ComputeContext.Single);
+                int d = output.HiddenSize;
+                var hidden = output.LastHiddenState;
+                result[i] = new float[encoded.Length][];
+                for (int t = 0; t < encoded.Length; t++) result[i][t] = hidden.Slice(t * d, d).ToArray();
+            }
+        }
+        finally
+        {
+            _workspaces.Add(workspace);
+        }
+        return result;
+    }
+
     public string ModelType => _model.ModelType;
 
     public int Dimension => _model.HiddenSize;
@@ -67,6 +97,8 @@ public sealed class TransformerBackend : IEmbeddingBackend
     public string Pooling => Embeddings.Pooling.Format(_pooling);
 
     public bool NormalizeByDefault { get; }
+
+    public SimilarityFunction SimilarityFunction { get; }
 
     public int MaxLength { get; }
 

@@ -122,6 +122,16 @@ public sealed class Whitening : IVectorTransform
         w.Save(path);
     }
 
+    /// <summary>
+    /// Refuses a whitening fitted on vectors of one pooling for vectors of another (the mean and covariance would
+    /// not describe them); files without a recorded pooling (fitted on --vectors) are accepted as they are.
+    /// </summary>
+    public static void CheckPooling(Whitening whitening, string pooling, string source)
+    {
+        if (whitening.Pooling is { } fitted && fitted != pooling)
+            throw new SemblanceException($"{source}: the whitening was fitted on {fitted}-pooled vectors but these are {pooling}-pooled; refit it with --pooling {pooling} or encode with --pooling {fitted}");
+    }
+
     public static Whitening Load(string path)
     {
         var f = SafeTensorsContent.Read(path);

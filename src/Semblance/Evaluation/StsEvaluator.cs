@@ -36,8 +36,11 @@ public static class StsEvaluator
     /// <summary>
     /// Scores raw (un-whitened) vectors of <see cref="StsDataset.Sentences"/> ([sentences, dimension]) under one
     /// whitening mode for each requested dimension (0 = all), re-using the vectors and, for "fit", one accumulation.
+    /// A dimension larger than the whitened vectors have is an error, or, with <paramref name="skipped"/>, reported
+    /// there and left out.
     /// </summary>
-    public static IReadOnlyList<StsResult> Evaluate(StsDataset data, float[] vectors, int dimension, string pooling, StsWhitening whitening, IReadOnlyList<int> dims)
+    public static IReadOnlyList<StsResult> Evaluate(StsDataset data, float[] vectors, int dimension, string pooling, StsWhitening whitening, IReadOnlyList<int> dims,
+        Action<string>? skipped = null)
     {
         if (vectors.Length != (long)data.Sentences.Count * dimension)
             throw new ArgumentException($"vectors hold {vectors.Length} floats, expected {data.Sentences.Count}x{dimension}");
@@ -55,13 +58,21 @@ public static class StsEvaluator
             }
             acc.Add(rows, data.Pairs.Count * 2);
         }
-        else if (whitening.Saved is { } saved && saved.InputDimension != dimension)
+        else if (whitening.Saved is { } saved)
         {
-            throw new SemblanceException($"{whitening.Name}: the whitening expects {saved.InputDimension}-dimensional vectors but the encoder produces {dimension}");
+            if (saved.InputDimension != dimension)
+                throw new SemblanceException($"{whitening.Name}: the whitening expects {saved.InputDimension}-dimensional vectors but the encoder produces {dimension}");
+            Whitening.CheckPooling(saved, pooling, whitening.Name);
         }
         foreach (int k in dims)
         {
             if (k < 0) throw new SemblanceException($"dims {k} is negative; expected 0 (all) or a positive dimension");
+            int available = whitening == StsWhitening.None ? dimension : whitening.Saved?.OutputDimension ?? dimension;
+            if (skipped is not null && k > available)
+            {
+                skipped($"dims {k}: skipped for pooling {pooling}, the {(whitening == StsWhitening.None ? "" : "whitened ")}vectors have {available} dimensions");
+                continue;
+            }
             float[] v = vectors;
             int dv = dimension;
             if (whitening == StsWhitening.None)

@@ -20,9 +20,23 @@ public static class TrainableModels
         return new TrainableModel(TrainableEncoder.Initialize(config, seed), config.VocabSize, config.MaxPositionEmbeddings);
     }
 
+    /// <summary>The model_type values `train` accepts, sorted as `encode` lists its own.</summary>
+    public static IReadOnlyList<string> TrainableModelTypes { get; } =
+        [.. TransformerConfig.SupportedModelTypes.Append(GruConfig.ModelTypeName).Order(StringComparer.Ordinal)];
+
     /// <summary>The model of a checkpoint directory (Hugging Face layout or a semblance-gru checkpoint).</summary>
     public static TrainableModel Load(string dir)
     {
+        var configPath = Path.Combine(dir, TransformerLoader.ConfigFileName);
+        if (File.Exists(configPath) && Embeddings.BackendRegistry.ReadModelType(dir) is var type && !TrainableModelTypes.Contains(type))
+        {
+            string trainable = string.Join(", ", TrainableModelTypes);
+            throw new ModelFormatException(type == Embeddings.Default.DefaultEncoder.ModelType
+                ? $"{configPath}: model_type '{type}' (the default encoder) is fitted, not trained: use `semblance fit-default`; train takes {trainable}"
+                : Embeddings.BackendRegistry.ModelTypes.Contains(type)
+                    ? $"{configPath}: model_type '{type}' can be encoded but not trained; train takes {trainable}"
+                    : $"{configPath}: model_type '{type}' is not supported; train takes {trainable} (encode also runs {string.Join(", ", Embeddings.BackendRegistry.ModelTypes.Except(TrainableModelTypes).Order(StringComparer.Ordinal))})");
+        }
         if (GruConfig.Declares(Path.Combine(dir, TransformerLoader.ConfigFileName)))
         {
             var gru = GruEncoder.Load(dir);

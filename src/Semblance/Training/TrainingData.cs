@@ -66,6 +66,9 @@ public sealed class TrainingData
                     arity ??= fields.Length;
                     if (fields.Length != arity)
                         throw new InputFormatException($"{where}: {fields.Length} columns, but earlier lines have {arity}; every line needs the same columns (anchor<TAB>positive[<TAB>hard negative])");
+                    // A number where the hard negative goes is an STS score: taking it as a sentence would train on noise.
+                    if (fields.Length == 3 && double.TryParse(fields[2], NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+                        throw new InputFormatException($"{where}: column 3 is the number '{fields[2]}', not a hard-negative sentence; this looks like an STS file (sentence1<TAB>sentence2<TAB>score): use --loss cosent for scored pairs, or give sup-simcse anchor<TAB>positive[<TAB>hard negative]");
                     RequireText(fields, where);
                     rows.Add(new TrainingRow(fields));
                     break;

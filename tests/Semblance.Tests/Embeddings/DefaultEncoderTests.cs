@@ -130,7 +130,7 @@ public class DefaultEncoderTests
             using var enc = SentenceEncoder.Load(dir.FullName);
             var lsa = (LsaBackend)enc.Backend;
             var texts = corpus.Take(40).ToList();
-            var v = enc.Encode(texts);
+            var v = enc.EncodeFlat(texts);
             var x = lsa.TfIdf.Transform(texts);
             double maxError = 0;
             for (int i = 0; i < texts.Count; i += 2)
@@ -175,7 +175,7 @@ public class DefaultEncoderTests
             Assert.Equal(DefaultEncoder.ModelType, enc.Backend.ModelType);
             Assert.Equal(256, enc.Dimension);
             string[] texts = ["how can i reset my password", "forgot password for my login", "track my package delivery", "重置我的密码", "忘记密码 登录", "refund my card payment"];
-            var v = enc.Encode(texts);
+            var v = enc.EncodeFlat(texts);
             Assert.True(Cos(v, 256, 0, 1) > Cos(v, 256, 0, 2), $"{Cos(v, 256, 0, 1)} vs {Cos(v, 256, 0, 2)}");
             Assert.True(Cos(v, 256, 0, 1) > Cos(v, 256, 0, 5), $"{Cos(v, 256, 0, 1)} vs {Cos(v, 256, 0, 5)}");
             Assert.True(Cos(v, 256, 3, 4) > Cos(v, 256, 3, 2), $"{Cos(v, 256, 3, 4)} vs {Cos(v, 256, 3, 2)}");
@@ -184,13 +184,36 @@ public class DefaultEncoderTests
             // A text embeds the same alone, in a batch, and through a second load.
             using var again = SentenceEncoder.Load(a);
             Assert.Equal(v.AsSpan(2 * 256, 256).ToArray(), again.Encode(texts[2]));
-            Assert.All(enc.Encode(["", "§§§"]), x => Assert.Equal(0f, x));
+            AssertUnknownTextsGetTheFallback(enc, 256 - report.HashDimension);
             Assert.Throws<SemblanceException>(() => SentenceEncoder.Load(a, new EncoderOptions { Pooling = "cls" }));
         }
         finally
         {
             dir.Delete(true);
         }
+    }
+
+    /// <summary>
+    /// Texts with no feature in the vocabulary get the signed hash of their own features in the hashed dimensions: unit
+    /// length (never the zero vector), the same for the same text, closer to unknown texts sharing characters.
+    /// </summary>
+    private static void AssertUnknownTextsGetTheFallback(SentenceEncoder enc, int lsaDims)
+    {
+        string[] unknown = ["", "   ", "§§§", "zzzz qqqq", "zzzz qqqx", "ƀƁƂ ƃƄ", "zzzz qqqq"];
+        var v = enc.Encode(unknown);
+        foreach (var row in v)
+        {
+            Assert.Equal(1.0, System.Numerics.Tensors.TensorPrimitives.Norm(row), 4);
+            Assert.All(row[..lsaDims], x => Assert.Equal(0f, x));
+        }
+        Assert.Equal(v[0], v[1]);
+        Assert.Equal(v[3], v[6]);
+        Assert.Equal(v[3], enc.Encode("zzzz qqqq"));
+        var sim = enc.Similarity(v, v);
+        Assert.Equal(1f, sim[0][1], 4);
+        if (enc.Dimension - lsaDims < 64) return; // too few hashed dimensions for the collision-sensitive checks
+        Assert.True(sim[3][4] > sim[3][5] + 0.2f, $"{sim[3][4]} vs {sim[3][5]}");
+        Assert.True(Math.Abs(sim[2][0]) < 0.5f, $"{sim[2][0]}");
     }
 
     [Fact]
@@ -218,11 +241,12 @@ public class DefaultEncoderTests
             using (var enc = SentenceEncoder.Load(dir.FullName))
             {
                 Assert.Equal(2, enc.Dimension);
-                var v = enc.Encode(["reset password", "refund"]);
+                var v = enc.EncodeFlat(["reset password", "refund"]);
                 Assert.Equal(1f, v[0], 5);
                 Assert.Equal(0f, v[1], 5);
                 Assert.Equal(0f, v[2], 5);
                 Assert.Equal(1f, v[3], 5);
+                AssertUnknownTextsGetTheFallback(enc, 0);
             }
             File.WriteAllText(Path.Combine(dir.FullName, "config.json"), Config(3));
             var e = Assert.Throws<ModelFormatException>(() => SentenceEncoder.Load(dir.FullName));

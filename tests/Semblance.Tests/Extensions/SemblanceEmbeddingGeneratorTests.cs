@@ -16,7 +16,7 @@ public class SemblanceEmbeddingGeneratorTests
         var model = SharedData.FixtureModel("bert-tiny-uncased");
         var services = new ServiceCollection().AddSemblance(model, new EncoderOptions { Normalize = true });
         float[] expected;
-        using (var enc = SentenceEncoder.Load(model, new EncoderOptions { Normalize = true })) expected = enc.Encode(["first text", "second"]);
+        using (var enc = SentenceEncoder.Load(model, new EncoderOptions { Normalize = true })) expected = enc.EncodeFlat(["first text", "second"]);
         await using (var provider = services.BuildServiceProvider())
         {
             var generator = provider.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>();

@@ -18,9 +18,8 @@ public class EmbeddingServerTests
 
     private static float[] Reference(string text, bool normalize)
     {
-        using var enc = SentenceEncoder.Load(Model, new EncoderOptions { Normalize = normalize });
-        enc.Normalize = normalize;
-        return enc.Encode(text);
+        using var enc = SentenceEncoder.Load(Model);
+        return enc.Encode(text, normalize);
     }
 
     private static void AssertClose(float[] expected, float[] actual, float tol = 1e-5f)
@@ -89,7 +88,8 @@ public class EmbeddingServerTests
         var longText = string.Join(' ', Enumerable.Repeat("word", 200));
         (status, body) = await host.Post("/embed", new { inputs = new[] { "ok", longText } });
         Assert.Equal(413, status);
-        Assert.Contains("64 tokens", body.GetProperty("error").GetProperty("message").GetString());
+        Assert.Contains("64 tokens", body.GetProperty("error").GetString());
+        ServerAssert.TeiError(body, "Validation");
         (status, body) = await host.Post("/embed", new { inputs = longText, truncate = true });
         Assert.Equal(200, status);
         AssertClose(Reference(longText, normalize: true), Row(body[0]));
@@ -109,7 +109,8 @@ public class EmbeddingServerTests
         AssertClose(expected, Row(flat));
         var (s3, err) = await host.Post("/similarity", new { source_sentence = "a cat" });
         Assert.Equal(400, s3);
-        Assert.Equal("sentences", err.GetProperty("error").GetProperty("param").GetString());
+        Assert.Contains("'sentences'", err.GetProperty("error").GetString());
+        Assert.Equal("Validation", err.GetProperty("error_type").GetString());
     }
 
     [SharedFact]
@@ -117,7 +118,7 @@ public class EmbeddingServerTests
     {
         using var enc = SentenceEncoder.Load(Model, new EncoderOptions { Normalize = true });
         var index = new FlatIndex(enc.Dimension, Metric.Cosine);
-        index.Add(enc.Encode(Sentences), ["s0", "s1", "s2"], Sentences);
+        index.Add(enc.EncodeFlat(Sentences), ["s0", "s1", "s2"], Sentences);
         await using var host = await ServerTestHost.StartAsync(SentenceEncoder.Load(Model, new EncoderOptions { Normalize = true }), index: index);
         var (status, body) = await host.Post("/search", new { query = "a dog barked", k = 2 });
         Assert.Equal(200, status);
@@ -139,7 +140,10 @@ public class EmbeddingServerTests
         var info = JsonDocument.Parse(await host.Client.GetStringAsync("/info")).RootElement;
         Assert.Equal(32, info.GetProperty("dimension").GetInt32());
         Assert.Equal(64, info.GetProperty("max_input_length").GetInt32());
-        Assert.Equal("bert", info.GetProperty("model_type").GetString());
+        Assert.Equal("bert", info.GetProperty("architecture").GetString());
+        Assert.Equal("mean", info.GetProperty("model_type").GetProperty("embedding").GetProperty("pooling").GetString());
+        Assert.Equal("test-model", info.GetProperty("model_id").GetString());
+        Assert.Equal(2048, info.GetProperty("max_client_batch_size").GetInt32());
         Assert.Equal("ok", JsonDocument.Parse(await host.Client.GetStringAsync("/health")).RootElement.GetProperty("status").GetString());
         using var metrics = await host.Client.GetAsync("/metrics");
         Assert.StartsWith("text/plain", metrics.Content.Headers.ContentType!.ToString());
@@ -170,11 +174,16 @@ public class EmbeddingServerTests
 
     [Theory]
     [MemberData(nameof(BadRequests))]
-    public async Task BadRequestsGetOpenAiErrorBodies(string path, string json, int expectedStatus, string? code)
+    public async Task BadRequestsGetErrorBodiesInTheRoutesShape(string path, string json, int expectedStatus, string? code)
     {
         await using var host = await ServerTestHost.StartAsync(new GatedBackend(), new EmbeddingServerOptions { MaxInputsPerRequest = 4, MaxCharsPerInput = 100 });
         var (status, body) = await host.Post(path, json);
         Assert.Equal(expectedStatus, status);
+        if (!path.StartsWith("/v1/", StringComparison.Ordinal))
+        {
+            ServerAssert.TeiError(body, "Validation");
+            return;
+        }
         var error = body.GetProperty("error");
         Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("message").GetString()));
         Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());

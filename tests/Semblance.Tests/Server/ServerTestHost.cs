@@ -31,7 +31,7 @@ internal sealed class ServerTestHost : IAsyncDisposable
         return new ServerTestHost(server);
     }
 
-    public static async Task<ServerTestHost> StartAsync(GatedBackend backend, EmbeddingServerOptions? options = null)
+    public static async Task<ServerTestHost> StartAsync(IEmbeddingBackend backend, EmbeddingServerOptions? options = null)
     {
         var server = EmbeddingServer.Create(new SentenceEncoder(backend, normalize: false), Loopback(options),
             new TokenCounter(new WhitespaceTokenizer(), 0));

@@ -62,7 +62,7 @@ public class GruTrainingTests
         using (var encoder = SentenceEncoder.Load(output, new EncoderOptions { Threads = 2, Normalize = false }))
         {
             Assert.Equal(16, encoder.Dimension);
-            var actual = encoder.Encode(texts);
+            var actual = encoder.EncodeFlat(texts);
             for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f, $"element {i}: {expected[i]} vs {actual[i]}");
         }
         var (encodeCode, _, encodeErr) = CliAppTests.RunWithInput("a red car\nthe dog is blue\n", "encode", "--model", output, "--format", "npy", "--output", dir.File("v.npy"));

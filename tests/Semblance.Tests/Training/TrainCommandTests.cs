@@ -73,7 +73,7 @@ public class TrainCommandTests
         var (code, stdout, err) = Train("--model", SharedData.FixtureModel(Bert), "--data", train, "--loss", "simcse", "--output", resumed,
             "--epochs", "2", "--batch-size", "8", "--lr", "1e-3", "--warmup", "3", "--threads", "1", "--resume", resumed);
         Assert.True(code == 0, err);
-        Assert.Equal("best_dev_spearman=nan", stdout.TrimEnd().Split('\n')[^1]);
+        Assert.StartsWith("trained: ", stdout.TrimEnd().Split('\n')[^1]);
         Assert.Contains("resuming at step 3", err);
         Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(resumed, "model.safetensors")));
         Assert.NotEqual(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(SharedData.FixtureModel(Bert), "model.safetensors")));
@@ -101,7 +101,7 @@ public class TrainCommandTests
         var (code, stdout, err) = Train("--model", SharedData.FixtureModel(Bert), "--data", data, "--loss", loss, "--output", output,
             "--epochs", "4", "--batch-size", "8", "--accumulate", "2", "--lr", "2e-3", "--temperature", "0.1");
         Assert.True(code == 0, err);
-        Assert.Equal("best_dev_spearman=nan", stdout.TrimEnd().Split('\n')[^1]);
+        Assert.StartsWith("trained: ", stdout.TrimEnd().Split('\n')[^1]);
         var after = LossOnData(TrainableEncoder.Load(output), loss, data);
         Assert.True(after < before, $"{loss}: loss {before} before, {after} after training");
     }

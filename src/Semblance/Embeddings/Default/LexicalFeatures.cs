@@ -51,6 +51,20 @@ public sealed class LexicalFeatures(LexicalFeatureSettings settings)
         }
     }
 
+    /// <summary>
+    /// The features of a text none of whose <see cref="Extract"/> features a model knows: those features themselves, or
+    /// when there are none (punctuation, symbols) each non-space character ("r:"), or for a blank text the single
+    /// feature "e:". Never empty, so such a text still gets a defined, non-zero vector.
+    /// </summary>
+    public void ExtractFallback(string text, Dictionary<string, int> counts)
+    {
+        Extract(text, counts);
+        if (counts.Count > 0) return;
+        foreach (var r in text.Normalize(NormalizationForm.FormKC).ToLowerInvariant().EnumerateRunes())
+            if (!Rune.IsWhiteSpace(r) && !Rune.IsControl(r)) Increment(counts, "r:" + r.ToString());
+        if (counts.Count == 0) counts["e:"] = 1;
+    }
+
     private void AddCjk(List<Rune> runes, int start, int end, Dictionary<string, int> counts, StringBuilder sb)
     {
         for (int n = Settings.CjkMinN; n <= Settings.CjkMaxN; n++)

@@ -145,11 +145,13 @@ public sealed class LsaBackend : IEmbeddingBackend
             if (_v1Whitening is null)
             {
                 DefaultEncoder.Project(x, 0, texts.Count, _v1Projection, d, output);
+                FillUnknown(texts, x, output, 0);
                 return x.NonZeros;
             }
             var z = new float[(long)texts.Count * d];
             DefaultEncoder.Project(x, 0, texts.Count, _v1Projection, d, z);
             _v1Whitening.Apply(z, output, texts.Count);
+            FillUnknown(texts, x, output, 0);
             return x.NonZeros;
         }
         int k = _lsa?.Dimension ?? 0, hd = d - k;
@@ -183,7 +185,29 @@ public sealed class LsaBackend : IEmbeddingBackend
             }
         });
         buffer.CopyTo(output);
+        FillUnknown(texts, x, output, k);
         return x.NonZeros;
+    }
+
+    /// <summary>
+    /// A text with no feature in the vocabulary (an empty TF-IDF row) would be the zero vector, which has no cosine. Its
+    /// vector is instead the signed hash of its own features (<see cref="LexicalFeatures.ExtractFallback"/>) in the hashed
+    /// dimensions [<paramref name="from"/>, d), zero elsewhere: orthogonal in expectation to every text the model knows,
+    /// similar to other unknown texts that share character features, and identical for identical texts.
+    /// </summary>
+    private void FillUnknown(IReadOnlyList<string> texts, SparseRows x, Span<float> output, int from)
+    {
+        int d = Dimension;
+        Dictionary<string, int>? counts = null;
+        for (int i = 0; i < texts.Count; i++)
+        {
+            if (x.RowStart[i] != x.RowStart[i + 1]) continue;
+            counts ??= new Dictionary<string, int>(StringComparer.Ordinal);
+            _tfidf.Featurizer.ExtractFallback(texts[i], counts);
+            var row = output.Slice(i * d, d);
+            row[..from].Clear();
+            SignedHashProjection.ProjectNamed(counts, _hash?.Seed ?? 0, row[from..]);
+        }
     }
 
     public IReadOnlyList<KeyValuePair<string, string>> Describe()
@@ -200,7 +224,6 @@ public sealed class LsaBackend : IEmbeddingBackend
             new("directory", _directory),
             new("format_version", FormatVersion.ToString(inv)),
             new("vocabulary", VocabularySize.ToString(inv)),
-            new("dimension", Dimension.ToString(inv)),
             new("features", $"cjk {s.CjkMinN}-{s.CjkMaxN} char grams; words + {s.SubwordMinN}-{s.SubwordMaxN} char subwords"),
         ];
     }

@@ -42,7 +42,7 @@ public sealed class SignedHashProjection
 
     public int Seed { get; }
 
-    /// <summary>SplitMix64's output function (Steele, Lea & Flood 2014): a fixed, well-mixed 64-bit hash.</summary>
+    /// <summary>SplitMix64's output function (Steele, Lea &amp; Flood 2014): a fixed, well-mixed 64-bit hash.</summary>
     public static ulong Mix(ulong z)
     {
         z += 0x9E3779B97F4A7C15UL;
@@ -78,5 +78,40 @@ public sealed class SignedHashProjection
                 TensorPrimitives.MultiplyAdd(m.Slice(j * k, k), _value[j * c + r], o, o);
             }
         return result;
+    }
+
+    /// <summary>
+    /// Signed hash of features given by name (not vocabulary index), one entry each: the vector of a text none of whose
+    /// features the model knows. Weights are (1 + ln count), L2-normalised. Never all-zero for a non-empty feature set:
+    /// if the signs happen to cancel, the first feature's bucket is set.
+    /// </summary>
+    public static void ProjectNamed(IReadOnlyDictionary<string, int> counts, int seed, Span<float> output)
+    {
+        output.Clear();
+        if (counts.Count == 0) throw new ArgumentException("at least one feature is needed", nameof(counts));
+        double norm = 0;
+        foreach (var c in counts.Values) norm += (1 + Math.Log(c)) * (1 + Math.Log(c));
+        float scale = (float)(1 / Math.Sqrt(norm));
+        int first = -1;
+        foreach (var (name, c) in counts.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            ulong u = Mix(((ulong)(uint)seed << 32) ^ StableHash(name));
+            int b = (int)((u >> 1) % (ulong)output.Length);
+            if (first < 0) first = b;
+            output[b] += ((u & 1) == 0 ? 1 : -1) * (float)(1 + Math.Log(c)) * scale;
+        }
+        if (TensorPrimitives.MaxMagnitude(output) == 0) output[first] = 1;
+    }
+
+    /// <summary>FNV-1a over the UTF-16 code units: the same on every run and platform (string.GetHashCode is randomised).</summary>
+    public static ulong StableHash(string s)
+    {
+        ulong h = 0xCBF29CE484222325UL;
+        foreach (char ch in s)
+        {
+            h ^= ch;
+            h *= 0x100000001B3UL;
+        }
+        return h;
     }
 }
