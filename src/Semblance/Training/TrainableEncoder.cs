@@ -37,6 +37,8 @@ public sealed class TrainableEncoder : ITrainableEncoder
 
     public IEnumerable<Parameter> Trainable => Parameters.Where(p => p.RequiresGrad);
 
+    public int Dimension => Config.HiddenSize;
+
     public bool HasPooler => _byName.ContainsKey("pooler.dense.weight");
 
     public Parameter this[string name] =>
@@ -204,13 +206,7 @@ public sealed class TrainableEncoder : ITrainableEncoder
     public Tensor Encode(Tape tape, TokenBatch batch, PoolingMode pooling, ulong[]? dropoutKeys = null)
     {
         var output = Forward(tape, batch, dropoutKeys);
-        return pooling switch
-        {
-            PoolingMode.Mean or PoolingMode.LastAvg => tape.MeanPool(output.Last, output.Offsets),
-            PoolingMode.Cls => tape.FirstTokenPool(output.Last, output.Offsets),
-            PoolingMode.FirstLastAvg => tape.FirstLastAveragePool(output.FirstLayer, output.Last, output.Offsets),
-            _ => throw new SemblanceException($"pooling '{Pooling.Format(pooling)}' is not available for training; use mean, cls or first-last-avg"),
-        };
+        return tape.Pool(pooling, output.FirstLayer, output.Last, output.Offsets);
     }
 
     /// <summary>Per-row dropout keys from per-sequence keys: key of row (s, position p) = mix(key_s, p).</summary>

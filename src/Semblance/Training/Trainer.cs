@@ -122,33 +122,24 @@ public sealed class Trainer
         return new TrainingResult(state.BestSpearman, state.Step, Stopped: false);
     }
 
-    /// <summary>Dev Spearman ×100 of cosine(mean-pooled embeddings) against gold scores, without dropout.</summary>
-    public static double Evaluate(ITrainableEncoder model, Func<string, int[]> tokenize, StsDataset dev, ComputeContext context, int batchSize = 64)
+    /// <summary>
+    /// Dev Spearman ×100 of cosine(mean-pooled embeddings) against gold scores, without dropout: the inference batch
+    /// loop (<see cref="LengthSortedBatches"/>) over the tape without a graph, scored by <see cref="StsEvaluator"/>.
+    /// </summary>
+    internal static double Evaluate(ITrainableEncoder model, Func<string, TokenizedText> tokenize, StsDataset dev, ComputeContext context, int batchSize = 64)
     {
-        var sentences = dev.Sentences;
-        int h = 0;
-        float[] vectors = [];
-        var order = Enumerable.Range(0, sentences.Count).OrderBy(i => tokenize(sentences[i]).Length).ToArray();
+        var vectors = new float[(long)dev.Sentences.Count * model.Dimension];
         var tape = new Tape(context, recording: false);
-        foreach (var chunk in order.Chunk(batchSize))
-        {
-            var pooled = model.Encode(tape, TokenBatch.FromSequences(chunk.Select(i => tokenize(sentences[i])).ToList()), PoolingMode.Mean);
-            if (h == 0)
-            {
-                h = pooled.Cols;
-                vectors = new float[sentences.Count * h];
-            }
-            for (int r = 0; r < chunk.Length; r++) pooled.Row(r).CopyTo(vectors.AsSpan(chunk[r] * h, h));
-        }
-        var cosines = StsEvaluator.Cosines(dev, vectors, h);
-        return 100 * Correlation.Spearman(cosines, dev.Gold);
+        LengthSortedBatches.Embed(dev.Sentences, vectors, model.Dimension, batchSize, context, tokenize,
+            (batch, pooled) => model.Encode(tape, batch, PoolingMode.Mean).Data.AsSpan().CopyTo(pooled), CancellationToken.None);
+        return StsEvaluator.Evaluate(dev, vectors, model.Dimension, Pooling.Format(PoolingMode.Mean), StsWhitening.None, [0])[0].Spearman;
     }
 
     private void EvaluateAndSave(StsDataset? dev, State state, AdamW optimizer, ComputeContext context)
     {
         if (dev is not null)
         {
-            double spearman = Evaluate(_model, _tokens.Get, dev, context);
+            double spearman = Evaluate(_model, _tokens.Tokenize, dev, context);
             bool better = double.IsNaN(state.BestSpearman) || spearman > state.BestSpearman;
             if (better)
             {

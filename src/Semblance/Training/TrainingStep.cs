@@ -1,5 +1,6 @@
 // One optimizer step of training — tokens, dropout keys, GradCache forward/backward, clip, AdamW — shared by the
 // Trainer and `semblance bench train`, so the benchmark times exactly what training runs.
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Semblance.Embeddings;
 using Semblance.Numerics;
@@ -10,22 +11,24 @@ namespace Semblance.Training;
 
 /// <summary>
 /// The token ids of training sentences, computed once per distinct text and checked against the model's vocabulary.
+/// Safe to call from several threads.
 /// </summary>
 public sealed class TrainingTokens(BertTokenizer tokenizer, int maxLength, int vocabSize)
 {
-    private readonly Dictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TokenizedText> _cache = new(StringComparer.Ordinal);
 
     public int MaxLength => maxLength;
 
-    public int[] Get(string text)
+    public int[] Get(string text) => Tokenize(text).Ids;
+
+    public TokenizedText Tokenize(string text) => _cache.GetOrAdd(text, t =>
     {
-        if (_cache.TryGetValue(text, out var ids)) return ids;
-        ids = tokenizer.Encode(text, maxLength).Ids;
-        foreach (int id in ids)
+        var encoded = tokenizer.Encode(t, maxLength);
+        foreach (int id in encoded.Ids)
             if (id >= vocabSize)
-                throw new ModelFormatException($"token id {id} of '{text}' is outside the model's vocab_size {vocabSize}; the vocabulary does not match config.json");
-        return _cache[text] = ids;
-    }
+                throw new ModelFormatException($"token id {id} of '{t}' is outside the model's vocab_size {vocabSize}; the vocabulary does not match config.json");
+        return encoded;
+    });
 }
 
 /// <summary>

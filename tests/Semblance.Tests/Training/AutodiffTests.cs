@@ -1,4 +1,5 @@
 // Every tape operation's gradient against central finite differences, plus the tape's own bookkeeping.
+using Semblance.Embeddings;
 using Semblance.Models;
 using Semblance.Training.Autodiff;
 
@@ -163,10 +164,11 @@ public class AutodiffTests
     {
         var first = GradientCheck.Leaf(9, 4, 29);
         var last = GradientCheck.Leaf(9, 4, 30);
-        GradientCheck.Check(t => t.MeanPool(last, Offsets), [last]);
-        GradientCheck.Check(t => t.FirstTokenPool(last, Offsets), [last]);
-        GradientCheck.Check(t => t.FirstLastAveragePool(first, last, Offsets), [first, last]);
-        var mean = new Tape().MeanPool(last, Offsets);
+        GradientCheck.Check(t => t.Pool(PoolingMode.Mean, null, last, Offsets), [last]);
+        GradientCheck.Check(t => t.Pool(PoolingMode.Cls, null, last, Offsets), [last]);
+        GradientCheck.Check(t => t.Pool(PoolingMode.Max, null, last, Offsets), [last]);
+        GradientCheck.Check(t => t.Pool(PoolingMode.FirstLastAvg, first, last, Offsets), [first, last]);
+        var mean = new Tape().Pool(PoolingMode.Mean, null, last, Offsets);
         Assert.Equal((last.Data[0] + last.Data[4] + last.Data[8]) / 3, mean.Data[0], 6);
         Assert.Equal(last.Data[12], mean.Data[4], 6);
     }
