@@ -63,7 +63,7 @@ internal sealed class BertSelfAttention
         _qkv = qkv;
         _heads = c.NumAttentionHeads;
         _headDim = c.HeadDim;
-        _scale = (float)(1.0 / Math.Sqrt(c.HeadDim));
+        _scale = Numerics.Attention.DefaultScale(c.HeadDim);
         _rotary = rotary;
         _rotaryValue = c.RotaryValue;
     }
@@ -79,35 +79,20 @@ internal sealed class BertSelfAttention
     public void Forward(ReadOnlySpan<float> hidden, TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx)
     {
         _qkv.Forward(hidden, batch.TokenCount, ws.Qkv, ctx);
-        int pairs = batch.BatchSize * _heads;
-        int workers = Math.Min(ctx.Threads, pairs);
-        int next = 0;
-        // Workers pull (sequence, head) pairs from a shared counter: sequences differ in length, so a static split
-        // would leave threads idle. Each worker owns one score matrix.
-        ctx.For(workers, w =>
+        var qkv = ws.Qkv;
+        int h = _heads * _headDim, stride = 3 * h;
+        Numerics.Attention.PairTransform? rotate = null;
+        if (_rotary is { } rotary)
         {
-            var scores = ws.Scores[w];
-            int pair;
-            while ((pair = Interlocked.Increment(ref next) - 1) < pairs)
-                Attend(batch, pair / _heads, pair % _heads, ws.Qkv, ws.Context, scores);
-        });
-    }
-
-    private void Attend(TokenBatch batch, int sequence, int head, float[] qkv, float[] context, float[] scores)
-    {
-        int h = _heads * _headDim, stride = 3 * h, d = _headDim;
-        int start = batch.Offsets[sequence], t = batch.Length(sequence);
-        int q = start * stride + head * d, k = q + h, v = q + 2 * h;
-        if (_rotary is not null)
-        {
-            _rotary.Rotate(qkv.AsSpan(q), t, stride);
-            _rotary.Rotate(qkv.AsSpan(k), t, stride);
-            if (_rotaryValue) _rotary.Rotate(qkv.AsSpan(v), t, stride);
+            rotate = (_, head, start, length) =>
+            {
+                int q = start * stride + head * _headDim;
+                rotary.Rotate(qkv.AsSpan(q), length, stride);
+                rotary.Rotate(qkv.AsSpan(q + h), length, stride);
+                if (_rotaryValue) rotary.Rotate(qkv.AsSpan(q + 2 * h), length, stride);
+            };
         }
-        var s = scores.AsSpan(0, t * t);
-        Gemm.MultiplyABt(t, t, d, _scale, qkv.AsSpan(q), stride, qkv.AsSpan(k), stride, s, t);
-        Kernels.SoftmaxRows(s, t, t, t);
-        Gemm.MultiplyAB(t, d, t, s, t, qkv.AsSpan(v), stride, context.AsSpan(start * h + head * d), h);
+        Numerics.Attention.MultiHead(qkv, qkv.AsSpan(h), qkv.AsSpan(2 * h), stride, batch.Offsets, _heads, _headDim, ws.Context, h, ctx, _scale, rotate);
     }
 }
 

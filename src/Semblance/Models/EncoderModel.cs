@@ -48,8 +48,7 @@ public abstract class EncoderModel : ITransformer
             throw new ArgumentException("the workspace must come from CreateWorkspace()", nameof(workspace));
         Validate(batch);
 
-        int workers = Math.Min(ctx.Threads, Math.Max(1, batch.BatchSize * Config.NumAttentionHeads));
-        ws.Prepare(Config, batch, request, HasPooler, workers);
+        ws.Prepare(Config, batch, request, HasPooler);
         if (batch.TokenCount == 0) return ws.Output;
 
         Embed(batch, ws, ws.Hidden(0), ctx);
