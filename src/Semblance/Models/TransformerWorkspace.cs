@@ -2,7 +2,7 @@
 namespace Semblance.Models;
 
 /// <summary>
-/// Per-caller scratch memory for <see cref="EncoderModel.Forward"/>. Hidden states live in a few slots: every layer
+/// Per-caller scratch memory for <see cref="TransformerModel.Forward"/>. Hidden states live in a few slots: every layer
 /// gets its own slot only when all hidden states are requested; otherwise layers alternate between two slots,
 /// with a third one holding layer 1 when it must survive (first-last-avg pooling).
 /// </summary>

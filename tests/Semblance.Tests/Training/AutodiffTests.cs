@@ -131,7 +131,7 @@ public class AutodiffTests
     public void RotaryRotatesInterleavedPairsPerSequencePosition()
     {
         var x = GradientCheck.Leaf(9, 8, 27);
-        var table = RotaryTable(16, 4);
+        var table = RotaryEmbedding.Compute(16, 4);
         GradientCheck.Check(t => t.Rotary(x, Offsets, 2, table), [x]);
         var y = new Tape().Rotary(x, Offsets, 2, table);
         // Position 0 of every sequence is unrotated; rotation keeps each pair's length.
@@ -199,20 +199,6 @@ public class AutodiffTests
         var y = idle.Mean(x);
         Assert.False(y.RequiresGrad);
         Assert.Equal(0, idle.Count);
-    }
-
-    internal static float[] RotaryTable(int positions, int dim)
-    {
-        int half = dim / 2;
-        var table = new float[positions * dim];
-        for (int p = 0; p < positions; p++)
-            for (int j = 0; j < half; j++)
-            {
-                double angle = p / Math.Pow(10000.0, 2.0 * j / dim);
-                table[p * dim + j] = (float)Math.Sin(angle);
-                table[p * dim + half + j] = (float)Math.Cos(angle);
-            }
-        return table;
     }
 }
 
