@@ -6,7 +6,7 @@ namespace Semblance.Bench;
 
 public class KernelBenchmarks
 {
-    private float[] _x = [], _y = [], _gamma = [], _beta = [], _qkv = [], _attention = [];
+    private float[] _x = [], _y = [], _gamma = [], _beta = [], _qkv = [], _attention = [], _scores = [];
 
     /// <summary>Tokens × hidden for the element-wise kernels; sequence length for attention.</summary>
     [Params(128, 512)]
@@ -24,6 +24,7 @@ public class KernelBenchmarks
         _beta = Enumerable.Repeat(0.1f, Hidden).ToArray();
         _qkv = Enumerable.Range(0, Tokens * 3 * Hidden).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
         _attention = new float[Tokens * Hidden];
+        _scores = new float[Tokens * Tokens];
     }
 
     /// <summary>GELU over a tokens × 3072 FFN activation.</summary>
@@ -36,5 +37,5 @@ public class KernelBenchmarks
     /// <summary>One head (d = 64) of self-attention over one sequence of length Tokens.</summary>
     [Benchmark]
     public void AttentionHead() =>
-        Attention.SingleHead(_qkv, _qkv.AsSpan(Hidden), _qkv.AsSpan(2 * Hidden), 3 * Hidden, Tokens, HeadDim, _attention, Hidden, 0.125f);
+        Attention.Head(_qkv, 3 * Hidden, Tokens, _qkv.AsSpan(Hidden), _qkv.AsSpan(2 * Hidden), 3 * Hidden, Tokens, HeadDim, 0.125f, _scores, _attention, Hidden);
 }

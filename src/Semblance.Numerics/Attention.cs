@@ -1,24 +1,73 @@
-// Scaled dot-product self-attention, softmax(Q·Kᵀ·scale)·V, per head over a packed batch of sequences.
+// Scaled dot-product attention, softmax(Q·Kᵀ·scale + mask)·V: the one kernel every architecture runs, for inference
+// (MultiHead over a packed batch) and for training (the tape calls Head per sequence and head, keeping P).
 namespace Semblance.Numerics;
 
 /// <summary>
-/// Multi-head self-attention (Vaswani et al., 2017, "Attention Is All You Need"):
-/// for each sequence and head, O = softmax(Q·Kᵀ / √d)·V over that sequence's own rows only.
+/// Multi-head attention (Vaswani et al., 2017, "Attention Is All You Need").
+/// <see cref="Head"/> is the kernel: one head, <c>queries</c> query rows against <c>keys</c> key/value rows, so the
+/// same call serves self-attention over a sequence (queries = keys = length), a decoder step with a KV cache (one new
+/// query row against the cached keys and values, which are just longer K and V views) and, with
+/// <c>additiveMask</c>, masked attention (a causal or UniLM seq2seq mask of 0 and −∞ entries).
+/// <see cref="MultiHead"/> runs it for every (sequence, head) pair of a packed batch.
 /// </summary>
 /// <remarks>
 /// Inputs are row-major views with a row stride, so the output of a fused QKV projection [tokens, 3·hidden]
 /// is used in place: pass <c>qkv</c>, <c>qkv[hidden..]</c>, <c>qkv[(2·hidden)..]</c> with stride 3·hidden.
 /// Head h of token t occupies columns h·headDim .. (h+1)·headDim − 1 of its row, as in Hugging Face's
-/// view(tokens, heads, headDim). Work is split over (sequence, head) pairs; each pair is computed by one
-/// thread from its own rows, so results do not depend on the batch composition or the thread count.
-/// Rotary or other position transforms are applied to Q and K by the caller beforehand.
+/// view(tokens, heads, headDim). Each pair is computed by one thread from its own rows, so results do not depend on
+/// the batch composition or the thread count.
 /// </remarks>
 public static class Attention
 {
+    /// <summary>The score multiplier 1/√headDim, computed in double and rounded once (as Hugging Face's math.sqrt).</summary>
+    public static float DefaultScale(int headDim) => (float)(1.0 / Math.Sqrt(headDim));
+
+    /// <summary>
+    /// One head: P = softmax(scale·Q·Kᵀ + mask) over each query row, O = (P ⊙ dropout)·V.
+    /// Q is [queries, headDim] with row stride <paramref name="ldq"/>; K and V are [keys, headDim] with stride
+    /// <paramref name="ldkv"/>; O is [queries, headDim] with stride <paramref name="ldOut"/>.
+    /// <paramref name="probabilities"/> ([queries·keys], row-major) receives P, which a backward pass needs.
+    /// <paramref name="additiveMask"/>, when given, is [queries·keys] added to the scores before the softmax.
+    /// <paramref name="dropout"/>, when given, holds [queries·keys] factors (0 or 1/(1 − p)); it is overwritten with
+    /// P ⊙ dropout, the matrix multiplied with V.
+    /// </summary>
+    public static void Head(ReadOnlySpan<float> q, int ldq, int queries, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ldkv, int keys,
+        int headDim, float scale, Span<float> probabilities, Span<float> output, int ldOut,
+        ReadOnlySpan<float> additiveMask = default, Span<float> dropout = default)
+    {
+        int n = queries * keys;
+        if (probabilities.Length < n) throw new ArgumentException($"probabilities hold {probabilities.Length} values, {queries}x{keys} needed", nameof(probabilities));
+        if (n == 0) return;
+        var p = probabilities[..n];
+        Gemm.MultiplyABt(queries, keys, headDim, scale, q, ldq, k, ldkv, p, keys);
+        if (!additiveMask.IsEmpty)
+        {
+            if (additiveMask.Length < n) throw new ArgumentException($"additiveMask holds {additiveMask.Length} values, {queries}x{keys} needed", nameof(additiveMask));
+            System.Numerics.Tensors.TensorPrimitives.Add(p, additiveMask[..n], p);
+        }
+        Kernels.SoftmaxRows(p, queries, keys, keys);
+        ReadOnlySpan<float> used = p;
+        if (!dropout.IsEmpty)
+        {
+            if (dropout.Length < n) throw new ArgumentException($"dropout holds {dropout.Length} values, {queries}x{keys} needed", nameof(dropout));
+            var dropped = dropout[..n];
+            System.Numerics.Tensors.TensorPrimitives.Multiply(dropped, p, dropped);
+            used = dropped;
+        }
+        Gemm.MultiplyAB(queries, headDim, keys, used, keys, v, ldkv, output, ldOut);
+    }
+
+    /// <summary>
+    /// Called by the worker that computes a (sequence, head) pair, before it does: the place for a position transform
+    /// of that pair's rows (RoFormer's rotary embedding of Q and K), which then runs in parallel with other pairs.
+    /// </summary>
+    public delegate void PairTransform(int sequence, int head, int start, int length);
+
     /// <summary>Self-attention for every sequence of a packed batch; <paramref name="offsets"/> as in TokenBatch ([batch + 1], first 0).</summary>
-    /// <param name="scale">Multiplier of Q·Kᵀ; NaN means 1/√headDim.</param>
+    /// <param name="scale">Multiplier of Q·Kᵀ; NaN means <see cref="DefaultScale"/>.</param>
+    /// <param name="beforePair">Optional transform of each pair's rows, see <see cref="PairTransform"/>.</param>
     public static void MultiHead(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<int> offsets,
-        int heads, int headDim, Span<float> output, int ldOut, ComputeContext ctx, float scale = float.NaN)
+        int heads, int headDim, Span<float> output, int ldOut, ComputeContext ctx, float scale = float.NaN, PairTransform? beforePair = null)
     {
         ArgumentNullException.ThrowIfNull(ctx);
         if (heads < 1 || headDim < 1) throw new ArgumentException($"heads ({heads}) and headDim ({headDim}) must be positive");
@@ -30,7 +79,7 @@ public static class Attention
         CheckRows(k.Length, tokens, width, ld, nameof(k));
         CheckRows(v.Length, tokens, width, ld, nameof(v));
         CheckRows(output.Length, tokens, width, ldOut, nameof(output));
-        if (float.IsNaN(scale)) scale = 1f / MathF.Sqrt(headDim);
+        if (float.IsNaN(scale)) scale = DefaultScale(headDim);
         int batch = offsets.Length - 1;
         if (tokens == 0) return;
 
@@ -51,31 +100,19 @@ public static class Attention
                     int b = task / heads, h = task % heads;
                     int start = offs[b], length = offs[b + 1] - start;
                     if (length == 0) return;
+                    beforePair?.Invoke(b, h, start, length);
                     long inAt = (long)start * ld + h * headDim, outAt = (long)start * ldOut + h * headDim;
-                    SingleHead(new ReadOnlySpan<float>(qs + inAt, qLen - (int)inAt), new ReadOnlySpan<float>(ks + inAt, kLen - (int)inAt),
-                        new ReadOnlySpan<float>(vs + inAt, vLen - (int)inAt), ld, length, headDim,
-                        new Span<float>(os + outAt, oLen - (int)outAt), ldOut, s);
+                    Head(new ReadOnlySpan<float>(qs + inAt, qLen - (int)inAt), ld, length,
+                        new ReadOnlySpan<float>(ks + inAt, kLen - (int)inAt), new ReadOnlySpan<float>(vs + inAt, vLen - (int)inAt), ld, length,
+                        headDim, s, ScoreBuffer(length * length), new Span<float>(os + outAt, oLen - (int)outAt), ldOut);
                 });
             }
         }
     }
 
-    /// <summary>
-    /// One head of one sequence: O[L, d] = softmax(scale·Q·Kᵀ)·V with Q, K, V, O given as [length, d] views with
-    /// row strides. The L×L score matrix lives in a per-thread buffer that is reused across calls.
-    /// </summary>
-    public static void SingleHead(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, int length, int headDim,
-        Span<float> output, int ldOut, float scale)
-    {
-        if (length == 0) return;
-        var scores = ScoreBuffer(length * length);
-        Gemm.MultiplyABt(length, length, headDim, scale, q, ld, k, ld, scores, length);
-        Kernels.SoftmaxRows(scores, length, length, length);
-        Gemm.MultiplyAB(length, headDim, length, scores, length, v, ld, output, ldOut);
-    }
-
     [ThreadStatic] private static float[]? _scores;
 
+    /// <summary>A per-thread score matrix, grown to the longest sequence seen and reused across calls.</summary>
     private static Span<float> ScoreBuffer(int length)
     {
         if (_scores is null || _scores.Length < length) _scores = new float[Math.Max(length, 64 * 64)];

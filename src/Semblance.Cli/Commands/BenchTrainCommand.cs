@@ -22,7 +22,7 @@ public sealed class BenchTrainCommand : CliCommand
         new("--init", "CONFIG.json", "a fresh model from this config.json (with --vocab)"),
         new("--vocab", "FILE", "vocab.txt for --init"),
         new("--data", "FILE", "training data in the format `train` reads for --loss (required)"),
-        new("--loss", "LOSS", string.Join("|", TrainerOptions.Losses) + " (default simcse)"),
+        new("--loss", "LOSS", string.Join("|", TrainingLosses.Names) + " (default simcse)"),
         new("--batch-size", "B", "rows per optimizer step (default 64)"),
         new("--max-length", "N", "tokens per sentence incl. [CLS]/[SEP] (default 32)"),
         new("--steps", "N", "timed optimizer steps (default 20)"),
@@ -34,7 +34,7 @@ public sealed class BenchTrainCommand : CliCommand
 
     public override int Execute(CommandArgs args, CliIO io)
     {
-        var lossName = args.Choice("--loss", "simcse", [.. TrainerOptions.Losses]);
+        var loss = TrainingLosses.Get(args.Choice("--loss", TrainingLosses.SimCse.Name, [.. TrainingLosses.Names]));
         if (args.Has("--model") && args.Has("--init")) throw new UsageException("give either --model DIR or --init CONFIG.json --vocab FILE, not both");
         if (!args.Has("--model") && !args.Has("--init")) throw new UsageException("missing --model DIR (or --init CONFIG.json --vocab FILE)");
         if (args.Has("--init") && !args.Has("--vocab")) throw new UsageException("--init needs --vocab FILE");
@@ -47,22 +47,11 @@ public sealed class BenchTrainCommand : CliCommand
         int seed = args.GetInt("--seed", 42);
 
         if (args.Has("--profile")) TapeProfile.Enabled = true;
-        var data = TrainingData.Load(dataPath, lossName);
+        var data = TrainingData.Load(dataPath, loss);
         var (model, tokenizer, vocabSize, maxPositions, description) = LoadModel(args, seed);
-        maxLength = Math.Min(maxLength, maxPositions);
-        var options = new TrainerOptions { Loss = lossName, DataPath = dataPath, OutputDir = "", BatchSize = batchSize, Seed = seed, Threads = threads };
-        var loss = Trainer.CreateLoss(options);
-        var optimizer = new AdamW(model.TrainableParameters(), options.WeightDecay);
-        var tokens = new Dictionary<string, int[]>(StringComparer.Ordinal);
-        int[] Tokens(string text)
-        {
-            if (tokens.TryGetValue(text, out var ids)) return ids;
-            ids = tokenizer.Encode(text, maxLength).Ids;
-            foreach (int id in ids)
-                if (id >= vocabSize)
-                    throw new ModelFormatException($"token id {id} of '{text}' is outside the model's vocab_size {vocabSize}; give the vocab.txt that belongs to the model");
-            return tokens[text] = ids;
-        }
+        var tokens = new TrainingTokens(tokenizer, Math.Min(maxLength, maxPositions), vocabSize);
+        var defaults = new TrainerOptions { Loss = loss, DataPath = dataPath, OutputDir = "" };
+        var trainingStep = new TrainingStep(model, loss, defaults.LossSettings, tokens.Get, seed, defaults.Accumulate, defaults.MaxGradNorm, defaults.WeightDecay);
 
         // Rows in file order, cycling, as the PyTorch twin (bench/train/torch_train_bench.py) takes them, so both
         // see the same sentences; am-softmax draws its same-group pairs as `train` does.
@@ -72,7 +61,7 @@ public sealed class BenchTrainCommand : CliCommand
 
         using var context = new ComputeContext(threads);
         var inv = CultureInfo.InvariantCulture;
-        io.Out.WriteLine(string.Create(inv, $"model={args.Get("--model") ?? args.Get("--init")} {description} loss={lossName} batch_size={batchSize} max_length={maxLength} threads={threads} rows={rows.Count}"));
+        io.Out.WriteLine(string.Create(inv, $"model={args.Get("--model") ?? args.Get("--init")} {description} loss={loss} batch_size={batchSize} max_length={tokens.MaxLength} threads={threads} rows={rows.Count}"));
         io.Out.Flush();
 
         var phases = new double[3];
@@ -81,51 +70,25 @@ public sealed class BenchTrainCommand : CliCommand
         var cpuStart = TimeSpan.Zero;
         for (int step = 0; step < warmup + steps; step++)
         {
-            bool timed = step >= warmup;
             var batch = BatchAt(step);
-            int columns = batch[0].Texts.Length;
-            var ids = new List<IReadOnlyList<int[]>>();
-            var keys = new ulong[columns][];
-            ulong stepKey = DropoutMask.Mix(DropoutMask.Mix((ulong)(uint)seed) ^ (ulong)step);
-            for (int col = 0; col < columns; col++)
-            {
-                ids.Add(batch.Select(r => Tokens(r.Texts[col])).ToList());
-                keys[col] = new ulong[batch.Length];
-                for (int r = 0; r < batch.Length; r++) keys[col][r] = DropoutMask.Mix(stepKey ^ ((ulong)col << 48) ^ (ulong)r);
-            }
-            float[]? scores = lossName == "cosent" ? batch.Select(r => r.Score).ToArray() : null;
-
             if (step == warmup)
             {
                 TapeProfile.Reset();
                 cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
             }
-            long t0 = Stopwatch.GetTimestamp();
-            var tape = new Tape(context);
-            var embeddings = new List<Tensor>();
-            for (int col = 0; col < columns; col++)
-                embeddings.Add(model.Encode(tape, TokenBatch.FromSequences(ids[col]), PoolingMode.Mean, keys[col]));
-            var value = loss.Compute(tape, embeddings, scores);
-            long t1 = Stopwatch.GetTimestamp();
-            if (!double.IsFinite(value.Reported)) throw new SemblanceException($"step {step + 1}: the loss is {value.Reported}; lower the learning rate or check the data");
-            tape.Backward(value.Objective);
-            long t2 = Stopwatch.GetTimestamp();
-            optimizer.ClipGradientNorm(options.MaxGradNorm);
-            optimizer.Update(options.LearningRate);
-            model.ZeroGradients();
-            long t3 = Stopwatch.GetTimestamp();
-
-            lossValue = value.Reported;
-            if (!timed) continue;
-            phases[0] += Stopwatch.GetElapsedTime(t0, t1).TotalSeconds;
-            phases[1] += Stopwatch.GetElapsedTime(t1, t2).TotalSeconds;
-            phases[2] += Stopwatch.GetElapsedTime(t2, t3).TotalSeconds;
-            elapsed += Stopwatch.GetElapsedTime(t0, t3).TotalSeconds;
+            var result = trainingStep.Run(batch, step, defaults.LearningRate, context);
+            lossValue = result.Loss;
+            if (!result.Updated) throw new SemblanceException($"step {step + 1}: the loss is {result.Loss} and the gradient norm {result.GradientNorm}; lower the learning rate or check the data");
+            if (step < warmup) continue;
+            phases[0] += result.Forward.TotalSeconds;
+            phases[1] += result.Backward.TotalSeconds;
+            phases[2] += result.Optimizer.TotalSeconds;
+            elapsed += (result.Forward + result.Backward + result.Optimizer).TotalSeconds;
             examples += batch.Length;
-            foreach (var column in ids)
+            foreach (var row in batch)
             {
-                sequences += column.Count;
-                foreach (var seq in column) tokenCount += seq.Length;
+                sequences += row.Texts.Length;
+                foreach (var text in row.Texts) tokenCount += tokens.Get(text).Length;
             }
             if ((step - warmup + 1) % 10 == 0)
             {

@@ -8,7 +8,7 @@ public sealed class TrainCommand : CliCommand
 {
     public override string Name => "train";
 
-    public override string Summary => "train a sentence encoder (simcse|sup-simcse|cosent|am-softmax|flatnce) and save it in the Hugging Face layout";
+    public override string Summary => $"train a sentence encoder ({string.Join("|", TrainingLosses.Names)}) and save it in the Hugging Face layout";
 
     public override IReadOnlyList<OptionSpec> Options { get; } =
     [
@@ -16,7 +16,7 @@ public sealed class TrainCommand : CliCommand
         new("--init", "CONFIG.json", "train from scratch: config.json of the new model, bert/roformer or semblance-gru (with --vocab)"),
         new("--vocab", "FILE", "vocab.txt for --init"),
         new("--data", "FILE", "simcse/flatnce: one sentence per line; sup-simcse: a<TAB>b[<TAB>hard negative]; cosent: a<TAB>b<TAB>score (0..5); am-softmax: text<TAB>group"),
-        new("--loss", "LOSS", string.Join("|", TrainerOptions.Losses)),
+        new("--loss", "LOSS", string.Join("|", TrainingLosses.Names)),
         new("--output", "DIR", "where the best model (and last/ for --resume) is written"),
         new("--epochs", "N", "passes over the data (default 1)"),
         new("--batch-size", "B", "rows per optimizer step, the in-batch negatives (default 64)"),
@@ -26,7 +26,7 @@ public sealed class TrainCommand : CliCommand
         new("--max-length", "N", "tokens per sentence incl. [CLS]/[SEP] (default 64, at most max_position_embeddings)"),
         new("--temperature", "T", "simcse/sup-simcse/flatnce temperature (default 0.05)"),
         new("--margin", "M", "am-softmax additive margin (default 0.3)"),
-        new("--scale", "S", "cosent lambda / am-softmax scale (default 20)"),
+        new("--scale", "S", "cosent / am-softmax scale s, logits = s·cos (default 20)"),
         new("--seed", "S", "seed of data order, dropout and --init weights (default 42)"),
         new("--eval-data", "DEV.tsv", "STS dev file (sentence1<TAB>sentence2<TAB>score) for Spearman and best-checkpoint selection"),
         new("--eval-every", "STEPS", "evaluate and checkpoint every STEPS steps (default: each epoch end)"),
@@ -38,7 +38,7 @@ public sealed class TrainCommand : CliCommand
     public override int Execute(CommandArgs args, CliIO io)
     {
         args.Require("--loss");
-        var loss = args.Choice("--loss", "", [.. TrainerOptions.Losses]);
+        var loss = TrainingLosses.Get(args.Choice("--loss", "", [.. TrainingLosses.Names]));
         if (args.Has("--model") && args.Has("--init")) throw new UsageException("give either --model DIR or --init CONFIG.json --vocab FILE, not both");
         if (!args.Has("--model") && !args.Has("--init") && !args.Has("--resume")) throw new UsageException("missing --model DIR (or --init CONFIG.json --vocab FILE)");
         if (args.Has("--init") && !args.Has("--vocab")) throw new UsageException("--init needs --vocab FILE");

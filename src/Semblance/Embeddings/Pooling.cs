@@ -152,73 +152,59 @@ public static class Pooling
         int h = output.HiddenSize;
         if (destination.Length < batch.BatchSize * h)
             throw new ArgumentException($"destination holds {destination.Length} floats, {batch.BatchSize} x {h} needed", nameof(destination));
-        for (int b = 0; b < batch.BatchSize; b++)
-            if (batch.Length(b) == 0) throw new ArgumentException($"sequence {b} is empty", nameof(batch));
-
-        switch (mode)
+        if (mode == PoolingMode.Pooler)
         {
-            case PoolingMode.Cls:
-                var last = output.LastHiddenState;
-                for (int b = 0; b < batch.BatchSize; b++)
-                    last.Slice(batch.Offsets[b] * h, h).CopyTo(destination.Slice(b * h, h));
-                break;
-            case PoolingMode.Mean:
-            case PoolingMode.LastAvg:
-                Average(output.LastHiddenState, batch, h, destination);
-                break;
-            case PoolingMode.FirstLastAvg:
-                FirstLastAverage(output.HiddenState(1), output.LastHiddenState, batch, h, destination);
-                break;
-            case PoolingMode.Max:
-                MaxOverTokens(output.LastHiddenState, batch, h, destination);
-                break;
-            case PoolingMode.Pooler:
-                var pooled = output.PoolerOutput;
-                if (pooled.IsEmpty) throw new SemblanceException(NoPoolerMessage("encoder"));
-                pooled[..(batch.BatchSize * h)].CopyTo(destination);
-                break;
-            default:
-                throw new ArgumentOutOfRangeException(nameof(mode), mode, null);
+            var pooled = output.PoolerOutput;
+            if (pooled.IsEmpty) throw new SemblanceException(NoPoolerMessage("encoder"));
+            pooled[..(batch.BatchSize * h)].CopyTo(destination);
+            return;
         }
+        var first = mode == PoolingMode.FirstLastAvg ? output.HiddenState(1) : default;
+        PoolRows(mode, first, output.LastHiddenState, batch.Offsets, h, destination);
     }
 
-    private static void Average(ReadOnlySpan<float> hidden, TokenBatch batch, int h, Span<float> destination)
+    /// <summary>
+    /// The pooling of token rows, the one definition both the inference path (<see cref="Pool"/>) and the training
+    /// tape (<c>Tape.Pool</c>) run: <paramref name="last"/> (and <paramref name="first"/>, layer 1, for
+    /// first-last-avg) hold [tokens, h] rows packed by <paramref name="offsets"/> ([sequences + 1], first 0).
+    /// </summary>
+    public static void PoolRows(PoolingMode mode, ReadOnlySpan<float> first, ReadOnlySpan<float> last, ReadOnlySpan<int> offsets, int h, Span<float> destination)
     {
-        for (int b = 0; b < batch.BatchSize; b++)
+        int sequences = offsets.Length - 1;
+        for (int b = 0; b < sequences; b++)
+            if (offsets[b + 1] == offsets[b]) throw new ArgumentException($"sequence {b} is empty", nameof(offsets));
+        for (int b = 0; b < sequences; b++)
         {
             var dst = destination.Slice(b * h, h);
-            int start = batch.Offsets[b], length = batch.Length(b);
-            hidden.Slice(start * h, h).CopyTo(dst);
-            for (int t = 1; t < length; t++) TensorPrimitives.Add(dst, hidden.Slice((start + t) * h, h), dst);
-            TensorPrimitives.Divide(dst, length, dst);
-        }
-    }
-
-    private static void FirstLastAverage(ReadOnlySpan<float> first, ReadOnlySpan<float> last, TokenBatch batch, int h, Span<float> destination)
-    {
-        for (int b = 0; b < batch.BatchSize; b++)
-        {
-            var dst = destination.Slice(b * h, h);
-            int start = batch.Offsets[b], length = batch.Length(b);
-            dst.Clear();
-            for (int t = 0; t < length; t++)
+            int start = offsets[b], length = offsets[b + 1] - start;
+            switch (mode)
             {
-                int row = (start + t) * h;
-                TensorPrimitives.Add(dst, first.Slice(row, h), dst);
-                TensorPrimitives.Add(dst, last.Slice(row, h), dst);
+                case PoolingMode.Cls:
+                    last.Slice(start * h, h).CopyTo(dst);
+                    break;
+                case PoolingMode.Mean:
+                case PoolingMode.LastAvg:
+                    last.Slice(start * h, h).CopyTo(dst);
+                    for (int t = 1; t < length; t++) TensorPrimitives.Add(dst, last.Slice((start + t) * h, h), dst);
+                    TensorPrimitives.Divide(dst, length, dst);
+                    break;
+                case PoolingMode.FirstLastAvg:
+                    dst.Clear();
+                    for (int t = 0; t < length; t++)
+                    {
+                        int row = (start + t) * h;
+                        TensorPrimitives.Add(dst, first.Slice(row, h), dst);
+                        TensorPrimitives.Add(dst, last.Slice(row, h), dst);
+                    }
+                    TensorPrimitives.Divide(dst, 2f * length, dst);
+                    break;
+                case PoolingMode.Max:
+                    last.Slice(start * h, h).CopyTo(dst);
+                    for (int t = 1; t < length; t++) TensorPrimitives.Max(dst, last.Slice((start + t) * h, h), dst);
+                    break;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(mode), mode, "pooler output is a layer of the model, not a pooling of token rows");
             }
-            TensorPrimitives.Divide(dst, 2f * length, dst);
-        }
-    }
-
-    private static void MaxOverTokens(ReadOnlySpan<float> hidden, TokenBatch batch, int h, Span<float> destination)
-    {
-        for (int b = 0; b < batch.BatchSize; b++)
-        {
-            var dst = destination.Slice(b * h, h);
-            int start = batch.Offsets[b], length = batch.Length(b);
-            hidden.Slice(start * h, h).CopyTo(dst);
-            for (int t = 1; t < length; t++) TensorPrimitives.Max(dst, hidden.Slice((start + t) * h, h), dst);
         }
     }
 }

@@ -1,18 +1,25 @@
-// BERT (Devlin et al., 2019) exactly as transformers v4.31 BertModel computes it: post-LN layers, learned absolute positions.
+// BERT (Devlin et al., 2019) exactly as transformers v4.31 BertModel computes it: post-LN layers, learned absolute
+// positions. Each module is written once and has two executions: inference on workspace spans and recording on a tape.
 using System.Numerics.Tensors;
+using Tensor = Semblance.Training.Autodiff.Tensor;
+using Semblance.Embeddings;
 using Semblance.Numerics;
+using Semblance.Training.Autodiff;
 
 namespace Semblance.Models;
 
-/// <summary>LayerNorm(word[id] + token_type[type] + position[p]) over E = hidden_size.</summary>
+/// <summary>
+/// LayerNorm(word[id] + token_type[type] + position[p]) over E (hidden_size; RoFormer's embedding_size). RoFormer has
+/// no position term: its positions enter attention by rotation.
+/// </summary>
 internal sealed class BertEmbeddings
 {
-    private readonly FloatTensor _word;
-    private readonly FloatTensor _position;
-    private readonly FloatTensor _tokenType;
+    private readonly ModelParameter _word;
+    private readonly ModelParameter? _position;
+    private readonly ModelParameter _tokenType;
     private readonly LayerNorm _layerNorm;
 
-    private BertEmbeddings(FloatTensor word, FloatTensor position, FloatTensor tokenType, LayerNorm layerNorm)
+    private BertEmbeddings(ModelParameter word, ModelParameter? position, ModelParameter tokenType, LayerNorm layerNorm)
     {
         _word = word;
         _position = position;
@@ -20,175 +27,205 @@ internal sealed class BertEmbeddings
         _layerNorm = layerNorm;
     }
 
-    public static BertEmbeddings Load(WeightView w, TransformerConfig c) => new(
-        w.Get("word_embeddings.weight", c.VocabSize, c.HiddenSize),
-        w.Get("position_embeddings.weight", c.MaxPositionEmbeddings, c.HiddenSize),
-        w.Get("token_type_embeddings.weight", c.TypeVocabSize, c.HiddenSize),
-        LayerNorm.Load(w.Prefix("LayerNorm"), c.HiddenSize, c.LayerNormEps));
+    public IEnumerable<ModelParameter> Parameters =>
+        new[] { _word, _position, _tokenType }.OfType<ModelParameter>().Concat(_layerNorm.Parameters);
+
+    public static BertEmbeddings Load(WeightView w, TransformerConfig c)
+    {
+        int e = c.IsRoFormer ? c.EmbeddingSize : c.HiddenSize;
+        var word = ModelParameter.Load(w, "word_embeddings.weight", c.VocabSize, e);
+        var position = c.IsRoFormer ? null : ModelParameter.Load(w, "position_embeddings.weight", c.MaxPositionEmbeddings, e);
+        var tokenType = ModelParameter.Load(w, "token_type_embeddings.weight", c.TypeVocabSize, e);
+        return new BertEmbeddings(word, position, tokenType, LayerNorm.Load(w.Prefix("LayerNorm"), e, c.LayerNormEps));
+    }
 
     public void Forward(TokenBatch batch, Span<float> sum, Span<float> output, ComputeContext ctx)
     {
-        int h = _layerNorm.Size;
+        int e = _layerNorm.Size;
         for (int b = 0; b < batch.BatchSize; b++)
         {
             int start = batch.Offsets[b];
             for (int p = 0; p < batch.Length(b); p++)
             {
                 int row = start + p;
-                var dst = sum.Slice(row * h, h);
+                var dst = sum.Slice(row * e, e);
                 // Same addition order as the reference: (word + token_type) + position.
                 TensorPrimitives.Add(_word.Row(batch.Ids[row]), _tokenType.Row(batch.TypeIds[row]), dst);
-                TensorPrimitives.Add(dst, _position.Row(p), dst);
+                if (_position is not null) TensorPrimitives.Add(dst, _position.Row(p), dst);
             }
         }
         _layerNorm.Forward(sum, output, batch.TokenCount, ctx);
     }
+
+    /// <summary>The recording execution, with hidden dropout at site 0.</summary>
+    public Tensor Forward(TapePass pass)
+    {
+        var tape = pass.Tape;
+        var batch = pass.Batch;
+        var x = tape.Add(tape.Embedding(_word.Trainable, batch.Ids), tape.Embedding(_tokenType.Trainable, batch.TypeIds));
+        if (_position is not null)
+        {
+            var positions = new int[batch.TokenCount];
+            for (int b = 0; b < batch.BatchSize; b++)
+                for (int p = 0; p < batch.Length(b); p++) positions[batch.Offsets[b] + p] = p;
+            x = tape.Add(x, tape.Embedding(_position.Trainable, positions));
+        }
+        return pass.Dropout(_layerNorm.Forward(tape, x), site: 0);
+    }
 }
 
 /// <summary>
-/// softmax(Q·Kᵀ/√d)·V per sequence and head, Q|K|V from one fused Linear; with a rotary table (RoFormer) Q and K
-/// (and V when rotary_value) are rotated first.
+/// softmax(Q·Kᵀ/√d)·V per sequence and head (<see cref="Numerics.Attention"/>); with a rotary table (RoFormer) Q and K
+/// (and V when rotary_value) are rotated first. Inference runs query, key and value as one stacked Linear.
 /// </summary>
 internal sealed class BertSelfAttention
 {
-    private readonly Linear _qkv;
+    private readonly Linear _query;
+    private readonly Linear _key;
+    private readonly Linear _value;
     private readonly int _heads;
     private readonly int _headDim;
-    private readonly float _scale;
     private readonly RotaryEmbedding? _rotary;
     private readonly bool _rotaryValue;
+    private readonly string _name;
+    private Linear? _qkv;
 
-    private BertSelfAttention(Linear qkv, TransformerConfig c, RotaryEmbedding? rotary)
+    private BertSelfAttention(string name, Linear query, Linear key, Linear value, TransformerConfig c, RotaryEmbedding? rotary)
     {
-        _qkv = qkv;
+        _name = name;
+        _query = query;
+        _key = key;
+        _value = value;
         _heads = c.NumAttentionHeads;
         _headDim = c.HeadDim;
-        _scale = (float)(1.0 / Math.Sqrt(c.HeadDim));
         _rotary = rotary;
         _rotaryValue = c.RotaryValue;
     }
 
+    public IEnumerable<ModelParameter> Parameters => _query.Parameters.Concat(_key.Parameters).Concat(_value.Parameters);
+
     public static BertSelfAttention Load(WeightView w, TransformerConfig c, RotaryEmbedding? rotary)
     {
         int h = c.HiddenSize;
-        var qkv = Linear.Fuse(w.Path + "qkv", h, (w.Prefix("query"), h), (w.Prefix("key"), h), (w.Prefix("value"), h));
-        return new BertSelfAttention(qkv, c, rotary);
+        return new BertSelfAttention(w.Path + "qkv", Linear.Load(w.Prefix("query"), h, h), Linear.Load(w.Prefix("key"), h, h), Linear.Load(w.Prefix("value"), h, h), c, rotary);
     }
+
+    public void Pack() => _qkv = Linear.Stack(_name, _query, _key, _value);
 
     /// <summary>Writes the per-head contexts, concatenated, to <c>ws.Context</c> [TokenCount, H].</summary>
     public void Forward(ReadOnlySpan<float> hidden, TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx)
     {
-        _qkv.Forward(hidden, batch.TokenCount, ws.Qkv, ctx);
-        int pairs = batch.BatchSize * _heads;
-        int workers = Math.Min(ctx.Threads, pairs);
-        int next = 0;
-        // Workers pull (sequence, head) pairs from a shared counter: sequences differ in length, so a static split
-        // would leave threads idle. Each worker owns one score matrix.
-        ctx.For(workers, w =>
+        var qkvLinear = _qkv ?? throw new InvalidOperationException($"{_name}: Pack() was not called before the inference forward");
+        qkvLinear.Forward(hidden, batch.TokenCount, ws.Qkv, ctx);
+        var qkv = ws.Qkv;
+        int h = _heads * _headDim, stride = 3 * h;
+        Numerics.Attention.PairTransform? rotate = null;
+        if (_rotary is { } rotary)
         {
-            var scores = ws.Scores[w];
-            int pair;
-            while ((pair = Interlocked.Increment(ref next) - 1) < pairs)
-                Attend(batch, pair / _heads, pair % _heads, ws.Qkv, ws.Context, scores);
-        });
+            rotate = (_, head, start, length) =>
+            {
+                int q = start * stride + head * _headDim;
+                rotary.Rotate(qkv.AsSpan(q), length, stride);
+                rotary.Rotate(qkv.AsSpan(q + h), length, stride);
+                if (_rotaryValue) rotary.Rotate(qkv.AsSpan(q + 2 * h), length, stride);
+            };
+        }
+        Numerics.Attention.MultiHead(qkv, qkv.AsSpan(h), qkv.AsSpan(2 * h), stride, batch.Offsets, _heads, _headDim, ws.Context, h, ctx,
+            Numerics.Attention.DefaultScale(_headDim), rotate);
     }
 
-    private void Attend(TokenBatch batch, int sequence, int head, float[] qkv, float[] context, float[] scores)
+    /// <summary>The recording execution; attention-probability dropout at <paramref name="site"/>.</summary>
+    public Tensor Forward(TapePass pass, Tensor input, int site)
     {
-        int h = _heads * _headDim, stride = 3 * h, d = _headDim;
-        int start = batch.Offsets[sequence], t = batch.Length(sequence);
-        int q = start * stride + head * d, k = q + h, v = q + 2 * h;
+        var tape = pass.Tape;
+        var q = _query.Forward(tape, input);
+        var k = _key.Forward(tape, input);
+        var v = _value.Forward(tape, input);
         if (_rotary is not null)
         {
-            _rotary.Rotate(qkv.AsSpan(q), t, stride);
-            _rotary.Rotate(qkv.AsSpan(k), t, stride);
-            if (_rotaryValue) _rotary.Rotate(qkv.AsSpan(v), t, stride);
+            q = _rotary.Forward(pass, q, _heads);
+            k = _rotary.Forward(pass, k, _heads);
+            if (_rotaryValue) v = _rotary.Forward(pass, v, _heads);
         }
-        var s = scores.AsSpan(0, t * t);
-        Gemm.MultiplyABt(t, t, d, _scale, qkv.AsSpan(q), stride, qkv.AsSpan(k), stride, s, t);
-        Kernels.SoftmaxRows(s, t, t, t);
-        Gemm.MultiplyAB(t, d, t, s, t, qkv.AsSpan(v), stride, context.AsSpan(start * h + head * d), h);
+        return tape.Attention(q, k, v, pass.Batch.Offsets, _heads, pass.AttentionDropout, pass.SequenceKeys, site);
     }
-}
-
-/// <summary>LayerNorm(dense(x) + residual): the tail of the attention block and of the feed-forward block.</summary>
-internal sealed class DenseResidualNorm
-{
-    private readonly Linear _dense;
-    private readonly LayerNorm _layerNorm;
-
-    private DenseResidualNorm(Linear dense, LayerNorm layerNorm)
-    {
-        _dense = dense;
-        _layerNorm = layerNorm;
-    }
-
-    public static DenseResidualNorm Load(WeightView w, int inFeatures, TransformerConfig c) => new(
-        Linear.Load(w.Prefix("dense"), c.HiddenSize, inFeatures),
-        LayerNorm.Load(w.Prefix("LayerNorm"), c.HiddenSize, c.LayerNormEps));
-
-    public void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, Span<float> sum, Span<float> output, int rows, ComputeContext ctx)
-    {
-        _dense.Forward(x, rows, residual, sum, ctx);
-        _layerNorm.Forward(sum, output, rows, ctx);
-    }
-}
-
-/// <summary>attention.output: LayerNorm(dense(context) + layer input).</summary>
-internal sealed class BertSelfOutput(DenseResidualNorm block)
-{
-    public static BertSelfOutput Load(WeightView w, TransformerConfig c) => new(DenseResidualNorm.Load(w, c.HiddenSize, c));
-
-    public void Forward(TokenBatch batch, TransformerWorkspace ws, ReadOnlySpan<float> input, ComputeContext ctx) =>
-        block.Forward(ws.Context, input, ws.Sum, ws.Attention, batch.TokenCount, ctx);
 }
 
 /// <summary>intermediate: act(dense(x)), H → intermediate_size.</summary>
 internal sealed class BertIntermediate(Linear dense, HiddenActivation activation)
 {
+    public IEnumerable<ModelParameter> Parameters => dense.Parameters;
+
     public static BertIntermediate Load(WeightView w, TransformerConfig c) =>
         new(Linear.Load(w.Prefix("dense"), c.IntermediateSize, c.HiddenSize), c.Activation);
+
+    public void Pack() => dense.Pack();
 
     public void Forward(TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx)
     {
         var y = ws.Intermediate.AsSpan(0, batch.TokenCount * dense.OutFeatures);
-        dense.Forward(ws.Attention, batch.TokenCount, Activation.ToEpilogue(activation), y, ctx);
+        dense.Forward(ws.Attention, batch.TokenCount, activation.ToEpilogue(), y, ctx);
     }
+
+    public Tensor Forward(Tape tape, Tensor x) => tape.Activation(dense.Forward(tape, x), activation);
 }
 
-/// <summary>output: LayerNorm(dense(intermediate) + attention output), intermediate_size → H.</summary>
-internal sealed class BertOutput(DenseResidualNorm block)
+/// <summary>
+/// One post-LN layer: attention.self, attention.output = LayerNorm(dense(context) + input), intermediate, and
+/// output = LayerNorm(dense(intermediate) + attention output). Dropout sites 1 + 3l (attention probabilities),
+/// 2 + 3l and 3 + 3l (the two dense outputs) for layer l.
+/// </summary>
+internal sealed class BertLayer(int index, BertSelfAttention attention, DenseResidualNorm attentionOutput, BertIntermediate intermediate, DenseResidualNorm output)
 {
-    public static BertOutput Load(WeightView w, TransformerConfig c) => new(DenseResidualNorm.Load(w, c.IntermediateSize, c));
+    public IEnumerable<ModelParameter> Parameters =>
+        attention.Parameters.Concat(attentionOutput.Parameters).Concat(intermediate.Parameters).Concat(output.Parameters);
 
-    public void Forward(TokenBatch batch, TransformerWorkspace ws, Span<float> output, ComputeContext ctx) =>
-        block.Forward(ws.Intermediate, ws.Attention, ws.Sum, output, batch.TokenCount, ctx);
-}
-
-internal sealed class BertLayer(BertSelfAttention attention, BertSelfOutput attentionOutput, BertIntermediate intermediate, BertOutput output)
-{
-    public static BertLayer Load(WeightView w, TransformerConfig c, RotaryEmbedding? rotary) => new(
+    public static BertLayer Load(int index, WeightView w, TransformerConfig c, RotaryEmbedding? rotary) => new(index,
         BertSelfAttention.Load(w.Prefix("attention.self"), c, rotary),
-        BertSelfOutput.Load(w.Prefix("attention.output"), c),
+        DenseResidualNorm.Load(w.Prefix("attention.output"), c.HiddenSize, c),
         BertIntermediate.Load(w.Prefix("intermediate"), c),
-        BertOutput.Load(w.Prefix("output"), c));
+        DenseResidualNorm.Load(w.Prefix("output"), c.IntermediateSize, c));
+
+    public void Pack()
+    {
+        attention.Pack();
+        attentionOutput.Pack();
+        intermediate.Pack();
+        output.Pack();
+    }
 
     public void Forward(ReadOnlySpan<float> input, Span<float> result, TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx)
     {
+        int rows = batch.TokenCount;
         attention.Forward(input, batch, ws, ctx);
-        attentionOutput.Forward(batch, ws, input, ctx);
+        attentionOutput.Forward(ws.Context, input, ws.Sum, ws.Attention, rows, ctx);
         intermediate.Forward(batch, ws, ctx);
-        output.Forward(batch, ws, result, ctx);
+        output.Forward(ws.Intermediate, ws.Attention, ws.Sum, result, rows, ctx);
+    }
+
+    public Tensor Forward(TapePass pass, Tensor input)
+    {
+        int site = 1 + 3 * index;
+        var context = attention.Forward(pass, input, site);
+        var attended = attentionOutput.Forward(pass, context, input, site + 1);
+        return output.Forward(pass, intermediate.Forward(pass.Tape, attended), attended, site + 2);
     }
 }
 
 internal sealed class BertEncoder(BertLayer[] layers)
 {
+    public IEnumerable<ModelParameter> Parameters => layers.SelectMany(l => l.Parameters);
+
     public static BertEncoder Load(WeightView w, TransformerConfig c, RotaryEmbedding? rotary)
     {
         var layers = new BertLayer[c.NumHiddenLayers];
-        for (int l = 0; l < layers.Length; l++) layers[l] = BertLayer.Load(w.Prefix($"layer.{l}"), c, rotary);
+        for (int l = 0; l < layers.Length; l++) layers[l] = BertLayer.Load(l, w.Prefix($"layer.{l}"), c, rotary);
         return new BertEncoder(layers);
+    }
+
+    public void Pack()
+    {
+        foreach (var layer in layers) layer.Pack();
     }
 
     /// <summary>Runs every layer; layer l reads hidden state l and writes hidden state l + 1.</summary>
@@ -196,48 +233,38 @@ internal sealed class BertEncoder(BertLayer[] layers)
     {
         for (int l = 0; l < layers.Length; l++) layers[l].Forward(ws.Hidden(l), ws.Hidden(l + 1), batch, ws, ctx);
     }
+
+    /// <summary>The first layer's output and the last one's.</summary>
+    public (Tensor First, Tensor Last) Forward(TapePass pass, Tensor x)
+    {
+        Tensor? first = null;
+        foreach (var layer in layers)
+        {
+            x = layer.Forward(pass, x);
+            first ??= x;
+        }
+        return (first ?? x, x);
+    }
 }
 
 /// <summary>pooler: tanh(dense(h[CLS])) per sequence.</summary>
 internal sealed class BertPooler(Linear dense)
 {
+    public IEnumerable<ModelParameter> Parameters => dense.Parameters;
+
     public static BertPooler Load(WeightView w, TransformerConfig c) => new(Linear.Load(w.Prefix("dense"), c.HiddenSize, c.HiddenSize));
+
+    public void Pack() => dense.Pack();
 
     public void Forward(ReadOnlySpan<float> last, TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx)
     {
         int h = dense.OutFeatures, n = batch.BatchSize * h;
-        for (int b = 0; b < batch.BatchSize; b++) last.Slice(batch.Offsets[b] * h, h).CopyTo(ws.ClsRows.AsSpan(b * h));
+        Pooling.PoolRows(PoolingMode.Cls, default, last, batch.Offsets, h, ws.ClsRows);
         var y = ws.Pooler.AsSpan(0, n);
         dense.Forward(ws.ClsRows, batch.BatchSize, y, ctx);
         Kernels.Tanh(y, y);
     }
-}
 
-/// <summary>
-/// Hugging Face <c>BertModel</c> (also ERNIE checkpoints without task-type embeddings, which are the same network).
-/// Tensor names are the checkpoint's; <c>bert.</c>-prefixed task-head checkpoints load too, and a checkpoint
-/// without <c>pooler.*</c> (BertForMaskedLM, ...) loads as a model without pooler.
-/// </summary>
-public sealed class BertModel : EncoderModel
-{
-    private readonly BertEmbeddings _embeddings;
-
-    private BertModel(TransformerConfig config, ModelWeights weights, BertEmbeddings embeddings, BertEncoder encoder, BertPooler? pooler)
-        : base(config, weights, encoder, pooler) => _embeddings = embeddings;
-
-    /// <summary>Builds the model from loaded weights; on success the model owns (and disposes) them.</summary>
-    public static BertModel Load(TransformerConfig config, ModelWeights weights)
-    {
-        if (config.IsRoFormer) throw new ArgumentException("a RoFormer config needs RoFormerModel", nameof(config));
-        var root = weights.Detect("embeddings.word_embeddings.weight", new[] { "", "bert.", config.ModelType + "." }.Distinct());
-        var embeddings = BertEmbeddings.Load(root.Prefix("embeddings"), config);
-        var encoder = BertEncoder.Load(root.Prefix("encoder"), config, rotary: null);
-        var pooler = root.Contains("pooler.dense.weight") || root.Contains("pooler.dense.bias")
-            ? BertPooler.Load(root.Prefix("pooler"), config)
-            : null;
-        return new BertModel(config, weights, embeddings, encoder, pooler);
-    }
-
-    private protected override void Embed(TokenBatch batch, TransformerWorkspace ws, Span<float> output, ComputeContext ctx) =>
-        _embeddings.Forward(batch, ws.Embedding, output, ctx);
+    public Tensor Forward(TapePass pass, Tensor last) =>
+        pass.Tape.Tanh(dense.Forward(pass.Tape, pass.Tape.Pool(PoolingMode.Cls, null, last, pass.Batch.Offsets)));
 }

@@ -1,96 +1,193 @@
-// Building blocks shared by the encoders: Linear (packed weight), LayerNorm and the feed-forward activation.
+// The building blocks of every network, each with its two executions: inference on spans (packed weights, fused
+// epilogues, no tape) and recording on the autodiff tape. Parameters are held once, by their checkpoint names.
 using Semblance.Numerics;
+using Semblance.Training.Autodiff;
 
 namespace Semblance.Models;
 
-/// <summary>y = x·Wᵀ + b with W stored [out, in] in the checkpoint and packed once at load.</summary>
+/// <summary>
+/// One tensor of a module under its model name (e.g. <c>encoder.layer.0.attention.self.query.weight</c>). Inference
+/// reads the checkpoint's values (a mapped view); training calls <see cref="Trainable"/>, which makes a float32 copy
+/// on the autodiff tape once — from then on both executions and saving read that copy.
+/// </summary>
+internal sealed class ModelParameter
+{
+    private FloatTensor? _source;
+    private Parameter? _trainable;
+    private readonly bool _requiresGrad;
+
+    public ModelParameter(string name, FloatTensor source, bool requiresGrad = true)
+    {
+        Name = name;
+        Shape = source.Shape;
+        _source = source;
+        _requiresGrad = requiresGrad;
+    }
+
+    public string Name { get; }
+
+    public int[] Shape { get; }
+
+    /// <summary>Whether training updates it (false for buffers such as RoFormer's sinusoidal table).</summary>
+    public bool RequiresGrad => _requiresGrad;
+
+    public ReadOnlySpan<float> Span => _trainable is { } p ? p.Data : _source!.Span;
+
+    /// <summary>Row <paramref name="index"/> of a [rows, cols] tensor.</summary>
+    public ReadOnlySpan<float> Row(int index) => Span.Slice(index * Shape[^1], Shape[^1]);
+
+    /// <summary>The tape's parameter: a float32 copy made on first use (the checkpoint view is dropped then).</summary>
+    public Parameter Trainable
+    {
+        get
+        {
+            if (_trainable is null)
+            {
+                _trainable = new Parameter(Name, Shape, _source!.Span.ToArray(), _requiresGrad);
+                _source = null;
+            }
+            return _trainable;
+        }
+    }
+
+    public static ModelParameter Load(WeightView w, string name, params int[] shape) => new(w.ModelName(name), w.Get(name, shape));
+}
+
+/// <summary>The state of one recording pass: the tape, the batch, and dropout (on only when keys are given).</summary>
+internal sealed class TapePass(Tape tape, TokenBatch batch, ulong[]? rowKeys, ulong[]? sequenceKeys, float hiddenDropout, float attentionDropout)
+{
+    public Tape Tape => tape;
+
+    public TokenBatch Batch => batch;
+
+    public ulong[]? SequenceKeys => sequenceKeys;
+
+    public float AttentionDropout => attentionDropout;
+
+    /// <summary>hidden_dropout_prob at dropout site <paramref name="site"/> (sites number the dropout layers in order).</summary>
+    public Tensor Dropout(Tensor x, int site) => tape.Dropout(x, hiddenDropout, rowKeys, site);
+}
+
+/// <summary>y = x·Wᵀ + b with W stored [out, in] in the checkpoint; inference packs W once (<see cref="Pack"/>).</summary>
 internal sealed class Linear
 {
-    private readonly PackedWeight _weight;
-    private readonly FloatTensor _bias;
+    private readonly ModelParameter _weight;
+    private readonly ModelParameter _bias;
+    private PackedWeight? _packed;
 
-    private Linear(PackedWeight weight, FloatTensor bias)
+    private Linear(ModelParameter weight, ModelParameter bias)
     {
         _weight = weight;
         _bias = bias;
     }
 
-    public int OutFeatures => _weight.OutFeatures;
+    public int OutFeatures => _weight.Shape[0];
 
-    public int InFeatures => _weight.InFeatures;
+    public int InFeatures => _weight.Shape[1];
 
-    public static Linear Load(WeightView w, int outFeatures, int inFeatures)
-    {
-        var weight = w.Get("weight", outFeatures, inFeatures);
-        var bias = w.Get("bias", outFeatures);
-        return new Linear(PackedWeight.Pack(weight.Span, outFeatures, inFeatures), bias);
-    }
+    public IEnumerable<ModelParameter> Parameters => [_weight, _bias];
+
+    public static Linear Load(WeightView w, int outFeatures, int inFeatures) =>
+        new(ModelParameter.Load(w, "weight", outFeatures, inFeatures), ModelParameter.Load(w, "bias", outFeatures));
+
+    /// <summary>Prepares the inference execution: packs W for the GEMM micro-kernel.</summary>
+    public void Pack() => _packed = PackedWeight.Pack(_weight.Span, OutFeatures, InFeatures);
 
     /// <summary>
-    /// One Linear computing several that read the same input (query, key, value): their weights stacked along the
-    /// output dimension, so one GEMM pass replaces three.
+    /// An inference-only Linear computing several that read the same input (query, key, value): their weights
+    /// stacked along the output dimension, so one GEMM pass replaces three. Packed on return.
     /// </summary>
-    public static Linear Fuse(string name, int inFeatures, params (WeightView View, int OutFeatures)[] parts)
+    public static Linear Stack(string name, params Linear[] parts)
     {
-        int total = 0;
-        var loaded = new List<(FloatTensor Weight, FloatTensor Bias)>();
-        foreach (var (view, outFeatures) in parts)
-        {
-            var weight = view.Get("weight", outFeatures, inFeatures);
-            loaded.Add((weight, view.Get("bias", outFeatures)));
-            total += outFeatures;
-        }
+        int inFeatures = parts[0].InFeatures, total = parts.Sum(p => p.OutFeatures);
         var stacked = new float[total * inFeatures];
         var bias = new float[total];
         int row = 0;
-        foreach (var (weight, b) in loaded)
+        foreach (var part in parts)
         {
-            weight.Span.CopyTo(stacked.AsSpan(row * inFeatures));
-            b.Span.CopyTo(bias.AsSpan(row));
-            row += weight.Shape[0];
+            part._weight.Span.CopyTo(stacked.AsSpan(row * inFeatures));
+            part._bias.Span.CopyTo(bias.AsSpan(row));
+            row += part.OutFeatures;
         }
-        return new Linear(PackedWeight.Pack(stacked, total, inFeatures), new FloatTensor(name + ".bias", [total], bias));
+        var linear = new Linear(new ModelParameter(name + ".weight", new FloatTensor(name + ".weight", [total, inFeatures], stacked)),
+            new ModelParameter(name + ".bias", new FloatTensor(name + ".bias", [total], bias)));
+        linear.Pack();
+        return linear;
     }
 
-    public void Forward(ReadOnlySpan<float> x, int rows, Span<float> y, ComputeContext ctx) =>
-        Gemm.Linear(x, rows, _weight, _bias.Span, y, ctx);
+    private PackedWeight Packed => _packed ?? throw new InvalidOperationException($"{_weight.Name}: Pack() was not called before the inference forward");
 
-    /// <summary>y = activation(x·Wᵀ + b), the activation applied in the product's epilogue while the tile is in cache.</summary>
-    public void Forward(ReadOnlySpan<float> x, int rows, Numerics.Activation activation, Span<float> y, ComputeContext ctx) =>
-        Gemm.Linear(x, rows, _weight, _bias.Span, activation, y, ctx);
+    public void Forward(ReadOnlySpan<float> x, int rows, Span<float> y, ComputeContext ctx) =>
+        Gemm.Linear(x, rows, Packed, _bias.Span, y, ctx);
+
+    /// <summary>y = epilogue(x·Wᵀ + b), the activation applied in the product's epilogue while the tile is in cache.</summary>
+    public void Forward(ReadOnlySpan<float> x, int rows, Numerics.Activation epilogue, Span<float> y, ComputeContext ctx) =>
+        Gemm.Linear(x, rows, Packed, _bias.Span, epilogue, y, ctx);
 
     /// <summary>y = (x·Wᵀ + b) + residual, the skip connection added in the product's epilogue.</summary>
     public void Forward(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> residual, Span<float> y, ComputeContext ctx) =>
-        Gemm.Linear(x, rows, _weight, _bias.Span, residual[..(rows * OutFeatures)], y, ctx);
+        Gemm.Linear(x, rows, Packed, _bias.Span, residual[..(rows * OutFeatures)], y, ctx);
+
+    /// <summary>The recording execution.</summary>
+    public Tensor Forward(Tape tape, Tensor x) => tape.Linear(x, _weight.Trainable, _bias.Trainable);
 }
 
 /// <summary>y = (x − μ)/√(σ² + eps)·γ + β over the last dimension.</summary>
 internal sealed class LayerNorm
 {
-    private readonly FloatTensor _weight;
-    private readonly FloatTensor _bias;
+    private readonly ModelParameter _weight;
+    private readonly ModelParameter _bias;
     private readonly float _eps;
 
-    private LayerNorm(FloatTensor weight, FloatTensor bias, float eps)
+    private LayerNorm(ModelParameter weight, ModelParameter bias, float eps)
     {
         _weight = weight;
         _bias = bias;
         _eps = eps;
     }
 
-    public int Size => _weight.Length;
+    public int Size => _weight.Shape[0];
+
+    public IEnumerable<ModelParameter> Parameters => [_weight, _bias];
 
     public static LayerNorm Load(WeightView w, int size, double eps) =>
-        new(w.Get("weight", size), w.Get("bias", size), (float)eps);
+        new(ModelParameter.Load(w, "weight", size), ModelParameter.Load(w, "bias", size), (float)eps);
 
     public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows, ComputeContext ctx) =>
         Kernels.LayerNorm(x[..(rows * Size)], _weight.Span, _bias.Span, _eps, y[..(rows * Size)], rows, Size, ctx);
+
+    public Tensor Forward(Tape tape, Tensor x) => tape.LayerNorm(x, _weight.Trainable, _bias.Trainable, _eps);
 }
 
-internal static class Activation
+/// <summary>LayerNorm(dense(x) + residual): the tail of the attention block and of the feed-forward block.</summary>
+internal sealed class DenseResidualNorm(Linear dense, LayerNorm layerNorm)
 {
-    /// <summary>The GEMM epilogue's name for <paramref name="kind"/>.</summary>
-    public static Numerics.Activation ToEpilogue(HiddenActivation kind) => kind switch
+    private readonly Linear _dense = dense;
+    private readonly LayerNorm _layerNorm = layerNorm;
+
+    public IEnumerable<ModelParameter> Parameters => _dense.Parameters.Concat(_layerNorm.Parameters);
+
+    public static DenseResidualNorm Load(WeightView w, int inFeatures, TransformerConfig c) => new(
+        Linear.Load(w.Prefix("dense"), c.HiddenSize, inFeatures),
+        LayerNorm.Load(w.Prefix("LayerNorm"), c.HiddenSize, c.LayerNormEps));
+
+    public void Pack() => _dense.Pack();
+
+    public void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, Span<float> sum, Span<float> output, int rows, ComputeContext ctx)
+    {
+        _dense.Forward(x, rows, residual, sum, ctx);
+        _layerNorm.Forward(sum, output, rows, ctx);
+    }
+
+    /// <summary>LayerNorm(dropout(dense(x)) + residual), hidden dropout at <paramref name="site"/>.</summary>
+    public Tensor Forward(TapePass pass, Tensor x, Tensor residual, int site) =>
+        _layerNorm.Forward(pass.Tape, pass.Tape.Add(pass.Dropout(_dense.Forward(pass.Tape, x), site), residual));
+}
+
+internal static class HiddenActivations
+{
+    /// <summary>The GEMM epilogue that computes <paramref name="kind"/>.</summary>
+    public static Numerics.Activation ToEpilogue(this HiddenActivation kind) => kind switch
     {
         HiddenActivation.Gelu => Numerics.Activation.Gelu,
         HiddenActivation.GeluTanh => Numerics.Activation.GeluTanh,

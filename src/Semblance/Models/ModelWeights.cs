@@ -7,7 +7,7 @@ namespace Semblance.Models;
 /// All tensors of a checkpoint by name, whichever shard holds them. Files stay mapped until disposal because F32
 /// tensors are handed out as views into them. Records which tensors the model used, for its parameter count.
 /// </summary>
-public sealed class ModelWeights : IDisposable
+public sealed class ModelWeights : IDisposable, ITensorSource
 {
     public const string SingleFileName = "model.safetensors";
     public const string IndexFileName = "model.safetensors.index.json";
@@ -31,7 +31,7 @@ public sealed class ModelWeights : IDisposable
     /// <summary>Elements of every tensor fetched so far (each counted once).</summary>
     public long UsedElementCount => _used.Values.Sum();
 
-    public WeightView Root => new(this, "");
+    public WeightView Root => new(this, "", 0);
 
     /// <summary>Opens <c>model.safetensors</c>, or the shards listed by <c>model.safetensors.index.json</c>.</summary>
     public static ModelWeights Open(string modelDir)
@@ -146,6 +146,8 @@ public sealed class ModelWeights : IDisposable
         return null;
     }
 
+    FloatTensor ITensorSource.Get(string name, int[] shape) => Get(name, shape);
+
     internal FloatTensor Get(string name, int[] expectedShape)
     {
         var resolved = Resolve(name) ?? throw new ModelFormatException($"{Source}: tensor '{name}' is missing");
@@ -167,7 +169,7 @@ public sealed class ModelWeights : IDisposable
         var tried = new List<string>();
         foreach (var prefix in prefixes)
         {
-            if (Contains(prefix + probe)) return new WeightView(this, prefix);
+            if (Contains(prefix + probe)) return new WeightView(this, prefix, prefix.Length);
             tried.Add($"'{prefix}{probe}'");
         }
         throw new ModelFormatException($"{Source}: tensor '{probe}' is missing (looked for {string.Join(", ", tried)}); is this a checkpoint of the model type in config.json?");
@@ -179,24 +181,41 @@ public sealed class ModelWeights : IDisposable
     }
 }
 
+/// <summary>Where module loaders get their tensors: a checkpoint (<see cref="ModelWeights"/>) or fresh initial values.</summary>
+internal interface ITensorSource
+{
+    bool Contains(string name);
+
+    /// <summary>The tensor <paramref name="name"/>, which must exist and have exactly <paramref name="shape"/>.</summary>
+    FloatTensor Get(string name, int[] shape);
+}
+
 /// <summary>The tensors under one name prefix, e.g. <c>weights.Prefix("encoder.layer.3")</c>.</summary>
 public sealed class WeightView
 {
-    private readonly ModelWeights _weights;
+    private readonly ITensorSource _weights;
+    private readonly int _root;
 
-    internal WeightView(ModelWeights weights, string prefix)
+    internal WeightView(ITensorSource weights, string prefix, int root)
     {
         _weights = weights;
         Path = prefix;
+        _root = root;
     }
 
     /// <summary>The prefix, with its trailing dot ("" at the root).</summary>
     public string Path { get; }
 
-    public WeightView Prefix(string name) => new(_weights, Path + name + ".");
+    public WeightView Prefix(string name) => new(_weights, Path + name + ".", _root);
 
     public bool Contains(string name) => _weights.Contains(Path + name);
 
     /// <summary>The tensor <paramref name="name"/>, which must exist and have exactly <paramref name="shape"/>.</summary>
     public FloatTensor Get(string name, params int[] shape) => _weights.Get(Path + name, shape);
+
+    /// <summary>
+    /// The model's name for <paramref name="name"/> under this view: the path below the detected root (without a
+    /// <c>bert.</c>/<c>roformer.</c> task-head prefix), as a checkpoint of the bare model names it.
+    /// </summary>
+    public string ModelName(string name) => (Path + name)[_root..];
 }

@@ -14,8 +14,8 @@ public static class TransformerLoader
     }
 
     /// <summary>
-    /// Loads the model: model_type "bert" or "ernie" (without task-type embeddings) → <see cref="BertModel"/>,
-    /// "roformer" → <see cref="RoFormerModel"/>. The caller disposes the result, which unmaps the weight files.
+    /// Loads the model (model_type "bert", "ernie" without task-type embeddings, or "roformer") as a
+    /// <see cref="TransformerModel"/>. The caller disposes the result, which unmaps the weight files.
     /// </summary>
     public static ITransformer Load(string modelDir)
     {
@@ -23,7 +23,7 @@ public static class TransformerLoader
         var weights = ModelWeights.Open(modelDir);
         try
         {
-            return config.IsRoFormer ? RoFormerModel.Load(config, weights) : BertModel.Load(config, weights);
+            return TransformerModel.Load(config, weights);
         }
         catch
         {

@@ -2,7 +2,7 @@
 namespace Semblance.Models;
 
 /// <summary>
-/// Per-caller scratch memory for <see cref="EncoderModel.Forward"/>. Hidden states live in a few slots: every layer
+/// Per-caller scratch memory for <see cref="TransformerModel.Forward"/>. Hidden states live in a few slots: every layer
 /// gets its own slot only when all hidden states are requested; otherwise layers alternate between two slots,
 /// with a third one holding layer 1 when it must survive (first-last-avg pooling).
 /// </summary>
@@ -24,9 +24,6 @@ internal sealed class TransformerWorkspace : IDisposable
     public float[] ClsRows = [];
     public float[] Pooler = [];
 
-    /// <summary>One [MaxLength²] attention score matrix per worker thread.</summary>
-    public float[][] Scores = [];
-
     public TransformerOutput Output { get; }
 
     public int Tokens { get; private set; }
@@ -38,11 +35,11 @@ internal sealed class TransformerWorkspace : IDisposable
     public bool Disposed { get; private set; }
 
     /// <summary>Sizes every buffer for <paramref name="batch"/> and decides which hidden states survive the pass.</summary>
-    public void Prepare(TransformerConfig config, TokenBatch batch, ForwardRequest request, bool hasPooler, int workers)
+    public void Prepare(TransformerConfig config, TokenBatch batch, ForwardRequest request, bool hasPooler)
     {
         bool computePooler = hasPooler && request.Pooler;
         ObjectDisposedException.ThrowIf(Disposed, this);
-        int t = batch.TokenCount, h = config.HiddenSize, layers = config.NumHiddenLayers, maxLength = batch.MaxLength;
+        int t = batch.TokenCount, h = config.HiddenSize, layers = config.NumHiddenLayers;
         Tokens = t;
         HiddenSize = h;
         Layers = layers;
@@ -76,8 +73,6 @@ internal sealed class TransformerWorkspace : IDisposable
             Ensure(ref ClsRows, batch.BatchSize * h);
             Ensure(ref Pooler, batch.BatchSize * h);
         }
-        if (Scores.Length < workers) Array.Resize(ref Scores, workers);
-        for (int w = 0; w < workers; w++) Ensure(ref Scores[w], maxLength * maxLength);
         Output.Reset(batch.BatchSize, hasPooler, computePooler);
     }
 
@@ -95,7 +90,6 @@ internal sealed class TransformerWorkspace : IDisposable
     {
         Disposed = true;
         _slots = [];
-        Scores = [];
         Embedding = EmbeddingNorm = Qkv = Context = Attention = Intermediate = Sum = ClsRows = Pooler = [];
     }
 }

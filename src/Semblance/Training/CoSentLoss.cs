@@ -4,13 +4,13 @@ using Semblance.Training.Autodiff;
 namespace Semblance.Training;
 
 /// <summary>
-/// For pairs (a_i, b_i) with gold scores y_i and c_i = λ·cos(a_i, b_i):
+/// For pairs (a_i, b_i) with gold scores y_i and c_i = s·cos(a_i, b_i):
 /// loss = log(1 + Σ_{(i, j): y_i &gt; y_j} exp(c_j − c_i)). Every pair the gold ranks higher must get the higher
-/// cosine; λ (default 20) sharpens the soft maximum. Only the order of the scores matters, so any scale works.
+/// cosine; the scale s (default 20, the paper's λ) sharpens the soft maximum. Only the order of the scores matters, so any scale works.
 /// </summary>
-public sealed class CoSentLoss(float lambda = 20f) : EmbeddingLoss
+public sealed class CoSentLoss(float scale = 20f) : EmbeddingLoss
 {
-    public float Lambda { get; } = lambda;
+    public float Scale { get; } = scale;
 
     public override string Name => "cosent";
 
@@ -21,15 +21,15 @@ public sealed class CoSentLoss(float lambda = 20f) : EmbeddingLoss
         CheckColumns(columns);
         if (scores is null || scores.Length != columns[0].Rows) throw new ArgumentException("cosent needs one gold score per row", nameof(scores));
         var cosines = tape.RowDot(tape.L2Normalize(columns[0]), tape.L2Normalize(columns[1]));
-        var loss = Objective(tape, cosines, scores, Lambda);
+        var loss = Objective(tape, cosines, scores, Scale);
         return new LossValue(loss, loss.Item);
     }
 
     /// <summary>
     /// The ranking term on a [n, 1] cosine column. With z_ij = c_j − c_i over ordered pairs and
-    /// w_ij = exp z_ij / (1 + Σ exp z), d loss/d c_j += w_ij and d loss/d c_i −= w_ij (then × λ).
+    /// w_ij = exp z_ij / (1 + Σ exp z), d loss/d c_j += w_ij and d loss/d c_i −= w_ij (then × s).
     /// </summary>
-    public static Tensor Objective(Tape tape, Tensor cosines, float[] scores, float lambda)
+    public static Tensor Objective(Tape tape, Tensor cosines, float[] scores, float scale)
     {
         int n = cosines.Rows;
         var pairs = new List<(int Hi, int Lo)>();
@@ -40,7 +40,7 @@ public sealed class CoSentLoss(float lambda = 20f) : EmbeddingLoss
         double max = 0;
         for (int p = 0; p < pairs.Count; p++)
         {
-            z[p] = lambda * ((double)cosines.Data[pairs[p].Lo] - cosines.Data[pairs[p].Hi]);
+            z[p] = scale * ((double)cosines.Data[pairs[p].Lo] - cosines.Data[pairs[p].Hi]);
             max = Math.Max(max, z[p]);
         }
         double sum = Math.Exp(-max);
@@ -51,7 +51,7 @@ public sealed class CoSentLoss(float lambda = 20f) : EmbeddingLoss
             var gc = cosines.GradBuffer();
             for (int p = 0; p < pairs.Count; p++)
             {
-                double w = Math.Exp(z[p] - loss) * lambda * g[0];
+                double w = Math.Exp(z[p] - loss) * scale * g[0];
                 gc[pairs[p].Lo] += (float)w;
                 gc[pairs[p].Hi] -= (float)w;
             }

@@ -24,7 +24,12 @@ public static class GradientCache
     /// <paramref name="chunks"/> = 1 back-propagates through one graph of the whole batch.
     /// </summary>
     public static LossValue Accumulate(ITrainableEncoder model, EmbeddingLoss loss, IReadOnlyList<IReadOnlyList<int[]>> columns,
-        float[]? scores, ulong[][]? dropoutKeys, int chunks, PoolingMode pooling, ComputeContext context)
+        float[]? scores, ulong[][]? dropoutKeys, int chunks, PoolingMode pooling, ComputeContext context) =>
+        Accumulate(model, loss, columns, scores, dropoutKeys, chunks, pooling, context, out _);
+
+    /// <summary>As above; <paramref name="backwardStart"/> is the <see cref="System.Diagnostics.Stopwatch"/> timestamp at which back-propagation began.</summary>
+    public static LossValue Accumulate(ITrainableEncoder model, EmbeddingLoss loss, IReadOnlyList<IReadOnlyList<int[]>> columns,
+        float[]? scores, ulong[][]? dropoutKeys, int chunks, PoolingMode pooling, ComputeContext context, out long backwardStart)
     {
         int rows = columns[0].Count;
         if (columns.Any(c => c.Count != rows)) throw new ArgumentException("columns differ in row count", nameof(columns));
@@ -36,6 +41,7 @@ public static class GradientCache
             for (int c = 0; c < columns.Count; c++)
                 embeddings.Add(model.Encode(tape, TokenBatch.FromSequences(columns[c]), pooling, dropoutKeys?[c]));
             var value = loss.Compute(tape, embeddings, scores);
+            backwardStart = System.Diagnostics.Stopwatch.GetTimestamp();
             if (double.IsFinite(value.Reported)) tape.Backward(value.Objective);
             return value;
         }
@@ -58,6 +64,7 @@ public static class GradientCache
         }
         var lossTape = new Tape(context);
         var result = loss.Compute(lossTape, leaves, scores);
+        backwardStart = System.Diagnostics.Stopwatch.GetTimestamp();
         if (!double.IsFinite(result.Reported)) return result;
         lossTape.Backward(result.Objective);
 

@@ -93,7 +93,7 @@ public sealed class GruEncoder : ITrainableEncoder
         var e = tape.Embedding(_byName["embeddings.weight"], batch.Ids);
         var forward = Direction(tape, e, batch.Offsets, "");
         var backward = Direction(tape, e, batch.Offsets, "_reverse");
-        return tape.MeanPool(tape.ConcatColumns(forward, backward), batch.Offsets);
+        return tape.Pool(PoolingMode.Mean, null, tape.ConcatColumns(forward, backward), batch.Offsets);
     }
 
     private Tensor Direction(Tape tape, Tensor e, int[] offsets, string suffix) => tape.Gru(e, offsets,

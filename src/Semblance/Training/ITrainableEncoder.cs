@@ -10,6 +10,9 @@ public interface ITrainableEncoder
     /// <summary>Every tensor of the model, in save order.</summary>
     IReadOnlyList<Parameter> Parameters { get; }
 
+    /// <summary>Length of the sentence vectors <see cref="Encode"/> returns.</summary>
+    int Dimension { get; }
+
     /// <summary>One vector per sequence, [BatchSize, dimension]; dropout keys (one per sequence) turn dropout on.</summary>
     Tensor Encode(Tape tape, TokenBatch batch, PoolingMode pooling, ulong[]? dropoutKeys = null);
 }

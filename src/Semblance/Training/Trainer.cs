@@ -34,10 +34,10 @@ public sealed class Trainer
 
     private readonly TrainerOptions _o;
     private readonly TextWriter _log;
-    private readonly Dictionary<string, int[]> _tokens = new(StringComparer.Ordinal);
     private ITrainableEncoder _model = null!;
     private int _vocabSize;
     private BertTokenizer _tokenizer = null!;
+    private TrainingTokens _tokens = null!;
     private string _configJson = "";
     private List<(string Name, byte[] Content)> _tokenizerFiles = [];
     private int _maxLength;
@@ -48,24 +48,12 @@ public sealed class Trainer
         _log = log;
     }
 
-    public static EmbeddingLoss CreateLoss(TrainerOptions o) => o.Loss switch
-    {
-        "simcse" or "sup-simcse" => new SimCseLoss(o.Temperature),
-        "cosent" => new CoSentLoss(o.Scale),
-        "am-softmax" => new AmSoftmaxLoss(o.Margin, o.Scale),
-        "flatnce" => new FlatNceLoss(o.Temperature),
-        _ => throw new SemblanceException($"--loss: unknown loss '{o.Loss}'; expected one of {string.Join("|", TrainerOptions.Losses)}"),
-    };
-
     public TrainingResult Run()
     {
-        var loss = CreateLoss(_o);
         ClaimOutput(checkOnly: true);
         LoadModel();
-        // SimCSE and FlatNCE make their positive by running each sentence twice through dropout; the GRU has none,
-        // so both views would be identical and the loss would teach nothing.
-        if (_model is GruEncoder && _o.Loss is "simcse" or "flatnce")
-            throw new SemblanceException($"--loss {_o.Loss} needs dropout to make two views of a sentence, and the GRU encoder has none; use sup-simcse, cosent or am-softmax with it");
+        if (_model is GruEncoder && _o.Loss.NeedsDropout)
+            throw new SemblanceException($"--loss {_o.Loss} needs dropout to make two views of a sentence, and the GRU encoder has none; use {string.Join(", ", TrainingLosses.All.Where(l => !l.NeedsDropout))} with it");
         var data = TrainingData.Load(_o.DataPath, _o.Loss);
         var dev = _o.EvalData is null ? null : StsDataset.Load(_o.EvalData);
         ClaimOutput(checkOnly: false);
@@ -74,7 +62,9 @@ public sealed class Trainer
         long totalSteps = epochs.Sum(e => (long)e.Count);
         if (totalSteps == 0) throw new InputFormatException($"{_o.DataPath}: {data.ExamplesPerEpoch} example(s) make no batch of at least 2 rows; add data");
         var schedule = new LearningRateSchedule(_o.LearningRate, _o.WarmupSteps, totalSteps);
-        var optimizer = new AdamW(_model.TrainableParameters(), _o.WeightDecay);
+        _tokens = new TrainingTokens(_tokenizer, _maxLength, _vocabSize);
+        var trainingStep = new TrainingStep(_model, _o.Loss, _o.LossSettings, _tokens.Get, _o.Seed, _o.Accumulate, _o.MaxGradNorm, _o.WeightDecay);
+        var optimizer = trainingStep.Optimizer;
         var state = new State();
         if (_o.ResumeDir is not null) state = Restore(optimizer);
 
@@ -90,14 +80,13 @@ public sealed class Trainer
             for (int b = epoch == state.Epoch ? state.Batch : 0; b < batches.Count; b++)
             {
                 var rows = batches[b];
-                var value = Step(loss, rows, state.Step, context);
+                double lr = schedule.At(state.Step);
+                var result = trainingStep.Run(rows, state.Step, lr, context);
+                double value = result.Loss;
                 if (!double.IsFinite(value))
                     throw new SemblanceException($"step {state.Step + 1} (epoch {epoch + 1}, batch {b + 1}): the loss is {value}; training stopped. The last good checkpoint is kept in {Path.Combine(_o.OutputDir, LastDir)}{(state.Step > 0 ? "" : " (none yet)")}; lower --lr or check the data");
-                if (!double.IsFinite(optimizer.ClipGradientNorm(_o.MaxGradNorm)))
+                if (!result.Updated)
                     throw new SemblanceException($"step {state.Step + 1} (epoch {epoch + 1}, batch {b + 1}): the gradient is not finite (loss {value}); training stopped. The last good checkpoint is kept in {Path.Combine(_o.OutputDir, LastDir)}; lower --lr");
-                double lr = schedule.At(state.Step);
-                optimizer.Update(lr);
-                _model.ZeroGradients();
                 state.Step++;
                 state.Epoch = epoch;
                 state.Batch = b + 1;
@@ -134,63 +123,24 @@ public sealed class Trainer
         return new TrainingResult(state.BestSpearman, state.Step, Stopped: false);
     }
 
-    /// <summary>One optimizer step's gradient; dropout keys derive from (seed, step, column, row).</summary>
-    private double Step(EmbeddingLoss loss, TrainingRow[] rows, long step, ComputeContext context)
+    /// <summary>
+    /// Dev Spearman ×100 of cosine(mean-pooled embeddings) against gold scores, without dropout: the inference batch
+    /// loop (<see cref="LengthSortedBatches"/>) over the tape without a graph, scored by <see cref="StsEvaluator"/>.
+    /// </summary>
+    internal static double Evaluate(ITrainableEncoder model, Func<string, TokenizedText> tokenize, StsDataset dev, ComputeContext context, int batchSize = 64)
     {
-        int columns = rows[0].Texts.Length;
-        var ids = new List<IReadOnlyList<int[]>>();
-        var keys = new ulong[columns][];
-        ulong stepKey = DropoutMask.Mix(DropoutMask.Mix((ulong)(uint)_o.Seed) ^ (ulong)step);
-        for (int c = 0; c < columns; c++)
-        {
-            ids.Add(rows.Select(r => Tokens(r.Texts[c])).ToList());
-            keys[c] = new ulong[rows.Length];
-            for (int r = 0; r < rows.Length; r++) keys[c][r] = DropoutMask.Mix(stepKey ^ ((ulong)c << 48) ^ (ulong)r);
-        }
-        float[]? scores = _o.Loss == "cosent" ? rows.Select(r => r.Score).ToArray() : null;
-        return GradientCache.Accumulate(_model, loss, ids, scores, keys, _o.Accumulate, PoolingMode.Mean, context).Reported;
-    }
-
-    private int[] Tokens(string text)
-    {
-        if (!_tokens.TryGetValue(text, out var ids))
-        {
-            ids = _tokenizer.Encode(text, _maxLength).Ids;
-            foreach (int id in ids)
-                if (id >= _vocabSize)
-                    throw new SemblanceException($"token id {id} is outside the model's vocab_size {_vocabSize}; the vocabulary does not match config.json");
-            _tokens[text] = ids;
-        }
-        return ids;
-    }
-
-    /// <summary>Dev Spearman ×100 of cosine(mean-pooled embeddings) against gold scores, without dropout.</summary>
-    public static double Evaluate(ITrainableEncoder model, Func<string, int[]> tokenize, StsDataset dev, ComputeContext context, int batchSize = 64)
-    {
-        var sentences = dev.Sentences;
-        int h = 0;
-        float[] vectors = [];
-        var order = Enumerable.Range(0, sentences.Count).OrderBy(i => tokenize(sentences[i]).Length).ToArray();
+        var vectors = new float[(long)dev.Sentences.Count * model.Dimension];
         var tape = new Tape(context, recording: false);
-        foreach (var chunk in order.Chunk(batchSize))
-        {
-            var pooled = model.Encode(tape, TokenBatch.FromSequences(chunk.Select(i => tokenize(sentences[i])).ToList()), PoolingMode.Mean);
-            if (h == 0)
-            {
-                h = pooled.Cols;
-                vectors = new float[sentences.Count * h];
-            }
-            for (int r = 0; r < chunk.Length; r++) pooled.Row(r).CopyTo(vectors.AsSpan(chunk[r] * h, h));
-        }
-        var cosines = StsEvaluator.Cosines(dev, vectors, h);
-        return 100 * Correlation.Spearman(cosines, dev.Gold);
+        LengthSortedBatches.Embed(dev.Sentences, vectors, model.Dimension, batchSize, context, tokenize,
+            (batch, pooled) => model.Encode(tape, batch, PoolingMode.Mean).Data.AsSpan().CopyTo(pooled), CancellationToken.None);
+        return StsEvaluator.Evaluate(dev, vectors, model.Dimension, Pooling.Format(PoolingMode.Mean), StsWhitening.None, [0])[0].Spearman;
     }
 
     private void EvaluateAndSave(StsDataset? dev, State state, AdamW optimizer, ComputeContext context)
     {
         if (dev is not null)
         {
-            double spearman = Evaluate(_model, Tokens, dev, context);
+            double spearman = Evaluate(_model, _tokens.Tokenize, dev, context);
             bool better = double.IsNaN(state.BestSpearman) || spearman > state.BestSpearman;
             if (better)
             {
@@ -247,7 +197,7 @@ public sealed class Trainer
         {
             ["format"] = StateFormat,
             ["version"] = StateVersion,
-            ["loss"] = _o.Loss,
+            ["loss"] = _o.Loss.Name,
             ["step"] = state.Step,
             ["epoch"] = state.Epoch,
             ["batch_in_epoch"] = state.Batch,
@@ -332,7 +282,7 @@ public sealed class Trainer
         if (root?["format"]?.GetValue<string>() != StateFormat || root["version"]?.GetValue<int>() != StateVersion)
             throw new ModelFormatException($"{statePath}: expected format \"{StateFormat}\" version {StateVersion}");
         string loss = root["loss"]!.GetValue<string>();
-        if (loss != _o.Loss) throw new SemblanceException($"--resume {_o.ResumeDir}: the checkpoint was trained with --loss {loss}, not {_o.Loss}");
+        if (loss != _o.Loss.Name) throw new SemblanceException($"--resume {_o.ResumeDir}: the checkpoint was trained with --loss {loss}, not {_o.Loss}");
         var state = new State
         {
             Step = root["step"]!.GetValue<long>(),

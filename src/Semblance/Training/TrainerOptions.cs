@@ -3,9 +3,7 @@ namespace Semblance.Training;
 
 public sealed record TrainerOptions
 {
-    public static IReadOnlyList<string> Losses { get; } = ["simcse", "sup-simcse", "cosent", "am-softmax", "flatnce"];
-
-    public required string Loss { get; init; }
+    public required TrainingLoss Loss { get; init; }
 
     public required string DataPath { get; init; }
 
@@ -37,8 +35,10 @@ public sealed record TrainerOptions
 
     public float Margin { get; init; } = 0.3f;
 
-    /// <summary>CoSENT's λ and AM-Softmax's s.</summary>
+    /// <summary>CoSENT's and AM-Softmax's scale s (the logits are s·cos).</summary>
     public float Scale { get; init; } = 20f;
+
+    public LossSettings LossSettings => new(Temperature, Margin, Scale);
 
     public int Seed { get; init; } = 42;
 

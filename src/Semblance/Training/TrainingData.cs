@@ -17,7 +17,7 @@ public sealed class TrainingData
 {
     public const double MaxScore = 5.0;
 
-    private TrainingData(string source, string loss, List<TrainingRow> rows, Dictionary<string, List<string>>? groups)
+    private TrainingData(string source, TrainingLoss loss, List<TrainingRow> rows, Dictionary<string, List<string>>? groups)
     {
         Source = source;
         Loss = loss;
@@ -27,7 +27,7 @@ public sealed class TrainingData
 
     public string Source { get; }
 
-    public string Loss { get; }
+    public TrainingLoss Loss { get; }
 
     /// <summary>The rows as read (for am-softmax, one row per text; pairs are drawn per epoch).</summary>
     public IReadOnlyList<TrainingRow> Rows { get; }
@@ -38,12 +38,12 @@ public sealed class TrainingData
     /// <summary>Examples per epoch: rows, or for am-softmax the number of same-group pairs drawn.</summary>
     public int ExamplesPerEpoch => Groups is null ? Rows.Count : Groups.Values.Sum(g => (g.Count + 1) / 2);
 
-    public static TrainingData Load(string path, string loss) => Parse(TextLines.ReadFile(path), path, loss);
+    public static TrainingData Load(string path, TrainingLoss loss) => Parse(TextLines.ReadFile(path), path, loss);
 
-    public static TrainingData Parse(IEnumerable<string> lines, string source, string loss)
+    public static TrainingData Parse(IEnumerable<string> lines, string source, TrainingLoss loss)
     {
         var rows = new List<TrainingRow>();
-        Dictionary<string, List<string>>? groups = loss == "am-softmax" ? new(StringComparer.Ordinal) : null;
+        Dictionary<string, List<string>>? groups = loss.Format == TrainingFormat.Groups ? new(StringComparer.Ordinal) : null;
         int? arity = null;
         long number = 0;
         foreach (var line in lines)
@@ -52,15 +52,14 @@ public sealed class TrainingData
             if (line.Trim().Length == 0) continue;
             string where = $"{source}:{number}";
             var fields = line.Split('\t');
-            switch (loss)
+            switch (loss.Format)
             {
-                case "simcse":
-                case "flatnce":
+                case TrainingFormat.Sentences:
                     if (fields.Length != 1)
                         throw new InputFormatException($"{where}: {fields.Length} tab-separated columns, expected one sentence per line for --loss {loss}");
                     rows.Add(new TrainingRow([line, line]));
                     break;
-                case "sup-simcse":
+                case TrainingFormat.Pairs:
                     if (fields.Length is < 2 or > 3)
                         throw new InputFormatException($"{where}: {fields.Length} tab-separated column{(fields.Length == 1 ? "" : "s")}, expected anchor<TAB>positive[<TAB>hard negative]");
                     arity ??= fields.Length;
@@ -72,7 +71,7 @@ public sealed class TrainingData
                     RequireText(fields, where);
                     rows.Add(new TrainingRow(fields));
                     break;
-                case "cosent":
+                case TrainingFormat.ScoredPairs:
                     if (fields.Length != 3)
                         throw new InputFormatException($"{where}: {fields.Length} tab-separated column{(fields.Length == 1 ? "" : "s")}, expected sentence1<TAB>sentence2<TAB>score");
                     if (!double.TryParse(fields[2], NumberStyles.Float, CultureInfo.InvariantCulture, out double score) || !double.IsFinite(score))
@@ -82,7 +81,7 @@ public sealed class TrainingData
                     RequireText(fields.AsSpan(0, 2).ToArray(), where);
                     rows.Add(new TrainingRow([fields[0], fields[1]], (float)score));
                     break;
-                case "am-softmax":
+                case TrainingFormat.Groups:
                     if (fields.Length != 2)
                         throw new InputFormatException($"{where}: {fields.Length} tab-separated column{(fields.Length == 1 ? "" : "s")}, expected text<TAB>group");
                     RequireText(fields, where);
@@ -91,7 +90,7 @@ public sealed class TrainingData
                     members.Add(fields[0]);
                     break;
                 default:
-                    throw new ArgumentException($"unknown loss '{loss}'", nameof(loss));
+                    throw new ArgumentOutOfRangeException(nameof(loss), loss.Format, null);
             }
         }
         if (rows.Count == 0) throw new InputFormatException($"{source}: no training examples; expected {Expected(loss)}");
@@ -105,11 +104,11 @@ public sealed class TrainingData
         return new TrainingData(source, loss, rows, groups);
     }
 
-    private static string Expected(string loss) => loss switch
+    private static string Expected(TrainingLoss loss) => loss.Format switch
     {
-        "simcse" or "flatnce" => "one sentence per line",
-        "sup-simcse" => "anchor<TAB>positive[<TAB>hard negative] lines",
-        "cosent" => "sentence1<TAB>sentence2<TAB>score lines",
+        TrainingFormat.Sentences => "one sentence per line",
+        TrainingFormat.Pairs => "anchor<TAB>positive[<TAB>hard negative] lines",
+        TrainingFormat.ScoredPairs => "sentence1<TAB>sentence2<TAB>score lines",
         _ => "text<TAB>group lines",
     };
 

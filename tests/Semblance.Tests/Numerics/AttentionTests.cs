@@ -71,4 +71,45 @@ public class AttentionTests
         Assert.Throws<ArgumentException>(() => Attention.MultiHead(qkv, qkv, qkv, Ld, [0, 5], Heads, HeadDim, output, Hidden, ComputeContext.Single));
         Assert.Throws<ArgumentException>(() => Attention.MultiHead(qkv, qkv, qkv, Hidden - 1, [0, 4], Heads, HeadDim, output, Hidden, ComputeContext.Single));
     }
+
+    /// <summary>
+    /// The kernel's other uses: one query row against all keys (a KV-cache step) gives that row of full attention
+    /// bit for bit, and an additive −∞ mask on keys gives attention over the remaining keys.
+    /// </summary>
+    [Fact]
+    public void HeadServesCachedStepsAndAdditiveMasks()
+    {
+        const int t = 9, d = HeadDim;
+        var q = NumericsTestData.Random(t * d, 41, 2f);
+        var k = NumericsTestData.Random(t * d, 42, 2f);
+        var v = NumericsTestData.Random(t * d, 43, 2f);
+        float scale = Attention.DefaultScale(d);
+        var full = new float[t * d];
+        var p = new float[t * t];
+        Attention.Head(q, d, t, k, v, d, t, d, scale, p, full, d);
+
+        var step = new float[d];
+        Attention.Head(q.AsSpan((t - 1) * d), d, 1, k, v, d, t, d, scale, new float[t], step, d);
+        Assert.Equal(full.AsSpan((t - 1) * d, d).ToArray(), step);
+
+        // Mask out keys 5.. for every query: equals attention against keys 0..4 only.
+        var mask = new float[t * t];
+        for (int i = 0; i < t; i++)
+            for (int j = 5; j < t; j++) mask[i * t + j] = float.NegativeInfinity;
+        var masked = new float[t * d];
+        Attention.Head(q, d, t, k, v, d, t, d, scale, p, masked, d, mask);
+        var shorter = new float[t * d];
+        Attention.Head(q, d, t, k, v, d, 5, d, scale, new float[t * 5], shorter, d);
+        for (int i = 0; i < masked.Length; i++) Assert.Equal(shorter[i], masked[i], 1e-6f);
+        for (int i = 0; i < t; i++) Assert.Equal(0f, p[i * t + 7]);
+
+        // Dropout factors: O = (P ⊙ m)·V and the factors are overwritten with P ⊙ m.
+        var factors = Enumerable.Range(0, t * t).Select(i => i % 3 == 0 ? 0f : 1.5f).ToArray();
+        var dropped = new float[t * d];
+        Attention.Head(q, d, t, k, v, d, t, d, scale, p, dropped, d, dropout: factors);
+        for (int i = 0; i < t * t; i++) Assert.Equal(i % 3 == 0 ? 0f : p[i] * 1.5f, factors[i]);
+        var reference = new float[t * d];
+        Gemm.MultiplyAB(t, d, t, factors, t, v, d, reference, d);
+        Assert.Equal(reference, dropped);
+    }
 }

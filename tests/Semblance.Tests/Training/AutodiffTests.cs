@@ -1,4 +1,5 @@
 // Every tape operation's gradient against central finite differences, plus the tape's own bookkeeping.
+using Semblance.Embeddings;
 using Semblance.Models;
 using Semblance.Training.Autodiff;
 
@@ -130,7 +131,7 @@ public class AutodiffTests
     public void RotaryRotatesInterleavedPairsPerSequencePosition()
     {
         var x = GradientCheck.Leaf(9, 8, 27);
-        var table = RotaryTable(16, 4);
+        var table = RotaryEmbedding.Compute(16, 4);
         GradientCheck.Check(t => t.Rotary(x, Offsets, 2, table), [x]);
         var y = new Tape().Rotary(x, Offsets, 2, table);
         // Position 0 of every sequence is unrotated; rotation keeps each pair's length.
@@ -163,10 +164,11 @@ public class AutodiffTests
     {
         var first = GradientCheck.Leaf(9, 4, 29);
         var last = GradientCheck.Leaf(9, 4, 30);
-        GradientCheck.Check(t => t.MeanPool(last, Offsets), [last]);
-        GradientCheck.Check(t => t.FirstTokenPool(last, Offsets), [last]);
-        GradientCheck.Check(t => t.FirstLastAveragePool(first, last, Offsets), [first, last]);
-        var mean = new Tape().MeanPool(last, Offsets);
+        GradientCheck.Check(t => t.Pool(PoolingMode.Mean, null, last, Offsets), [last]);
+        GradientCheck.Check(t => t.Pool(PoolingMode.Cls, null, last, Offsets), [last]);
+        GradientCheck.Check(t => t.Pool(PoolingMode.Max, null, last, Offsets), [last]);
+        GradientCheck.Check(t => t.Pool(PoolingMode.FirstLastAvg, first, last, Offsets), [first, last]);
+        var mean = new Tape().Pool(PoolingMode.Mean, null, last, Offsets);
         Assert.Equal((last.Data[0] + last.Data[4] + last.Data[8]) / 3, mean.Data[0], 6);
         Assert.Equal(last.Data[12], mean.Data[4], 6);
     }
@@ -197,20 +199,6 @@ public class AutodiffTests
         var y = idle.Mean(x);
         Assert.False(y.RequiresGrad);
         Assert.Equal(0, idle.Count);
-    }
-
-    internal static float[] RotaryTable(int positions, int dim)
-    {
-        int half = dim / 2;
-        var table = new float[positions * dim];
-        for (int p = 0; p < positions; p++)
-            for (int j = 0; j < half; j++)
-            {
-                double angle = p / Math.Pow(10000.0, 2.0 * j / dim);
-                table[p * dim + j] = (float)Math.Sin(angle);
-                table[p * dim + half + j] = (float)Math.Cos(angle);
-            }
-        return table;
     }
 }
 

@@ -78,7 +78,7 @@ public class GruTrainingTests
         var data = WriteGroups(dir);
         TrainerOptions Options(string output) => new()
         {
-            Loss = "am-softmax", DataPath = data, OutputDir = output, InitConfig = config, VocabPath = Vocab, Epochs = 2, BatchSize = 8,
+            Loss = TrainingLosses.AmSoftmax, DataPath = data, OutputDir = output, InitConfig = config, VocabPath = Vocab, Epochs = 2, BatchSize = 8,
             LearningRate = 1e-2, WarmupSteps = 1, Scale = 30, Margin = 0.35f, Threads = 1,
         };
         var straight = dir.Sub("straight");

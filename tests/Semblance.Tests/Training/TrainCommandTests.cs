@@ -58,7 +58,7 @@ public class TrainCommandTests
         var train = Write(dir, "sent.txt", StsLines("train.tsv", 40).Select(l => l.Split('\t')[0]));
         TrainerOptions Options(string output) => new()
         {
-            Loss = "simcse", DataPath = train, OutputDir = output, ModelDir = SharedData.FixtureModel(Bert), Epochs = 2, BatchSize = 8,
+            Loss = TrainingLosses.SimCse, DataPath = train, OutputDir = output, ModelDir = SharedData.FixtureModel(Bert), Epochs = 2, BatchSize = 8,
             LearningRate = 1e-3, WarmupSteps = 3, Threads = 1,
         };
         var straight = dir.Sub("straight");
@@ -109,15 +109,15 @@ public class TrainCommandTests
     /// <summary>The loss on the first 8 rows of the data, no dropout.</summary>
     private static double LossOnData(TrainableEncoder model, string lossName, string path)
     {
-        var options = new TrainerOptions { Loss = lossName, DataPath = path, OutputDir = "", Temperature = 0.1f };
-        var data = TrainingData.Load(path, lossName);
+        var options = new TrainerOptions { Loss = TrainingLosses.Get(lossName), DataPath = path, OutputDir = "", Temperature = 0.1f };
+        var data = TrainingData.Load(path, options.Loss);
         var rows = data.Batches(8, 1, 0)[0];
         var tokenizer = Semblance.Text.BertTokenizer.Load(SharedData.FixtureModel(Bert));
         var tape = new Tape(recording: false);
         var columns = Enumerable.Range(0, rows[0].Texts.Length)
             .Select(c => model.Encode(tape, TokenBatch.FromSequences(rows.Select(r => tokenizer.Encode(r.Texts[c], 64).Ids).ToList()), PoolingMode.Mean))
             .ToList();
-        return Trainer.CreateLoss(options).Compute(tape, columns, rows.Select(r => r.Score).ToArray()).Reported;
+        return options.Loss.Create(options.LossSettings).Compute(tape, columns, rows.Select(r => r.Score).ToArray()).Reported;
     }
 
     [SharedFact]
@@ -192,7 +192,7 @@ public class TrainCommandTests
         var lines = StsLines("train.tsv", 11).Select(l => l.Split('\t')[0]).Append("a zebra is running").ToList();
         var data = Write(dir, "sent.txt", lines);
         // A seed whose first batch does not contain the poisoned sentence, so a good step comes first.
-        int seed = Enumerable.Range(1, 50).First(s => !TrainingData.Load(data, "simcse").Batches(4, s, 0)[0].Any(r => r.Texts[0].Contains("zebra")));
+        int seed = Enumerable.Range(1, 50).First(s => !TrainingData.Load(data, TrainingLosses.SimCse).Batches(4, s, 0)[0].Any(r => r.Texts[0].Contains("zebra")));
         var output = dir.Sub("out");
         var (code, stdout, err) = Train("--model", modelDir, "--data", data, "--loss", "simcse", "--output", output, "--batch-size", "4",
             "--eval-every", "1", "--seed", seed.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -8,7 +8,7 @@ public sealed partial class Tape
 {
     /// <summary>
     /// Per sequence s (rows offsets[s] .. offsets[s+1]−1, no padding) and head h (columns h·d .. h·d+d−1):
-    /// P = softmax(Q·Kᵀ/√d), P̃ = dropout(P), O = P̃·V. Backward, with D = dO·Vᵀ ⊙ mask/(1−p):
+    /// P = softmax(Q·Kᵀ/√d), P̃ = dropout(P), O = P̃·V (the forward is <see cref="Numerics.Attention.Head"/>, the kernel inference runs). Backward, with D = dO·Vᵀ ⊙ mask/(1−p):
     /// dV = P̃ᵀ·dO, dS = P ⊙ (D − rowsum(D ⊙ P)), dQ = dS·K/√d, dK = dSᵀ·Q/√d.
     /// Attention dropout element (h, i, j) of sequence s is keyed by sequenceKeys[s]; null keys or p = 0 mean none.
     /// </summary>
@@ -20,7 +20,7 @@ public sealed partial class Tape
         if (width % heads != 0) throw new ArgumentException($"Attention: {width} columns do not split into {heads} heads");
         if (offsets.Length == 0 || offsets[0] != 0 || offsets[^1] != n) throw new ArgumentException("Attention: offsets must run from 0 to the row count", nameof(offsets));
         int d = width / heads, sequences = offsets.Length - 1, pairs = sequences * heads;
-        float scale = (float)(1.0 / Math.Sqrt(d));
+        float scale = Numerics.Attention.DefaultScale(d);
         bool drop = dropout > 0f && sequenceKeys is not null;
         if (drop && sequenceKeys!.Length != sequences) throw new ArgumentException($"Attention: {sequenceKeys.Length} sequence keys for {sequences} sequences", nameof(sequenceKeys));
         float keep = drop ? 1f / (1f - dropout) : 1f;
@@ -32,17 +32,9 @@ public sealed partial class Tape
             int s = pair / heads, h = pair % heads, r0 = offsets[s], t = offsets[s + 1] - r0;
             if (t == 0) return;
             int off = r0 * width + h * d;
-            var p = new float[t * t];
-            Gemm.MultiplyABt(t, t, d, scale, q.Data.AsSpan(off), width, k.Data.AsSpan(off), width, p, t);
-            Kernels.SoftmaxRows(p, t, t, t);
-            probs[pair] = p;
-            var used = p;
-            if (drop)
-            {
-                used = Mask(t, sequenceKeys![s], site, h, dropout, keep);
-                TensorPrimitives.Multiply(used, p, used);
-            }
-            Gemm.MultiplyAB(t, d, t, used, t, v.Data.AsSpan(off), width, y.AsSpan(off), width);
+            var p = probs[pair] = new float[t * t];
+            var dropped = drop ? Mask(t, sequenceKeys![s], site, h, dropout, keep) : default(Span<float>);
+            Numerics.Attention.Head(q.Data.AsSpan(off), width, t, k.Data.AsSpan(off), v.Data.AsSpan(off), width, t, d, scale, p, y.AsSpan(off), width, dropout: dropped);
         });
 
         var result = new Tensor(y, n, width, Tracks(q, k, v));
@@ -164,20 +156,6 @@ public sealed partial class Tape
         }
     }
 
-    /// <summary>Runs (sequence, head) pairs over the context's threads; each pair owns disjoint rows × columns.</summary>
-    private void ForPairs(int pairs, Action<int> body)
-    {
-        int workers = Math.Min(Context.Threads, pairs);
-        if (workers <= 1)
-        {
-            for (int i = 0; i < pairs; i++) body(i);
-            return;
-        }
-        int next = 0;
-        Context.For(workers, _ =>
-        {
-            int pair;
-            while ((pair = Interlocked.Increment(ref next) - 1) < pairs) body(pair);
-        });
-    }
+    /// <summary>Runs (sequence, head) pairs over the context's threads (handed out dynamically); each pair owns disjoint rows × columns.</summary>
+    private void ForPairs(int pairs, Action<int> body) => Context.For(pairs, body);
 }

@@ -1,69 +1,59 @@
-// Tape pooling of packed token rows into one vector per sequence: mean, [CLS] (first row), first-last-avg.
+// Pooling on the tape: the forward is Embeddings.Pooling's (the one definition inference runs), plus its gradient.
 using System.Numerics.Tensors;
+using Semblance.Embeddings;
 
 namespace Semblance.Training.Autodiff;
 
 public sealed partial class Tape
 {
-    /// <summary>Σ_t h[t] / T over each sequence's rows → [sequences, H] (every packed row is a real token).</summary>
-    public Tensor MeanPool(Tensor x, int[] offsets)
+    /// <summary>
+    /// One vector per sequence, [sequences, H], computed by <see cref="Pooling.PoolRows"/>; <paramref name="first"/> (the
+    /// first layer's output) is read by first-last-avg only. Gradients: mean spreads g/T over the rows, cls and max send
+    /// g to the chosen row (max: the first row holding the maximum), first-last-avg sends g/(2T) to both layers.
+    /// </summary>
+    public Tensor Pool(PoolingMode mode, Tensor? first, Tensor last, int[] offsets)
     {
-        int sequences = offsets.Length - 1, cols = x.Cols;
+        if (mode == PoolingMode.FirstLastAvg && first is null) throw new ArgumentNullException(nameof(first), "first-last-avg needs the first layer's output");
+        if (mode == PoolingMode.Pooler) throw new SemblanceException("pooling 'pooler' is the model's pooler layer, not a pooling of token rows");
+        int sequences = offsets.Length - 1, cols = last.Cols;
         var y = new float[sequences * cols];
-        for (int s = 0; s < sequences; s++)
-        {
-            int t = offsets[s + 1] - offsets[s];
-            if (t == 0) throw new ArgumentException($"MeanPool: sequence {s} is empty", nameof(offsets));
-            var dst = y.AsSpan(s * cols, cols);
-            for (int r = offsets[s]; r < offsets[s + 1]; r++) TensorPrimitives.Add(dst, x.Row(r), dst);
-            TensorPrimitives.Divide(dst, t, dst);
-        }
-        var result = new Tensor(y, sequences, cols, Tracks(x));
+        Pooling.PoolRows(mode, first is null ? default : first.Data, last.Data, offsets, cols, y);
+        var inputs = mode == PoolingMode.FirstLastAvg ? new[] { first!, last } : [last];
+        var result = new Tensor(y, sequences, cols, inputs.Any(t => Tracks(t)));
         if (result.RequiresGrad)
             Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
-                var gx = x.GradBuffer();
-                for (int s = 0; s < sequences; s++)
+                foreach (var input in inputs)
                 {
-                    float share = 1f / (offsets[s + 1] - offsets[s]);
-                    var src = g.AsSpan(s * cols, cols);
-                    for (int r = offsets[s]; r < offsets[s + 1]; r++)
+                    if (!input.RequiresGrad) continue;
+                    var gx = input.GradBuffer();
+                    for (int s = 0; s < sequences; s++)
                     {
-                        var dst = gx.AsSpan(r * cols, cols);
-                        TensorPrimitives.MultiplyAdd(src, share, dst, dst);
+                        var src = g.AsSpan(s * cols, cols);
+                        int start = offsets[s], length = offsets[s + 1] - start;
+                        switch (mode)
+                        {
+                            case PoolingMode.Cls:
+                                TensorPrimitives.Add(gx.AsSpan(start * cols, cols), src, gx.AsSpan(start * cols, cols));
+                                break;
+                            case PoolingMode.Max:
+                                for (int c = 0; c < cols; c++)
+                                {
+                                    int r = start;
+                                    while (r < start + length - 1 && input.Data[r * cols + c] != y[s * cols + c]) r++;
+                                    gx[r * cols + c] += src[c];
+                                }
+                                break;
+                            default:
+                                float share = mode == PoolingMode.FirstLastAvg ? 0.5f / length : 1f / length;
+                                for (int r = start; r < start + length; r++)
+                                    TensorPrimitives.MultiplyAdd(src, share, gx.AsSpan(r * cols, cols), gx.AsSpan(r * cols, cols));
+                                break;
+                        }
                     }
                 }
             });
         return result;
     }
-
-    /// <summary>The first row of each sequence ([CLS]) → [sequences, H].</summary>
-    public Tensor FirstTokenPool(Tensor x, int[] offsets)
-    {
-        int sequences = offsets.Length - 1, cols = x.Cols;
-        var y = new float[sequences * cols];
-        for (int s = 0; s < sequences; s++)
-        {
-            if (offsets[s + 1] == offsets[s]) throw new ArgumentException($"FirstTokenPool: sequence {s} is empty", nameof(offsets));
-            x.Row(offsets[s]).CopyTo(y.AsSpan(s * cols, cols));
-        }
-        var result = new Tensor(y, sequences, cols, Tracks(x));
-        if (result.RequiresGrad)
-            Record(result, () =>
-            {
-                if (result.Grad is not { } g) return;
-                var gx = x.GradBuffer();
-                for (int s = 0; s < sequences; s++)
-                {
-                    var dst = gx.AsSpan(offsets[s] * cols, cols);
-                    TensorPrimitives.Add(dst, g.AsSpan(s * cols, cols), dst);
-                }
-            });
-        return result;
-    }
-
-    /// <summary>BERT-whitening's first-last-avg: mean over tokens of (h_first_layer + h_last)/2.</summary>
-    public Tensor FirstLastAveragePool(Tensor firstLayer, Tensor last, int[] offsets) =>
-        Scale(Add(MeanPool(firstLayer, offsets), MeanPool(last, offsets)), 0.5f);
 }

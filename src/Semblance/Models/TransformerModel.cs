@@ -1,0 +1,70 @@
+// The inference execution of TransformerNetwork: packed weights, fused epilogues, no tape, per-caller workspaces.
+using Semblance.Numerics;
+
+namespace Semblance.Models;
+
+/// <summary>
+/// Hugging Face <c>BertModel</c> (also ERNIE checkpoints without task-type embeddings, which are the same network) and
+/// <c>RoFormerModel</c> for inference. <c>bert.</c>/<c>roformer.</c>-prefixed task-head checkpoints load too, and a
+/// checkpoint without <c>pooler.*</c> (BertForMaskedLM, ...) loads as a model without pooler. Immutable after load,
+/// so one instance serves concurrent callers, each with its own workspace.
+/// </summary>
+public sealed class TransformerModel : ITransformer
+{
+    private readonly ModelWeights _weights;
+    private readonly TransformerNetwork _network;
+    private bool _disposed;
+
+    private TransformerModel(ModelWeights weights, TransformerNetwork network)
+    {
+        _weights = weights;
+        _network = network;
+        ParameterCount = weights.UsedElementCount;
+    }
+
+    /// <summary>Builds the model from loaded weights; on success the model owns (and disposes) them.</summary>
+    public static TransformerModel Load(TransformerConfig config, ModelWeights weights)
+    {
+        var root = TransformerNetwork.Root(config, weights);
+        var network = TransformerNetwork.Load(config, root, TransformerNetwork.HasPoolerWeights(config, root));
+        network.Pack();
+        return new TransformerModel(weights, network);
+    }
+
+    public TransformerConfig Config => _network.Config;
+
+    public string ModelType => Config.ModelType;
+
+    public int HiddenSize => Config.HiddenSize;
+
+    public int NumLayers => Config.NumHiddenLayers;
+
+    public int MaxPositions => Config.MaxPositionEmbeddings;
+
+    public bool HasPooler => _network.HasPooler;
+
+    /// <summary>Elements of every checkpoint tensor the model uses (including RoFormer's stored sinusoidal table).</summary>
+    public long ParameterCount { get; }
+
+    public IDisposable CreateWorkspace() => new TransformerWorkspace();
+
+    public ITransformerOutput Forward(TokenBatch batch, ForwardRequest request, IDisposable workspace, ComputeContext ctx)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (workspace is not TransformerWorkspace ws)
+            throw new ArgumentException("the workspace must come from CreateWorkspace()", nameof(workspace));
+        _network.Validate(batch);
+        ws.Prepare(Config, batch, request, HasPooler);
+        if (batch.TokenCount == 0) return ws.Output;
+        _network.Forward(batch, request, ws, ctx);
+        return ws.Output;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _weights.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,66 @@
+// The losses `semblance train`, `bench train` and the Trainer know, each named once with its data format.
+namespace Semblance.Training;
+
+/// <summary>How the lines of a training file are read into rows (see <see cref="TrainingData"/>).</summary>
+public enum TrainingFormat
+{
+    /// <summary>One sentence per line; each row is the sentence twice, the two passes differing by dropout.</summary>
+    Sentences,
+
+    /// <summary>anchor&lt;TAB&gt;positive[&lt;TAB&gt;hard negative], every line the same arity.</summary>
+    Pairs,
+
+    /// <summary>sentence1&lt;TAB&gt;sentence2&lt;TAB&gt;score with the score in [0, 5]; the scores reach the loss.</summary>
+    ScoredPairs,
+
+    /// <summary>text&lt;TAB&gt;group; rows are same-group pairs drawn per epoch.</summary>
+    Groups,
+}
+
+/// <summary>The hyper-parameters a loss may take (each loss reads the ones it names).</summary>
+public sealed record LossSettings(float Temperature = 0.05f, float Margin = 0.3f, float Scale = 20f);
+
+/// <summary>A named loss: its data format, whether it relies on dropout for its positives, and its factory.</summary>
+public sealed class TrainingLoss(string name, TrainingFormat format, bool needsDropout, Func<LossSettings, EmbeddingLoss> create)
+{
+    /// <summary>The name on the command line (<c>--loss</c>) and in trainer_state.json.</summary>
+    public string Name { get; } = name;
+
+    public TrainingFormat Format { get; } = format;
+
+    /// <summary>
+    /// SimCSE and FlatNCE make their positive by running each sentence twice through dropout; on an encoder without
+    /// dropout both views would be equal and the loss would teach nothing.
+    /// </summary>
+    public bool NeedsDropout { get; } = needsDropout;
+
+    /// <summary>Whether each row's gold score is passed to the loss.</summary>
+    public bool UsesScores => Format == TrainingFormat.ScoredPairs;
+
+    public EmbeddingLoss Create(LossSettings settings) => create(settings);
+
+    public override string ToString() => Name;
+}
+
+/// <summary>The registry of training losses.</summary>
+public static class TrainingLosses
+{
+    public static TrainingLoss SimCse { get; } = new("simcse", TrainingFormat.Sentences, true, s => new SimCseLoss(s.Temperature));
+
+    public static TrainingLoss SupervisedSimCse { get; } = new("sup-simcse", TrainingFormat.Pairs, false, s => new SimCseLoss(s.Temperature));
+
+    public static TrainingLoss CoSent { get; } = new("cosent", TrainingFormat.ScoredPairs, false, s => new CoSentLoss(s.Scale));
+
+    public static TrainingLoss AmSoftmax { get; } = new("am-softmax", TrainingFormat.Groups, false, s => new AmSoftmaxLoss(s.Margin, s.Scale));
+
+    public static TrainingLoss FlatNce { get; } = new("flatnce", TrainingFormat.Sentences, true, s => new FlatNceLoss(s.Temperature));
+
+    public static IReadOnlyList<TrainingLoss> All { get; } = [SimCse, SupervisedSimCse, CoSent, AmSoftmax, FlatNce];
+
+    public static IReadOnlyList<string> Names { get; } = All.Select(l => l.Name).ToArray();
+
+    /// <summary>The loss called <paramref name="name"/>; an unknown name is a one-line error listing the known ones.</summary>
+    public static TrainingLoss Get(string name) =>
+        All.FirstOrDefault(l => l.Name == name)
+        ?? throw new SemblanceException($"--loss: unknown loss '{name}'; expected one of {string.Join("|", Names)}");
+}

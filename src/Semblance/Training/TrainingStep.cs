@@ -1,0 +1,97 @@
+// One optimizer step of training — tokens, dropout keys, GradCache forward/backward, clip, AdamW — shared by the
+// Trainer and `semblance bench train`, so the benchmark times exactly what training runs.
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Semblance.Embeddings;
+using Semblance.Numerics;
+using Semblance.Text;
+using Semblance.Training.Autodiff;
+
+namespace Semblance.Training;
+
+/// <summary>
+/// The token ids of training sentences, computed once per distinct text and checked against the model's vocabulary.
+/// Safe to call from several threads.
+/// </summary>
+public sealed class TrainingTokens(BertTokenizer tokenizer, int maxLength, int vocabSize)
+{
+    private readonly ConcurrentDictionary<string, TokenizedText> _cache = new(StringComparer.Ordinal);
+
+    public int MaxLength => maxLength;
+
+    public int[] Get(string text) => Tokenize(text).Ids;
+
+    public TokenizedText Tokenize(string text) => _cache.GetOrAdd(text, t =>
+    {
+        var encoded = tokenizer.Encode(t, maxLength);
+        foreach (int id in encoded.Ids)
+            if (id >= vocabSize)
+                throw new ModelFormatException($"token id {id} of '{t}' is outside the model's vocab_size {vocabSize}; the vocabulary does not match config.json");
+        return encoded;
+    });
+}
+
+/// <summary>
+/// What one step did. <see cref="Updated"/> is false when the loss or the gradient norm is not finite: the weights are
+/// then left as they were (the gradients are not cleared). Times: forward (embedding and loss), backward, optimizer
+/// (clip and update); with GradCache chunks the re-embedding forward passes count as backward.
+/// </summary>
+public readonly record struct StepResult(double Loss, double GradientNorm, bool Updated, TimeSpan Forward, TimeSpan Backward, TimeSpan Optimizer);
+
+/// <summary>
+/// The training step: for a batch of rows, embed every column (dropout keyed by seed, step, column and row, so a
+/// resumed or re-run step draws the same masks), compute the loss and its exact gradient (GradCache with
+/// <c>accumulate</c> chunks), clip to <c>maxGradNorm</c> and apply AdamW at the given learning rate.
+/// </summary>
+public sealed class TrainingStep
+{
+    private readonly ITrainableEncoder _model;
+    private readonly TrainingLoss _loss;
+    private readonly EmbeddingLoss _objective;
+    private readonly Func<string, int[]> _tokens;
+    private readonly int _seed;
+    private readonly int _accumulate;
+    private readonly double _maxGradNorm;
+
+    public TrainingStep(ITrainableEncoder model, TrainingLoss loss, LossSettings settings, Func<string, int[]> tokens,
+        int seed, int accumulate = 1, double maxGradNorm = 1.0, double weightDecay = 0.01)
+    {
+        _model = model;
+        _loss = loss;
+        _objective = loss.Create(settings);
+        _tokens = tokens;
+        _seed = seed;
+        _accumulate = accumulate;
+        _maxGradNorm = maxGradNorm;
+        Optimizer = new AdamW(model.TrainableParameters(), weightDecay);
+    }
+
+    public AdamW Optimizer { get; }
+
+    public StepResult Run(TrainingRow[] rows, long step, double learningRate, ComputeContext context)
+    {
+        int columns = rows[0].Texts.Length;
+        var ids = new List<IReadOnlyList<int[]>>();
+        var keys = new ulong[columns][];
+        ulong stepKey = DropoutMask.Mix(DropoutMask.Mix((ulong)(uint)_seed) ^ (ulong)step);
+        for (int c = 0; c < columns; c++)
+        {
+            ids.Add(rows.Select(r => _tokens(r.Texts[c])).ToList());
+            keys[c] = new ulong[rows.Length];
+            for (int r = 0; r < rows.Length; r++) keys[c][r] = DropoutMask.Mix(stepKey ^ ((ulong)c << 48) ^ (ulong)r);
+        }
+        float[]? scores = _loss.UsesScores ? rows.Select(r => r.Score).ToArray() : null;
+
+        long start = Stopwatch.GetTimestamp();
+        var value = GradientCache.Accumulate(_model, _objective, ids, scores, keys, _accumulate, PoolingMode.Mean, context, out long backwardStart);
+        long end = Stopwatch.GetTimestamp();
+        var forward = Stopwatch.GetElapsedTime(start, backwardStart);
+        var backward = Stopwatch.GetElapsedTime(backwardStart, end);
+        if (!double.IsFinite(value.Reported)) return new StepResult(value.Reported, double.NaN, false, forward, backward, TimeSpan.Zero);
+        double norm = Optimizer.ClipGradientNorm(_maxGradNorm);
+        if (!double.IsFinite(norm)) return new StepResult(value.Reported, norm, false, forward, backward, Stopwatch.GetElapsedTime(end));
+        Optimizer.Update(learningRate);
+        _model.ZeroGradients();
+        return new StepResult(value.Reported, norm, true, forward, backward, Stopwatch.GetElapsedTime(end));
+    }
+}
