@@ -227,7 +227,7 @@ public abstract class VectorIndex : IVectorIndex
     /// <summary>For L2, kinds rank by 2·q·x − |x|² (larger is better); the public score is the squared distance.</summary>
     private float PublicScore(float s, float qq) => Metric == Metric.L2 ? MathF.Max(0, qq - s) : s;
 
-    internal static float SquaredNorm(ReadOnlySpan<float> v) => System.Numerics.Tensors.TensorPrimitives.Dot(v, v);
+    internal static float SquaredNorm(ReadOnlySpan<float> v) => Numerics.Distance.Dot(v, v);
 
     /// <summary>Copies and checks vectors (finite values; non-zero for cosine) and normalises them for cosine.</summary>
     private protected float[] Prepare(ReadOnlySpan<float> vectors, int n, string what)

@@ -25,6 +25,8 @@ public class FlatIndexTests
         var xq = SearchTestData.Clustered(nq, d, 2);
         var truth = SearchTestData.BruteForce(xb, xq, d, k, metric);
         FlatKernels.ForceScalar = scalar;
+        // The float kernels' tier is taken on this thread and handed to the search workers.
+        using var tier = scalar ? Semblance.Numerics.Simd.Force(Semblance.Numerics.SimdLevel.Scalar) : default;
         try
         {
             using var index = new FlatIndex(d, metric, encoding) { Threads = 2 };
