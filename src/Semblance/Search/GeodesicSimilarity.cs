@@ -96,7 +96,7 @@ public sealed class GeodesicSimilarity
             while (pq.TryDequeue(out int node, out float du) && hits.Count < k)
             {
                 if (!settled.Add(node)) continue;
-                hits.Add(new SearchHit(_index.Items.Id(node), _index.Metric == Metric.L2 ? du : 1 - du, _index.Items.Payload(node)));
+                hits.Add(new SearchHit(_index.Items.Id(node), _index.Metric == Metric.L2 ? du : 1 - du, _index.Items.Text(node)));
                 foreach (var (next, w) in _edges[node])
                 {
                     float nd = du + w;
