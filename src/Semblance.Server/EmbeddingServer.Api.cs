@@ -177,9 +177,9 @@ public sealed partial class EmbeddingServer
         else
         {
             w.WriteStartObject("index");
-            w.WriteString("kind", _index.Kind);
-            w.WriteString("metric", VectorIndex.MetricName(_index.Metric));
-            w.WriteNumber("count", _index.Count);
+            w.WriteString("kind", _index.Vectors.Kind);
+            w.WriteString("metric", VectorIndex.MetricName(_index.Vectors.Metric));
+            w.WriteNumber("count", _index.Vectors.Count);
             w.WriteEndObject();
         }
         w.WriteEndObject();

@@ -27,7 +27,7 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly SentenceEncoder _encoder;
-    private readonly VectorIndex? _index;
+    private readonly SemanticIndex? _index;
     private readonly EmbeddingServerOptions _options;
     private readonly EmbeddingBatcher _batcher;
     private readonly ServerMetrics _metrics;
@@ -36,11 +36,12 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
     private readonly SemaphoreSlim _searchGate = new(1, 1);
     private bool _stopped;
 
-    private EmbeddingServer(SentenceEncoder encoder, VectorIndex? index, EmbeddingServerOptions options, Action<ILoggingBuilder>? logging, TokenCounter? counter)
+    private EmbeddingServer(SentenceEncoder encoder, SemanticIndex? index, EmbeddingServerOptions options, Action<ILoggingBuilder>? logging, TokenCounter? counter)
     {
         options.Validate();
-        if (index is not null && index.Dimension != encoder.Dimension)
-            throw new SemblanceException($"index has dimension {index.Dimension} but the model produces {encoder.Dimension}-dimensional vectors; serve the index with the model it was built with");
+        // /search encodes queries through the batcher, so the index must encode queries with this very encoder.
+        if (index is not null && !index.Encodes(encoder))
+            throw new SemblanceException($"{index.Directory ?? "the index"}: call UseEncoder with the served encoder before serving the index, so queries are checked against the index's encoder");
         _encoder = encoder;
         _index = index;
         _options = options;
@@ -84,15 +85,15 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Builds a server for <paramref name="encoder"/> (and <paramref name="index"/> for /search; its dimension must match);
+    /// Builds a server for <paramref name="encoder"/> (and <paramref name="index"/> for /search, bound to the encoder with <see cref="SemanticIndex.UseEncoder"/>);
     /// call <see cref="StartAsync"/>. <paramref name="logging"/> adds log providers (none by default); null
     /// <paramref name="options"/> means the defaults.
     /// </summary>
-    public static EmbeddingServer Create(SentenceEncoder encoder, EmbeddingServerOptions? options = null, VectorIndex? index = null, Action<ILoggingBuilder>? logging = null) =>
+    public static EmbeddingServer Create(SentenceEncoder encoder, EmbeddingServerOptions? options = null, SemanticIndex? index = null, Action<ILoggingBuilder>? logging = null) =>
         new(encoder, index, options ?? new EmbeddingServerOptions(), logging, null);
 
     /// <summary>For backends that are not transformers but can still be counted in tokens (tests).</summary>
-    internal static EmbeddingServer Create(SentenceEncoder encoder, EmbeddingServerOptions options, TokenCounter counter, VectorIndex? index = null) =>
+    internal static EmbeddingServer Create(SentenceEncoder encoder, EmbeddingServerOptions options, TokenCounter counter, SemanticIndex? index = null) =>
         new(encoder, index, options, null, counter);
 
     /// <summary>The bound addresses, with real port numbers, once started.</summary>
@@ -344,27 +345,36 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
         });
     }
 
+    /// <summary>
+    /// <c>{"query": TEXT}</c> → <c>{"hits": [...]}</c>, or <c>{"queries": [TEXT, ...]}</c> → <c>{"results": [{"hits": [...]}, ...]}</c>;
+    /// queries are encoded as the index records (SemanticIndex), so hits and scores equal `semblance search`'s.
+    /// </summary>
     private async Task SearchIndex(HttpContext ctx)
     {
         using var doc = await JsonRequest.ReadObjectAsync(ctx.Request, _options.MaxBodyBytes, ctx.RequestAborted);
         if (_index is null)
             throw new ApiException(404, "no index is loaded; start the server with --index IDX to use /search", "invalid_request_error", null, "no_index");
         var root = doc.RootElement;
-        var queryElement = JsonRequest.Required(root, "query");
-        if (queryElement.ValueKind != JsonValueKind.String)
-            throw ApiException.BadRequest($"'query' is {JsonRequest.Kind(queryElement.ValueKind)}; expected a string", "query");
-        var query = JsonRequest.Texts(queryElement, "query", _options);
+        var single = JsonRequest.Optional(root, "query");
+        var batch = JsonRequest.Optional(root, "queries");
+        if ((single is null) == (batch is null)) throw ApiException.BadRequest("give exactly one of 'query' (a string) or 'queries' (an array of strings)", single is null ? "query" : "queries");
+        string param = single is null ? "queries" : "query";
+        var element = (single ?? batch)!.Value;
+        if (single is not null && element.ValueKind != JsonValueKind.String)
+            throw ApiException.BadRequest($"'query' is {JsonRequest.Kind(element.ValueKind)}; expected a string", "query");
+        if (batch is not null && element.ValueKind != JsonValueKind.Array)
+            throw ApiException.BadRequest($"'queries' is {JsonRequest.Kind(element.ValueKind)}; expected an array of strings", "queries");
+        var queries = JsonRequest.Texts(element, param, _options);
         int k = JsonRequest.Int(root, "k", 1, _options.MaxSearchK) ?? 10;
         int ef = JsonRequest.Int(root, "ef_search", 1, 1 << 16) ?? 0;
-        var encoded = await Encode(query, refuseTooLong: false, "query", ctx.RequestAborted);
-        var q = encoded.Vectors.ToArray();
-        if (_normalizeByDefault) SentenceEncoder.NormalizeInPlace(q);
-        SearchHit[] hits;
+        var encoded = await Encode(queries.Select(_index.QueryText).ToList(), refuseTooLong: false, param, ctx.RequestAborted);
+        var q = _index.FinishEncoded(encoded.Vectors.Span, queries.Count);
+        SearchHit[][] hits;
         // Index searches share per-index scratch state; one at a time keeps them correct.
         await _searchGate.WaitAsync(ctx.RequestAborted);
         try
         {
-            hits = _index.Search(q, k, new SearchOptions { EfSearch = ef })[0];
+            hits = _index.Vectors.SearchBatch(q, k, new SearchOptions { EfSearch = ef });
         }
         finally
         {
@@ -373,17 +383,33 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
         await WriteJson(ctx, 200, w =>
         {
             w.WriteStartObject();
-            w.WriteStartArray("hits");
-            foreach (var h in hits)
+            if (single is not null) WriteHits(w, hits[0]);
+            else
             {
-                w.WriteStartObject();
-                w.WriteString("id", h.Id);
-                w.WriteNumber("score", h.Score);
-                if (h.Payload is null) w.WriteNull("text"); else w.WriteString("text", h.Payload);
-                w.WriteEndObject();
+                w.WriteStartArray("results");
+                foreach (var h in hits)
+                {
+                    w.WriteStartObject();
+                    WriteHits(w, h);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
             }
-            w.WriteEndArray();
             w.WriteEndObject();
         });
+    }
+
+    private static void WriteHits(Utf8JsonWriter w, SearchHit[] hits)
+    {
+        w.WriteStartArray("hits");
+        foreach (var h in hits)
+        {
+            w.WriteStartObject();
+            w.WriteString("id", h.Id);
+            w.WriteNumber("score", h.Score);
+            if (h.Text is null) w.WriteNull("text"); else w.WriteString("text", h.Text);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
     }
 }

@@ -169,7 +169,7 @@ public sealed class PackagedOnnxTests(ITestOutputHelper log) : IDisposable
 
         // The same vectors through the encoder pipeline (tokenizer, length-sorted batches, mean pooling).
         using var encoder = SentenceEncoder.Load(output, new EncoderOptions { Pooling = "mean", Normalize = false, MaxLength = 128, Threads = 1 });
-        var pooled = encoder.Encode(Sentences);
+        var pooled = encoder.EncodeFlat(Sentences);
         offset = 0;
         for (int s = 0; s < ids.Count; s++)
         {

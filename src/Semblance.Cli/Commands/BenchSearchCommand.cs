@@ -53,7 +53,7 @@ public sealed class BenchSearchCommand : CliCommand
             for (int s = 0; s < q.Rows; s += batch)
             {
                 int n = Math.Min(batch, q.Rows - s);
-                var hits = index.Search(q.Data.AsSpan(s * q.Columns, n * q.Columns), k, options);
+                var hits = index.SearchBatch(q.Data.AsSpan(s * q.Columns, n * q.Columns), k, options);
                 Array.Copy(hits, 0, all, s, n);
             }
             return all;

@@ -1,4 +1,5 @@
 // `semblance index build`: creates a new index directory from text (encoded) or .npy vectors.
+using Semblance.Embeddings;
 using Semblance.Search;
 
 namespace Semblance.Cli.Commands;
@@ -19,6 +20,7 @@ public sealed class IndexBuildCommand : CliCommand
         new("--hnsw-m", "M", "HNSW links per node (default 16)"),
         new("--ef-construction", "E", "HNSW candidate list while building (default 200)"),
         new("--seed", "N", "HNSW level-generation seed (default 42)"),
+        new("--query-prompt", "TEXT", "with --input: text put before every query, recorded in the index (default: the model's \"query\" prompt, if it has one)"),
     ];
 
     public override int Execute(CommandArgs args, CliIO io)
@@ -35,25 +37,46 @@ public sealed class IndexBuildCommand : CliCommand
             throw new UsageException("--hnsw-m and --ef-construction apply to --kind hnsw");
         bool force = args.Has("--force");
         VectorIndex.ClaimDirectory(output, force, checkOnly: true);
-        var items = IndexInput.Read(args, io, null, null, 0, out var model, out var whitening);
-        VectorIndex.ClaimDirectory(output, force);
-        using var writeLock = IndexLock.Acquire(output);
         if (!force && File.Exists(Path.Combine(output, IndexManifest.FileName)))
             throw new SemblanceException($"{output}: already holds an index; use 'semblance index add', choose a new directory, or pass --force to replace it");
-        using VectorIndex index = kind switch
-        {
-            "hnsw" => new HnswIndex(items.Dimension, metric, new HnswOptions { M = m, EfConstruction = efc, Seed = seed }),
-            "flat-int8" => new FlatIndex(items.Dimension, metric, FlatEncoding.Int8),
-            "flat-f16" => new FlatIndex(items.Dimension, metric, FlatEncoding.Float16),
-            _ => new FlatIndex(items.Dimension, metric),
-        };
-        index.Threads = threads;
-        index.Model = model;
-        index.Whitening = whitening;
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        index.Add(items.Vectors, items.Ids, items.Payloads);
-        index.Save(output);
-        io.Out.WriteLine($"built {output}: kind={index.Kind} metric={VectorIndex.MetricName(metric)} dimension={index.Dimension} count={index.Count} seconds={sw.Elapsed.TotalSeconds:F2}");
+        VectorIndex New(int dimension) => kind switch
+        {
+            "hnsw" => new HnswIndex(dimension, metric, new HnswOptions { M = m, EfConstruction = efc, Seed = seed }) { Threads = threads },
+            "flat-int8" => new FlatIndex(dimension, metric, FlatEncoding.Int8) { Threads = threads },
+            "flat-f16" => new FlatIndex(dimension, metric, FlatEncoding.Float16) { Threads = threads },
+            _ => new FlatIndex(dimension, metric) { Threads = threads },
+        };
+        SemanticIndex index;
+        SentenceEncoder? encoder = null;
+        if (args.Has("--vectors"))
+        {
+            if (args.Has("--query-prompt")) throw new UsageException("--query-prompt applies to --input");
+            var (vectors, ids) = IndexInput.ReadVectors(args);
+            var flat = New(vectors.Columns);
+            index = SemanticIndex.Wrap(flat);
+            flat.Add(vectors.Data, ids);
+        }
+        else
+        {
+            var model = args.Get("--model") ?? throw new UsageException("--input needs --model DIR");
+            var items = IndexInput.ReadTexts(args, io, 0);
+            var whitening = args.Get("--whitening");
+            encoder = IndexInput.Open(model, whitening, IndexInput.EncoderOptions(args));
+            index = SemanticIndex.Create(New(encoder.Dimension), encoder, model, whitening, args.Get("--query-prompt") ?? encoder.QueryPrompt);
+            index.Add(items.Texts, items.Ids);
+        }
+        using (encoder)
+        using (index)
+        {
+            VectorIndex.ClaimDirectory(output, force);
+            using var writeLock = IndexLock.Acquire(output);
+            if (!force && File.Exists(Path.Combine(output, IndexManifest.FileName)))
+                throw new SemblanceException($"{output}: already holds an index; use 'semblance index add', choose a new directory, or pass --force to replace it");
+            index.Save(output);
+            var v = index.Vectors;
+            io.Out.WriteLine($"built {output}: kind={v.Kind} metric={VectorIndex.MetricName(metric)} dimension={v.Dimension} count={v.Count} seconds={sw.Elapsed.TotalSeconds:F2}");
+        }
         io.Out.Flush();
         return 0;
     }

@@ -28,8 +28,7 @@ public sealed class IndexInfoCommand : CliCommand
             ["dimension"] = m.Dimension,
             ["count"] = m.Count,
             ["deleted"] = m.Slots - m.Count,
-            ["model"] = m.Model,
-            ["whitening"] = m.Whitening,
+            ["encoder"] = m.Encoder?.ToJson(),
             ["parameters"] = JsonNode.Parse(m.Parameters.ToJsonString()),
             ["files"] = files,
         };

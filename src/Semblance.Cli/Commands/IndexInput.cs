@@ -1,12 +1,14 @@
-// Shared input handling of the index commands: items from text (encoded by a model) or from .npy vectors + ids.
+// Shared input handling of the index commands: items from text (encoded through a SemanticIndex) or from .npy vectors + ids.
 using System.Globalization;
 using System.Text.Json;
 using Semblance.Embeddings;
 using Semblance.IO;
+using Semblance.Search;
 
 namespace Semblance.Cli.Commands;
 
-internal sealed record IndexItems(float[] Vectors, int Count, int Dimension, string[] Ids, string?[]? Payloads);
+/// <summary>Texts to index and their ids (null: numbered by slot).</summary>
+internal sealed record IndexTexts(string[] Texts, string[]? Ids);
 
 internal static class IndexInput
 {
@@ -31,34 +33,28 @@ internal static class IndexInput
     public static void CheckUsage(CommandArgs args)
     {
         if (args.Has("--vectors") == args.Has("--input")) throw new UsageException("give exactly one of --input FILE (with --model) or --vectors X.npy");
+        if (args.Has("--vectors") && (args.Has("--model") || args.Has("--whitening"))) throw new UsageException("--model and --whitening apply to --input, not to --vectors");
+        if (args.Has("--input") && args.Has("--ids")) throw new UsageException("--ids applies to --vectors; with --input give ids in JSONL");
     }
 
-    /// <summary>Reads the items; ids default to running numbers starting at <paramref name="firstNumber"/>.</summary>
-    public static IndexItems Read(CommandArgs args, CliIO io, string? defaultModel, string? defaultWhitening, long firstNumber, out string? modelUsed, out string? whiteningUsed)
+    /// <summary>The --vectors matrix and its ids (--ids, else null: numbered by slot).</summary>
+    public static (NpyMatrix<float> Vectors, string[]? Ids) ReadVectors(CommandArgs args)
     {
-        modelUsed = null;
-        whiteningUsed = null;
-        var vectorsPath = args.Get("--vectors");
-        var inputPath = args.Get("--input");
-        if ((vectorsPath is null) == (inputPath is null)) throw new UsageException("give exactly one of --input FILE (with --model) or --vectors X.npy");
-        if (vectorsPath is not null)
-        {
-            if (args.Has("--model") || args.Has("--whitening")) throw new UsageException("--model and --whitening apply to --input, not to --vectors");
-            var m = Npy.ReadFloat32(vectorsPath);
-            string[] ids;
-            if (args.Get("--ids") is { } idsPath)
-            {
-                ids = TextLines.ReadFile(idsPath).ToArray();
-                if (ids.Length != m.Rows) throw new InputFormatException($"{idsPath}: has {ids.Length} ids but {vectorsPath} has {m.Rows} vectors; expected one id per vector");
-            }
-            else ids = Numbered(firstNumber, m.Rows);
-            return new IndexItems(m.Data, m.Rows, m.Columns, ids, null);
-        }
-        if (args.Has("--ids")) throw new UsageException("--ids applies to --vectors; with --input give ids in JSONL");
-        var model = args.Get("--model") ?? defaultModel ?? throw new UsageException("--input needs --model DIR (the index stores no model)");
+        var vectorsPath = args.Require("--vectors");
+        var m = Npy.ReadFloat32(vectorsPath);
+        if (args.Get("--ids") is not { } idsPath) return (m, null);
+        var ids = TextLines.ReadFile(idsPath).ToArray();
+        if (ids.Length != m.Rows) throw new InputFormatException($"{idsPath}: has {ids.Length} ids but {vectorsPath} has {m.Rows} vectors; expected one id per vector");
+        return (m, ids);
+    }
+
+    /// <summary>The --input texts; JSONL lines without an id are numbered from <paramref name="firstNumber"/> (their slot).</summary>
+    public static IndexTexts ReadTexts(CommandArgs args, CliIO io, long firstNumber)
+    {
+        var inputPath = args.Require("--input");
         var texts = new List<string>();
-        var idList = new List<string>();
-        bool jsonl = inputPath!.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
+        var ids = new List<string?>();
+        bool jsonl = inputPath.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
         long line = 0;
         foreach (var l in io.ReadLines(inputPath))
         {
@@ -66,25 +62,23 @@ internal static class IndexInput
             if (!jsonl)
             {
                 texts.Add(l);
-                idList.Add((firstNumber + texts.Count - 1).ToString(CultureInfo.InvariantCulture));
                 continue;
             }
             if (string.IsNullOrWhiteSpace(l)) continue;
             var (id, text) = ParseJsonl(l, inputPath, line);
             texts.Add(text);
-            idList.Add(id ?? (firstNumber + texts.Count - 1).ToString(CultureInfo.InvariantCulture));
+            ids.Add(id);
         }
-        var options = new EncoderOptions
-        {
-            BatchSize = args.GetInt("--batch-size", 32, 1),
-            Threads = args.GetInt("--threads", Environment.ProcessorCount, 1),
-        };
-        using var encoder = Open(model, args.Get("--whitening") ?? defaultWhitening, options);
-        var vectors = encoder.EncodeFlat(texts);
-        modelUsed = Path.GetFullPath(model);
-        whiteningUsed = args.Get("--whitening") is { } w ? Path.GetFullPath(w) : defaultWhitening;
-        return new IndexItems(vectors, texts.Count, encoder.Dimension, idList.ToArray(), texts.ToArray());
+        if (ids.All(id => id is null)) return new IndexTexts(texts.ToArray(), null);
+        return new IndexTexts(texts.ToArray(), ids.Select((id, i) => id ?? (firstNumber + i).ToString(CultureInfo.InvariantCulture)).ToArray());
     }
+
+    /// <summary>Encoder settings of the index commands (--batch-size, --threads).</summary>
+    public static EncoderOptions EncoderOptions(CommandArgs args) => new()
+    {
+        BatchSize = args.GetInt("--batch-size", 32, 1),
+        Threads = args.GetInt("--threads", Environment.ProcessorCount, 1),
+    };
 
     /// <summary>The encoder for an index: the model, then the whitening transform when there is one.</summary>
     public static SentenceEncoder Open(string model, string? whitening, EncoderOptions options)
@@ -93,6 +87,31 @@ internal static class IndexInput
         try
         {
             if (whitening is not null) encoder.UseWhitening(whitening);
+            return encoder;
+        }
+        catch
+        {
+            encoder.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Opens --model/--whitening (when given) as the index's encoder; a different encoder than the recorded one is an
+    /// error unless --allow-encoder-mismatch. Returns the encoder to dispose, or null when the index opens its own.
+    /// </summary>
+    public static SentenceEncoder? UseGivenEncoder(SemanticIndex index, CommandArgs args, EncoderOptions options)
+    {
+        if (args.Get("--model") is not { } model)
+        {
+            if (args.Has("--whitening")) throw new UsageException("--whitening needs --model (the index applies its own whitening to its own model)");
+            return null;
+        }
+        var whitening = args.Get("--whitening");
+        var encoder = Open(model, whitening, options);
+        try
+        {
+            index.UseEncoder(encoder, model, whitening, args.Has("--allow-encoder-mismatch"));
             return encoder;
         }
         catch
@@ -125,12 +144,5 @@ internal static class IndexInput
         {
             throw new InputFormatException($"{path}: line {line}: invalid JSON ({e.Message.Split('\n')[0]})");
         }
-    }
-
-    private static string[] Numbered(long first, int n)
-    {
-        var ids = new string[n];
-        for (int i = 0; i < n; i++) ids[i] = (first + i).ToString(CultureInfo.InvariantCulture);
-        return ids;
     }
 }

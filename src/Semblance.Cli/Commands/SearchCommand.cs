@@ -16,8 +16,9 @@ public sealed class SearchCommand : CliCommand
     public override IReadOnlyList<OptionSpec> Options =>
     [
         new("--index", "IDX", "index directory"),
-        new("--model", "DIR", "model for text queries (default: the model the index was built with)"),
-        new("--whitening", "FILE", "whitening for text queries (default: the one the index was built with)"),
+        new("--model", "DIR", "model for text queries (default: the model the index was built with; another model is an error)"),
+        new("--whitening", "FILE", "with --model: whitening for text queries (default: the one the index was built with)"),
+        new("--allow-encoder-mismatch", null, "encode text queries with --model/--whitening even if they are not the index's encoder"),
         new("--query", "TEXT", "one query text"),
         new("--queries", "FILE", "query texts, one per line ('-' = stdin)"),
         new("--query-vectors", "Q.npy", "query vectors [nq, d]"),
@@ -38,37 +39,31 @@ public sealed class SearchCommand : CliCommand
         if (given != 1) throw new UsageException("give exactly one of --query TEXT, --queries FILE or --query-vectors Q.npy");
         if (!args.Has("--geodesic") && (args.Has("--graph-k") || args.Has("--entry-points")))
             throw new UsageException("--graph-k and --entry-points apply to --geodesic");
-        using var index = VectorIndex.Load(dir);
-        index.Threads = args.GetInt("--threads", Environment.ProcessorCount, 1);
+        int threads = args.GetInt("--threads", Environment.ProcessorCount, 1);
+        using var index = SemanticIndex.Open(dir, new SemanticIndexOptions { Threads = threads, AllowEncoderMismatch = args.Has("--allow-encoder-mismatch") });
         float[] queries;
-        int nq;
         if (args.Get("--query-vectors") is { } qpath)
         {
             if (args.Has("--model") || args.Has("--whitening")) throw new UsageException("--model and --whitening apply to text queries, not to --query-vectors");
             var m = Npy.ReadFloat32(qpath);
-            if (m.Columns != index.Dimension)
-                throw new InputFormatException($"{qpath}: query vectors have dimension {m.Columns} but index {dir} has dimension {index.Dimension}");
-            (queries, nq) = (m.Data, m.Rows);
+            if (m.Columns != index.Vectors.Dimension)
+                throw new InputFormatException($"{qpath}: query vectors have dimension {m.Columns} but index {dir} has dimension {index.Vectors.Dimension}");
+            queries = m.Data;
         }
         else
         {
             var texts = args.Get("--query") is { } one ? [one] : io.ReadLines(args.Get("--queries")).ToList();
-            var model = args.Get("--model") ?? index.Model
-                ?? throw new UsageException($"index {dir} was built from vectors and stores no model: give --model DIR or --query-vectors");
-            using var encoder = IndexInput.Open(model, args.Get("--whitening") ?? index.Whitening, new EncoderOptions { Threads = index.Threads });
-            if (encoder.Dimension != index.Dimension)
-                throw new InputFormatException($"{model}: model produces {encoder.Dimension}-dimensional vectors but index {dir} has dimension {index.Dimension}");
-            queries = encoder.EncodeFlat(texts);
-            nq = texts.Count;
+            using var queryEncoder = IndexInput.UseGivenEncoder(index, args, new EncoderOptions { Threads = threads });
+            queries = index.EncodeQueries(texts);
         }
-        if (nq == 0) return 0;
+        if (queries.Length == 0) return 0;
         SearchHit[][] hits;
         if (args.Has("--geodesic"))
         {
-            var geo = GeodesicSimilarity.Build(index, args.GetInt("--graph-k", 10, 1));
+            var geo = GeodesicSimilarity.Build(index.Vectors, args.GetInt("--graph-k", 10, 1));
             hits = geo.Search(queries, k, args.GetInt("--entry-points", 8, 1));
         }
-        else hits = index.Search(queries, k, new SearchOptions { EfSearch = ef });
+        else hits = index.Vectors.SearchBatch(queries, k, new SearchOptions { EfSearch = ef });
         WriteHits(io.Out, hits);
         return 0;
     }
@@ -90,8 +85,8 @@ public sealed class SearchCommand : CliCommand
                     w.WriteStartObject();
                     w.WriteString("id", h.Id);
                     w.WriteNumber("score", h.Score);
-                    if (h.Payload is null) w.WriteNull("text");
-                    else w.WriteString("text", h.Payload);
+                    if (h.Text is null) w.WriteNull("text");
+                    else w.WriteString("text", h.Text);
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();

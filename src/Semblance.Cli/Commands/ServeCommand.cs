@@ -16,7 +16,8 @@ public sealed class ServeCommand : CliCommand
     public override IReadOnlyList<OptionSpec> Options { get; } =
     [
         new("--model", "DIR|ORG/NAME", "model directory or Hugging Face id (default: the model the --index was built with)"),
-        new("--index", "IDX", "index directory for POST /search"),
+        new("--index", "IDX", "index directory for POST /search (queries are encoded as the index records: model, pooling, whitening)"),
+        new("--allow-encoder-mismatch", null, "serve --index with a --model/--whitening that is not the index's encoder"),
         new("--urls", "URLS", "addresses to listen on, comma-separated (default http://127.0.0.1:8080)"),
         new("--model-name", "NAME", "name reported as 'model' in responses (default: the --model value)"),
         EncoderArgs.Pooling, EncoderArgs.Normalize, EncoderArgs.MaxLength, EncoderArgs.BatchSize, EncoderArgs.Threads,
@@ -31,14 +32,22 @@ public sealed class ServeCommand : CliCommand
 
     public override int Execute(CommandArgs args, CliIO io)
     {
+        var server = CreateServer(args, io, out var model);
+        return Run(server, model, io);
+    }
+
+    /// <summary>The server the options describe, not yet started (tests start it on a free port).</summary>
+    internal static EmbeddingServer CreateServer(CommandArgs args, CliIO io, out string model)
+    {
         var defaults = new EmbeddingServerOptions();
         var urls = (args.Get("--urls") ?? "http://127.0.0.1:8080").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(WithScheme).ToArray();
         int maxInputs = args.GetInt("--max-inputs", defaults.MaxInputsPerRequest, 1);
-        var index = args.Get("--index") is { } indexDir ? VectorIndex.Load(indexDir) : null;
+        bool allowMismatch = args.Has("--allow-encoder-mismatch");
+        var index = args.Get("--index") is { } indexDir ? SemanticIndex.Open(indexDir, new SemanticIndexOptions { AllowEncoderMismatch = allowMismatch }) : null;
         try
         {
-            var model = args.Get("--model") ?? index?.Model
+            model = args.Get("--model") ?? index?.Encoder?.Model
                 ?? throw new UsageException(index is null ? "missing required option --model" : $"index {args.Get("--index")} stores no model: give --model");
             var options = new EmbeddingServerOptions
             {
@@ -51,11 +60,17 @@ public sealed class ServeCommand : CliCommand
                 MaxBatchWait = TimeSpan.FromMilliseconds(args.GetDouble("--max-wait-ms", defaults.MaxBatchWait.TotalMilliseconds, 0, 1000)),
                 MaxBodyBytes = args.GetInt("--max-body", (int)defaults.MaxBodyBytes, 1024),
             };
-            var encoder = SentenceEncoder.Load(model, EncoderArgs.Options(args));
+            // Without --pooling the index's pooling is served, so /embed and /search agree.
+            var encoderOptions = EncoderArgs.Options(args);
+            if (encoderOptions.Pooling is null && index?.Encoder?.Pooling is { } pooling) encoderOptions = encoderOptions with { Pooling = pooling };
+            var encoder = SentenceEncoder.Load(model, encoderOptions);
             EmbeddingServer server;
             try
             {
-                if (args.Get("--whitening") is { } whitening) encoder.UseWhitening(whitening);
+                var whitening = args.Get("--whitening");
+                if (whitening is not null) encoder.UseWhitening(whitening);
+                // /search encodes queries with this encoder; the index checks it is its own and adds its whitening if needed.
+                index?.UseEncoder(encoder, model, whitening, allowMismatch);
                 // Logs go to stderr so stdout stays clean for scripts.
                 // The host's own report of a failed start (a busy port: a stack trace) is left out; Run prints one line.
                 server = EmbeddingServer.Create(encoder, options, index, logging => logging
@@ -70,7 +85,7 @@ public sealed class ServeCommand : CliCommand
                 throw;
             }
             index = null;
-            return Run(server, model, io);
+            return server;
         }
         finally
         {

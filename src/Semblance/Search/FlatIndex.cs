@@ -4,6 +4,7 @@ using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Text.Json.Nodes;
+using Semblance.Numerics;
 
 namespace Semblance.Search;
 
@@ -145,6 +146,8 @@ public sealed unsafe class FlatIndex : VectorIndex
         int bParts = Math.Max(1, Math.Min(threads / qParts, blocks));
         var heaps = new TopK[qParts * bParts][];
         var deleted = Items.DeletedMask;
+        // The tier is chosen on the calling thread and handed to every worker.
+        var kernels = DistanceKernels.ForCurrentThread;
         void Tile(int t)
         {
             int qp = t / bParts, bp = t % bParts;
@@ -153,7 +156,7 @@ public sealed unsafe class FlatIndex : VectorIndex
             var h = new TopK[(g1 - g0) * FlatKernels.QueryGroup];
             for (int i = 0; i < h.Length; i++) h[i] = new TopK(capacity);
             heaps[t] = h;
-            ScanTile(q, qq, nq, g0, g1, b0, b1, h, deleted);
+            ScanTile(kernels, q, qq, nq, g0, g1, b0, b1, h, deleted);
         }
         if (qParts * bParts == 1) Tile(0);
         else Parallel.For(0, qParts * bParts, new ParallelOptions { MaxDegreeOfParallelism = threads }, Tile);
@@ -169,7 +172,7 @@ public sealed unsafe class FlatIndex : VectorIndex
                 var merged = heaps[qp * bParts][i];
                 for (int bp = 1; bp < bParts; bp++) merged.MergeFrom(heaps[qp * bParts + bp][i]);
                 var sorted = merged.ToSorted();
-                result[query] = Encoding == FlatEncoding.Int8 ? Rerank(q.AsSpan(query * dp, dp), sorted, k) : sorted;
+                result[query] = Encoding == FlatEncoding.Int8 ? Rerank(kernels, q, query * dp, sorted, k) : sorted;
             }
         }
         return result;
@@ -205,20 +208,23 @@ public sealed unsafe class FlatIndex : VectorIndex
         return new QuantizedQueries(codes, offset, step);
     }
 
-    private (int Slot, float Score)[] Rerank(ReadOnlySpan<float> query, (int Slot, float Score)[] candidates, int k)
+    private (int Slot, float Score)[] Rerank(DistanceKernels kernels, float[] queries, int offset, (int Slot, float Score)[] candidates, int k)
     {
         int d = Dimension;
         var heap = new TopK(k);
-        foreach (var (slot, _) in candidates)
+        fixed (float* query = &queries[offset])
         {
-            var x = new ReadOnlySpan<float>((float*)_originals.Pointer + (long)slot * d, d);
-            float s = TensorPrimitives.Dot(query[..d], x);
-            heap.Push(Metric == Metric.L2 ? 2 * s - SquaredNorm(x) : s, slot);
+            foreach (var (slot, _) in candidates)
+            {
+                float* x = (float*)_originals.Pointer + (long)slot * d;
+                float s = kernels.Dot(query, x, d);
+                heap.Push(Metric == Metric.L2 ? 2 * s - kernels.Dot(x, x, d) : s, slot);
+            }
         }
         return heap.ToSorted();
     }
 
-    private void ScanTile(float[] q, QuantizedQueries? qq, int nq, int g0, int g1, int b0, int b1, TopK[] heaps, bool[]? deleted)
+    private void ScanTile(DistanceKernels kernels, float[] q, QuantizedQueries? qq, int nq, int g0, int g1, int b0, int b1, TopK[] heaps, bool[]? deleted)
     {
         int dp = PaddedDimension;
         const int G = FlatKernels.QueryGroup;
@@ -256,18 +262,14 @@ public sealed unsafe class FlatIndex : VectorIndex
                             byte* pb = two ? pa + blockStride : pa;
                             if (live == G)
                             {
-                                if (qq is null) FlatKernels.F32x8(qf + (long)g * G * dp, dp, (float*)pa, (float*)pb, o);
+                                if (qq is null) kernels.DotBlocks8(qf + (long)g * G * dp, dp, dp, (float*)pa, (float*)pb, o);
                                 else FlatKernels.I8x8(qi + (long)g * G * dp, dp, pa, pb, (int*)o);
                             }
                             else
                             {
                                 for (int r = 0; r < live; r++)
                                 {
-                                    if (qq is null)
-                                    {
-                                        FlatKernels.F32x1(qf + ((long)g * G + r) * dp, dp, (float*)pa, o + r * 32);
-                                        if (two) FlatKernels.F32x1(qf + ((long)g * G + r) * dp, dp, (float*)pb, o + r * 32 + 16);
-                                    }
+                                    if (qq is null) kernels.DotBlocks1(qf + ((long)g * G + r) * dp, dp, (float*)pa, (float*)pb, o + r * 32);
                                     else
                                     {
                                         FlatKernels.I8x1(qi + ((long)g * G + r) * dp, dp, pa, (int*)o + r * 32);

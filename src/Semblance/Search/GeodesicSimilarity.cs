@@ -9,7 +9,6 @@
 //            l2: D(q, x), a path length in distance units (smaller is better).
 // Knobs: k (graph neighbours; small k follows the manifold, large k approaches the plain metric) and e (entry
 // points). Items not reachable from E are not returned, so a query may get fewer than k hits.
-using System.Numerics.Tensors;
 
 namespace Semblance.Search;
 
@@ -61,7 +60,7 @@ public sealed class GeodesicSimilarity
     }
 
     private static float Delta(Metric metric, ReadOnlySpan<float> a, ReadOnlySpan<float> b) =>
-        metric == Metric.L2 ? TensorPrimitives.Distance(a, b) : MathF.Max(0, 1 - TensorPrimitives.Dot(a, b));
+        metric == Metric.L2 ? MathF.Sqrt(Numerics.Distance.SquaredL2(a, b)) : MathF.Max(0, 1 - Numerics.Distance.Dot(a, b));
 
     /// <summary>The k items with the shortest graph distance from each query's <paramref name="entryPoints"/> nearest items.</summary>
     public SearchHit[][] Search(ReadOnlySpan<float> queries, int k, int entryPoints = 8)
@@ -97,7 +96,7 @@ public sealed class GeodesicSimilarity
             while (pq.TryDequeue(out int node, out float du) && hits.Count < k)
             {
                 if (!settled.Add(node)) continue;
-                hits.Add(new SearchHit(_index.Items.Id(node), _index.Metric == Metric.L2 ? du : 1 - du, _index.Items.Payload(node)));
+                hits.Add(new SearchHit(_index.Items.Id(node), _index.Metric == Metric.L2 ? du : 1 - du, _index.Items.Text(node)));
                 foreach (var (next, w) in _edges[node])
                 {
                     float nd = du + w;

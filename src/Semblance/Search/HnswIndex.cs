@@ -8,9 +8,9 @@
 // (and results) may differ between runs.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using System.Text.Json.Nodes;
+using Semblance.Numerics;
 
 namespace Semblance.Search;
 
@@ -126,55 +126,14 @@ public sealed unsafe class HnswIndex : VectorIndex
 
     private float* Vec(int slot) => (float*)_vectors.Pointer + (long)slot * _stride;
 
+    /// <summary>The distance kernels' tier, taken on the thread that starts a build or search (see DistanceKernels).</summary>
+    private DistanceKernels _kernels = DistanceKernels.ForCurrentThread;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private float Distance(float* a, float* b)
     {
-        if (Metric == Metric.L2) return L2(a, b, _stride);
-        return 1 - Dot(a, b, _stride);
-    }
-
-    internal static float Dot(float* a, float* b, int n)
-    {
-        if (Vector512.IsHardwareAccelerated && !FlatKernels.ForceScalar)
-        {
-            Vector512<float> s0 = default, s1 = default;
-            int j = 0;
-            for (; j + 32 <= n; j += 32)
-            {
-                s0 = Vector512.FusedMultiplyAdd(Vector512.Load(a + j), Vector512.Load(b + j), s0);
-                s1 = Vector512.FusedMultiplyAdd(Vector512.Load(a + j + 16), Vector512.Load(b + j + 16), s1);
-            }
-            if (j < n) s0 = Vector512.FusedMultiplyAdd(Vector512.Load(a + j), Vector512.Load(b + j), s0);
-            return Vector512.Sum(s0 + s1);
-        }
-        float s = 0;
-        for (int j = 0; j < n; j++) s += a[j] * b[j];
-        return s;
-    }
-
-    internal static float L2(float* a, float* b, int n)
-    {
-        if (Vector512.IsHardwareAccelerated && !FlatKernels.ForceScalar)
-        {
-            Vector512<float> s0 = default, s1 = default;
-            int j = 0;
-            for (; j + 32 <= n; j += 32)
-            {
-                var d0 = Vector512.Load(a + j) - Vector512.Load(b + j);
-                var d1 = Vector512.Load(a + j + 16) - Vector512.Load(b + j + 16);
-                s0 = Vector512.FusedMultiplyAdd(d0, d0, s0);
-                s1 = Vector512.FusedMultiplyAdd(d1, d1, s1);
-            }
-            if (j < n)
-            {
-                var d0 = Vector512.Load(a + j) - Vector512.Load(b + j);
-                s0 = Vector512.FusedMultiplyAdd(d0, d0, s0);
-            }
-            return Vector512.Sum(s0 + s1);
-        }
-        float s = 0;
-        for (int j = 0; j < n; j++) { float d = a[j] - b[j]; s += d * d; }
-        return s;
+        if (Metric == Metric.L2) return _kernels.SquaredL2(a, b, _stride);
+        return 1 - _kernels.Dot(a, b, _stride);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -201,6 +160,7 @@ public sealed unsafe class HnswIndex : VectorIndex
     private protected override void AddCore(float[] vectors, int n)
     {
         int start = Items.Slots, d = Dimension;
+        _kernels = DistanceKernels.ForCurrentThread;
         _vectors.Resize((long)(start + n) * _stride * 4);
         for (int i = 0; i < n; i++)
             vectors.AsSpan(i * d, d).CopyTo(new Span<float>(Vec(start + i), d));
@@ -422,6 +382,7 @@ public sealed unsafe class HnswIndex : VectorIndex
     private protected override (int Slot, float Score)[][] SearchCore(float[] queries, int nq, int k, SearchOptions options)
     {
         int ef = Math.Max(k, options.EfSearch > 0 ? options.EfSearch : Options.EfSearch);
+        _kernels = DistanceKernels.ForCurrentThread;
         var result = new (int Slot, float Score)[nq][];
         void One(int i)
         {

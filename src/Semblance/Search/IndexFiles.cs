@@ -18,7 +18,8 @@ public sealed class IndexManifest
 {
     public const string FileName = "manifest.json";
     public const string FormatName = "semblance-index";
-    public const int CurrentVersion = 1;
+    /// <summary>2: the "encoder" object replaces version 1's "model" and "whitening" paths; optional "fields" file.</summary>
+    public const int CurrentVersion = 2;
 
     public int Version { get; init; } = CurrentVersion;
     public long Generation { get; init; }
@@ -27,8 +28,8 @@ public sealed class IndexManifest
     public int Dimension { get; init; }
     public long Count { get; init; }
     public long Slots { get; init; }
-    public string? Model { get; init; }
-    public string? Whitening { get; init; }
+    /// <summary>The encoder of the indexed text, or null for an index built from vectors.</summary>
+    public IndexEncoder? Encoder { get; init; }
     public JsonObject Parameters { get; init; } = [];
     public Dictionary<string, IndexFileEntry> Files { get; init; } = [];
 
@@ -47,8 +48,7 @@ public sealed class IndexManifest
             ["dimension"] = Dimension,
             ["count"] = Count,
             ["slots"] = Slots,
-            ["model"] = Model,
-            ["whitening"] = Whitening,
+            ["encoder"] = Encoder?.ToJson(),
             ["parameters"] = JsonNode.Parse(Parameters.ToJsonString()),
             ["files"] = files,
         };
@@ -97,8 +97,8 @@ public sealed class IndexManifest
             Dimension = Get<int>(o, "dimension", path),
             Count = Get<long>(o, "count", path),
             Slots = Get<long>(o, "slots", path),
-            Model = Opt(o, "model", path),
-            Whitening = Opt(o, "whitening", path),
+            Encoder = version >= 2 ? IndexEncoder.FromJson(o["encoder"], path)
+                : Opt(o, "model", path) is { } model ? new IndexEncoder { Model = model, Whitening = Opt(o, "whitening", path) } : null,
             Parameters = o["parameters"]?.AsObject() is { } p ? (JsonObject)JsonNode.Parse(p.ToJsonString())! : [],
             Files = files,
         };

@@ -17,7 +17,7 @@ internal sealed class ItemStore
     public int DeletedCount => _ids.Count - _slotOf.Count;
 
     public string Id(int slot) => _ids[slot];
-    public string? Payload(int slot) => _payloads[slot];
+    public string? Text(int slot) => _payloads[slot];
     public bool IsDeleted(int slot) => _deleted[slot];
     public bool Contains(string id) => _slotOf.ContainsKey(id);
     public bool TryGetSlot(string id, out int slot) => _slotOf.TryGetValue(id, out slot);
@@ -25,26 +25,27 @@ internal sealed class ItemStore
     /// <summary>Deletion marks as an array for hot loops; null when nothing is deleted.</summary>
     public bool[]? DeletedMask => DeletedCount == 0 ? null : _deletedSnapshot ??= _deleted.ToArray();
 
-    /// <summary>Checks a batch of new ids before anything is modified: non-empty, unique, not already present.</summary>
-    public void Validate(IReadOnlyList<string> ids)
+    /// <summary>Checks a batch of new ids before anything is modified: non-empty, unique, not already present (unless allowed).</summary>
+    public void Validate(IReadOnlyList<string> ids, bool allowPresent = false)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < ids.Count; i++)
         {
             var id = ids[i];
             if (string.IsNullOrEmpty(id)) throw new InputFormatException($"item {i}: id is empty; every item needs a non-empty id");
-            if (_slotOf.ContainsKey(id)) throw new InputFormatException($"item {i}: id '{id}' is already in the index; ids must be unique (remove it first to replace it)");
+            if (!allowPresent && _slotOf.ContainsKey(id))
+                throw new InputFormatException($"item {i}: id '{id}' is already in the index; ids must be unique (replace it with upsert, 'index add --upsert', or remove it with 'index remove')");
             if (!seen.Add(id)) throw new InputFormatException($"item {i}: id '{id}' appears twice in the batch; ids must be unique");
         }
     }
 
-    public void Add(IReadOnlyList<string> ids, IReadOnlyList<string?>? payloads)
+    public void Add(IReadOnlyList<string> ids, IReadOnlyList<string?>? texts)
     {
         for (int i = 0; i < ids.Count; i++)
         {
             _slotOf.Add(ids[i], _ids.Count);
             _ids.Add(ids[i]);
-            _payloads.Add(payloads?[i]);
+            _payloads.Add(texts?[i]);
             _deleted.Add(false);
         }
         _deletedSnapshot = null;

@@ -16,8 +16,8 @@ public enum Metric
     L2,
 }
 
-/// <summary>One search result: the item's id, its score under the index metric, and its payload (null if none).</summary>
-public sealed record SearchHit(string Id, float Score, string? Payload);
+/// <summary>One search result: the item's id, its score under the index metric, and its stored text (null if none).</summary>
+public sealed record SearchHit(string Id, float Score, string? Text);
 
 /// <summary>Per-call search knobs; kinds ignore what does not apply to them.</summary>
 public sealed record SearchOptions
@@ -32,8 +32,10 @@ public interface IVectorIndex : IDisposable
     Metric Metric { get; }
     string Kind { get; }
     long Count { get; }
-    void Add(ReadOnlySpan<float> vectors, IReadOnlyList<string> ids, IReadOnlyList<string?>? payloads = null);
-    SearchHit[][] Search(ReadOnlySpan<float> queries, int k, SearchOptions? options = null);
+    void Add(ReadOnlySpan<float> vectors, IReadOnlyList<string>? ids = null, IReadOnlyList<string?>? texts = null);
+    void Upsert(ReadOnlySpan<float> vectors, IReadOnlyList<string> ids, IReadOnlyList<string?>? texts = null);
+    SearchHit[] Search(ReadOnlySpan<float> query, int k, SearchOptions? options = null);
+    SearchHit[][] SearchBatch(ReadOnlySpan<float> queries, int k, SearchOptions? options = null);
     int Remove(IEnumerable<string> ids);
     void Save(string directory);
 }
@@ -60,11 +62,8 @@ public abstract class VectorIndex : IVectorIndex
     /// <summary>Items ever added, including removed ones (slots are never reused).</summary>
     public int SlotCount => Items.Slots;
 
-    /// <summary>Model directory used to encode the items (kept in the manifest so search can default to it).</summary>
-    public string? Model { get; set; }
-
-    /// <summary>Whitening file applied after the model (kept in the manifest so text queries get the same transform).</summary>
-    public string? Whitening { get; set; }
+    /// <summary>The encoder of the indexed text (kept in the manifest so queries are encoded the same way); null for vectors.</summary>
+    public IndexEncoder? Encoder { get; set; }
 
     /// <summary>Worker threads for search and build.</summary>
     public int Threads { get; set; } = Environment.ProcessorCount;
@@ -80,11 +79,25 @@ public abstract class VectorIndex : IVectorIndex
     };
 
     /// <summary>
-    /// Adds <paramref name="ids"/>.Count vectors (row-major, Dimension each). Ids must be new and unique; the payload
-    /// (any text, e.g. the source sentence or a JSON object) is returned with hits. Nothing changes if validation fails.
+    /// Adds vectors (row-major, Dimension each). Ids must be new and unique; without ids the items are numbered by
+    /// slot ("0", "1", ... in the order they were ever added). The text (e.g. the source sentence) is returned with
+    /// hits. Nothing changes if validation fails.
     /// </summary>
-    public void Add(ReadOnlySpan<float> vectors, IReadOnlyList<string> ids, IReadOnlyList<string?>? payloads = null)
+    public void Add(ReadOnlySpan<float> vectors, IReadOnlyList<string>? ids = null, IReadOnlyList<string?>? texts = null) =>
+        AddOrReplace(vectors, ids, texts, replace: false);
+
+    /// <summary>Adds items, replacing those whose id is already present (their old vectors are marked removed).</summary>
+    public void Upsert(ReadOnlySpan<float> vectors, IReadOnlyList<string> ids, IReadOnlyList<string?>? texts = null) =>
+        AddOrReplace(vectors, ids, texts, replace: true);
+
+    private void AddOrReplace(ReadOnlySpan<float> vectors, IReadOnlyList<string>? ids, IReadOnlyList<string?>? texts, bool replace)
     {
+        if (ids is null)
+        {
+            if (vectors.Length % Dimension != 0)
+                throw new InputFormatException($"got {vectors.Length} values, not a multiple of the index dimension {Dimension}");
+            ids = Enumerable.Range(0, vectors.Length / Dimension).Select(i => ((long)Items.Slots + i).ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        }
         int n = ids.Count;
         if (vectors.Length != (long)n * Dimension)
         {
@@ -92,18 +105,27 @@ public abstract class VectorIndex : IVectorIndex
                 throw new InputFormatException($"vectors have dimension {vectors.Length / n} but the index has dimension {Dimension}");
             throw new InputFormatException($"got {vectors.Length} values for {n} ids; expected {n} x {Dimension}");
         }
-        if (payloads is not null && payloads.Count != n) throw new InputFormatException($"got {payloads.Count} payloads for {n} ids");
+        if (texts is not null && texts.Count != n) throw new InputFormatException($"got {texts.Count} texts for {n} ids");
         if ((long)Items.Slots + n > int.MaxValue - 16) throw new SemblanceException($"the index would exceed {int.MaxValue - 16} items");
-        Items.Validate(ids);
+        Items.Validate(ids, allowPresent: replace);
         var prepared = Prepare(vectors, n, "vector");
+        if (replace) foreach (var id in ids) Items.Remove(id);
         AddCore(prepared, n);
-        Items.Add(ids, payloads);
+        Items.Add(ids, texts);
+    }
+
+    /// <summary>The k nearest items to one query vector (Dimension floats), best first; min(k, Count) hits.</summary>
+    public SearchHit[] Search(ReadOnlySpan<float> query, int k, SearchOptions? options = null)
+    {
+        if (query.Length != Dimension)
+            throw new InputFormatException($"the query has {query.Length} values but the index has dimension {Dimension}");
+        return SearchBatch(query, k, options)[0];
     }
 
     /// <summary>
     /// k nearest items for each query (row-major, Dimension each), best first. Returns min(k, Count) hits per query.
     /// </summary>
-    public SearchHit[][] Search(ReadOnlySpan<float> queries, int k, SearchOptions? options = null)
+    public SearchHit[][] SearchBatch(ReadOnlySpan<float> queries, int k, SearchOptions? options = null)
     {
         if (k < 1) throw new SemblanceException($"k must be at least 1, got {k}");
         if (queries.Length % Dimension != 0)
@@ -117,7 +139,7 @@ public abstract class VectorIndex : IVectorIndex
         for (int q = 0; q < nq; q++)
         {
             float qq = Metric == Metric.L2 ? SquaredNorm(prepared.AsSpan(q * Dimension, Dimension)) : 0;
-            result[q] = raw[q].Select(h => new SearchHit(Items.Id(h.Slot), PublicScore(h.Score, qq), Items.Payload(h.Slot))).ToArray();
+            result[q] = raw[q].Select(h => new SearchHit(Items.Id(h.Slot), PublicScore(h.Score, qq), Items.Text(h.Slot))).ToArray();
         }
         return result;
     }
@@ -158,8 +180,7 @@ public abstract class VectorIndex : IVectorIndex
             Dimension = Dimension,
             Count = Count,
             Slots = Items.Slots,
-            Model = Model,
-            Whitening = Whitening,
+            Encoder = Encoder,
             Parameters = Parameters(),
             Files = files,
         };
@@ -204,8 +225,7 @@ public abstract class VectorIndex : IVectorIndex
             HnswIndex.KindName => HnswIndex.Open(directory, m, metric, items, verify),
             _ => throw new InputFormatException($"{mpath}: index kind '{m.Kind}' is not one of flat|flat-int8|flat-f16|hnsw"),
         };
-        index.Model = m.Model;
-        index.Whitening = m.Whitening;
+        index.Encoder = m.Encoder;
         return index;
     }
 
@@ -234,7 +254,7 @@ public abstract class VectorIndex : IVectorIndex
     /// <summary>For L2, kinds rank by 2·q·x − |x|² (larger is better); the public score is the squared distance.</summary>
     private float PublicScore(float s, float qq) => Metric == Metric.L2 ? MathF.Max(0, qq - s) : s;
 
-    internal static float SquaredNorm(ReadOnlySpan<float> v) => System.Numerics.Tensors.TensorPrimitives.Dot(v, v);
+    internal static float SquaredNorm(ReadOnlySpan<float> v) => Numerics.Distance.Dot(v, v);
 
     /// <summary>Copies and checks vectors (finite values; non-zero for cosine) and normalises them for cosine.</summary>
     private protected float[] Prepare(ReadOnlySpan<float> vectors, int n, string what)

@@ -88,9 +88,9 @@ public sealed class UserPathTests : IDisposable
     [Fact]
     public void SupSimCseRefusesAnStsFileInsteadOfTakingTheScoreAsAHardNegative()
     {
-        var e = Assert.Throws<InputFormatException>(() => TrainingData.Parse(["a cat sat\ta cat was sitting\t4.2"], "sts.tsv", "sup-simcse"));
+        var e = Assert.Throws<InputFormatException>(() => TrainingData.Parse(["a cat sat\ta cat was sitting\t4.2"], "sts.tsv", TrainingLosses.SupervisedSimCse));
         Assert.Equal("sts.tsv:1: column 3 is the number '4.2', not a hard-negative sentence; this looks like an STS file (sentence1<TAB>sentence2<TAB>score): use --loss cosent for scored pairs, or give sup-simcse anchor<TAB>positive[<TAB>hard negative]", e.Message);
-        Assert.Equal(3, TrainingData.Parse(["a cat sat\ta cat was sitting\ta dog ran"], "ok.tsv", "sup-simcse").Rows[0].Texts.Length);
+        Assert.Equal(3, TrainingData.Parse(["a cat sat\ta cat was sitting\ta dog ran"], "ok.tsv", TrainingLosses.SupervisedSimCse).Rows[0].Texts.Length);
     }
 
     [Fact]

@@ -90,7 +90,7 @@ public sealed partial class PackagedModelsTests(PackagedModelCache cache) : ICla
         Assert.Equal(written, File.GetLastWriteTimeUtc(safetensors));
 
         using var encoder = SentenceEncoder.Load(dir, new EncoderOptions { Threads = 1 });
-        Assert.Equal(("mean", true, 256, 384), (encoder.Backend.Pooling, encoder.Normalize, encoder.Backend.MaxLength, encoder.Dimension));
+        Assert.Equal(("mean", true, 256, 384), (encoder.Backend.Pooling, encoder.NormalizeByDefault, encoder.Backend.MaxLength, encoder.Dimension));
     }
 
     [PackagedModelFact(MiniLm)]
@@ -117,7 +117,7 @@ public sealed partial class PackagedModelsTests(PackagedModelCache cache) : ICla
     public void ArcticHasClsPoolingAndItsQueryPrompt()
     {
         using var encoder = SentenceEncoder.Load(cache.Directory(Arctic), new EncoderOptions { Threads = 1, PromptName = "query" });
-        Assert.Equal(("cls", true, 512), (encoder.Backend.Pooling, encoder.Normalize, encoder.Backend.MaxLength));
+        Assert.Equal(("cls", true, 512), (encoder.Backend.Pooling, encoder.NormalizeByDefault, encoder.Backend.MaxLength));
         Assert.Equal("Represent this sentence for searching relevant passages: ", encoder.Prompt);
         var withPrompt = encoder.Encode("what is a cat");
         encoder.UsePrompt(null);
@@ -147,7 +147,7 @@ public sealed partial class PackagedModelsTests(PackagedModelCache cache) : ICla
             ("program keeps closing unexpectedly", "The app crashes when I open it."),
         ];
         using var encoder = SentenceEncoder.Load(cache.Directory(MiniLm), new EncoderOptions { Threads = 2 });
-        var docs = encoder.Encode(faq);
+        var docs = encoder.EncodeFlat(faq);
         int d = encoder.Dimension;
         foreach (var (query, expected) in cases)
         {

@@ -70,7 +70,7 @@ public class CrashSafetyTests(ITestOutputHelper output)
         Assert.Equal(expected.Count + present, index.Count);
         var probe = new float[Dimension];
         index.GetVector(0, probe);
-        Assert.NotEmpty(index.Search(probe, 3)[0]);
+        Assert.NotEmpty(index.SearchBatch(probe, 3)[0]);
         return present == Batch;
     }
 

@@ -40,7 +40,7 @@ public class GeodesicSimilarityTests(ITestOutputHelper output)
         index.Add(xb, SearchTestData.Ids(labels.Length));
         var (xq, queryLabels) = Spirals(40, 2, lift);
         const int k = 40;
-        double direct = Purity(index.Search(xq, k), labels, queryLabels);
+        double direct = Purity(index.SearchBatch(xq, k), labels, queryLabels);
         var geo = GeodesicSimilarity.Build(index, neighbours: 5);
         var geoHits = geo.Search(xq, k, entryPoints: 1);
         double geodesic = Purity(geoHits, labels, queryLabels);
@@ -61,7 +61,7 @@ public class GeodesicSimilarityTests(ITestOutputHelper output)
         using var index = new HnswIndex(2, Metric.L2, new HnswOptions { M = 8 }) { Threads = 1 };
         index.Add(xb, SearchTestData.Ids(labels.Length));
         var q = new float[] { 3f, 1f };
-        var plain = index.Search(q, 1)[0][0];
+        var plain = index.SearchBatch(q, 1)[0][0];
         var geo = GeodesicSimilarity.Build(index, 6).Search(q, 1, entryPoints: 1)[0][0];
         Assert.Equal(plain.Id, geo.Id);
         Assert.Equal(MathF.Sqrt(plain.Score), geo.Score, 4);

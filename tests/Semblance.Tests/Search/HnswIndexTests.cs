@@ -17,10 +17,10 @@ public class HnswIndexTests
         var truth = SearchTestData.BruteForce(xb, xq, d, k, metric);
         using var index = new HnswIndex(d, metric, new HnswOptions { M = 12, EfConstruction = 100 }) { Threads = 2 };
         index.Add(xb, SearchTestData.Ids(n));
-        double recall = SearchTestData.Recall(index.Search(xq, k, new SearchOptions { EfSearch = 100 }), truth);
+        double recall = SearchTestData.Recall(index.SearchBatch(xq, k, new SearchOptions { EfSearch = 100 }), truth);
         // Inner product on unnormalised vectors is not a metric (no triangle inequality), so graph search is weaker there.
         Assert.True(recall >= (metric == Metric.InnerProduct ? 0.85 : 0.95), $"recall {recall}");
-        var first = index.Search(xq, 1)[0][0];
+        var first = index.SearchBatch(xq, 1)[0][0];
         double expected = SearchTestData.Score(xb.AsSpan(int.Parse(first.Id) * d, d), xq.AsSpan(0, d), metric);
         Assert.Equal(metric == Metric.L2 ? -expected : expected, first.Score, 2);
     }
@@ -35,7 +35,7 @@ public class HnswIndexTests
         {
             using var index = new HnswIndex(d, Metric.L2, new HnswOptions { M = 8, EfConstruction = 40, Seed = seed }) { Threads = 1 };
             index.Add(xb, SearchTestData.Ids(n));
-            return string.Join(";", index.Search(xq, 5, new SearchOptions { EfSearch = 10 }).Select(h => string.Join(",", h.Select(x => x.Id + ":" + x.Score))));
+            return string.Join(";", index.SearchBatch(xq, 5, new SearchOptions { EfSearch = 10 }).Select(h => string.Join(",", h.Select(x => x.Id + ":" + x.Score))));
         }
         Assert.Equal(Run(1), Run(1));
     }
@@ -49,11 +49,11 @@ public class HnswIndexTests
         index.Add(xb, SearchTestData.Ids(n));
         var removed = Enumerable.Range(0, n).Where(i => i % 3 == 0).Select(i => i.ToString()).ToHashSet();
         Assert.Equal(removed.Count, index.Remove(removed));
-        var hits = index.Search(xb, 10);
+        var hits = index.SearchBatch(xb, 10);
         Assert.All(hits, h => Assert.DoesNotContain(h, x => removed.Contains(x.Id)));
         Assert.All(hits, h => Assert.Equal(10, h.Length));
         // A live item finds itself first even though a third of the graph is removed.
-        Assert.Equal("1", index.Search(xb.AsSpan(d, d), 1)[0][0].Id);
+        Assert.Equal("1", index.SearchBatch(xb.AsSpan(d, d), 1)[0][0].Id);
     }
 
     [Fact]
@@ -69,19 +69,19 @@ public class HnswIndexTests
             index.Add(xb.AsSpan(0, 1000 * d), SearchTestData.Ids(1000));
             index.Remove(["7"]);
             index.Save(dir);
-            before = Describe(index.Search(xq, 5));
+            before = Describe(index.SearchBatch(xq, 5));
         }
         using (var loaded = VectorIndex.Load(dir))
         {
             Assert.IsType<HnswIndex>(loaded);
             Assert.Equal(999, loaded.Count);
-            Assert.Equal(before, Describe(loaded.Search(xq, 5)));
+            Assert.Equal(before, Describe(loaded.SearchBatch(xq, 5)));
             loaded.Add(xb.AsSpan(1000 * d), SearchTestData.Ids(200, 1000));
             loaded.Save(dir);
         }
         using var again = VectorIndex.Load(dir);
         Assert.Equal(1199, again.Count);
-        Assert.Equal("1100", again.Search(xb.AsSpan(1100 * d, d), 1)[0][0].Id);
+        Assert.Equal("1100", again.SearchBatch(xb.AsSpan(1100 * d, d), 1)[0][0].Id);
         Assert.False(again.Contains("7"));
     }
 

@@ -28,18 +28,19 @@ public class IndexFilesTests
         SearchHit[][] before;
         using (var index = Create(kind, d, metric))
         {
-            index.Model = "/models/x";
+            index.Encoder = new IndexEncoder { Model = "/models/x", ModelChecksum = "sha256:00", Pooling = "mean", Normalize = true, QueryPrompt = "query: " };
             index.Add(xb, SearchTestData.Ids(n), Enumerable.Range(0, n).Select(i => i % 2 == 0 ? $"text {i} ü" : null).ToArray());
             index.Remove(["4"]);
-            before = index.Search(xq, 6);
+            before = index.SearchBatch(xq, 6);
             index.Save(dir);
         }
         using var loaded = VectorIndex.Load(dir);
-        Assert.Equal((kind, metric, d, n - 1L, "/models/x"), (loaded.Kind, loaded.Metric, loaded.Dimension, loaded.Count, loaded.Model));
-        var after = loaded.Search(xq, 6);
+        Assert.Equal((kind, metric, d, n - 1L), (loaded.Kind, loaded.Metric, loaded.Dimension, loaded.Count));
+        Assert.Equal(new IndexEncoder { Model = "/models/x", ModelChecksum = "sha256:00", Pooling = "mean", Normalize = true, QueryPrompt = "query: " }, loaded.Encoder);
+        var after = loaded.SearchBatch(xq, 6);
         for (int q = 0; q < xq.Length / d; q++)
         {
-            Assert.Equal(before[q].Select(h => (h.Id, h.Payload)), after[q].Select(h => (h.Id, h.Payload)));
+            Assert.Equal(before[q].Select(h => (h.Id, h.Text)), after[q].Select(h => (h.Id, h.Text)));
             Assert.Equal(before[q].Select(h => h.Score), after[q].Select(h => h.Score));
         }
         var info = VectorIndex.ReadInfo(dir);
@@ -95,7 +96,7 @@ public class IndexFilesTests
     {
         var dir = SavedFlat();
         var path = Path.Combine(dir, IndexManifest.FileName);
-        var json = File.ReadAllText(path).Split('\n')[0].Replace("\"version\":1", "\"version\":7");
+        var json = File.ReadAllText(path).Split('\n')[0].Replace($"\"version\":{IndexManifest.CurrentVersion}", "\"version\":7");
         File.WriteAllText(path, json + "\ncrc32c " + Crc32C.Compute(System.Text.Encoding.UTF8.GetBytes(json)).ToString("x8") + "\n");
         var e = Assert.Throws<InputFormatException>(() => VectorIndex.Load(dir));
         Assert.Contains("format version 7", e.Message);
@@ -121,17 +122,17 @@ public class IndexFilesTests
     public void BadInputIsRejectedWithoutChangingTheIndex()
     {
         using var index = new FlatIndex(4, Metric.Cosine);
-        Assert.Contains("the index is empty", Assert.Throws<SemblanceException>(() => index.Search(new float[4], 1)).Message);
+        Assert.Contains("the index is empty", Assert.Throws<SemblanceException>(() => index.SearchBatch(new float[4], 1)).Message);
         index.Add(new float[] { 1, 0, 0, 0, 0, 1, 0, 0 }, ["a", "b"]);
         Assert.Contains("dimension 3 but the index has dimension 4", Assert.Throws<InputFormatException>(() => index.Add(new float[6], ["c", "d"])).Message);
         Assert.Contains("NaN", Assert.Throws<InputFormatException>(() => index.Add(new float[] { 1, float.NaN, 0, 0 }, ["c"])).Message);
-        Assert.Contains("Infinity", Assert.Throws<InputFormatException>(() => index.Search(new float[] { 1, float.PositiveInfinity, 0, 0 }, 1)).Message);
+        Assert.Contains("Infinity", Assert.Throws<InputFormatException>(() => index.SearchBatch(new float[] { 1, float.PositiveInfinity, 0, 0 }, 1)).Message);
         Assert.Contains("all zeros", Assert.Throws<InputFormatException>(() => index.Add(new float[4], ["c"])).Message);
         Assert.Contains("already in the index", Assert.Throws<InputFormatException>(() => index.Add(new float[] { 1, 1, 0, 0 }, ["a"])).Message);
-        Assert.Contains("not a multiple", Assert.Throws<InputFormatException>(() => index.Search(new float[5], 1)).Message);
+        Assert.Contains("not a multiple", Assert.Throws<InputFormatException>(() => index.SearchBatch(new float[5], 1)).Message);
         Assert.Equal(2, index.Count);
         // k larger than the index: all items, best first (no -1 padding as in FAISS).
-        Assert.Equal(["a", "b"], index.Search(new float[] { 1, 0.1f, 0, 0 }, 10)[0].Select(h => h.Id));
+        Assert.Equal(["a", "b"], index.SearchBatch(new float[] { 1, 0.1f, 0, 0 }, 10)[0].Select(h => h.Id));
     }
 
     [Fact]

@@ -116,10 +116,10 @@ public class EmbeddingServerTests
     [SharedFact]
     public async Task SearchReturnsTheNearestItemsOfTheIndex()
     {
-        using var enc = SentenceEncoder.Load(Model, new EncoderOptions { Normalize = true });
-        var index = new FlatIndex(enc.Dimension, Metric.Cosine);
-        index.Add(enc.EncodeFlat(Sentences), ["s0", "s1", "s2"], Sentences);
-        await using var host = await ServerTestHost.StartAsync(SentenceEncoder.Load(Model, new EncoderOptions { Normalize = true }), index: index);
+        var enc = SentenceEncoder.Load(Model, new EncoderOptions { Normalize = true });
+        var index = SemanticIndex.Create(new FlatIndex(enc.Dimension, Metric.Cosine), enc, Model);
+        index.Add(Sentences, ["s0", "s1", "s2"]);
+        await using var host = await ServerTestHost.StartAsync(enc, index: index);
         var (status, body) = await host.Post("/search", new { query = "a dog barked", k = 2 });
         Assert.Equal(200, status);
         var hits = body.GetProperty("hits").EnumerateArray().ToList();

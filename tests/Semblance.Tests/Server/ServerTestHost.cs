@@ -24,9 +24,16 @@ internal sealed class ServerTestHost : IAsyncDisposable
     public static EmbeddingServerOptions Loopback(EmbeddingServerOptions? options = null) =>
         (options ?? new EmbeddingServerOptions()) with { Urls = ["http://127.0.0.1:0"], ModelName = "test-model" };
 
-    public static async Task<ServerTestHost> StartAsync(SentenceEncoder encoder, EmbeddingServerOptions? options = null, VectorIndex? index = null)
+    public static async Task<ServerTestHost> StartAsync(SentenceEncoder encoder, EmbeddingServerOptions? options = null, SemanticIndex? index = null)
     {
         var server = EmbeddingServer.Create(encoder, Loopback(options), index);
+        await server.StartAsync();
+        return new ServerTestHost(server);
+    }
+
+    /// <summary>Starts a server built elsewhere (e.g. by the serve command) that listens on a free loopback port.</summary>
+    public static async Task<ServerTestHost> StartAsync(EmbeddingServer server)
+    {
         await server.StartAsync();
         return new ServerTestHost(server);
     }

@@ -1,0 +1,316 @@
+// Distance kernels for vector search: inner product, squared Euclidean distance and cosine between two vectors, and
+// inner products of queries with blocks of 16 stored vectors laid out dimension-major ([d][16], so 16 vectors fill
+// one Vector512 and no horizontal sums are needed). Vector512, Vector256, Vector128 and scalar tiers, chosen like
+// Gemm's (SEMBLANCE_SIMD caps the tier, Simd.Force restricts it per thread for tests).
+//
+// Rounding: the pairwise kernels split the sum over several accumulators (the split depends on the tier), so tiers
+// agree to float rounding. The block kernels compute every output as one FMA chain over the dimensions in order,
+// in every tier and for one query or eight, so their results are bitwise identical whatever the tier or batch.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Semblance.Numerics;
+
+/// <summary>Pairwise distances on spans, on the widest tier this thread may use.</summary>
+public static unsafe class Distance
+{
+    /// <summary>Σ a_i·b_i.</summary>
+    public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        CheckLengths(a, b);
+        fixed (float* pa = a, pb = b) return DistanceKernels.ForCurrentThread.Dot(pa, pb, a.Length);
+    }
+
+    /// <summary>Σ (a_i − b_i)².</summary>
+    public static float SquaredL2(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        CheckLengths(a, b);
+        fixed (float* pa = a, pb = b) return DistanceKernels.ForCurrentThread.SquaredL2(pa, pb, a.Length);
+    }
+
+    /// <summary>a·b / (‖a‖·‖b‖); 0 when either vector is all zeros.</summary>
+    public static float Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        CheckLengths(a, b);
+        fixed (float* pa = a, pb = b) return DistanceKernels.ForCurrentThread.Cosine(pa, pb, a.Length);
+    }
+
+    private static void CheckLengths(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        if (a.Length != b.Length) throw new ArgumentException($"vectors have lengths {a.Length} and {b.Length}; expected equal lengths");
+    }
+}
+
+/// <summary>
+/// The distance kernels of one SIMD tier. Take <see cref="ForCurrentThread"/> once per search (on the calling thread)
+/// and hand it to workers, so a hot loop pays for no tier lookup and every worker runs the same tier.
+/// </summary>
+public readonly unsafe struct DistanceKernels
+{
+    /// <summary>Stored vectors per block of the block kernels.</summary>
+    public const int BlockLanes = 16;
+
+    /// <summary>Queries per call of <see cref="DotBlocks8"/>.</summary>
+    public const int QueryGroup = 8;
+
+    private readonly SimdLevel _level;
+
+    private DistanceKernels(SimdLevel level) => _level = level;
+
+    /// <summary>The widest tier this thread may use (hardware, SEMBLANCE_SIMD and test overrides).</summary>
+    public static DistanceKernels ForCurrentThread => new(Simd.Current);
+
+    /// <summary>The tier's name (Vector512, Vector256, Vector128 or Scalar), for benchmarks and bug reports.</summary>
+    public string Tier => _level.ToString();
+
+    /// <summary>Σ a_i·b_i over n floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Dot(float* a, float* b, int n) => Reduce<DotTerm>(a, b, n);
+
+    /// <summary>Σ (a_i − b_i)² over n floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float SquaredL2(float* a, float* b, int n) => Reduce<SquaredDifferenceTerm>(a, b, n);
+
+    /// <summary>a·b / (‖a‖·‖b‖) over n floats, the norms taken by the same kernel; 0 when either vector is all zeros.</summary>
+    public float Cosine(float* a, float* b, int n)
+    {
+        float ab = Dot(a, b, n), aa = Dot(a, a, n), bb = Dot(b, b, n);
+        return aa == 0 || bb == 0 ? 0 : (float)(ab / (Math.Sqrt(aa) * Math.Sqrt(bb)));
+    }
+
+    /// <summary>
+    /// Inner products of 8 queries (rows of <paramref name="q"/>, <paramref name="queryStride"/> floats apart, d used)
+    /// with two blocks of 16 stored vectors laid out [d][16]: o[r·32 + l] = q_r·a_l and o[r·32 + 16 + l] = q_r·b_l.
+    /// Blocks must be 64-byte aligned for the Vector512 tier.
+    /// </summary>
+    public void DotBlocks8(float* q, int queryStride, int d, float* a, float* b, float* o)
+    {
+        switch (_level)
+        {
+            case SimdLevel.Vector512:
+                Blocks8x512(q, queryStride, d, a, b, o);
+                break;
+            case SimdLevel.Vector256:
+                for (int r = 0; r < QueryGroup; r += 2) Blocks2x256(q + r * queryStride, queryStride, d, a, b, o + r * 32);
+                break;
+            default:
+                for (int r = 0; r < QueryGroup; r++) DotBlocks1(q + r * queryStride, d, a, b, o + r * 32);
+                break;
+        }
+    }
+
+    /// <summary>Inner products of one query with two blocks of 16 stored vectors: o[l] = q·a_l, o[16 + l] = q·b_l.</summary>
+    public void DotBlocks1(float* q, int d, float* a, float* b, float* o)
+    {
+        switch (_level)
+        {
+            case SimdLevel.Vector512:
+            {
+                Vector512<float> sa = default, sb = default;
+                for (int j = 0; j < d; j++)
+                {
+                    var s = Vector512.Create(q[j]);
+                    sa = Vector512.FusedMultiplyAdd(Vector512.Load(a + j * BlockLanes), s, sa);
+                    sb = Vector512.FusedMultiplyAdd(Vector512.Load(b + j * BlockLanes), s, sb);
+                }
+                sa.Store(o);
+                sb.Store(o + 16);
+                break;
+            }
+            case SimdLevel.Vector256:
+            {
+                Vector256<float> a0 = default, a1 = default, b0 = default, b1 = default;
+                for (int j = 0; j < d; j++)
+                {
+                    var s = Vector256.Create(q[j]);
+                    float* pa = a + j * BlockLanes, pb = b + j * BlockLanes;
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Load(pa), s, a0);
+                    a1 = Vector256.FusedMultiplyAdd(Vector256.Load(pa + 8), s, a1);
+                    b0 = Vector256.FusedMultiplyAdd(Vector256.Load(pb), s, b0);
+                    b1 = Vector256.FusedMultiplyAdd(Vector256.Load(pb + 8), s, b1);
+                }
+                a0.Store(o); a1.Store(o + 8); b0.Store(o + 16); b1.Store(o + 24);
+                break;
+            }
+            case SimdLevel.Vector128:
+            {
+                Vector128<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+                for (int j = 0; j < d; j++)
+                {
+                    var s = Vector128.Create(q[j]);
+                    float* pa = a + j * BlockLanes, pb = b + j * BlockLanes;
+                    a0 = Vector128.FusedMultiplyAdd(Vector128.Load(pa), s, a0);
+                    a1 = Vector128.FusedMultiplyAdd(Vector128.Load(pa + 4), s, a1);
+                    a2 = Vector128.FusedMultiplyAdd(Vector128.Load(pa + 8), s, a2);
+                    a3 = Vector128.FusedMultiplyAdd(Vector128.Load(pa + 12), s, a3);
+                    b0 = Vector128.FusedMultiplyAdd(Vector128.Load(pb), s, b0);
+                    b1 = Vector128.FusedMultiplyAdd(Vector128.Load(pb + 4), s, b1);
+                    b2 = Vector128.FusedMultiplyAdd(Vector128.Load(pb + 8), s, b2);
+                    b3 = Vector128.FusedMultiplyAdd(Vector128.Load(pb + 12), s, b3);
+                }
+                a0.Store(o); a1.Store(o + 4); a2.Store(o + 8); a3.Store(o + 12);
+                b0.Store(o + 16); b1.Store(o + 20); b2.Store(o + 24); b3.Store(o + 28);
+                break;
+            }
+            default:
+                for (int l = 0; l < BlockLanes; l++)
+                {
+                    float sa = 0, sb = 0;
+                    for (int j = 0; j < d; j++)
+                    {
+                        sa = MathF.FusedMultiplyAdd(a[j * BlockLanes + l], q[j], sa);
+                        sb = MathF.FusedMultiplyAdd(b[j * BlockLanes + l], q[j], sb);
+                    }
+                    o[l] = sa;
+                    o[16 + l] = sb;
+                }
+                break;
+        }
+    }
+
+    private static void Blocks8x512(float* q, int dp, int d, float* a, float* b, float* o)
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default;
+        float* q1 = q + dp, q2 = q1 + dp, q3 = q2 + dp, q4 = q3 + dp, q5 = q4 + dp, q6 = q5 + dp, q7 = q6 + dp;
+        for (int j = 0; j < d; j++)
+        {
+            var x = Vector512.LoadAligned(a + j * BlockLanes);
+            var y = Vector512.LoadAligned(b + j * BlockLanes);
+            var s = Vector512.Create(q[j]);
+            a0 = Vector512.FusedMultiplyAdd(x, s, a0); b0 = Vector512.FusedMultiplyAdd(y, s, b0);
+            s = Vector512.Create(q1[j]);
+            a1 = Vector512.FusedMultiplyAdd(x, s, a1); b1 = Vector512.FusedMultiplyAdd(y, s, b1);
+            s = Vector512.Create(q2[j]);
+            a2 = Vector512.FusedMultiplyAdd(x, s, a2); b2 = Vector512.FusedMultiplyAdd(y, s, b2);
+            s = Vector512.Create(q3[j]);
+            a3 = Vector512.FusedMultiplyAdd(x, s, a3); b3 = Vector512.FusedMultiplyAdd(y, s, b3);
+            s = Vector512.Create(q4[j]);
+            a4 = Vector512.FusedMultiplyAdd(x, s, a4); b4 = Vector512.FusedMultiplyAdd(y, s, b4);
+            s = Vector512.Create(q5[j]);
+            a5 = Vector512.FusedMultiplyAdd(x, s, a5); b5 = Vector512.FusedMultiplyAdd(y, s, b5);
+            s = Vector512.Create(q6[j]);
+            a6 = Vector512.FusedMultiplyAdd(x, s, a6); b6 = Vector512.FusedMultiplyAdd(y, s, b6);
+            s = Vector512.Create(q7[j]);
+            a7 = Vector512.FusedMultiplyAdd(x, s, a7); b7 = Vector512.FusedMultiplyAdd(y, s, b7);
+        }
+        a0.Store(o); b0.Store(o + 16); a1.Store(o + 32); b1.Store(o + 48);
+        a2.Store(o + 64); b2.Store(o + 80); a3.Store(o + 96); b3.Store(o + 112);
+        a4.Store(o + 128); b4.Store(o + 144); a5.Store(o + 160); b5.Store(o + 176);
+        a6.Store(o + 192); b6.Store(o + 208); a7.Store(o + 224); b7.Store(o + 240);
+    }
+
+    /// <summary>Two queries × two blocks in 8 ymm accumulators (16 registers hold them, the loads and a broadcast).</summary>
+    private static void Blocks2x256(float* q, int dp, int d, float* a, float* b, float* o)
+    {
+        Vector256<float> a00 = default, a01 = default, b00 = default, b01 = default;
+        Vector256<float> a10 = default, a11 = default, b10 = default, b11 = default;
+        float* q1 = q + dp;
+        for (int j = 0; j < d; j++)
+        {
+            float* pa = a + j * BlockLanes, pb = b + j * BlockLanes;
+            var x0 = Vector256.Load(pa); var x1 = Vector256.Load(pa + 8);
+            var y0 = Vector256.Load(pb); var y1 = Vector256.Load(pb + 8);
+            var s = Vector256.Create(q[j]);
+            a00 = Vector256.FusedMultiplyAdd(x0, s, a00); a01 = Vector256.FusedMultiplyAdd(x1, s, a01);
+            b00 = Vector256.FusedMultiplyAdd(y0, s, b00); b01 = Vector256.FusedMultiplyAdd(y1, s, b01);
+            s = Vector256.Create(q1[j]);
+            a10 = Vector256.FusedMultiplyAdd(x0, s, a10); a11 = Vector256.FusedMultiplyAdd(x1, s, a11);
+            b10 = Vector256.FusedMultiplyAdd(y0, s, b10); b11 = Vector256.FusedMultiplyAdd(y1, s, b11);
+        }
+        a00.Store(o); a01.Store(o + 8); b00.Store(o + 16); b01.Store(o + 24);
+        a10.Store(o + 32); a11.Store(o + 40); b10.Store(o + 48); b11.Store(o + 56);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private float Reduce<T>(float* a, float* b, int n) where T : struct, IPairTerm => _level switch
+    {
+        SimdLevel.Vector512 => Reduce512<T>(a, b, n),
+        SimdLevel.Vector256 => Reduce256<T>(a, b, n),
+        SimdLevel.Vector128 => Reduce128<T>(a, b, n),
+        _ => ReduceScalar<T>(a, b, 0, n, 0),
+    };
+
+    /// <summary>One term of a pairwise sum (acc + t(a, b)) at every width; the JIT specialises each reduction for it.</summary>
+    private interface IPairTerm
+    {
+        static abstract Vector512<float> Add(Vector512<float> a, Vector512<float> b, Vector512<float> acc);
+        static abstract Vector256<float> Add(Vector256<float> a, Vector256<float> b, Vector256<float> acc);
+        static abstract Vector128<float> Add(Vector128<float> a, Vector128<float> b, Vector128<float> acc);
+        static abstract float Add(float a, float b, float acc);
+    }
+
+    private readonly struct DotTerm : IPairTerm
+    {
+        public static Vector512<float> Add(Vector512<float> a, Vector512<float> b, Vector512<float> acc) => Vector512.FusedMultiplyAdd(a, b, acc);
+        public static Vector256<float> Add(Vector256<float> a, Vector256<float> b, Vector256<float> acc) => Vector256.FusedMultiplyAdd(a, b, acc);
+        public static Vector128<float> Add(Vector128<float> a, Vector128<float> b, Vector128<float> acc) => Vector128.FusedMultiplyAdd(a, b, acc);
+        public static float Add(float a, float b, float acc) => MathF.FusedMultiplyAdd(a, b, acc);
+    }
+
+    private readonly struct SquaredDifferenceTerm : IPairTerm
+    {
+        public static Vector512<float> Add(Vector512<float> a, Vector512<float> b, Vector512<float> acc) { var d = a - b; return Vector512.FusedMultiplyAdd(d, d, acc); }
+        public static Vector256<float> Add(Vector256<float> a, Vector256<float> b, Vector256<float> acc) { var d = a - b; return Vector256.FusedMultiplyAdd(d, d, acc); }
+        public static Vector128<float> Add(Vector128<float> a, Vector128<float> b, Vector128<float> acc) { var d = a - b; return Vector128.FusedMultiplyAdd(d, d, acc); }
+        public static float Add(float a, float b, float acc) { float d = a - b; return MathF.FusedMultiplyAdd(d, d, acc); }
+    }
+
+    /// <summary>Two 16-lane accumulators (32 floats per step), one more 16-float step, then a scalar tail.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Reduce512<T>(float* a, float* b, int n) where T : struct, IPairTerm
+    {
+        Vector512<float> s0 = default, s1 = default;
+        int j = 0;
+        for (; j + 32 <= n; j += 32)
+        {
+            s0 = T.Add(Vector512.Load(a + j), Vector512.Load(b + j), s0);
+            s1 = T.Add(Vector512.Load(a + j + 16), Vector512.Load(b + j + 16), s1);
+        }
+        if (j + 16 <= n)
+        {
+            s0 = T.Add(Vector512.Load(a + j), Vector512.Load(b + j), s0);
+            j += 16;
+        }
+        return ReduceScalar<T>(a, b, j, n, Vector512.Sum(s0 + s1));
+    }
+
+    /// <summary>Four 8-lane accumulators (the FMA latency of two ports), 8-float steps, then a scalar tail.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Reduce256<T>(float* a, float* b, int n) where T : struct, IPairTerm
+    {
+        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        int j = 0;
+        for (; j + 32 <= n; j += 32)
+        {
+            s0 = T.Add(Vector256.Load(a + j), Vector256.Load(b + j), s0);
+            s1 = T.Add(Vector256.Load(a + j + 8), Vector256.Load(b + j + 8), s1);
+            s2 = T.Add(Vector256.Load(a + j + 16), Vector256.Load(b + j + 16), s2);
+            s3 = T.Add(Vector256.Load(a + j + 24), Vector256.Load(b + j + 24), s3);
+        }
+        for (; j + 8 <= n; j += 8) s0 = T.Add(Vector256.Load(a + j), Vector256.Load(b + j), s0);
+        return ReduceScalar<T>(a, b, j, n, Vector256.Sum((s0 + s1) + (s2 + s3)));
+    }
+
+    /// <summary>Two 4-lane accumulators, enough for the 128-bit units this tier runs on (ARM64, older x86).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Reduce128<T>(float* a, float* b, int n) where T : struct, IPairTerm
+    {
+        Vector128<float> s0 = default, s1 = default;
+        int j = 0;
+        for (; j + 8 <= n; j += 8)
+        {
+            s0 = T.Add(Vector128.Load(a + j), Vector128.Load(b + j), s0);
+            s1 = T.Add(Vector128.Load(a + j + 4), Vector128.Load(b + j + 4), s1);
+        }
+        for (; j + 4 <= n; j += 4) s0 = T.Add(Vector128.Load(a + j), Vector128.Load(b + j), s0);
+        return ReduceScalar<T>(a, b, j, n, Vector128.Sum(s0 + s1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float ReduceScalar<T>(float* a, float* b, int from, int n, float sum) where T : struct, IPairTerm
+    {
+        for (int j = from; j < n; j++) sum = T.Add(a[j], b[j], sum);
+        return sum;
+    }
+}
