@@ -16,8 +16,8 @@ internal static class LengthSortedBatches
     /// <paramref name="batchSize"/>, and writes each vector at its text's row of <paramref name="output"/>.
     /// Returns the number of tokens encoded.
     /// </summary>
-    public static long Embed(IReadOnlyList<string> texts, Span<float> output, int dimension, int batchSize, ComputeContext ctx,
-        Func<string, TokenizedText> tokenize, BatchEncoder encode, CancellationToken cancellationToken)
+    public static long Embed<T>(IReadOnlyList<T> texts, Span<float> output, int dimension, int batchSize, ComputeContext ctx,
+        Func<T, TokenizedText> tokenize, BatchEncoder encode, CancellationToken cancellationToken)
     {
         int n = texts.Count;
         if (output.Length != (long)n * dimension) throw new ArgumentException($"output has {output.Length} floats, expected {n}x{dimension}");

@@ -59,6 +59,15 @@ public sealed class TransformerConfig
     /// <summary>ERNIE: adds task-type embeddings, which this engine does not implement.</summary>
     public bool UseTaskId { get; init; }
 
+    /// <summary>
+    /// Label names of a sequence-classification head (config.json's <c>id2label</c>, in id order); empty when the config has
+    /// none. Their count is the head's number of outputs (<see cref="NumLabels"/>), as transformers derives it.
+    /// </summary>
+    public IReadOnlyList<string> Id2Label { get; init; } = [];
+
+    /// <summary><c>num_labels</c> when stated, else the number of <see cref="Id2Label"/> entries, else transformers' default 2.</summary>
+    public int NumLabels { get; init; } = 2;
+
     public int HeadDim => HiddenSize / NumAttentionHeads;
 
     public HiddenActivation Activation => ParseActivation(HiddenAct) ?? throw new InvalidOperationException("activation was validated at load");
@@ -95,6 +104,12 @@ public sealed class TransformerConfig
             if (!SupportedModelTypes.Contains(modelType))
                 throw new ModelFormatException($"{source}: model_type '{modelType}' is not supported; supported model types: {supported}");
 
+            var labels = ReadId2Label(root, source);
+            int numLabels = root.TryGetProperty("num_labels", out var nl) && nl.ValueKind == JsonValueKind.Number
+                ? nl.TryGetInt32(out var n) && n > 0 ? n : throw new ModelFormatException($"{source}: num_labels must be a positive integer")
+                : labels.Count > 0 ? labels.Count : 2;
+            if (labels.Count > 0 && labels.Count != numLabels)
+                throw new ModelFormatException($"{source}: num_labels {numLabels} disagrees with the {labels.Count} entries of id2label");
             bool roformer = modelType == "roformer";
             int hidden = f.Int("hidden_size", 768);
             var config = new TransformerConfig
@@ -119,6 +134,8 @@ public sealed class TransformerConfig
                 RotaryValue = roformer && f.Bool("rotary_value", false),
                 IsDecoder = f.Bool("is_decoder", false),
                 UseTaskId = modelType == "ernie" && f.Bool("use_task_id", false),
+                Id2Label = labels,
+                NumLabels = numLabels,
             };
             config.Validate(source);
             return config;
@@ -161,6 +178,22 @@ public sealed class TransformerConfig
         json["is_decoder"] = IsDecoder;
         if (ModelType == "ernie") json["use_task_id"] = UseTaskId;
         return json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
+    /// <summary>id2label as a list indexed by label id: keys must be the ids 0..n−1 (as strings), values strings.</summary>
+    private static IReadOnlyList<string> ReadId2Label(JsonElement root, string source)
+    {
+        if (!root.TryGetProperty("id2label", out var map) || map.ValueKind == JsonValueKind.Null) return [];
+        if (map.ValueKind != JsonValueKind.Object) throw new ModelFormatException($"{source}: id2label must be an object of label id → name");
+        var byId = new SortedDictionary<int, string>();
+        foreach (var p in map.EnumerateObject())
+        {
+            if (!int.TryParse(p.Name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int id) || p.Value.ValueKind != JsonValueKind.String || !byId.TryAdd(id, p.Value.GetString()!))
+                throw new ModelFormatException($"{source}: id2label entry '{(p.Name.Length > 20 ? p.Name[..20] + "..." : p.Name)}' must map a label id (0, 1, ...) to a name");
+        }
+        if (byId.Count > 0 && byId.Keys.Last() != byId.Count - 1)
+            throw new ModelFormatException($"{source}: id2label ids must be 0..{byId.Count - 1}");
+        return byId.Values.ToArray();
     }
 
     private void Validate(string source)

@@ -33,6 +33,9 @@ public sealed class TransformerModel : ITransformer
 
     public TransformerConfig Config => _network.Config;
 
+    /// <summary>The checkpoint's root view, where task heads (<c>classifier.*</c>, <c>cls.predictions.*</c>) are loaded from.</summary>
+    internal WeightView Checkpoint => _weights.Root;
+
     public string ModelType => Config.ModelType;
 
     public int HiddenSize => Config.HiddenSize;

@@ -138,6 +138,50 @@ public sealed class BertTokenizer : ITokenizer
         return new TokenizedText(ids, tokens, new int[pieces + 2]);
     }
 
+    /// <summary>
+    /// A sentence pair as Hugging Face's slow tokenizer encodes <c>tokenizer(text, text_pair, truncation="longest_first",
+    /// max_length=maxLength)</c>: <c>[CLS] A [SEP] B [SEP]</c>, token types 0 through the first [SEP] and 1 after it. When
+    /// the pair is too long, tokens are removed one at a time from the end of the currently longer segment (from B on a
+    /// tie). <paramref name="maxLength"/> ≤ 0 means no truncation; otherwise it must leave room for the three specials.
+    /// </summary>
+    public TokenizedText EncodePair(string text, string textPair, int maxLength)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(textPair);
+        if (maxLength is > 0 and < 3)
+            throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, "must be at least 3 ([CLS] and two [SEP]), or ≤ 0 for no limit");
+        // Neither segment can keep more than maxLength − 3 pieces, and capping both there does not change what
+        // longest-first truncation keeps, so tokenizing may stop early.
+        int cap = maxLength > 0 ? maxLength - 3 : int.MaxValue;
+        var a = new TokenOutput(cap);
+        TokenizeInto(text, a);
+        var b = new TokenOutput(cap);
+        TokenizeInto(textPair, b);
+        int la = Math.Min(a.Count, cap), lb = Math.Min(b.Count, cap);
+        if (maxLength > 0)
+            for (int excess = la + lb + 3 - maxLength; excess > 0; excess--)
+            {
+                if (la > lb) la--;
+                else lb--;
+            }
+        int length = la + lb + 3;
+        var ids = new int[length];
+        var tokens = new string[length];
+        var types = new int[length];
+        ids[0] = ClsId;
+        tokens[0] = Options.ClsToken;
+        a.Ids.CopyTo(0, ids, 1, la);
+        a.Tokens.CopyTo(0, tokens, 1, la);
+        ids[la + 1] = SepId;
+        tokens[la + 1] = Options.SepToken;
+        b.Ids.CopyTo(0, ids, la + 2, lb);
+        b.Tokens.CopyTo(0, tokens, la + 2, lb);
+        ids[^1] = SepId;
+        tokens[^1] = Options.SepToken;
+        types.AsSpan(la + 2).Fill(1);
+        return new TokenizedText(ids, tokens, types);
+    }
+
     private void TokenizeInto(string text, TokenOutput output)
     {
         ReadOnlySpan<char> source = text;

@@ -1,0 +1,122 @@
+// Cross-encoders against Hugging Face's own BertForSequenceClassification / RoFormerForSequenceClassification outputs.
+using Semblance.CrossEncoders;
+using Semblance.Models;
+using Semblance.Tests.Cli;
+using Semblance.Tests.Models;
+
+namespace Semblance.Tests.CrossEncoders;
+
+public class CrossEncoderTests
+{
+    [SharedTheory]
+    [InlineData("bert-tiny-cls1")]
+    [InlineData("bert-tiny-cls2")]
+    [InlineData("roformer-tiny-cls1")]
+    public void PairTokensAndLogitsMatchTransformersPackedAndOneAtATime(string name)
+    {
+        using var temp = new TempDir();
+        var dir = HeadFixtures.ModelDirectory(name, temp);
+        var cases = HeadFixtures.Cases(name);
+        using var expected = SafeTensorsFile.Open(Path.Combine(HeadFixtures.Dir(name), "expected.safetensors"));
+        var logits = expected.ReadFloat("logits").Span;
+        int max = cases[0].GetProperty("max_length").GetInt32();
+        using var model = CrossEncoder.Load(dir, new CrossEncoderOptions { MaxLength = max, Threads = 2, BatchSize = 7 });
+        int labels = model.NumLabels;
+        Assert.Equal(name.EndsWith("cls2", StringComparison.Ordinal) ? 2 : 1, labels);
+        var pairs = cases.Select(c => (c.GetProperty("text").GetString()!, c.GetProperty("text_pair").GetString()!)).ToArray();
+        for (int i = 0; i < cases.Count; i++)
+        {
+            var encoded = model.Tokenizer.EncodePair(pairs[i].Item1, pairs[i].Item2, cases[i].GetProperty("max_length").GetInt32());
+            Assert.Equal(HeadFixtures.Ints(cases[i], "input_ids"), encoded.Ids);
+            Assert.Equal(HeadFixtures.Ints(cases[i], "token_type_ids"), encoded.TypeIds);
+        }
+        var packed = model.Predict(pairs);
+        for (int i = 0; i < cases.Count; i++)
+        {
+            var single = model.Predict([pairs[i]])[0];
+            for (int j = 0; j < labels; j++)
+            {
+                Assert.True(Math.Abs(packed[i][j] - logits[i * labels + j]) <= 1e-5, $"case {i} label {j}: {packed[i][j]} vs {logits[i * labels + j]}");
+                Assert.Equal(packed[i][j], single[j]);
+            }
+        }
+    }
+
+    [SharedFact]
+    public void LongestFirstTruncationRemovesFromTheLongerSegmentAndFromTheSecondOnATie()
+    {
+        using var model = CrossEncoder.Load(HeadFixtures.ModelDirectory("bert-tiny-cls1", new TempDir()), new CrossEncoderOptions { Threads = 1 });
+        string a = string.Join(' ', Enumerable.Repeat("cat", 20)), b = string.Join(' ', Enumerable.Repeat("dog", 16));
+        var e = model.Tokenizer.EncodePair(a, b, 32);
+        Assert.Equal(32, e.Length);
+        Assert.Equal(15, e.TypeIds.Count(t => t == 0) - 2);
+        Assert.Equal(14, e.TypeIds.Count(t => t == 1) - 1);
+        var untruncated = model.Tokenizer.EncodePair(a, b, 0);
+        Assert.Equal(39, untruncated.Length);
+    }
+
+    [SharedFact]
+    public void ActivationsScoresAndRankingFollowSentenceTransformers()
+    {
+        using var temp = new TempDir();
+        using var two = CrossEncoder.Load(HeadFixtures.ModelDirectory("bert-tiny-cls2", temp), new CrossEncoderOptions { Threads = 1 });
+        Assert.Equal(["not_equivalent", "equivalent"], two.Labels);
+        var raw = two.Predict([("a cat", "a kitten")])[0];
+        var soft = two.Predict([("a cat", "a kitten")], ScoreActivation.Softmax)[0];
+        Assert.Equal(1f, soft[0] + soft[1], 5);
+        Assert.Equal(MathF.Exp(raw[1]) / (MathF.Exp(raw[0]) + MathF.Exp(raw[1])), soft[1], 5);
+        using var one = CrossEncoder.Load(HeadFixtures.ModelDirectory("bert-tiny-cls1", temp), new CrossEncoderOptions { Threads = 1 });
+        string[] candidates = ["stocks fell", "a kitten sleeps", "a cat"];
+        var ranked = one.Rank("a cat", candidates);
+        var logits = one.Predict(candidates.Select(c => ("a cat", c)).ToArray());
+        Assert.Equal(Enumerable.Range(0, 3).OrderByDescending(i => logits[i][0]), ranked.Select(r => r.Index));
+        Assert.Equal(1f / (1f + MathF.Exp(-logits[ranked[0].Index][0])), ranked[0].Score, 6);
+        Assert.Equal(logits[ranked[0].Index][0], one.Rank("a cat", candidates, topK: 1, raw: true).Single().Score);
+    }
+
+    [SharedFact]
+    public void AnEncoderCheckpointIsNotACrossEncoderAndTheErrorSaysSo()
+    {
+        var e = Assert.Throws<ModelFormatException>(() => CrossEncoder.Load(SharedData.FixtureModel("bert-tiny-uncased")));
+        Assert.Contains("no sequence-classification head", e.Message);
+        var (code, _, err) = CliAppTests.RunWithInput("a\tb\n", "pair-score", "--model", SharedData.FixtureModel("bert-tiny-uncased"));
+        Assert.Equal(1, code);
+        Assert.Contains("not a cross-encoder", err);
+    }
+
+    [SharedFact]
+    public void PairScoreCliPrintsOneJsonArrayPerLineAndRerankOrdersCandidates()
+    {
+        using var temp = new TempDir();
+        var dir = HeadFixtures.ModelDirectory("bert-tiny-cls2", temp);
+        var (code, stdout, err) = CliAppTests.RunWithInput("a cat\ta kitten\t4.5\nstocks fell\ta cat\n", "pair-score", "--model", dir);
+        Assert.True(code == 0, err);
+        var lines = stdout.TrimEnd('\n').Split('\n');
+        Assert.Equal(2, lines.Length);
+        using var model = CrossEncoder.Load(dir, new CrossEncoderOptions { Threads = 1 });
+        var expected = model.Predict([("a cat", "a kitten"), ("stocks fell", "a cat")]);
+        for (int i = 0; i < 2; i++)
+            Assert.Equal(expected[i], System.Text.Json.JsonSerializer.Deserialize<float[]>(lines[i]));
+
+        (code, _, err) = CliAppTests.RunWithInput("only one column\n", "pair-score", "--model", dir);
+        Assert.Equal(1, code);
+        Assert.Contains("stdin:1: expected text<TAB>text_pair", err);
+
+        (code, stdout, err) = CliAppTests.RunWithInput("stocks fell\na kitten\n", "rerank", "--model", dir, "--query", "a cat", "-k", "1");
+        Assert.True(code == 0, err);
+        var top = System.Text.Json.JsonDocument.Parse(stdout.Trim()).RootElement;
+        Assert.Equal(model.Rank("a cat", ["stocks fell", "a kitten"])[0].Index, top.GetProperty("index").GetInt32());
+    }
+}
+
+public class CrossEncoderIsNotAnEncoderTests
+{
+    [SharedFact]
+    public void EncodingWithACrossEncoderSaysToUsePairScore()
+    {
+        using var temp = new TempDir();
+        var (code, _, err) = CliAppTests.RunWithInput("hello\n", "encode", "--model", HeadFixtures.ModelDirectory("bert-tiny-cls1", temp));
+        Assert.Equal(1, code);
+        Assert.Contains("is a cross-encoder (BertForSequenceClassification", err);
+    }
+}
