@@ -67,6 +67,7 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
         _app.UseRouting();
         _app.Use(Observe);
         _app.MapPost("/v1/embeddings", OpenAiEmbeddings);
+        MapRerankRoute();
         MapApiRoutes();
         _app.MapPost("/embed", TeiEmbed);
         _app.MapPost("/similarity", Similarity);
@@ -133,6 +134,8 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
         await _app.DisposeAsync();
         _batcher.Dispose();
         _searchGate.Dispose();
+        _rerankGate.Dispose();
+        Reranker?.Dispose();
         _tokenEmbeddingGate.Dispose();
         _index?.Dispose();
         _encoder.Dispose();

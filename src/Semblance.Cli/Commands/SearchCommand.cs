@@ -27,6 +27,8 @@ public sealed class SearchCommand : CliCommand
         new("--geodesic", null, "rank by shortest-path distance over a k-NN graph of the items (GeodesicSimilarity)"),
         new("--graph-k", "N", "with --geodesic: neighbours per item in the graph (default 10)"),
         new("--entry-points", "N", "with --geodesic: nearest items the paths start from (default 8)"),
+        new("--rerank", "CE", "re-score the retrieved candidates with this cross-encoder and keep the best k (text queries)"),
+        new("--rerank-depth", "N", "with --rerank: candidates retrieved per query before re-scoring (default max(k, 50))"),
         new("--threads", "N", "worker threads (default: all CPUs)"),
     ];
 
@@ -40,8 +42,13 @@ public sealed class SearchCommand : CliCommand
         if (!args.Has("--geodesic") && (args.Has("--graph-k") || args.Has("--entry-points")))
             throw new UsageException("--graph-k and --entry-points apply to --geodesic");
         int threads = args.GetInt("--threads", Environment.ProcessorCount, 1);
+        if (args.Has("--rerank-depth") && !args.Has("--rerank")) throw new UsageException("--rerank-depth applies to --rerank CE");
+        if (args.Has("--rerank") && (args.Has("--query-vectors") || args.Has("--geodesic")))
+            throw new UsageException("--rerank needs text queries (--query or --queries) and plain nearest-neighbour retrieval");
+        int depth = args.GetInt("--rerank-depth", Math.Max(k, 50), 1);
         using var index = SemanticIndex.Open(dir, new SemanticIndexOptions { Threads = threads, AllowEncoderMismatch = args.Has("--allow-encoder-mismatch") });
         float[] queries;
+        List<string>? texts = null;
         if (args.Get("--query-vectors") is { } qpath)
         {
             if (args.Has("--model") || args.Has("--whitening")) throw new UsageException("--model and --whitening apply to text queries, not to --query-vectors");
@@ -52,7 +59,7 @@ public sealed class SearchCommand : CliCommand
         }
         else
         {
-            var texts = args.Get("--query") is { } one ? [one] : io.ReadLines(args.Get("--queries")).ToList();
+            texts = args.Get("--query") is { } one ? [one] : io.ReadLines(args.Get("--queries")).ToList();
             using var queryEncoder = IndexInput.UseGivenEncoder(index, args, new EncoderOptions { Threads = threads });
             queries = index.EncodeQueries(texts);
         }
@@ -62,6 +69,21 @@ public sealed class SearchCommand : CliCommand
         {
             var geo = GeodesicSimilarity.Build(index.Vectors, args.GetInt("--graph-k", 10, 1));
             hits = geo.Search(queries, k, args.GetInt("--entry-points", 8, 1));
+        }
+        else if (args.Get("--rerank") is { } reranker)
+        {
+            // Retrieve with the bi-encoder, then re-score the candidates with the cross-encoder (retrieve → rerank).
+            var candidates = index.Vectors.SearchBatch(queries, depth, new SearchOptions { EfSearch = Math.Max(ef, depth) });
+            using var ce = CrossEncoders.CrossEncoder.Load(reranker, new CrossEncoders.CrossEncoderOptions { Threads = threads });
+            hits = new SearchHit[candidates.Length][];
+            for (int q = 0; q < candidates.Length; q++)
+            {
+                var found = candidates[q];
+                if (found.FirstOrDefault(h => h.Text is null) is { } bare)
+                    throw new SemblanceException($"{dir}: item '{bare.Id}' has no stored text, so --rerank has nothing to score; build the index from --input text");
+                hits[q] = ce.Rank(texts![q], found.Select(h => h.Text!).ToArray(), k)
+                    .Select(r => found[r.Index] with { Score = r.Score }).ToArray();
+            }
         }
         else hits = index.Vectors.SearchBatch(queries, k, new SearchOptions { EfSearch = ef });
         WriteHits(io.Out, hits);

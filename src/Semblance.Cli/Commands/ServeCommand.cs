@@ -20,6 +20,7 @@ public sealed class ServeCommand : CliCommand
         new("--allow-encoder-mismatch", null, "serve --index with a --model/--whitening that is not the index's encoder"),
         new("--urls", "URLS", "addresses to listen on, comma-separated (default http://127.0.0.1:8080)"),
         new("--model-name", "NAME", "name reported as 'model' in responses (default: the --model value)"),
+        new("--reranker", "CE", "a cross-encoder served at POST /rerank (TEI's shape)"),
         EncoderArgs.Pooling, EncoderArgs.Normalize, EncoderArgs.MaxLength, EncoderArgs.BatchSize, EncoderArgs.Threads,
         new("--whitening", "FILE", "apply a whitening file after pooling; 'dimensions' then keeps the leading whitened components"),
         new("--max-batch-tokens", "N", "token budget of one dynamic batch (default 16384)"),
@@ -84,7 +85,19 @@ public sealed class ServeCommand : CliCommand
                 encoder.Dispose();
                 throw;
             }
-            index = null;
+            index = null; // the server owns it now
+            if (args.Get("--reranker") is { } reranker)
+            {
+                try
+                {
+                    server.Reranker = CrossEncoders.CrossEncoder.Load(reranker, new CrossEncoders.CrossEncoderOptions { Threads = encoderOptions.Threads });
+                }
+                catch
+                {
+                    server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                    throw;
+                }
+            }
             return server;
         }
         finally

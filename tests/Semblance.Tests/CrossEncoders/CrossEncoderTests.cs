@@ -120,3 +120,63 @@ public class CrossEncoderIsNotAnEncoderTests
         Assert.Contains("is a cross-encoder (BertForSequenceClassification", err);
     }
 }
+
+public class SearchRerankTests
+{
+    [SharedFact]
+    public void SearchWithRerankRetrievesThenOrdersTheCandidatesByTheCrossEncoder()
+    {
+        using var temp = new TempDir();
+        var ce = HeadFixtures.ModelDirectory("bert-tiny-cls1", temp);
+        var model = SharedData.FixtureModel("bert-tiny-uncased");
+        string[] docs = ["a cat sits on the mat", "stocks fell sharply today", "a kitten is sleeping", "the market rallied", "dogs bark at night"];
+        File.WriteAllLines(temp.File("docs.txt"), docs);
+        var (code, _, err) = CliAppTests.Run("index", "build", "--model", model, "--input", temp.File("docs.txt"), "--output", temp.File("idx"));
+        Assert.True(code == 0, err);
+        (code, var stdout, err) = CliAppTests.Run("search", "--index", temp.File("idx"), "--query", "a cat", "-k", "2", "--rerank", ce, "--rerank-depth", "5");
+        Assert.True(code == 0, err);
+        var hits = System.Text.Json.JsonDocument.Parse(stdout.Trim()).RootElement.GetProperty("hits");
+        using var cross = CrossEncoder.Load(ce, new CrossEncoderOptions { Threads = 1 });
+        var expected = cross.Rank("a cat", docs, 2);
+        Assert.Equal(expected.Select(r => r.Text), hits.EnumerateArray().Select(h => h.GetProperty("text").GetString()));
+        Assert.Equal(expected.Select(r => r.Score), hits.EnumerateArray().Select(h => h.GetProperty("score").GetSingle()));
+
+        (code, _, err) = CliAppTests.Run("search", "--index", temp.File("idx"), "--query", "a cat", "--rerank-depth", "5");
+        Assert.Equal(2, code);
+        Assert.Contains("--rerank-depth applies to --rerank", err);
+    }
+}
+
+public class RerankRouteTests
+{
+    [SharedFact]
+    public async Task RerankAnswersInTeisShapeWithItsLimits()
+    {
+        using var temp = new TempDir();
+        var ceDir = HeadFixtures.ModelDirectory("bert-tiny-cls1", temp);
+        var encoder = Semblance.Embeddings.SentenceEncoder.Load(SharedData.FixtureModel("bert-tiny-uncased"));
+        var server = Semblance.Server.EmbeddingServer.Create(encoder, new Semblance.Server.EmbeddingServerOptions { Urls = ["http://127.0.0.1:0"], MaxInputsPerRequest = 4 });
+        server.Reranker = CrossEncoder.Load(ceDir, new CrossEncoderOptions { Threads = 1 });
+        await using var host = await Semblance.Tests.Server.ServerTestHost.StartAsync(server);
+        string[] texts = ["stocks fell", "a kitten", "a cat sleeps"];
+        var (status, body) = await host.Post("/rerank", new { query = "a cat", texts, return_text = true });
+        Assert.Equal(200, status);
+        using var reference = CrossEncoder.Load(ceDir, new CrossEncoderOptions { Threads = 1 });
+        var expected = reference.Rank("a cat", texts);
+        Assert.Equal(expected.Select(r => r.Index), body.EnumerateArray().Select(e => e.GetProperty("index").GetInt32()));
+        Assert.Equal(expected.Select(r => r.Score), body.EnumerateArray().Select(e => e.GetProperty("score").GetSingle()));
+        Assert.Equal(expected.Select(r => r.Text), body.EnumerateArray().Select(e => e.GetProperty("text").GetString()));
+
+        (status, body) = await host.Post("/rerank", new { query = "a cat", texts, raw_scores = true });
+        Assert.Equal(expected.Select(r => r.Index), body.EnumerateArray().Select(e => e.GetProperty("index").GetInt32()));
+        Assert.False(body[0].TryGetProperty("text", out _));
+        Assert.Equal(reference.Rank("a cat", texts, raw: true)[0].Score, body[0].GetProperty("score").GetSingle());
+
+        (status, _) = await host.Post("/rerank", new { query = "a cat", texts = Array.Empty<string>() });
+        Assert.Equal(400, status);
+        (status, _) = await host.Post("/rerank", new { query = "a cat", texts = new[] { "a", "b", "c", "d", "e" } });
+        Assert.Equal(413, status);
+        (status, _) = await host.Post("/rerank", new { texts });
+        Assert.Equal(400, status);
+    }
+}
