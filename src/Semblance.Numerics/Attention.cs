@@ -63,11 +63,19 @@ public static class Attention
     /// </summary>
     public delegate void PairTransform(int sequence, int head, int start, int length);
 
+    /// <summary>
+    /// Writes sequence <paramref name="sequence"/>'s additive mask, [length·length] row-major (query, key), into
+    /// <paramref name="mask"/>: 0 where a query may attend to a key, a large negative number where it may not.
+    /// </summary>
+    public delegate void SequenceMask(int sequence, int start, int length, Span<float> mask);
+
     /// <summary>Self-attention for every sequence of a packed batch; <paramref name="offsets"/> as in TokenBatch ([batch + 1], first 0).</summary>
     /// <param name="scale">Multiplier of Q·Kᵀ; NaN means <see cref="DefaultScale"/>.</param>
     /// <param name="beforePair">Optional transform of each pair's rows, see <see cref="PairTransform"/>.</param>
+    /// <param name="mask">Optional per-sequence additive mask (e.g. the UniLM seq2seq mask); null = every key visible.</param>
     public static void MultiHead(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<int> offsets,
-        int heads, int headDim, Span<float> output, int ldOut, ComputeContext ctx, float scale = float.NaN, PairTransform? beforePair = null)
+        int heads, int headDim, Span<float> output, int ldOut, ComputeContext ctx, float scale = float.NaN, PairTransform? beforePair = null,
+        SequenceMask? mask = null)
     {
         ArgumentNullException.ThrowIfNull(ctx);
         if (heads < 1 || headDim < 1) throw new ArgumentException($"heads ({heads}) and headDim ({headDim}) must be positive");
@@ -102,15 +110,28 @@ public static class Attention
                     if (length == 0) return;
                     beforePair?.Invoke(b, h, start, length);
                     long inAt = (long)start * ld + h * headDim, outAt = (long)start * ldOut + h * headDim;
+                    Span<float> additive = default;
+                    if (mask is not null)
+                    {
+                        additive = MaskBuffer(length * length);
+                        mask(b, start, length, additive);
+                    }
                     Head(new ReadOnlySpan<float>(qs + inAt, qLen - (int)inAt), ld, length,
                         new ReadOnlySpan<float>(ks + inAt, kLen - (int)inAt), new ReadOnlySpan<float>(vs + inAt, vLen - (int)inAt), ld, length,
-                        headDim, s, ScoreBuffer(length * length), new Span<float>(os + outAt, oLen - (int)outAt), ldOut);
+                        headDim, s, ScoreBuffer(length * length), new Span<float>(os + outAt, oLen - (int)outAt), ldOut, additive);
                 });
             }
         }
     }
 
     [ThreadStatic] private static float[]? _scores;
+    [ThreadStatic] private static float[]? _masks;
+
+    private static Span<float> MaskBuffer(int length)
+    {
+        if (_masks is null || _masks.Length < length) _masks = new float[Math.Max(length, 64 * 64)];
+        return _masks.AsSpan(0, length);
+    }
 
     /// <summary>A per-thread score matrix, grown to the longest sequence seen and reused across calls.</summary>
     private static Span<float> ScoreBuffer(int length)

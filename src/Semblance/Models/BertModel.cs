@@ -130,8 +130,11 @@ internal sealed class BertSelfAttention
                 if (_rotaryValue) rotary.Rotate(qkv.AsSpan(q + 2 * h), length, stride);
             };
         }
+        Numerics.Attention.SequenceMask? mask = batch.UsesSeq2SeqMask
+            ? (_, start, length, additive) => Seq2SeqMask.Fill(batch.TypeIds.AsSpan(start, length), additive)
+            : null;
         Numerics.Attention.MultiHead(qkv, qkv.AsSpan(h), qkv.AsSpan(2 * h), stride, batch.Offsets, _heads, _headDim, ws.Context, h, ctx,
-            Numerics.Attention.DefaultScale(_headDim), rotate);
+            Numerics.Attention.DefaultScale(_headDim), rotate, mask);
     }
 
     /// <summary>The recording execution; attention-probability dropout at <paramref name="site"/>.</summary>
@@ -147,6 +150,8 @@ internal sealed class BertSelfAttention
             k = _rotary.Forward(pass, k, _heads);
             if (_rotaryValue) v = _rotary.Forward(pass, v, _heads);
         }
+        if (pass.Batch.UsesSeq2SeqMask)
+            throw new NotSupportedException("training under the seq2seq (UniLM) mask is not implemented; the recording attention is bidirectional");
         return tape.Attention(q, k, v, pass.Batch.Offsets, _heads, pass.AttentionDropout, pass.SequenceKeys, site);
     }
 }

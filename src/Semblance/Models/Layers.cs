@@ -90,6 +90,9 @@ internal sealed class Linear
     public static Linear Load(WeightView w, int outFeatures, int inFeatures) =>
         new(ModelParameter.Load(w, "weight", outFeatures, inFeatures), ModelParameter.Load(w, "bias", outFeatures));
 
+    /// <summary>A Linear over parameters stored under different names (a decoder tied to the word embeddings).</summary>
+    public static Linear Of(ModelParameter weight, ModelParameter bias) => new(weight, bias);
+
     /// <summary>Prepares the inference execution: packs W for the GEMM micro-kernel.</summary>
     public void Pack() => _packed = PackedWeight.Pack(_weight.Span, OutFeatures, InFeatures);
 

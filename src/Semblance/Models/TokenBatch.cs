@@ -23,6 +23,12 @@ public sealed class TokenBatch
 
     public int[] Ids { get; }
 
+    /// <summary>
+    /// Attend under the UniLM seq2seq mask (<see cref="Seq2SeqMask"/>) derived from <see cref="TypeIds"/> instead of
+    /// bidirectionally: segment 0 sees only itself, segment 1 sees segment 0 and its own earlier positions.
+    /// </summary>
+    public bool UsesSeq2SeqMask { get; init; }
+
     public int[] TypeIds { get; }
 
     /// <summary>[BatchSize + 1] start rows; the last entry is <see cref="TokenCount"/>.</summary>

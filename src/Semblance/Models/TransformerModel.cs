@@ -36,6 +36,9 @@ public sealed class TransformerModel : ITransformer
     /// <summary>The checkpoint's root view, where task heads (<c>classifier.*</c>, <c>cls.predictions.*</c>) are loaded from.</summary>
     internal WeightView Checkpoint => _weights.Root;
 
+    /// <summary>The checkpoint's weights (task heads resolve tied tensors through them).</summary>
+    internal ModelWeights Weights => _weights;
+
     public string ModelType => Config.ModelType;
 
     public int HiddenSize => Config.HiddenSize;

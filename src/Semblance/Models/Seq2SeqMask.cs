@@ -1,0 +1,25 @@
+// The UniLM sequence-to-sequence attention mask (Dong et al., 2019) that SimBERT / RoFormer-Sim generate with, as
+// bert4keras' unilm_mask defines it.
+namespace Semblance.Models;
+
+/// <summary>
+/// With c = cumsum(token_type_ids) (inclusive), query i may attend to key j iff c[j] ≤ c[i]: the source (type 0) sees
+/// itself bidirectionally, the target (type 1) sees all of the source and its own positions up to i. Positions are the
+/// plain indices across both segments. Masked entries get float.MinValue, as transformers adds finfo(float32).min.
+/// </summary>
+public static class Seq2SeqMask
+{
+    /// <summary>Writes the additive mask [types.Length²] (query-major) for one sequence.</summary>
+    public static void Fill(ReadOnlySpan<int> types, Span<float> mask)
+    {
+        int n = types.Length;
+        Span<int> c = n <= 512 ? stackalloc int[n] : new int[n];
+        int sum = 0;
+        for (int i = 0; i < n; i++) c[i] = sum += types[i];
+        for (int i = 0; i < n; i++)
+        {
+            var row = mask.Slice(i * n, n);
+            for (int j = 0; j < n; j++) row[j] = c[j] <= c[i] ? 0f : float.MinValue;
+        }
+    }
+}
