@@ -4,8 +4,9 @@
 // Gemm's (SEMBLANCE_SIMD caps the tier, Simd.Force restricts it per thread for tests).
 //
 // Rounding: the pairwise kernels split the sum over several accumulators (the split depends on the tier), so tiers
-// agree to float rounding. The block kernels compute every output as one FMA chain over the dimensions in order,
-// in every tier and for one query or eight, so their results are bitwise identical whatever the tier or batch.
+// agree to float rounding. The eight-query block kernel computes every output as one FMA chain over the dimensions
+// in order, the one-query kernel as an even-dimension chain plus an odd-dimension chain (a lone query is latency
+// bound), each the same in every tier: each form is bitwise identical across tiers, the two forms agree to rounding.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -93,81 +94,153 @@ public readonly unsafe struct DistanceKernels
             case SimdLevel.Vector256:
                 for (int r = 0; r < QueryGroup; r += 2) Blocks2x256(q + r * queryStride, queryStride, d, a, b, o + r * 32);
                 break;
+            case SimdLevel.Vector128:
+                for (int r = 0; r < QueryGroup; r++) Blocks1Chain128(q + r * queryStride, d, a, b, o + r * 32);
+                break;
             default:
-                for (int r = 0; r < QueryGroup; r++) DotBlocks1(q + r * queryStride, d, a, b, o + r * 32);
+                for (int r = 0; r < QueryGroup; r++) Blocks1Chain(q + r * queryStride, d, a, b, o + r * 32);
                 break;
         }
     }
 
-    /// <summary>Inner products of one query with two blocks of 16 stored vectors: o[l] = q·a_l, o[16 + l] = q·b_l.</summary>
+    /// <summary>
+    /// Inner products of one query with two blocks of 16 stored vectors: o[l] = q·a_l, o[16 + l] = q·b_l. Each output
+    /// is the sum of two FMA chains (even and odd dimensions), which halves the latency a lone query waits on.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void DotBlocks1(float* q, int d, float* a, float* b, float* o)
     {
         switch (_level)
         {
-            case SimdLevel.Vector512:
-            {
-                Vector512<float> sa = default, sb = default;
-                for (int j = 0; j < d; j++)
-                {
-                    var s = Vector512.Create(q[j]);
-                    sa = Vector512.FusedMultiplyAdd(Vector512.Load(a + j * BlockLanes), s, sa);
-                    sb = Vector512.FusedMultiplyAdd(Vector512.Load(b + j * BlockLanes), s, sb);
-                }
-                sa.Store(o);
-                sb.Store(o + 16);
-                break;
-            }
-            case SimdLevel.Vector256:
-            {
-                Vector256<float> a0 = default, a1 = default, b0 = default, b1 = default;
-                for (int j = 0; j < d; j++)
-                {
-                    var s = Vector256.Create(q[j]);
-                    float* pa = a + j * BlockLanes, pb = b + j * BlockLanes;
-                    a0 = Vector256.FusedMultiplyAdd(Vector256.Load(pa), s, a0);
-                    a1 = Vector256.FusedMultiplyAdd(Vector256.Load(pa + 8), s, a1);
-                    b0 = Vector256.FusedMultiplyAdd(Vector256.Load(pb), s, b0);
-                    b1 = Vector256.FusedMultiplyAdd(Vector256.Load(pb + 8), s, b1);
-                }
-                a0.Store(o); a1.Store(o + 8); b0.Store(o + 16); b1.Store(o + 24);
-                break;
-            }
-            case SimdLevel.Vector128:
-            {
-                Vector128<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
-                for (int j = 0; j < d; j++)
-                {
-                    var s = Vector128.Create(q[j]);
-                    float* pa = a + j * BlockLanes, pb = b + j * BlockLanes;
-                    a0 = Vector128.FusedMultiplyAdd(Vector128.Load(pa), s, a0);
-                    a1 = Vector128.FusedMultiplyAdd(Vector128.Load(pa + 4), s, a1);
-                    a2 = Vector128.FusedMultiplyAdd(Vector128.Load(pa + 8), s, a2);
-                    a3 = Vector128.FusedMultiplyAdd(Vector128.Load(pa + 12), s, a3);
-                    b0 = Vector128.FusedMultiplyAdd(Vector128.Load(pb), s, b0);
-                    b1 = Vector128.FusedMultiplyAdd(Vector128.Load(pb + 4), s, b1);
-                    b2 = Vector128.FusedMultiplyAdd(Vector128.Load(pb + 8), s, b2);
-                    b3 = Vector128.FusedMultiplyAdd(Vector128.Load(pb + 12), s, b3);
-                }
-                a0.Store(o); a1.Store(o + 4); a2.Store(o + 8); a3.Store(o + 12);
-                b0.Store(o + 16); b1.Store(o + 20); b2.Store(o + 24); b3.Store(o + 28);
-                break;
-            }
-            default:
-                for (int l = 0; l < BlockLanes; l++)
-                {
-                    float sa = 0, sb = 0;
-                    for (int j = 0; j < d; j++)
-                    {
-                        sa = MathF.FusedMultiplyAdd(a[j * BlockLanes + l], q[j], sa);
-                        sb = MathF.FusedMultiplyAdd(b[j * BlockLanes + l], q[j], sb);
-                    }
-                    o[l] = sa;
-                    o[16 + l] = sb;
-                }
-                break;
+            case SimdLevel.Vector512: Block1x512(q, d, a, o); Block1x512(q, d, b, o + 16); break;
+            case SimdLevel.Vector256: Block1x256(q, d, a, o); Block1x256(q, d, b, o + 16); break;
+            case SimdLevel.Vector128: Block1x128(q, d, a, o); Block1x128(q, d, b, o + 16); break;
+            default: Block1Scalar(q, d, a, o); Block1Scalar(q, d, b, o + 16); break;
         }
     }
 
+    [SkipLocalsInit]
+    private static void Block1x512(float* q, int d, float* a, float* o)
+    {
+        Vector512<float> e = default, f = default;
+        int j = 0;
+        for (; j + 1 < d; j += 2)
+        {
+            e = Vector512.FusedMultiplyAdd(Vector512.LoadAligned(a + j * BlockLanes), Vector512.Create(q[j]), e);
+            f = Vector512.FusedMultiplyAdd(Vector512.LoadAligned(a + (j + 1) * BlockLanes), Vector512.Create(q[j + 1]), f);
+        }
+        if (j < d) e = Vector512.FusedMultiplyAdd(Vector512.LoadAligned(a + j * BlockLanes), Vector512.Create(q[j]), e);
+        (e + f).Store(o);
+    }
+
+    [SkipLocalsInit]
+    private static void Block1x256(float* q, int d, float* a, float* o)
+    {
+        Vector256<float> e0 = default, e1 = default, f0 = default, f1 = default;
+        int j = 0;
+        for (; j + 1 < d; j += 2)
+        {
+            float* p = a + j * BlockLanes;
+            var s = Vector256.Create(q[j]);
+            var t = Vector256.Create(q[j + 1]);
+            e0 = Vector256.FusedMultiplyAdd(Vector256.Load(p), s, e0);
+            e1 = Vector256.FusedMultiplyAdd(Vector256.Load(p + 8), s, e1);
+            f0 = Vector256.FusedMultiplyAdd(Vector256.Load(p + BlockLanes), t, f0);
+            f1 = Vector256.FusedMultiplyAdd(Vector256.Load(p + BlockLanes + 8), t, f1);
+        }
+        if (j < d)
+        {
+            var s = Vector256.Create(q[j]);
+            e0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + j * BlockLanes), s, e0);
+            e1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + j * BlockLanes + 8), s, e1);
+        }
+        (e0 + f0).Store(o);
+        (e1 + f1).Store(o + 8);
+    }
+
+    [SkipLocalsInit]
+    private static void Block1x128(float* q, int d, float* a, float* o)
+    {
+        for (int part = 0; part < BlockLanes; part += 8)
+        {
+            Vector128<float> e0 = default, e1 = default, f0 = default, f1 = default;
+            int j = 0;
+            for (; j + 1 < d; j += 2)
+            {
+                float* p = a + j * BlockLanes + part;
+                var s = Vector128.Create(q[j]);
+                var t = Vector128.Create(q[j + 1]);
+                e0 = Vector128.FusedMultiplyAdd(Vector128.Load(p), s, e0);
+                e1 = Vector128.FusedMultiplyAdd(Vector128.Load(p + 4), s, e1);
+                f0 = Vector128.FusedMultiplyAdd(Vector128.Load(p + BlockLanes), t, f0);
+                f1 = Vector128.FusedMultiplyAdd(Vector128.Load(p + BlockLanes + 4), t, f1);
+            }
+            if (j < d)
+            {
+                var s = Vector128.Create(q[j]);
+                e0 = Vector128.FusedMultiplyAdd(Vector128.Load(a + j * BlockLanes + part), s, e0);
+                e1 = Vector128.FusedMultiplyAdd(Vector128.Load(a + j * BlockLanes + part + 4), s, e1);
+            }
+            (e0 + f0).Store(o + part);
+            (e1 + f1).Store(o + part + 4);
+        }
+    }
+
+    private static void Block1Scalar(float* q, int d, float* a, float* o)
+    {
+        for (int l = 0; l < BlockLanes; l++)
+        {
+            float e = 0, f = 0;
+            int j = 0;
+            for (; j + 1 < d; j += 2)
+            {
+                e = MathF.FusedMultiplyAdd(a[j * BlockLanes + l], q[j], e);
+                f = MathF.FusedMultiplyAdd(a[(j + 1) * BlockLanes + l], q[j + 1], f);
+            }
+            if (j < d) e = MathF.FusedMultiplyAdd(a[j * BlockLanes + l], q[j], e);
+            o[l] = e + f;
+        }
+    }
+
+    /// <summary>One query of the eight-query form on 128-bit vectors: one chain per output, as in every tier of that form.</summary>
+    [SkipLocalsInit]
+    private static void Blocks1Chain128(float* q, int d, float* a, float* b, float* o)
+    {
+        Vector128<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+        for (int j = 0; j < d; j++)
+        {
+            var s = Vector128.Create(q[j]);
+            float* pa = a + j * BlockLanes, pb = b + j * BlockLanes;
+            a0 = Vector128.FusedMultiplyAdd(Vector128.Load(pa), s, a0);
+            a1 = Vector128.FusedMultiplyAdd(Vector128.Load(pa + 4), s, a1);
+            a2 = Vector128.FusedMultiplyAdd(Vector128.Load(pa + 8), s, a2);
+            a3 = Vector128.FusedMultiplyAdd(Vector128.Load(pa + 12), s, a3);
+            b0 = Vector128.FusedMultiplyAdd(Vector128.Load(pb), s, b0);
+            b1 = Vector128.FusedMultiplyAdd(Vector128.Load(pb + 4), s, b1);
+            b2 = Vector128.FusedMultiplyAdd(Vector128.Load(pb + 8), s, b2);
+            b3 = Vector128.FusedMultiplyAdd(Vector128.Load(pb + 12), s, b3);
+        }
+        a0.Store(o); a1.Store(o + 4); a2.Store(o + 8); a3.Store(o + 12);
+        b0.Store(o + 16); b1.Store(o + 20); b2.Store(o + 24); b3.Store(o + 28);
+    }
+
+    /// <summary>One query of the eight-query form in scalar code: one chain per output.</summary>
+    private static void Blocks1Chain(float* q, int d, float* a, float* b, float* o)
+    {
+        for (int l = 0; l < BlockLanes; l++)
+        {
+            float sa = 0, sb = 0;
+            for (int j = 0; j < d; j++)
+            {
+                sa = MathF.FusedMultiplyAdd(a[j * BlockLanes + l], q[j], sa);
+                sb = MathF.FusedMultiplyAdd(b[j * BlockLanes + l], q[j], sb);
+            }
+            o[l] = sa;
+            o[16 + l] = sb;
+        }
+    }
+
+    [SkipLocalsInit]
     private static void Blocks8x512(float* q, int dp, int d, float* a, float* b, float* o)
     {
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
@@ -201,6 +274,7 @@ public readonly unsafe struct DistanceKernels
     }
 
     /// <summary>Two queries × two blocks in 8 ymm accumulators (16 registers hold them, the loads and a broadcast).</summary>
+    [SkipLocalsInit]
     private static void Blocks2x256(float* q, int dp, int d, float* a, float* b, float* o)
     {
         Vector256<float> a00 = default, a01 = default, b00 = default, b01 = default;

@@ -370,6 +370,7 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
         var queries = JsonRequest.Texts(element, param, _options);
         int k = JsonRequest.Int(root, "k", 1, _options.MaxSearchK) ?? 10;
         int ef = JsonRequest.Int(root, "ef_search", 1, 1 << 16) ?? 0;
+        var filter = SearchFilter(JsonRequest.Optional(root, "filter"));
         var encoded = await Encode(queries.Select(_index.QueryText).ToList(), refuseTooLong: false, param, ctx.RequestAborted);
         var q = _index.FinishEncoded(encoded.Vectors.Span, queries.Count);
         SearchHit[][] hits;
@@ -377,7 +378,7 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
         await _searchGate.WaitAsync(ctx.RequestAborted);
         try
         {
-            hits = _index.Vectors.SearchBatch(q, k, new SearchOptions { EfSearch = ef });
+            hits = _index.Vectors.SearchBatch(q, k, new SearchOptions { EfSearch = ef, Filter = filter });
         }
         finally
         {
@@ -386,14 +387,14 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
         await WriteJson(ctx, 200, w =>
         {
             w.WriteStartObject();
-            if (single is not null) WriteHits(w, hits[0]);
+            if (single is not null) SearchHitJson.WriteHits(w, hits[0]);
             else
             {
                 w.WriteStartArray("results");
                 foreach (var h in hits)
                 {
                     w.WriteStartObject();
-                    WriteHits(w, h);
+                    SearchHitJson.WriteHits(w, h);
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
@@ -402,17 +403,20 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
         });
     }
 
-    private static void WriteHits(Utf8JsonWriter w, SearchHit[] hits)
+    /// <summary>"filter": {"field": value, ...} with string, number, boolean or null values (see SearchOptions.Filter).</summary>
+    private static Dictionary<string, string>? SearchFilter(JsonElement? element)
     {
-        w.WriteStartArray("hits");
-        foreach (var h in hits)
-        {
-            w.WriteStartObject();
-            w.WriteString("id", h.Id);
-            w.WriteNumber("score", h.Score);
-            if (h.Text is null) w.WriteNull("text"); else w.WriteString("text", h.Text);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        if (element is not { } e) return null;
+        if (e.ValueKind != JsonValueKind.Object)
+            throw ApiException.BadRequest($"'filter' is {JsonRequest.Kind(e.ValueKind)}; expected an object of field values", "filter");
+        var filter = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var p in e.EnumerateObject())
+            filter[p.Name] = p.Value.ValueKind switch
+            {
+                JsonValueKind.String => p.Value.GetString()!,
+                JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null => p.Value.GetRawText(),
+                _ => throw ApiException.BadRequest($"'filter.{p.Name}' is {JsonRequest.Kind(p.Value.ValueKind)}; expected a string, number, boolean or null", "filter"),
+            };
+        return filter;
     }
 }

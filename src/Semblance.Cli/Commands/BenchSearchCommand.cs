@@ -34,7 +34,7 @@ public sealed class BenchSearchCommand : CliCommand
         var sw = Stopwatch.StartNew();
         using var index = VectorIndex.Load(dir);
         index.Threads = args.GetInt("--threads", Environment.ProcessorCount, 1);
-        io.Out.WriteLine($"loaded {dir}: kind={index.Kind} count={index.Count} dimension={index.Dimension} seconds={sw.Elapsed.TotalSeconds:F2}");
+        io.Out.WriteLine($"loaded {dir}: kind={index.Kind} count={index.Count} dimension={index.Dimension} distance_tier={Numerics.DistanceKernels.ForCurrentThread.Tier} seconds={sw.Elapsed.TotalSeconds:F2}");
         var q = Npy.ReadFloat32(qpath);
         if (q.Columns != index.Dimension)
             throw new InputFormatException($"{qpath}: query vectors have dimension {q.Columns} but index {dir} has dimension {index.Dimension}");

@@ -41,8 +41,8 @@ public sealed class IndexAddCommand : CliCommand
         {
             using var given = IndexInput.UseGivenEncoder(index, args, options);
             var items = IndexInput.ReadTexts(args, io, index.Vectors.SlotCount);
-            if (upsert) index.Upsert(items.Texts, items.Ids ?? throw new UsageException("--upsert needs ids (JSONL with \"id\")"));
-            else index.Add(items.Texts, items.Ids);
+            if (upsert) index.Upsert(items.Texts, items.Ids ?? throw new UsageException("--upsert needs ids (JSONL with \"id\")"), items.Fields);
+            else index.Add(items.Texts, items.Ids, items.Fields);
             count = items.Texts.Length;
         }
         index.Save();

@@ -64,7 +64,7 @@ public sealed class IndexBuildCommand : CliCommand
             var whitening = args.Get("--whitening");
             encoder = IndexInput.Open(model, whitening, IndexInput.EncoderOptions(args));
             index = SemanticIndex.Create(New(encoder.Dimension), encoder, model, whitening, args.Get("--query-prompt") ?? encoder.QueryPrompt);
-            index.Add(items.Texts, items.Ids);
+            index.Add(items.Texts, items.Ids, items.Fields);
         }
         using (encoder)
         using (index)

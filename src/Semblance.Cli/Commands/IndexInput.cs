@@ -7,8 +7,8 @@ using Semblance.Search;
 
 namespace Semblance.Cli.Commands;
 
-/// <summary>Texts to index and their ids (null: numbered by slot).</summary>
-internal sealed record IndexTexts(string[] Texts, string[]? Ids);
+/// <summary>Texts to index, their ids (null: numbered by slot) and stored fields (JSONL's other keys; null: none).</summary>
+internal sealed record IndexTexts(string[] Texts, string[]? Ids, string?[]? Fields);
 
 internal static class IndexInput
 {
@@ -21,7 +21,7 @@ internal static class IndexInput
     private static OptionSpec[] Describe(bool add) =>
     [
         new("--model", "DIR", add ? "model used to encode --input (default: the one the index was built with)" : "model directory used to encode --input"),
-        new("--input", "FILE", "items to encode: one text per line, or JSONL ({\"id\":..., \"text\":...}) when FILE ends in .jsonl"),
+        new("--input", "FILE", "items to encode: one text per line, or JSONL ({\"id\":..., \"text\":..., other keys stored as fields}) when FILE ends in .jsonl"),
         new("--vectors", "X.npy", "precomputed float32 vectors [n, d] instead of --input"),
         new("--ids", "FILE", "with --vectors: one id per line (default: running item numbers)"),
         new("--whitening", "FILE", add ? "with --input: whitening file applied after the model (default: the one the index was built with)" : "with --input: whitening file applied after the model"),
@@ -54,6 +54,7 @@ internal static class IndexInput
         var inputPath = args.Require("--input");
         var texts = new List<string>();
         var ids = new List<string?>();
+        var fields = new List<string?>();
         bool jsonl = inputPath.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
         long line = 0;
         foreach (var l in io.ReadLines(inputPath))
@@ -65,12 +66,14 @@ internal static class IndexInput
                 continue;
             }
             if (string.IsNullOrWhiteSpace(l)) continue;
-            var (id, text) = ParseJsonl(l, inputPath, line);
+            var (id, text, other) = ParseJsonl(l, inputPath, line);
             texts.Add(text);
             ids.Add(id);
+            fields.Add(other);
         }
-        if (ids.All(id => id is null)) return new IndexTexts(texts.ToArray(), null);
-        return new IndexTexts(texts.ToArray(), ids.Select((id, i) => id ?? (firstNumber + i).ToString(CultureInfo.InvariantCulture)).ToArray());
+        var storedFields = fields.Any(f => f is not null) ? fields.ToArray() : null;
+        if (ids.All(id => id is null)) return new IndexTexts(texts.ToArray(), null, storedFields);
+        return new IndexTexts(texts.ToArray(), ids.Select((id, i) => id ?? (firstNumber + i).ToString(CultureInfo.InvariantCulture)).ToArray(), storedFields);
     }
 
     /// <summary>Encoder settings of the index commands (--batch-size, --threads).</summary>
@@ -121,7 +124,7 @@ internal static class IndexInput
         }
     }
 
-    private static (string? Id, string Text) ParseJsonl(string l, string path, long line)
+    private static (string? Id, string Text, string? Fields) ParseJsonl(string l, string path, long line)
     {
         try
         {
@@ -138,7 +141,10 @@ internal static class IndexInput
                     JsonValueKind.Number => i.GetRawText(),
                     _ => throw new InputFormatException($"{path}: line {line}: \"id\" must be a string or a number"),
                 };
-            return (id, t.GetString()!);
+            var other = new System.Text.Json.Nodes.JsonObject();
+            foreach (var p in root.EnumerateObject())
+                if (p.Name is not ("id" or "text")) other[p.Name] = System.Text.Json.Nodes.JsonNode.Parse(p.Value.GetRawText());
+            return (id, t.GetString()!, other.Count == 0 ? null : other.ToJsonString());
         }
         catch (JsonException e)
         {

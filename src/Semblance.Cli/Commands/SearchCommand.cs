@@ -11,7 +11,7 @@ public sealed class SearchCommand : CliCommand
 {
     public override string Name => "search";
 
-    public override string Summary => "search an index; one JSON line per query: {\"query\":i,\"hits\":[{\"id\",\"score\",\"text\"}]}";
+    public override string Summary => "search an index; one JSON line per query: {\"query\":i,\"hits\":[{\"id\",\"score\",\"text\",\"fields\"?}]}";
 
     public override IReadOnlyList<OptionSpec> Options =>
     [
@@ -24,6 +24,7 @@ public sealed class SearchCommand : CliCommand
         new("--query-vectors", "Q.npy", "query vectors [nq, d]"),
         new("-k", "K", "hits per query (default 10; fewer when the index holds fewer items)"),
         new("--ef-search", "E", "HNSW candidate list size (default max(k, 64))"),
+        new("--filter", "F=V,...", "only items whose stored field F equals V (JSONL fields; all pairs must match; HNSW: approximate)"),
         new("--geodesic", null, "rank by shortest-path distance over a k-NN graph of the items (GeodesicSimilarity)"),
         new("--graph-k", "N", "with --geodesic: neighbours per item in the graph (default 10)"),
         new("--entry-points", "N", "with --geodesic: nearest items the paths start from (default 8)"),
@@ -73,7 +74,7 @@ public sealed class SearchCommand : CliCommand
         else if (args.Get("--rerank") is { } reranker)
         {
             // Retrieve with the bi-encoder, then re-score the candidates with the cross-encoder (retrieve → rerank).
-            var candidates = index.Vectors.SearchBatch(queries, depth, new SearchOptions { EfSearch = Math.Max(ef, depth) });
+            var candidates = index.Vectors.SearchBatch(queries, depth, new SearchOptions { EfSearch = Math.Max(ef, depth), Filter = Filter(args) });
             using var ce = CrossEncoders.CrossEncoder.Load(reranker, new CrossEncoders.CrossEncoderOptions { Threads = threads });
             hits = new SearchHit[candidates.Length][];
             for (int q = 0; q < candidates.Length; q++)
@@ -85,9 +86,24 @@ public sealed class SearchCommand : CliCommand
                     .Select(r => found[r.Index] with { Score = r.Score }).ToArray();
             }
         }
-        else hits = index.Vectors.SearchBatch(queries, k, new SearchOptions { EfSearch = ef });
+        else hits = index.Vectors.SearchBatch(queries, k, new SearchOptions { EfSearch = ef, Filter = Filter(args) });
         WriteHits(io.Out, hits);
         return 0;
+    }
+
+    /// <summary>--filter FIELD=VALUE[,FIELD=VALUE...]: items whose stored fields equal every value.</summary>
+    private static Dictionary<string, string>? Filter(CommandArgs args)
+    {
+        if (!args.Has("--filter")) return null;
+        if (args.Has("--geodesic")) throw new UsageException("--filter does not apply to --geodesic");
+        var filter = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in args.GetList("--filter"))
+        {
+            int eq = pair.IndexOf('=');
+            if (eq < 1) throw new UsageException($"--filter: '{pair}' is not FIELD=VALUE");
+            filter[pair[..eq]] = pair[(eq + 1)..];
+        }
+        return filter;
     }
 
     internal static void WriteHits(TextWriter output, SearchHit[][] hits)
@@ -101,17 +117,7 @@ public sealed class SearchCommand : CliCommand
             {
                 w.WriteStartObject();
                 w.WriteNumber("query", q);
-                w.WriteStartArray("hits");
-                foreach (var h in hits[q])
-                {
-                    w.WriteStartObject();
-                    w.WriteString("id", h.Id);
-                    w.WriteNumber("score", h.Score);
-                    if (h.Text is null) w.WriteNull("text");
-                    else w.WriteString("text", h.Text);
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
+                SearchHitJson.WriteHits(w, hits[q]);
                 w.WriteEndObject();
             }
             output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));

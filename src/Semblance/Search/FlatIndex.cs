@@ -145,7 +145,7 @@ public sealed unsafe class FlatIndex : VectorIndex
         int qParts = Math.Min(threads, groups);
         int bParts = Math.Max(1, Math.Min(threads / qParts, blocks));
         var heaps = new TopK[qParts * bParts][];
-        var deleted = Items.DeletedMask;
+        var deleted = ExcludedSlots(options);
         // The tier is chosen on the calling thread and handed to every worker.
         var kernels = DistanceKernels.ForCurrentThread;
         void Tile(int t)

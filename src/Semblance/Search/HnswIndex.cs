@@ -218,7 +218,7 @@ public sealed unsafe class HnswIndex : VectorIndex
         var selected = new int[_m0];
         for (int l = Math.Min(level, top); l >= 0; l--)
         {
-            SearchLayer(qv, ep, epd, Options.EfConstruction, l, sc, skipDeleted: false);
+            SearchLayer(qv, ep, epd, Options.EfConstruction, l, sc, excluded: null);
             var cand = Drain(sc.Results);
             int cnt = SelectHeuristic(cand, _m, selected);
             var (arr, off) = List(q, l);
@@ -320,7 +320,7 @@ public sealed unsafe class HnswIndex : VectorIndex
     }
 
     /// <summary>Alg. 2 beam search; leaves the ef best in sc.Results as a max-heap of negated distances.</summary>
-    private void SearchLayer(float* q, int ep, float epd, int ef, int level, Scratch sc, bool skipDeleted)
+    private void SearchLayer(float* q, int ep, float epd, int ef, int level, Scratch sc, bool[]? excluded)
     {
         sc.NewVisit(_nodes);
         var visited = sc.Visited;
@@ -329,7 +329,7 @@ public sealed unsafe class HnswIndex : VectorIndex
         var res = sc.Results;
         cand.Clear();
         res.Clear();
-        var deleted = skipDeleted ? Items.DeletedMask : null;
+        var deleted = excluded;
         visited[ep] = tag;
         cand.Push(epd, ep);
         if (deleted is null || !deleted[ep]) res.Push(-epd, ep);
@@ -383,6 +383,7 @@ public sealed unsafe class HnswIndex : VectorIndex
     {
         int ef = Math.Max(k, options.EfSearch > 0 ? options.EfSearch : Options.EfSearch);
         _kernels = DistanceKernels.ForCurrentThread;
+        var excluded = ExcludedSlots(options);
         var result = new (int Slot, float Score)[nq][];
         void One(int i)
         {
@@ -395,7 +396,7 @@ public sealed unsafe class HnswIndex : VectorIndex
                 int ep = _entry;
                 float epd = Distance(qv, Vec(ep));
                 for (int l = _maxLevel; l > 0; l--) (ep, epd) = Greedy(qv, ep, epd, l, sc);
-                SearchLayer(qv, ep, epd, ef, 0, sc, skipDeleted: true);
+                SearchLayer(qv, ep, epd, ef, 0, sc, excluded);
                 var all = Drain(sc.Results);
                 float qq = Metric == Metric.L2 ? SquaredNorm(new ReadOnlySpan<float>(qv, Dimension)) : 0;
                 int take = Math.Min(k, all.Length);

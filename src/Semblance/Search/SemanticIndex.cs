@@ -191,11 +191,16 @@ public sealed class SemanticIndex : IDisposable
     public SearchHit[][] SearchBatch(IReadOnlyList<string> queries, int k, SearchOptions? options = null) =>
         queries.Count == 0 ? [] : Vectors.SearchBatch(EncodeQueries(queries), k, options);
 
-    /// <summary>Encodes and adds texts (stored with the items); without ids they are numbered by slot.</summary>
-    public void Add(IReadOnlyList<string> texts, IReadOnlyList<string>? ids = null) => Vectors.Add(EncodeDocuments(texts), ids, texts);
+    /// <summary>
+    /// Encodes and adds texts (stored with the items, with their fields: one JSON object per item or null); without
+    /// ids they are numbered by slot.
+    /// </summary>
+    public void Add(IReadOnlyList<string> texts, IReadOnlyList<string>? ids = null, IReadOnlyList<string?>? fields = null) =>
+        Vectors.Add(EncodeDocuments(texts), ids, texts, fields);
 
     /// <summary>Encodes and adds texts, replacing items whose id is already present.</summary>
-    public void Upsert(IReadOnlyList<string> texts, IReadOnlyList<string> ids) => Vectors.Upsert(EncodeDocuments(texts), ids, texts);
+    public void Upsert(IReadOnlyList<string> texts, IReadOnlyList<string> ids, IReadOnlyList<string?>? fields = null) =>
+        Vectors.Upsert(EncodeDocuments(texts), ids, texts, fields);
 
     /// <summary>Removes items; returns how many of the ids were present.</summary>
     public int Remove(IEnumerable<string> ids) => Vectors.Remove(ids);
@@ -213,5 +218,29 @@ public sealed class SemanticIndex : IDisposable
         if (_ownsEncoder) _encoder?.Dispose();
         _encoder = null;
         Vectors.Dispose();
+    }
+}
+
+/// <summary>The JSON shape of hits shared by `semblance search` and the server's /search.</summary>
+public static class SearchHitJson
+{
+    /// <summary>Writes <c>"hits": [{"id", "score", "text", "fields"?}, ...]</c> into the current object.</summary>
+    public static void WriteHits(System.Text.Json.Utf8JsonWriter w, IEnumerable<SearchHit> hits)
+    {
+        w.WriteStartArray("hits");
+        foreach (var h in hits)
+        {
+            w.WriteStartObject();
+            w.WriteString("id", h.Id);
+            w.WriteNumber("score", h.Score);
+            if (h.Text is null) w.WriteNull("text"); else w.WriteString("text", h.Text);
+            if (h.Fields is not null)
+            {
+                w.WritePropertyName("fields");
+                w.WriteRawValue(h.Fields, skipInputValidation: true);
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
     }
 }

@@ -16,14 +16,24 @@ public enum Metric
     L2,
 }
 
-/// <summary>One search result: the item's id, its score under the index metric, and its stored text (null if none).</summary>
-public sealed record SearchHit(string Id, float Score, string? Text);
+/// <summary>
+/// One search result: the item's id, its score under the index metric, its stored text and its stored fields (a JSON
+/// object), each null if none.
+/// </summary>
+public sealed record SearchHit(string Id, float Score, string? Text, string? Fields = null);
 
 /// <summary>Per-call search knobs; kinds ignore what does not apply to them.</summary>
 public sealed record SearchOptions
 {
     /// <summary>HNSW candidate-list size (at least k); 0 = the index default.</summary>
     public int EfSearch { get; init; }
+
+    /// <summary>
+    /// Only items whose stored fields equal these values (a JSON string field compares by its value, a number, true,
+    /// false or null by its JSON text). Flat kinds return the exact k best matching items; HNSW walks the graph through
+    /// every item but collects only matching ones (fewer than k when too few matching items are reachable).
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? Filter { get; init; }
 }
 
 public interface IVectorIndex : IDisposable
@@ -32,8 +42,8 @@ public interface IVectorIndex : IDisposable
     Metric Metric { get; }
     string Kind { get; }
     long Count { get; }
-    void Add(ReadOnlySpan<float> vectors, IReadOnlyList<string>? ids = null, IReadOnlyList<string?>? texts = null);
-    void Upsert(ReadOnlySpan<float> vectors, IReadOnlyList<string> ids, IReadOnlyList<string?>? texts = null);
+    void Add(ReadOnlySpan<float> vectors, IReadOnlyList<string>? ids = null, IReadOnlyList<string?>? texts = null, IReadOnlyList<string?>? fields = null);
+    void Upsert(ReadOnlySpan<float> vectors, IReadOnlyList<string> ids, IReadOnlyList<string?>? texts = null, IReadOnlyList<string?>? fields = null);
     SearchHit[] Search(ReadOnlySpan<float> query, int k, SearchOptions? options = null);
     SearchHit[][] SearchBatch(ReadOnlySpan<float> queries, int k, SearchOptions? options = null);
     int Remove(IEnumerable<string> ids);
@@ -43,6 +53,7 @@ public interface IVectorIndex : IDisposable
 public abstract class VectorIndex : IVectorIndex
 {
     internal readonly ItemStore Items;
+    internal ItemFields Fields { get; private set; } = new();
 
     private protected VectorIndex(int dimension, Metric metric, ItemStore? items = null)
     {
@@ -81,16 +92,17 @@ public abstract class VectorIndex : IVectorIndex
     /// <summary>
     /// Adds vectors (row-major, Dimension each). Ids must be new and unique; without ids the items are numbered by
     /// slot ("0", "1", ... in the order they were ever added). The text (e.g. the source sentence) is returned with
-    /// hits. Nothing changes if validation fails.
+    /// hits, and so are the fields (one JSON object per item, or null), which <see cref="SearchOptions.Filter"/> can
+    /// select on. Nothing changes if validation fails.
     /// </summary>
-    public void Add(ReadOnlySpan<float> vectors, IReadOnlyList<string>? ids = null, IReadOnlyList<string?>? texts = null) =>
-        AddOrReplace(vectors, ids, texts, replace: false);
+    public void Add(ReadOnlySpan<float> vectors, IReadOnlyList<string>? ids = null, IReadOnlyList<string?>? texts = null, IReadOnlyList<string?>? fields = null) =>
+        AddOrReplace(vectors, ids, texts, fields, replace: false);
 
     /// <summary>Adds items, replacing those whose id is already present (their old vectors are marked removed).</summary>
-    public void Upsert(ReadOnlySpan<float> vectors, IReadOnlyList<string> ids, IReadOnlyList<string?>? texts = null) =>
-        AddOrReplace(vectors, ids, texts, replace: true);
+    public void Upsert(ReadOnlySpan<float> vectors, IReadOnlyList<string> ids, IReadOnlyList<string?>? texts = null, IReadOnlyList<string?>? fields = null) =>
+        AddOrReplace(vectors, ids, texts, fields, replace: true);
 
-    private void AddOrReplace(ReadOnlySpan<float> vectors, IReadOnlyList<string>? ids, IReadOnlyList<string?>? texts, bool replace)
+    private void AddOrReplace(ReadOnlySpan<float> vectors, IReadOnlyList<string>? ids, IReadOnlyList<string?>? texts, IReadOnlyList<string?>? fields, bool replace)
     {
         if (ids is null)
         {
@@ -106,9 +118,11 @@ public abstract class VectorIndex : IVectorIndex
             throw new InputFormatException($"got {vectors.Length} values for {n} ids; expected {n} x {Dimension}");
         }
         if (texts is not null && texts.Count != n) throw new InputFormatException($"got {texts.Count} texts for {n} ids");
+        if (fields is not null && fields.Count != n) throw new InputFormatException($"got {fields.Count} field objects for {n} ids");
         if ((long)Items.Slots + n > int.MaxValue - 16) throw new SemblanceException($"the index would exceed {int.MaxValue - 16} items");
         Items.Validate(ids, allowPresent: replace);
         var prepared = Prepare(vectors, n, "vector");
+        Fields.Add(Items.Slots, n, fields);
         if (replace) foreach (var id in ids) Items.Remove(id);
         AddCore(prepared, n);
         Items.Add(ids, texts);
@@ -139,7 +153,7 @@ public abstract class VectorIndex : IVectorIndex
         for (int q = 0; q < nq; q++)
         {
             float qq = Metric == Metric.L2 ? SquaredNorm(prepared.AsSpan(q * Dimension, Dimension)) : 0;
-            result[q] = raw[q].Select(h => new SearchHit(Items.Id(h.Slot), PublicScore(h.Score, qq), Items.Text(h.Slot))).ToArray();
+            result[q] = raw[q].Select(h => new SearchHit(Items.Id(h.Slot), PublicScore(h.Score, qq), Items.Text(h.Slot), Fields.Json(h.Slot))).ToArray();
         }
         return result;
     }
@@ -171,6 +185,7 @@ public abstract class VectorIndex : IVectorIndex
         {
             ["items"] = IndexDataFile.Write(directory, IndexDirectory.FileName("items", gen), Items.Write),
         };
+        if (Fields.Any) files["fields"] = IndexDataFile.Write(directory, IndexDirectory.FileName("fields", gen), s => Fields.Write(s, Items.Slots));
         WriteData(directory, gen, files);
         var manifest = new IndexManifest
         {
@@ -226,6 +241,19 @@ public abstract class VectorIndex : IVectorIndex
             _ => throw new InputFormatException($"{mpath}: index kind '{m.Kind}' is not one of flat|flat-int8|flat-f16|hnsw"),
         };
         index.Encoder = m.Encoder;
+        if (m.Files.TryGetValue("fields", out var fieldsEntry))
+        {
+            try
+            {
+                using var f = IndexDataFile.Map(directory, fieldsEntry, verify);
+                index.Fields = ItemFields.Read(f, Path.Combine(directory, fieldsEntry.Name), items.Slots);
+            }
+            catch
+            {
+                index.Dispose();
+                throw;
+            }
+        }
         return index;
     }
 
@@ -250,6 +278,10 @@ public abstract class VectorIndex : IVectorIndex
         SearchCore(preparedQueries, nq, (int)Math.Min(k, Count), options);
 
     internal float[] PrepareQueries(ReadOnlySpan<float> queries, int nq) => Prepare(queries, nq, "query");
+
+    /// <summary>Slots a search must not return: removed ones, and those failing the options' filter.</summary>
+    private protected bool[]? ExcludedSlots(SearchOptions options) =>
+        options.Filter is { Count: > 0 } filter ? Fields.Excluded(filter, Items.Slots, Items.DeletedMask) : Items.DeletedMask;
 
     /// <summary>For L2, kinds rank by 2·q·x − |x|² (larger is better); the public score is the squared distance.</summary>
     private float PublicScore(float s, float qq) => Metric == Metric.L2 ? MathF.Max(0, qq - s) : s;

@@ -25,6 +25,28 @@ public class HnswIndexTests
         Assert.Equal(metric == Metric.L2 ? -expected : expected, first.Score, 2);
     }
 
+    [Theory]
+    [InlineData(Metric.Cosine)]
+    [InlineData(Metric.L2)]
+    public void EveryDistanceTierFindsTheSameNeighbours(Metric metric)
+    {
+        const int d = 40, k = 5;
+        using var index = new HnswIndex(d, metric, new HnswOptions { M = 8, EfConstruction = 64 }) { Threads = 1 };
+        index.Add(SearchTestData.Clustered(1500, d, 13, clusters: 30));
+        var xq = SearchTestData.Clustered(20, d, 14, clusters: 30);
+        string? first = null;
+        foreach (var level in Semblance.Tests.Numerics.NumericsTestData.SupportedLevels())
+        {
+            using var tier = Semblance.Tests.Numerics.NumericsTestData.Force(level);
+            var hits = index.SearchBatch(xq, k, new SearchOptions { EfSearch = 64 });
+            // The ids agree across tiers; the scores to float rounding.
+            var ids = string.Join(";", hits.Select(h => string.Join(",", h.Select(x => x.Id))));
+            first ??= ids;
+            Assert.Equal(first, ids);
+        }
+        Assert.NotNull(first);
+    }
+
     [Fact]
     public void SingleThreadedBuildIsDeterministicForASeed()
     {

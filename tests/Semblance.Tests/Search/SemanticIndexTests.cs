@@ -200,4 +200,85 @@ public class SemanticIndexTests
         Assert.Equal(1, code);
         Assert.Contains("was built from vectors and records no encoder", err);
     }
+
+    [Theory]
+    [InlineData("flat")]
+    [InlineData("hnsw")]
+    public void FiltersSelectOnStoredFields(string kind)
+    {
+        const int d = 16, n = 600, nq = 12, k = 10;
+        var xb = SearchTestData.Clustered(n, d, 41);
+        var xq = SearchTestData.Clustered(nq, d, 42);
+        string?[] fields = [.. Enumerable.Range(0, n).Select(i => i % 7 == 0 ? null : $"{{\"lang\":\"{(i % 3 == 0 ? "de" : "en")}\",\"n\":{i % 5},\"ok\":true}}")];
+        bool Matches(int i) => i % 7 != 0 && i % 3 == 0 && i % 5 == 2;
+        using VectorIndex index = kind == "hnsw" ? new HnswIndex(d, Metric.L2) { Threads = 1 } : new FlatIndex(d, Metric.L2);
+        index.Add(xb, null, null, fields);
+        index.Remove(["42"]); // matches the filter, but removed
+        var filter = new SearchOptions { Filter = new Dictionary<string, string> { ["lang"] = "de", ["n"] = "2", ["ok"] = "true" }, EfSearch = 200 };
+        var hits = index.SearchBatch(xq, k, filter);
+        var matching = Enumerable.Range(0, n).Where(i => Matches(i) && i != 42).ToArray();
+        var sub = matching.SelectMany(i => xb.AsSpan(i * d, d).ToArray()).ToArray();
+        var truth = SearchTestData.BruteForce(sub, xq, d, k, Metric.L2).Select(r => r.Select(j => matching[j]).ToArray()).ToArray();
+        double found = 0;
+        for (int q = 0; q < nq; q++)
+        {
+            Assert.All(hits[q], h => Assert.True(Matches(int.Parse(h.Id)) && h.Id != "42", h.Id));
+            Assert.All(hits[q], h => Assert.Contains("\"lang\":\"de\"", h.Fields));
+            found += hits[q].Count(h => truth[q].Contains(int.Parse(h.Id)));
+        }
+        // Flat: exactly the k best matching items; HNSW: approximate.
+        Assert.True(found / (nq * k) >= (kind == "flat" ? 1.0 : 0.9), $"recall {found / (nq * k)}");
+        Assert.Empty(index.SearchBatch(xq, k, new SearchOptions { Filter = new Dictionary<string, string> { ["lang"] = "fr" } })[0]);
+        Assert.Throws<InputFormatException>(() => index.Add(xb.AsSpan(0, d), ["x"], null, ["[1]"]));
+    }
+
+    [Fact]
+    public void JsonlFieldsAreStoredAndFilterableFromTheCli()
+    {
+        var dir = SearchTestData.TempDir();
+        var idx = Path.Combine(dir, "idx");
+        var (code, _, err) = CliAppTests.Run("fit-default", "--input", WriteCorpus(dir), "--output", Path.Combine(dir, "m"), "--dims", "16");
+        Assert.True(code == 0, err);
+        File.WriteAllLines(Path.Combine(dir, "items.jsonl"),
+        [
+            "{\"id\":\"a\",\"text\":\"reset your password from the login page\",\"lang\":\"en\"}",
+            "{\"id\":\"b\",\"text\":\"passwort zuruecksetzen auf der login seite\",\"lang\":\"de\"}",
+            "{\"id\":\"c\",\"text\":\"the password must have twelve characters\",\"lang\":\"en\",\"tags\":[\"x\"]}",
+        ]);
+        (code, _, err) = CliAppTests.Run("index", "build", "--output", idx, "--input", Path.Combine(dir, "items.jsonl"), "--model", Path.Combine(dir, "m"));
+        Assert.True(code == 0, err);
+        (code, var output, err) = CliAppTests.Run("search", "--index", idx, "--query", "reset password", "-k", "3", "--filter", "lang=de");
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(output);
+        var hit = Assert.Single(doc.RootElement.GetProperty("hits").EnumerateArray());
+        Assert.Equal("b", hit.GetProperty("id").GetString());
+        Assert.Equal("de", hit.GetProperty("fields").GetProperty("lang").GetString());
+        (code, _, err) = CliAppTests.Run("search", "--index", idx, "--query", "reset password", "--filter", "lang");
+        Assert.Equal(2, code);
+        Assert.Contains("not FIELD=VALUE", err);
+    }
+
+    private static string WriteCorpus(string dir)
+    {
+        var path = Path.Combine(dir, "corpus.txt");
+        File.WriteAllLines(path, Enumerable.Range(0, 60).Select(i => $"line {i} about passwords login pages and {(i % 2 == 0 ? "characters" : "seiten")} number {i % 9}"));
+        return path;
+    }
+
+    [SharedFact]
+    public async Task TheServerFiltersAndReturnsFields()
+    {
+        var enc = SentenceEncoder.Load(Model);
+        var index = SemanticIndex.Create(new FlatIndex(enc.Dimension, Metric.Cosine), enc, Model);
+        index.Add(["the cat sat on the mat", "a dog barked", "a dog barked loudly"], ["s0", "s1", "s2"], [null, "{\"animal\":\"dog\",\"loud\":false}", "{\"animal\":\"dog\",\"loud\":true}"]);
+        await using var host = await ServerTestHost.StartAsync(enc, index: index);
+        var (status, body) = await host.Post("/search", new { query = "a dog barked", k = 3, filter = new { loud = true } });
+        Assert.Equal(200, status);
+        var hit = Assert.Single(body.GetProperty("hits").EnumerateArray());
+        Assert.Equal("s2", hit.GetProperty("id").GetString());
+        Assert.True(hit.GetProperty("fields").GetProperty("loud").GetBoolean());
+        var (bad, error) = await host.Post("/search", new { query = "a dog", filter = new { animal = new[] { "dog" } } });
+        Assert.Equal(400, bad);
+        Assert.Equal("filter", error.GetProperty("error").GetProperty("param").GetString());
+    }
 }
