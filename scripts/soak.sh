@@ -157,7 +157,10 @@ failed=$(grep -c '^000' "$work/all" || true)
 echo "soak: $total requests in ${elapsed}s ($(( total / (elapsed > 0 ? elapsed : 1) )) req/s) from $workers workers + 1 slow-body client"
 echo "by status: $(sort "$work/all" | uniq -c | awk '{printf "%s:%s ", $2, $1}')"
 if [ -s "$work/rss" ]; then
-  awk 'NR == 1 {first = $1} {if ($1 > max) max = $1; last = $1} END {printf "server RSS: first %.0f MB, max %.0f MB, last %.0f MB (%d samples)\n", first / 1024, max / 1024, last / 1024, NR}' "$work/rss"
+  # The quarter points show whether memory levels off after warm-up or keeps growing.
+  awk '{v[NR] = $1; if ($1 > max) max = $1} END {q = int(NR / 4); if (q < 1) q = 1;
+    printf "server RSS MB: first %.0f, at 1/4 %.0f, 1/2 %.0f, 3/4 %.0f, last %.0f, max %.0f (%d samples, every 2 s)\n",
+      v[1] / 1024, v[q] / 1024, v[2 * q] / 1024, v[3 * q] / 1024, v[NR] / 1024, max / 1024, NR}' "$work/rss"
 fi
 echo "5xx: $fivexx, connection failures: $failed, server alive: $alive"
 [ "$fivexx" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$alive" = yes ]
