@@ -182,6 +182,12 @@ public class ServerApiTests
         using var unknown = await host.Client.GetAsync("/nowhere");
         Assert.Equal(404, (int)unknown.StatusCode);
         ServerAssert.TeiError(JsonDocument.Parse(await unknown.Content.ReadAsStringAsync()).RootElement, "Validation");
+        using var wrongMethod = await host.Client.GetAsync("/embed");
+        Assert.Equal(405, (int)wrongMethod.StatusCode);
+        ServerAssert.TeiError(JsonDocument.Parse(await wrongMethod.Content.ReadAsStringAsync()).RootElement, "Validation");
+        using var wrongMethodV1 = await host.Client.GetAsync("/v1/embeddings");
+        Assert.Equal(405, (int)wrongMethodV1.StatusCode);
+        ServerAssert.OpenAiError(JsonDocument.Parse(await wrongMethodV1.Content.ReadAsStringAsync()).RootElement, "invalid_request_error");
         using var unknownV1 = await host.Client.GetAsync("/v1/nowhere");
         Assert.Equal(404, (int)unknownV1.StatusCode);
         ServerAssert.OpenAiError(JsonDocument.Parse(await unknownV1.Content.ReadAsStringAsync()).RootElement, "invalid_request_error");
