@@ -48,7 +48,7 @@ public class GruTrainingTests
             "--output", output, "--batch-size", "8", "--lr", "1e-2", "--scale", "30", "--margin", "0.35", "--threads", "1");
         Assert.True(code == 0, err);
         Assert.Contains("2 steps", err);
-        Assert.StartsWith("trained: ", stdout.TrimEnd().Split('\n')[^1]);
+        Assert.StartsWith($"trained: {output} holds the final weights", stdout.TrimEnd().Split('\n')[^1]);
         foreach (var f in new[] { "config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json" }) Assert.True(File.Exists(Path.Combine(output, f)), f);
         Assert.Equal(GruConfig.ModelTypeName, BackendRegistry.ReadModelType(output));
 
