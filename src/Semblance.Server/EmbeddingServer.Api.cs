@@ -65,6 +65,10 @@ public sealed partial class EmbeddingServer
         throw new ApiException(405, $"{ctx.Request.Method} is not allowed on {path} (use {string.Join(" or ", methods)}); the routes are listed at /docs", "invalid_request_error", null, "method_not_allowed");
     }
 
+    /// <summary>The route patterns this server maps (for the test that keeps /openapi.json complete).</summary>
+    internal IReadOnlyList<string> RoutePatterns =>
+        [.. _app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>().Select(e => e.RoutePattern.RawText ?? "")];
+
     private void WriteModel(Utf8JsonWriter w)
     {
         w.WriteStartObject();

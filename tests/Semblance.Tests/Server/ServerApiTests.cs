@@ -170,6 +170,9 @@ public class ServerApiTests
         var paths = doc.GetProperty("paths");
         string[] routes = ["/v1/embeddings", "/v1/models", "/embed", "/embed_all", "/similarity", "/tokenize", "/search", "/info", "/health", "/metrics"];
         foreach (var route in routes) Assert.True(paths.TryGetProperty(route, out _), route);
+        // Every route the server maps is documented (the fallback and the two documentation routes aside).
+        foreach (var route in host.Server.RoutePatterns.Where(r => r is not ("/openapi.json" or "/docs") && !r.Contains('*')))
+            Assert.True(paths.TryGetProperty(route, out _), $"/openapi.json lacks {route}");
         var html = await host.Client.GetStringAsync("/docs");
         Assert.Contains("/openapi.json", html);
         foreach (var route in routes.Where(r => r != "/metrics")) Assert.Contains(route, html);
