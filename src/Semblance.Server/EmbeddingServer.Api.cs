@@ -4,6 +4,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Semblance.Embeddings;
 using Semblance.Search;
 using Semblance.Text;
@@ -45,8 +48,26 @@ public sealed partial class EmbeddingServer
             ctx.Response.ContentType = "text/html; charset=utf-8";
             return ctx.Response.WriteAsync(OpenApiDocument.Html, ctx.RequestAborted);
         });
-        _app.MapFallback(ctx => throw new ApiException(404, $"no route {ctx.Request.Method} {ctx.Request.Path}; the routes are listed at /docs", "invalid_request_error", null, "not_found"));
+        _app.MapFallback(NoRoute);
     }
+
+    /// <summary>404 for an unknown path; 405 (with Allow) for a known path called with another method.</summary>
+    private Task NoRoute(HttpContext ctx)
+    {
+        var path = ctx.Request.Path.Value ?? "";
+        var methods = _app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => string.Equals(e.RoutePattern.RawText, path, StringComparison.Ordinal))
+            .SelectMany(e => e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? [])
+            .Distinct().ToList();
+        if (methods.Count == 0)
+            throw new ApiException(404, $"no route {ctx.Request.Method} {path}; the routes are listed at /docs", "invalid_request_error", null, "not_found");
+        ctx.Response.Headers.Allow = string.Join(", ", methods);
+        throw new ApiException(405, $"{ctx.Request.Method} is not allowed on {path} (use {string.Join(" or ", methods)}); the routes are listed at /docs", "invalid_request_error", null, "method_not_allowed");
+    }
+
+    /// <summary>The route patterns this server maps (for the test that keeps /openapi.json complete).</summary>
+    internal IReadOnlyList<string> RoutePatterns =>
+        [.. _app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>().Select(e => e.RoutePattern.RawText ?? "")];
 
     private void WriteModel(Utf8JsonWriter w)
     {

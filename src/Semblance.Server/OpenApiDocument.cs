@@ -25,7 +25,7 @@ internal static class OpenApiDocument
         ("post", "/tokenize", "Tokens of each input (start/stop offsets are not tracked: null)", "tei",
             """{"inputs": "hello world", "add_special_tokens": true}""",
             """[[{"id": 101, "text": "[CLS]", "special": true, "start": null, "stop": null}, {"id": 7592, "text": "hello", "special": false, "start": null, "stop": null}]]"""),
-        ("post", "/search", "Nearest items of the loaded index (start with --index)", "tei",
+        ("post", "/search", "Nearest items of the loaded index (start with --index); {\"queries\": [...]} answers {\"results\": [{\"hits\": [...]}, ...]}", "tei",
             """{"query": "a cat", "k": 5}""", """{"hits": [{"id": "0", "score": 0.91, "text": "a kitten"}]}"""),
         ("post", "/rerank", "Texts ordered by a cross-encoder's relevance to the query (start with --reranker)", "tei",
             """{"query": "a cat", "texts": ["stocks fell", "a kitten"], "raw_scores": false, "return_text": false}""",

@@ -69,6 +69,25 @@ public sealed class UserPathTests : IDisposable
         Assert.True(c3 == 0, e3);
     }
 
+    [Fact]
+    public void TextsTheDefaultEncoderNeverSawAreIndexedSearchedAndCompared()
+    {
+        var model = DefaultModel();
+        // Lines with no word of the fitted vocabulary (the "vector 115: vector is all zeros").
+        File.WriteAllLines(P("items.txt"), ["reset my password please", "zzzz qqqq", "", "§§§ ¶¶¶", "ƀƁƂ ƃƄ"]);
+        var (code, _, err) = CliAppTests.Run("index", "build", "--model", model, "--input", P("items.txt"), "--output", P("idx"));
+        Assert.True(code == 0, err);
+        var (searchCode, hits, searchErr) = CliAppTests.Run("search", "--index", P("idx"), "--query", "zzzz qqqq", "-k", "2");
+        Assert.True(searchCode == 0, searchErr);
+        Assert.Contains("\"text\":\"zzzz qqqq\"", hits);
+        var (simCode, sim, simErr) = CliAppTests.Run("similarity", "--model", model, "zzzz qqqq", "zzzz qqqq");
+        Assert.True(simCode == 0, simErr);
+        Assert.Equal("1.000000", sim.Trim());
+        var (encCode, encoded, encErr) = CliAppTests.RunWithInput("\n§§§\n", "encode", "--model", model);
+        Assert.True(encCode == 0, encErr);
+        Assert.All(encoded.TrimEnd('\n').Split('\n'), line => Assert.Matches("[1-9]", line));
+    }
+
     [Theory]
     [InlineData("127.0.0.1:8080", "http://127.0.0.1:8080")]
     [InlineData("http://127.0.0.1:0", "http://127.0.0.1:0")]

@@ -170,6 +170,9 @@ public class ServerApiTests
         var paths = doc.GetProperty("paths");
         string[] routes = ["/v1/embeddings", "/v1/models", "/embed", "/embed_all", "/similarity", "/tokenize", "/search", "/info", "/health", "/metrics"];
         foreach (var route in routes) Assert.True(paths.TryGetProperty(route, out _), route);
+        // Every route the server maps is documented (the fallback and the two documentation routes aside).
+        foreach (var route in host.Server.RoutePatterns.Where(r => r is not ("/openapi.json" or "/docs") && !r.Contains('*')))
+            Assert.True(paths.TryGetProperty(route, out _), $"/openapi.json lacks {route}");
         var html = await host.Client.GetStringAsync("/docs");
         Assert.Contains("/openapi.json", html);
         foreach (var route in routes.Where(r => r != "/metrics")) Assert.Contains(route, html);
@@ -182,6 +185,12 @@ public class ServerApiTests
         using var unknown = await host.Client.GetAsync("/nowhere");
         Assert.Equal(404, (int)unknown.StatusCode);
         ServerAssert.TeiError(JsonDocument.Parse(await unknown.Content.ReadAsStringAsync()).RootElement, "Validation");
+        using var wrongMethod = await host.Client.GetAsync("/embed");
+        Assert.Equal(405, (int)wrongMethod.StatusCode);
+        ServerAssert.TeiError(JsonDocument.Parse(await wrongMethod.Content.ReadAsStringAsync()).RootElement, "Validation");
+        using var wrongMethodV1 = await host.Client.GetAsync("/v1/embeddings");
+        Assert.Equal(405, (int)wrongMethodV1.StatusCode);
+        ServerAssert.OpenAiError(JsonDocument.Parse(await wrongMethodV1.Content.ReadAsStringAsync()).RootElement, "invalid_request_error");
         using var unknownV1 = await host.Client.GetAsync("/v1/nowhere");
         Assert.Equal(404, (int)unknownV1.StatusCode);
         ServerAssert.OpenAiError(JsonDocument.Parse(await unknownV1.Content.ReadAsStringAsync()).RootElement, "invalid_request_error");
