@@ -50,6 +50,9 @@ internal sealed class ModelParameter
         }
     }
 
+    /// <summary>Makes the float32 copy now, so the checkpoint it came from may be closed.</summary>
+    public void Own() => _ = Trainable;
+
     public static ModelParameter Load(WeightView w, string name, params int[] shape) => new(w.ModelName(name), w.Get(name, shape));
 }
 
