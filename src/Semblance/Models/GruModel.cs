@@ -1,5 +1,5 @@
 // The GRU sentence encoder (embedding → bidirectional GRU → mean pooling), defined once: GruNetwork owns the
-// parameters by their PyTorch names; GruModel is its inference execution (batched, no tape), GruEncoder its tape one.
+// parameters by their PyTorch names; GruModel is its inference execution (batched, no tape), TrainableGru its tape one.
 using System.Numerics.Tensors;
 using Tensor = Semblance.Training.Autodiff.Tensor;
 using Semblance.Embeddings;

@@ -1,5 +1,5 @@
 // The one definition of the BERT-family network (BERT, ERNIE without task types, RoFormer): which modules, in which
-// order, under which checkpoint names; run for inference by TransformerModel and on the tape by TrainableEncoder.
+// order, under which checkpoint names; run for inference by TransformerModel and on the tape by TrainableTransformer.
 using Semblance.Embeddings;
 using Semblance.Numerics;
 using Semblance.Training.Autodiff;

@@ -1,36 +1,19 @@
-// Building a trainable encoder from a config.json (--init) or a checkpoint directory, whatever its architecture.
+// Building a trainable model from a config.json (--init) or a checkpoint directory, whatever its architecture.
 using Semblance.Models;
 
 namespace Semblance.Training;
 
-/// <summary>A trainable encoder with the limits its config sets on token ids and sequence length.</summary>
-public sealed record TrainableModel(ITrainableEncoder Encoder, int VocabSize, int MaxPositions);
-
 public static class TrainableModels
 {
-    /// <summary>A freshly initialised model: a semblance-gru config builds a <see cref="GruEncoder"/>, any other a BERT/RoFormer.</summary>
-    public static TrainableModel Initialize(string configPath, int seed)
-    {
-        if (GruConfig.Declares(configPath))
-        {
-            var gru = GruConfig.Load(configPath);
-            return new TrainableModel(GruEncoder.Initialize(gru, seed), gru.VocabSize, gru.MaxLength);
-        }
-        var config = TransformerConfig.Load(configPath);
-        return new TrainableModel(TrainableEncoder.Initialize(config, seed), config.VocabSize, config.MaxPositionEmbeddings);
-    }
+    /// <summary>A freshly initialised model: a semblance-gru config builds a <see cref="TrainableGru"/>, any other a <see cref="TrainableTransformer"/>.</summary>
+    public static ITrainableModel Initialize(string configPath, int seed) => GruConfig.Declares(configPath)
+        ? TrainableGru.Initialize(GruConfig.Load(configPath), seed)
+        : TrainableTransformer.Initialize(TransformerConfig.Load(configPath), seed);
 
     /// <summary>The model of a checkpoint directory (Hugging Face layout or a semblance-gru checkpoint).</summary>
-    public static TrainableModel Load(string dir)
-    {
-        if (GruConfig.Declares(Path.Combine(dir, TransformerLoader.ConfigFileName)))
-        {
-            var gru = GruEncoder.Load(dir);
-            return new TrainableModel(gru, gru.Config.VocabSize, gru.Config.MaxLength);
-        }
-        var transformer = TrainableEncoder.Load(dir);
-        return new TrainableModel(transformer, transformer.Config.VocabSize, transformer.Config.MaxPositionEmbeddings);
-    }
+    public static ITrainableModel Load(string dir) => GruConfig.Declares(Path.Combine(dir, TransformerLoader.ConfigFileName))
+        ? TrainableGru.Load(dir)
+        : TrainableTransformer.Load(dir);
 
     /// <summary>A one-phrase description of the model a config.json describes; equal strings mean interchangeable weights.</summary>
     public static string Describe(string configPath)

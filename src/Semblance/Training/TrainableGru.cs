@@ -9,11 +9,11 @@ namespace Semblance.Training;
 /// <see cref="GruNetwork"/> (embedding → bidirectional GRU → mean pooling, PyTorch tensor names) on a <see cref="Tape"/>;
 /// the same parameters <see cref="GruModel"/> runs for inference.
 /// </summary>
-public sealed class GruEncoder : ITrainableEncoder
+public sealed class TrainableGru : ITrainableModel
 {
     private readonly GruNetwork _network;
 
-    private GruEncoder(GruNetwork network)
+    private TrainableGru(GruNetwork network)
     {
         _network = network;
         Parameters = network.Parameters.Select(p => p.Trainable).ToList();
@@ -30,16 +30,18 @@ public sealed class GruEncoder : ITrainableEncoder
     /// <summary>Sentence vector size: both directions.</summary>
     public int Dimension => Config.Dimension;
 
+    public int MaxPositions => Config.MaxLength;
+
     public IReadOnlyList<Parameter> Parameters { get; }
 
-    public static GruEncoder Initialize(int vocabSize, int embeddingSize, int hiddenSize, int seed) =>
+    public static TrainableGru Initialize(int vocabSize, int embeddingSize, int hiddenSize, int seed) =>
         Initialize(new GruConfig { VocabSize = vocabSize, EmbeddingSize = embeddingSize, HiddenSize = hiddenSize }, seed);
 
     /// <summary>
     /// PyTorch's initialisation: embeddings ~ N(0, 1), GRU weights and biases ~ U(−1/√H, 1/√H), drawn in state_dict
     /// order from one <see cref="Random"/> seeded with <paramref name="seed"/>.
     /// </summary>
-    public static GruEncoder Initialize(GruConfig config, int seed) =>
+    public static TrainableGru Initialize(GruConfig config, int seed) =>
         new(GruNetwork.Load(config, new WeightView(new InitialWeights(config, seed), "", 0)));
 
     private sealed class InitialWeights(GruConfig config, int seed) : ITensorSource
@@ -62,12 +64,12 @@ public sealed class GruEncoder : ITrainableEncoder
     }
 
     /// <summary>Loads a checkpoint directory written by <see cref="Save"/> (or by PyTorch under the same names) as float32 copies.</summary>
-    public static GruEncoder Load(string modelDir)
+    public static TrainableGru Load(string modelDir)
     {
         if (!Directory.Exists(modelDir)) throw new ModelFormatException($"{modelDir}: model directory not found");
         var config = GruConfig.Load(Path.Combine(modelDir, TransformerLoader.ConfigFileName));
         using var weights = ModelWeights.Open(modelDir);
-        return new GruEncoder(GruNetwork.Load(config, weights.Root));
+        return new TrainableGru(GruNetwork.Load(config, weights.Root));
     }
 
     public Tensor Encode(Tape tape, TokenBatch batch, PoolingMode pooling, ulong[]? dropoutKeys = null)
