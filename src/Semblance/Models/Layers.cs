@@ -31,7 +31,8 @@ internal sealed class ModelParameter
     /// <summary>Whether training updates it (false for buffers such as RoFormer's sinusoidal table).</summary>
     public bool RequiresGrad => _requiresGrad;
 
-    public ReadOnlySpan<float> Span => _trainable is { } p ? p.Data : _source!.Span;
+    public ReadOnlySpan<float> Span => _trainable is { } p ? p.Data
+        : (_source ?? throw new InvalidOperationException($"{Name}: released after packing; this model is inference-only")).Span;
 
     /// <summary>Row <paramref name="index"/> of a [rows, cols] tensor.</summary>
     public ReadOnlySpan<float> Row(int index) => Span.Slice(index * Shape[^1], Shape[^1]);
@@ -48,6 +49,15 @@ internal sealed class ModelParameter
             }
             return _trainable;
         }
+    }
+
+    /// <summary>
+    /// Drops the values once an inference-only model has packed them, so an F16/BF16 checkpoint's converted float32
+    /// copy is not kept beside the packed one (an F32 view costs nothing either way).
+    /// </summary>
+    public void Release()
+    {
+        if (_trainable is null) _source = null;
     }
 
     /// <summary>Makes the float32 copy now, so the checkpoint it came from may be closed.</summary>
@@ -98,8 +108,15 @@ internal sealed class Linear
     public static Linear Load(WeightView w, int outFeatures, int inFeatures) =>
         new(ModelParameter.Load(w, "weight", outFeatures, inFeatures), ModelParameter.Load(w, "bias", outFeatures), outFeatures, inFeatures);
 
-    /// <summary>Prepares the inference execution: packs W for the GEMM micro-kernel.</summary>
-    public void Pack() => _packed = PackedWeight.Pack(Weight.Span, OutFeatures, InFeatures);
+    /// <summary>
+    /// Prepares the inference-only execution: packs W for the GEMM micro-kernel, then lets go of the unpacked values
+    /// (see <see cref="ModelParameter.Release"/>).
+    /// </summary>
+    public void Pack()
+    {
+        _packed = PackedWeight.Pack(Weight.Span, OutFeatures, InFeatures);
+        Weight.Release();
+    }
 
     /// <summary>
     /// An inference-only Linear computing several that read the same input (query, key, value): their weights
@@ -115,6 +132,7 @@ internal sealed class Linear
         {
             part.Weight.Span.CopyTo(stacked.AsSpan(row * inFeatures));
             part._bias.Span.CopyTo(bias.AsSpan(row));
+            part.Weight.Release();
             row += part.OutFeatures;
         }
         return new Linear(null, new ModelParameter(name + ".bias", new FloatTensor(name + ".bias", [total], bias)), total, inFeatures,

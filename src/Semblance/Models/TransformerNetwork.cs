@@ -70,7 +70,10 @@ internal sealed class TransformerNetwork
         return new TransformerNetwork(c, embeddings, project, rotary, encoder, head);
     }
 
-    /// <summary>Prepares the inference execution (packs every Linear); call once before the first inference forward.</summary>
+    /// <summary>
+    /// Prepares the inference-only execution (packs every Linear and drops its unpacked weight); call once before the
+    /// first inference forward. The network's <see cref="Parameters"/> cannot be read or trained afterwards.
+    /// </summary>
     public void Pack()
     {
         _project?.Pack();
