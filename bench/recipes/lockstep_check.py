@@ -1,7 +1,7 @@
 # Lock-step check of the twin against `semblance train` without dropout: same init, same batches, then compare the weights after N steps.
 """With dropout switched off the only randomness left in `semblance train` is System.Random (weight init, batch
 shuffles). This script ports the seeded System.Random (the Knuth subtractive generator .NET keeps for seeded
-instances), TrainableEncoder.Initialize's draw order and TrainingData.Batches, trains the PyTorch twin on exactly
+instances), TrainableTransformer.Initialize's draw order and TrainingData.Batches, trains the PyTorch twin on exactly
 those weights and batches, and compares its weights and AdamW moments with a semblance checkpoint (OUTPUT/last,
 which records its step count). Agreement to float rounding means the forward and backward passes, the loss, the
 clipping, the schedule, the optimizer and the batch order are the same in both; only the random streams (init,
@@ -118,7 +118,7 @@ def fill(p, values):
 
 
 def dotnet_bert_init(model, seed):
-    """TrainableEncoder.Initialize: one Random(seed), Box-Muller normals drawn for each weight in checkpoint order."""
+    """TrainableTransformer.Initialize: one Random(seed), Box-Muller normals drawn for each weight in checkpoint order."""
     rng = DotNetRandom(seed)
     std = model.config.get("initializer_range", 0.02)
     with torch.no_grad():
@@ -186,7 +186,7 @@ def compare(label, weights, moments, ref_weights, ref_moments):
 
 
 def dotnet_gru_init(model, seed):
-    """GruEncoder.Initialize: one Random(seed); embeddings N(0, 1), then every GRU tensor U(-b, b), b = float32(1/sqrt(H))."""
+    """TrainableGru.Initialize: one Random(seed); embeddings N(0, 1), then every GRU tensor U(-b, b), b = float32(1/sqrt(H))."""
     rng = DotNetRandom(seed)
     bound = torch.tensor(1.0 / math.sqrt(model.config["hidden_size"]), dtype=torch.float32).item()
     with torch.no_grad():

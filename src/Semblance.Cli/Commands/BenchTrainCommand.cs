@@ -104,16 +104,17 @@ public sealed class BenchTrainCommand : CliCommand
         return 0;
     }
 
-    private static (ITrainableEncoder Model, BertTokenizer Tokenizer, int VocabSize, int MaxPositions, string Description) LoadModel(CommandArgs args, int seed)
+    private static (ITrainableModel Model, BertTokenizer Tokenizer, int VocabSize, int MaxPositions, string Description) LoadModel(CommandArgs args, int seed)
     {
         var dir = args.Get("--model") is { } modelArg ? Semblance.Hub.ModelLocator.Resolve(modelArg) : null;
         var configPath = dir is not null ? Path.Combine(dir, TransformerLoader.ConfigFileName) : args.Require("--init");
         var tokenizer = dir is not null ? BertTokenizer.Load(dir) : BertTokenizer.FromVocabFile(args.Require("--vocab"));
-        var (model, vocabSize, maxPositions) = dir is not null ? TrainableModels.Load(dir) : TrainableModels.Initialize(configPath, seed);
+        var model = dir is not null ? TrainableModels.Load(dir) : TrainableModels.Initialize(configPath, seed);
+        int vocabSize = model.VocabSize, maxPositions = model.MaxPositions;
         string description = model switch
         {
-            GruEncoder gru => gru.Config.Describe(),
-            TrainableEncoder { Config: var c } => string.Create(CultureInfo.InvariantCulture,
+            TrainableGru gru => gru.Config.Describe(),
+            TrainableTransformer { Config: var c } => string.Create(CultureInfo.InvariantCulture,
                 $"hidden={c.HiddenSize} layers={c.NumHiddenLayers} heads={c.NumAttentionHeads} intermediate={c.IntermediateSize} vocab={c.VocabSize}"),
             _ => model.GetType().Name,
         };

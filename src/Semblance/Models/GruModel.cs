@@ -1,11 +1,74 @@
-// Inference for the GRU sentence encoder: embedding → bidirectional GRU → mean pooling, batched, without a tape.
+// The GRU sentence encoder (embedding → bidirectional GRU → mean pooling), defined once: GruNetwork owns the
+// parameters by their PyTorch names; GruModel is its inference execution (batched, no tape), TrainableGru its tape one.
 using System.Numerics.Tensors;
+using Tensor = Semblance.Training.Autodiff.Tensor;
+using Semblance.Embeddings;
 using Semblance.Numerics;
+using Semblance.Training.Autodiff;
 
 namespace Semblance.Models;
 
+/// <summary>One direction of <c>nn.GRU</c>'s layer 0: weight_ih_l0[_reverse] [3H, E], weight_hh_l0[_reverse] [3H, H] and their biases.</summary>
+internal sealed record GruDirection(bool Reverse, ModelParameter WeightIh, ModelParameter WeightHh, ModelParameter BiasIh, ModelParameter BiasHh)
+{
+    public IEnumerable<ModelParameter> Parameters => [WeightIh, WeightHh, BiasIh, BiasHh];
+
+    public static GruDirection Load(WeightView w, GruConfig c, bool reverse)
+    {
+        string suffix = reverse ? "_reverse" : "";
+        int h = c.HiddenSize, g3 = 3 * h;
+        return new GruDirection(reverse,
+            ModelParameter.Load(w, "gru.weight_ih_l0" + suffix, g3, c.EmbeddingSize),
+            ModelParameter.Load(w, "gru.weight_hh_l0" + suffix, g3, h),
+            ModelParameter.Load(w, "gru.bias_ih_l0" + suffix, g3),
+            ModelParameter.Load(w, "gru.bias_hh_l0" + suffix, g3));
+    }
+
+    /// <summary>The recording execution: [tokens, H] hidden states of this direction.</summary>
+    public Tensor Forward(Tape tape, Tensor embedded, int[] offsets) =>
+        tape.Gru(embedded, offsets, WeightIh.Trainable, WeightHh.Trainable, BiasIh.Trainable, BiasHh.Trainable, Reverse);
+}
+
 /// <summary>
-/// e_t = E[id_t]; h→_t = GRU→(e_t, h→_{t−1}); h←_t = GRU←(e_t, h←_{t+1}); sentence = [mean_t h→_t ; mean_t h←_t].
+/// e_t = E[id_t]; h→_t = GRU→(e_t, h→_{t−1}); h←_t = GRU←(e_t, h←_{t+1}); sentence = mean_t [h→_t ; h←_t] (2H values).
+/// Tensor names follow PyTorch (<c>embeddings.weight</c>, <c>gru.weight_ih_l0</c>, <c>gru.weight_ih_l0_reverse</c>, ...)
+/// so the weights load into <c>nn.Embedding</c> + <c>nn.GRU(bidirectional=True, batch_first=True)</c>.
+/// </summary>
+internal sealed class GruNetwork
+{
+    private GruNetwork(GruConfig config, ModelParameter embedding, GruDirection[] directions)
+    {
+        Config = config;
+        Embedding = embedding;
+        Directions = directions;
+    }
+
+    public GruConfig Config { get; }
+
+    public ModelParameter Embedding { get; }
+
+    /// <summary>Forward, then reverse.</summary>
+    public GruDirection[] Directions { get; }
+
+    /// <summary>The tensors in <c>state_dict</c> order of <c>nn.Embedding</c> + <c>nn.GRU(bidirectional=True)</c>.</summary>
+    public IEnumerable<ModelParameter> Parameters => Directions.SelectMany(d => d.Parameters).Prepend(Embedding);
+
+    public static GruNetwork Load(GruConfig c, WeightView w) => new(c,
+        ModelParameter.Load(w, "embeddings.weight", c.VocabSize, c.EmbeddingSize),
+        [GruDirection.Load(w, c, reverse: false), GruDirection.Load(w, c, reverse: true)]);
+
+    /// <summary>The recording execution: one mean-pooled [2H] vector per sequence.</summary>
+    public Tensor Encode(Tape tape, TokenBatch batch)
+    {
+        var e = tape.Embedding(Embedding.Trainable, batch.Ids);
+        var forward = Directions[0].Forward(tape, e, batch.Offsets);
+        var backward = Directions[1].Forward(tape, e, batch.Offsets);
+        return tape.Pool(PoolingMode.Mean, null, tape.ConcatColumns(forward, backward), batch.Offsets);
+    }
+}
+
+/// <summary>
+/// The inference execution of <see cref="GruNetwork"/>: sentence = [mean_t h→_t ; mean_t h←_t].
 /// The input projections W_ih·e_t + b_ih of every token and both directions are one GEMM against the two W_ih
 /// stacked ([6H, E], packed at load). The recurrence then runs one time step for all sentences of the batch at
 /// once: sentences sorted by decreasing length, so the ones still running at step t are a prefix and
@@ -14,35 +77,35 @@ namespace Semblance.Models;
 /// </summary>
 public sealed class GruModel
 {
-    private readonly float[] _embedding;
+    private readonly GruNetwork _network;
     private readonly PackedWeight _inputWeights;
     private readonly float[] _inputBias;
     private readonly PackedWeight[] _recurrentWeights;
-    private readonly float[][] _recurrentBias;
 
-    private GruModel(GruConfig config, float[] embedding, PackedWeight inputWeights, float[] inputBias, PackedWeight[] recurrentWeights, float[][] recurrentBias)
+    /// <summary>Packs the network for inference: both directions' W_ih stacked into one [6H, E], each W_hh on its own.</summary>
+    private GruModel(GruNetwork network)
     {
-        Config = config;
-        _embedding = embedding;
-        _inputWeights = inputWeights;
-        _inputBias = inputBias;
-        _recurrentWeights = recurrentWeights;
-        _recurrentBias = recurrentBias;
+        _network = network;
+        int e = Config.EmbeddingSize, g3 = 3 * Config.HiddenSize;
+        var inputWeights = new float[2 * g3 * e];
+        _inputBias = new float[2 * g3];
+        _recurrentWeights = new PackedWeight[2];
+        for (int d = 0; d < 2; d++)
+        {
+            var direction = network.Directions[d];
+            direction.WeightIh.Span.CopyTo(inputWeights.AsSpan(d * g3 * e));
+            direction.BiasIh.Span.CopyTo(_inputBias.AsSpan(d * g3));
+            _recurrentWeights[d] = PackedWeight.Pack(direction.WeightHh.Span, g3, Config.HiddenSize);
+        }
+        _inputWeights = PackedWeight.Pack(inputWeights, 2 * g3, e);
     }
 
-    public GruConfig Config { get; }
+    public GruConfig Config => _network.Config;
 
     /// <summary>Sentence vector size: 2 × hidden_size.</summary>
     public int Dimension => Config.Dimension;
 
-    public long ParameterCount
-    {
-        get
-        {
-            long v = Config.VocabSize, e = Config.EmbeddingSize, h = Config.HiddenSize;
-            return v * e + 2 * (3 * h * e + 3 * h * h + 6 * h);
-        }
-    }
+    public long ParameterCount => _network.Parameters.Sum(p => (long)p.Span.Length);
 
     /// <summary>Reads config.json and model.safetensors (PyTorch names: <c>embeddings.weight</c>, <c>gru.weight_ih_l0[_reverse]</c>, ...).</summary>
     public static GruModel Load(string modelDir)
@@ -50,24 +113,10 @@ public sealed class GruModel
         if (!Directory.Exists(modelDir)) throw new ModelFormatException($"{modelDir}: model directory not found");
         var config = GruConfig.Load(Path.Combine(modelDir, TransformerLoader.ConfigFileName));
         using var weights = ModelWeights.Open(modelDir);
-        var root = weights.Root;
-        int v = config.VocabSize, e = config.EmbeddingSize, h = config.HiddenSize, g3 = 3 * h;
-        float[] Read(string name, params int[] shape) => root.Get(name, shape).Span.ToArray();
-
-        var embedding = Read("embeddings.weight", v, e);
-        var inputWeights = new float[2 * g3 * e];
-        var inputBias = new float[2 * g3];
-        var recurrentWeights = new PackedWeight[2];
-        var recurrentBias = new float[2][];
-        string[] suffixes = ["", "_reverse"];
-        for (int d = 0; d < 2; d++)
-        {
-            Read("gru.weight_ih_l0" + suffixes[d], g3, e).CopyTo(inputWeights, d * g3 * e);
-            Read("gru.bias_ih_l0" + suffixes[d], g3).CopyTo(inputBias, d * g3);
-            recurrentWeights[d] = PackedWeight.Pack(Read("gru.weight_hh_l0" + suffixes[d], g3, h), g3, h);
-            recurrentBias[d] = Read("gru.bias_hh_l0" + suffixes[d], g3);
-        }
-        return new GruModel(config, embedding, PackedWeight.Pack(inputWeights, 2 * g3, e), inputBias, recurrentWeights, recurrentBias);
+        var network = GruNetwork.Load(config, weights.Root);
+        // The model is small: own float32 copies, so the checkpoint can be closed now.
+        foreach (var p in network.Parameters) p.Own();
+        return new GruModel(network);
     }
 
     /// <summary>Reusable buffers for one caller at a time.</summary>
@@ -128,7 +177,7 @@ public sealed class GruModel
         {
             int id = ids[t];
             if ((uint)id >= (uint)Config.VocabSize) throw new ArgumentException($"token id {id} is outside vocab_size {Config.VocabSize}", nameof(batch));
-            _embedding.AsSpan(id * e, e).CopyTo(workspace.Embedded.AsSpan(t * e, e));
+            _network.Embedding.Row(id).CopyTo(workspace.Embedded.AsSpan(t * e, e));
         }
         Gemm.Linear(workspace.Embedded, tokens, _inputWeights, _inputBias, workspace.InputGates, ctx);
 
@@ -158,7 +207,7 @@ public sealed class GruModel
                 int row = offsets[s] + (d == 0 ? t : batch.Length(s) - 1 - t);
                 gates.AsSpan(row * 2 * g3 + d * g3, g3).CopyTo(buffers.StepInput.AsSpan(i * g3, g3));
             }
-            Gemm.Linear(state[..(active * h)], active, _recurrentWeights[d], _recurrentBias[d], buffers.StepRecurrent, ctx);
+            Gemm.Linear(state[..(active * h)], active, _recurrentWeights[d], _network.Directions[d].BiasHh.Span, buffers.StepRecurrent, ctx);
             Recurrent.GruUpdate(buffers.StepInput, buffers.StepRecurrent, state, active, h, buffers.Scratch);
             TensorPrimitives.Add(sum[..(active * h)], state[..(active * h)], sum[..(active * h)]);
         }

@@ -31,7 +31,8 @@ internal sealed class ModelParameter
     /// <summary>Whether training updates it (false for buffers such as RoFormer's sinusoidal table).</summary>
     public bool RequiresGrad => _requiresGrad;
 
-    public ReadOnlySpan<float> Span => _trainable is { } p ? p.Data : _source!.Span;
+    public ReadOnlySpan<float> Span => _trainable is { } p ? p.Data
+        : (_source ?? throw new InvalidOperationException($"{Name}: released after packing; this model is inference-only")).Span;
 
     /// <summary>Row <paramref name="index"/> of a [rows, cols] tensor.</summary>
     public ReadOnlySpan<float> Row(int index) => Span.Slice(index * Shape[^1], Shape[^1]);
@@ -49,6 +50,18 @@ internal sealed class ModelParameter
             return _trainable;
         }
     }
+
+    /// <summary>
+    /// Drops the values once an inference-only model has packed them, so an F16/BF16 checkpoint's converted float32
+    /// copy is not kept beside the packed one (an F32 view costs nothing either way).
+    /// </summary>
+    public void Release()
+    {
+        if (_trainable is null) _source = null;
+    }
+
+    /// <summary>Makes the float32 copy now, so the checkpoint it came from may be closed.</summary>
+    public void Own() => _ = Trainable;
 
     public static ModelParameter Load(WeightView w, string name, params int[] shape) => new(w.ModelName(name), w.Get(name, shape));
 }
@@ -71,34 +84,46 @@ internal sealed class TapePass(Tape tape, TokenBatch batch, ulong[]? rowKeys, ul
 /// <summary>y = x·Wᵀ + b with W stored [out, in] in the checkpoint; inference packs W once (<see cref="Pack"/>).</summary>
 internal sealed class Linear
 {
-    private readonly ModelParameter _weight;
+    private readonly ModelParameter? _weight;
     private readonly ModelParameter _bias;
     private PackedWeight? _packed;
 
-    private Linear(ModelParameter weight, ModelParameter bias)
+    private Linear(ModelParameter? weight, ModelParameter bias, int outFeatures, int inFeatures, PackedWeight? packed = null)
     {
         _weight = weight;
         _bias = bias;
+        OutFeatures = outFeatures;
+        InFeatures = inFeatures;
+        _packed = packed;
     }
 
-    public int OutFeatures => _weight.Shape[0];
+    public int OutFeatures { get; }
 
-    public int InFeatures => _weight.Shape[1];
+    public int InFeatures { get; }
 
-    public IEnumerable<ModelParameter> Parameters => [_weight, _bias];
+    public IEnumerable<ModelParameter> Parameters => [Weight, _bias];
+
+    private ModelParameter Weight => _weight ?? throw new InvalidOperationException($"{_bias.Name}: a stacked Linear keeps only its packed weight");
 
     public static Linear Load(WeightView w, int outFeatures, int inFeatures) =>
-        new(ModelParameter.Load(w, "weight", outFeatures, inFeatures), ModelParameter.Load(w, "bias", outFeatures));
+        new(ModelParameter.Load(w, "weight", outFeatures, inFeatures), ModelParameter.Load(w, "bias", outFeatures), outFeatures, inFeatures);
 
     /// <summary>A Linear over parameters stored under different names (a decoder tied to the word embeddings).</summary>
-    public static Linear Of(ModelParameter weight, ModelParameter bias) => new(weight, bias);
+    public static Linear Of(ModelParameter weight, ModelParameter bias) => new(weight, bias, weight.Shape[0], weight.Shape[1]);
 
-    /// <summary>Prepares the inference execution: packs W for the GEMM micro-kernel.</summary>
-    public void Pack() => _packed = PackedWeight.Pack(_weight.Span, OutFeatures, InFeatures);
+    /// <summary>
+    /// Prepares the inference-only execution: packs W for the GEMM micro-kernel, then lets go of the unpacked values
+    /// (see <see cref="ModelParameter.Release"/>).
+    /// </summary>
+    public void Pack()
+    {
+        _packed = PackedWeight.Pack(Weight.Span, OutFeatures, InFeatures);
+        Weight.Release();
+    }
 
     /// <summary>
     /// An inference-only Linear computing several that read the same input (query, key, value): their weights
-    /// stacked along the output dimension, so one GEMM pass replaces three. Packed on return.
+    /// stacked along the output dimension, so one GEMM pass replaces three. Only the packed copy is kept.
     /// </summary>
     public static Linear Stack(string name, params Linear[] parts)
     {
@@ -108,17 +133,16 @@ internal sealed class Linear
         int row = 0;
         foreach (var part in parts)
         {
-            part._weight.Span.CopyTo(stacked.AsSpan(row * inFeatures));
+            part.Weight.Span.CopyTo(stacked.AsSpan(row * inFeatures));
             part._bias.Span.CopyTo(bias.AsSpan(row));
+            part.Weight.Release();
             row += part.OutFeatures;
         }
-        var linear = new Linear(new ModelParameter(name + ".weight", new FloatTensor(name + ".weight", [total, inFeatures], stacked)),
-            new ModelParameter(name + ".bias", new FloatTensor(name + ".bias", [total], bias)));
-        linear.Pack();
-        return linear;
+        return new Linear(null, new ModelParameter(name + ".bias", new FloatTensor(name + ".bias", [total], bias)), total, inFeatures,
+            PackedWeight.Pack(stacked, total, inFeatures));
     }
 
-    private PackedWeight Packed => _packed ?? throw new InvalidOperationException($"{_weight.Name}: Pack() was not called before the inference forward");
+    private PackedWeight Packed => _packed ?? throw new InvalidOperationException($"{Weight.Name}: Pack() was not called before the inference forward");
 
     public void Forward(ReadOnlySpan<float> x, int rows, Span<float> y, ComputeContext ctx) =>
         Gemm.Linear(x, rows, Packed, _bias.Span, y, ctx);
@@ -132,7 +156,7 @@ internal sealed class Linear
         Gemm.Linear(x, rows, Packed, _bias.Span, residual[..(rows * OutFeatures)], y, ctx);
 
     /// <summary>The recording execution.</summary>
-    public Tensor Forward(Tape tape, Tensor x) => tape.Linear(x, _weight.Trainable, _bias.Trainable);
+    public Tensor Forward(Tape tape, Tensor x) => tape.Linear(x, Weight.Trainable, _bias.Trainable);
 }
 
 /// <summary>y = (x − μ)/√(σ² + eps)·γ + β over the last dimension.</summary>

@@ -51,10 +51,16 @@ internal sealed class RotaryEmbedding
     }
 
     /// <summary>Rotates <paramref name="rows"/> head vectors of length d, <paramref name="stride"/> apart, row t at position t.</summary>
-    public void Rotate(Span<float> x, int rows, int stride)
+    public void Rotate(Span<float> x, int rows, int stride) => Rotate(_table.Span, _dim, x, rows, stride, 1f);
+
+    /// <summary>
+    /// The rotation kernel both executions run, in place: <paramref name="direction"/> 1 rotates by +p·θ (the
+    /// forward), −1 by −p·θ (the tape's backward step, the inverse rotation).
+    /// </summary>
+    public static void Rotate(ReadOnlySpan<float> table, int d, Span<float> x, int rows, int stride, float direction)
     {
-        var table = _table.Span;
-        int d = _dim, half = d / 2;
+        int half = d / 2;
+        if (rows * d > table.Length) throw new ArgumentException($"rotary: position {rows - 1} is beyond the {table.Length / d}-row table");
         for (int t = 0; t < rows; t++)
         {
             var row = x.Slice(t * stride, d);
@@ -62,9 +68,9 @@ internal sealed class RotaryEmbedding
             var cos = table.Slice(t * d + half, half);
             for (int j = 0; j < half; j++)
             {
-                float a = row[2 * j], b = row[2 * j + 1];
-                row[2 * j] = a * cos[j] - b * sin[j];
-                row[2 * j + 1] = b * cos[j] + a * sin[j];
+                float a = row[2 * j], b = row[2 * j + 1], sn = direction * sin[j];
+                row[2 * j] = a * cos[j] - b * sn;
+                row[2 * j + 1] = b * cos[j] + a * sn;
             }
         }
     }

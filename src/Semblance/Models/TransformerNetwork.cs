@@ -1,5 +1,5 @@
 // The one definition of the BERT-family network (BERT, ERNIE without task types, RoFormer): which modules, in which
-// order, under which checkpoint names; run for inference by TransformerModel and on the tape by TrainableEncoder.
+// order, under which checkpoint names; run for inference by TransformerModel and on the tape by TrainableTransformer.
 using Semblance.Embeddings;
 using Semblance.Numerics;
 using Semblance.Training.Autodiff;
@@ -70,7 +70,10 @@ internal sealed class TransformerNetwork
         return new TransformerNetwork(c, embeddings, project, rotary, encoder, head);
     }
 
-    /// <summary>Prepares the inference execution (packs every Linear); call once before the first inference forward.</summary>
+    /// <summary>
+    /// Prepares the inference-only execution (packs every Linear and drops its unpacked weight); call once before the
+    /// first inference forward. The network's <see cref="Parameters"/> cannot be read or trained afterwards.
+    /// </summary>
     public void Pack()
     {
         _project?.Pack();

@@ -23,12 +23,12 @@ public static class GradientCache
     /// <paramref name="dropoutKeys"/>[c][row] (or null for no dropout) key each sequence's dropout masks.
     /// <paramref name="chunks"/> = 1 back-propagates through one graph of the whole batch.
     /// </summary>
-    public static LossValue Accumulate(ITrainableEncoder model, EmbeddingLoss loss, IReadOnlyList<IReadOnlyList<int[]>> columns,
+    public static LossValue Accumulate(ITrainableModel model, EmbeddingLoss loss, IReadOnlyList<IReadOnlyList<int[]>> columns,
         float[]? scores, ulong[][]? dropoutKeys, int chunks, PoolingMode pooling, ComputeContext context) =>
         Accumulate(model, loss, columns, scores, dropoutKeys, chunks, pooling, context, out _);
 
     /// <summary>As above; <paramref name="backwardStart"/> is the <see cref="System.Diagnostics.Stopwatch"/> timestamp at which back-propagation began.</summary>
-    public static LossValue Accumulate(ITrainableEncoder model, EmbeddingLoss loss, IReadOnlyList<IReadOnlyList<int[]>> columns,
+    public static LossValue Accumulate(ITrainableModel model, EmbeddingLoss loss, IReadOnlyList<IReadOnlyList<int[]>> columns,
         float[]? scores, ulong[][]? dropoutKeys, int chunks, PoolingMode pooling, ComputeContext context, out long backwardStart)
     {
         int rows = columns[0].Count;

@@ -1,31 +1,21 @@
-// Building a trainable encoder from a config.json (--init) or a checkpoint directory, whatever its architecture.
+// Building a trainable model from a config.json (--init) or a checkpoint directory, whatever its architecture.
 using Semblance.Models;
 
 namespace Semblance.Training;
 
-/// <summary>A trainable encoder with the limits its config sets on token ids and sequence length.</summary>
-public sealed record TrainableModel(ITrainableEncoder Encoder, int VocabSize, int MaxPositions);
-
 public static class TrainableModels
 {
-    /// <summary>A freshly initialised model: a semblance-gru config builds a <see cref="GruEncoder"/>, any other a BERT/RoFormer.</summary>
-    public static TrainableModel Initialize(string configPath, int seed)
-    {
-        if (GruConfig.Declares(configPath))
-        {
-            var gru = GruConfig.Load(configPath);
-            return new TrainableModel(GruEncoder.Initialize(gru, seed), gru.VocabSize, gru.MaxLength);
-        }
-        var config = TransformerConfig.Load(configPath);
-        return new TrainableModel(TrainableEncoder.Initialize(config, seed), config.VocabSize, config.MaxPositionEmbeddings);
-    }
+    /// <summary>A freshly initialised model: a semblance-gru config builds a <see cref="TrainableGru"/>, any other a <see cref="TrainableTransformer"/>.</summary>
+    public static ITrainableModel Initialize(string configPath, int seed) => GruConfig.Declares(configPath)
+        ? TrainableGru.Initialize(GruConfig.Load(configPath), seed)
+        : TrainableTransformer.Initialize(TransformerConfig.Load(configPath), seed);
 
     /// <summary>The model_type values `train` accepts, sorted as `encode` lists its own.</summary>
     public static IReadOnlyList<string> TrainableModelTypes { get; } =
         [.. TransformerConfig.SupportedModelTypes.Append(GruConfig.ModelTypeName).Order(StringComparer.Ordinal)];
 
     /// <summary>The model of a checkpoint directory (Hugging Face layout or a semblance-gru checkpoint).</summary>
-    public static TrainableModel Load(string dir)
+    public static ITrainableModel Load(string dir)
     {
         var configPath = Path.Combine(dir, TransformerLoader.ConfigFileName);
         if (File.Exists(configPath) && Embeddings.BackendRegistry.ReadModelType(dir) is var type && !TrainableModelTypes.Contains(type))
@@ -37,13 +27,9 @@ public static class TrainableModels
                     ? $"{configPath}: model_type '{type}' can be encoded but not trained; train takes {trainable}"
                     : $"{configPath}: model_type '{type}' is not supported; train takes {trainable} (encode also runs {string.Join(", ", Embeddings.BackendRegistry.ModelTypes.Except(TrainableModelTypes).Order(StringComparer.Ordinal))})");
         }
-        if (GruConfig.Declares(Path.Combine(dir, TransformerLoader.ConfigFileName)))
-        {
-            var gru = GruEncoder.Load(dir);
-            return new TrainableModel(gru, gru.Config.VocabSize, gru.Config.MaxLength);
-        }
-        var transformer = TrainableEncoder.Load(dir);
-        return new TrainableModel(transformer, transformer.Config.VocabSize, transformer.Config.MaxPositionEmbeddings);
+        return GruConfig.Declares(Path.Combine(dir, TransformerLoader.ConfigFileName))
+            ? TrainableGru.Load(dir)
+            : TrainableTransformer.Load(dir);
     }
 
     /// <summary>A one-phrase description of the model a config.json describes; equal strings mean interchangeable weights.</summary>

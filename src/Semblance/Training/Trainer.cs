@@ -17,7 +17,7 @@ namespace Semblance.Training;
 public sealed record TrainingResult(double BestSpearman, long Steps, bool Stopped);
 
 /// <summary>
-/// Trains a sentence encoder (BERT/RoFormer, or the GRU of <see cref="GruEncoder"/>) with mean pooling. Output layout:
+/// Trains a sentence encoder (BERT/RoFormer, or the GRU of <see cref="TrainableGru"/>) with mean pooling. Output layout:
 /// <c>OUTPUT/</c> holds the best model by dev Spearman (the latest when there is no dev set) in the Hugging Face
 /// layout, so <c>semblance encode --model OUTPUT</c> loads it; <c>OUTPUT/last/</c> holds the latest checkpoint plus
 /// optimizer.safetensors and trainer_state.json for <c>--resume</c>. Randomness (data order, dropout) is a pure
@@ -34,7 +34,7 @@ public sealed class Trainer
 
     private readonly TrainerOptions _o;
     private readonly TextWriter _log;
-    private ITrainableEncoder _model = null!;
+    private ITrainableModel _model = null!;
     private int _vocabSize;
     private BertTokenizer _tokenizer = null!;
     private TrainingTokens _tokens = null!;
@@ -52,7 +52,7 @@ public sealed class Trainer
     {
         ClaimOutput(checkOnly: true);
         LoadModel();
-        if (_model is GruEncoder && _o.Loss.NeedsDropout)
+        if (_model is TrainableGru && _o.Loss.NeedsDropout)
             throw new SemblanceException($"--loss {_o.Loss} needs dropout to make two views of a sentence, and the GRU encoder has none; use {string.Join(", ", TrainingLosses.All.Where(l => !l.NeedsDropout))} with it");
         var data = TrainingData.Load(_o.DataPath, _o.Loss);
         var dev = _o.EvalData is null ? null : StsDataset.Load(_o.EvalData);
@@ -127,7 +127,7 @@ public sealed class Trainer
     /// Dev Spearman ×100 of cosine(mean-pooled embeddings) against gold scores, without dropout: the inference batch
     /// loop (<see cref="LengthSortedBatches"/>) over the tape without a graph, scored by <see cref="StsEvaluator"/>.
     /// </summary>
-    internal static double Evaluate(ITrainableEncoder model, Func<string, TokenizedText> tokenize, StsDataset dev, ComputeContext context, int batchSize = 64)
+    internal static double Evaluate(ITrainableModel model, Func<string, TokenizedText> tokenize, StsDataset dev, ComputeContext context, int batchSize = 64)
     {
         var vectors = new float[(long)dev.Sentences.Count * model.Dimension];
         var tape = new Tape(context, recording: false);
@@ -232,9 +232,10 @@ public sealed class Trainer
         {
             var configPath = _o.InitConfig ?? throw new SemblanceException("train needs --model DIR, or --init CONFIG.json with --vocab FILE");
             var vocab = _o.VocabPath ?? throw new SemblanceException("--init needs --vocab FILE (a vocab.txt for the new model)");
-            var (model, vocabSize, maxPositions) = TrainableModels.Initialize(configPath, _o.Seed);
+            var model = TrainableModels.Initialize(configPath, _o.Seed);
+            int vocabSize = model.VocabSize, maxPositions = model.MaxPositions;
             _model = model;
-            _configJson = model is GruEncoder gru ? gru.Config.ToJson() : File.ReadAllText(configPath);
+            _configJson = model is TrainableGru gru ? gru.Config.ToJson() : File.ReadAllText(configPath);
             _tokenizer = BertTokenizer.FromVocabFile(vocab);
             if (_tokenizer.VocabSize > vocabSize)
                 throw new ModelFormatException($"{vocab}: {_tokenizer.VocabSize} tokens, more than vocab_size {vocabSize} in {configPath}");
@@ -252,7 +253,7 @@ public sealed class Trainer
         }
         var configFile = Path.Combine(source, TransformerLoader.ConfigFileName);
         var loaded = TrainableModels.Load(source);
-        (_model, _vocabSize, _maxLength) = (loaded.Encoder, loaded.VocabSize, Math.Min(_o.MaxLength, loaded.MaxPositions));
+        (_model, _vocabSize, _maxLength) = (loaded, loaded.VocabSize, Math.Min(_o.MaxLength, loaded.MaxPositions));
         _tokenizer = BertTokenizer.Load(source);
         _configJson = File.ReadAllText(configFile);
         _tokenizerFiles = TokenizerFiles.Where(f => File.Exists(Path.Combine(source, f))).Select(f => (f, File.ReadAllBytes(Path.Combine(source, f)))).ToList();

@@ -45,7 +45,7 @@ public readonly record struct StepResult(double Loss, double GradientNorm, bool 
 /// </summary>
 public sealed class TrainingStep
 {
-    private readonly ITrainableEncoder _model;
+    private readonly ITrainableModel _model;
     private readonly TrainingLoss _loss;
     private readonly EmbeddingLoss _objective;
     private readonly Func<string, int[]> _tokens;
@@ -53,7 +53,7 @@ public sealed class TrainingStep
     private readonly int _accumulate;
     private readonly double _maxGradNorm;
 
-    public TrainingStep(ITrainableEncoder model, TrainingLoss loss, LossSettings settings, Func<string, int[]> tokens,
+    public TrainingStep(ITrainableModel model, TrainingLoss loss, LossSettings settings, Func<string, int[]> tokens,
         int seed, int accumulate = 1, double maxGradNorm = 1.0, double weightDecay = 0.01)
     {
         _model = model;

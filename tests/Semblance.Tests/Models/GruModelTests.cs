@@ -10,9 +10,9 @@ namespace Semblance.Tests.Models;
 public class GruModelTests
 {
     // Hidden 40: 3H = 120 is not a multiple of the 32-wide GEMM panels, so padded panel lanes are exercised.
-    private static (GruEncoder Trainable, GruModel Inference) Pair(TempDir dir, int seed = 7)
+    private static (TrainableGru Trainable, GruModel Inference) Pair(TempDir dir, int seed = 7)
     {
-        var trainable = GruEncoder.Initialize(new GruConfig { VocabSize = 50, EmbeddingSize = 24, HiddenSize = 40 }, seed);
+        var trainable = TrainableGru.Initialize(new GruConfig { VocabSize = 50, EmbeddingSize = 24, HiddenSize = 40 }, seed);
         trainable.Save(dir.Path);
         return (trainable, GruModel.Load(dir.Path));
     }
@@ -83,7 +83,7 @@ public class GruModelTests
     public void WeightsThatDoNotMatchConfigAreAModelFormatError()
     {
         using var dir = new TempDir();
-        var trainable = GruEncoder.Initialize(new GruConfig { VocabSize = 50, EmbeddingSize = 24, HiddenSize = 40 }, 1);
+        var trainable = TrainableGru.Initialize(new GruConfig { VocabSize = 50, EmbeddingSize = 24, HiddenSize = 40 }, 1);
         trainable.Save(dir.Path);
         File.WriteAllText(dir.File("config.json"), new GruConfig { VocabSize = 50, EmbeddingSize = 24, HiddenSize = 32 }.ToJson());
         var e = Assert.Throws<ModelFormatException>(() => GruModel.Load(dir.Path));

@@ -14,7 +14,7 @@ public class TokenCounterTests
     {
         using var dir = new TempDir();
         string[] words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c", "d"];
-        GruEncoder.Initialize(new GruConfig { VocabSize = words.Length, EmbeddingSize = 8, HiddenSize = 8, MaxLength = 6 }, seed: 3).Save(dir.Path);
+        TrainableGru.Initialize(new GruConfig { VocabSize = words.Length, EmbeddingSize = 8, HiddenSize = 8, MaxLength = 6 }, seed: 3).Save(dir.Path);
         File.WriteAllLines(Path.Combine(dir.Path, "vocab.txt"), words);
         using var encoder = SentenceEncoder.Load(dir.Path, new EncoderOptions { Threads = 1 });
         var counter = new TokenCounter(encoder.Backend);

@@ -21,7 +21,7 @@ public class GradientCacheTests
             new[] { 1 }.Concat(Enumerable.Range(0, rng.Next(1, 9)).Select(_ => rng.Next(3, 50))).Append(2).ToArray()).ToList();
     }
 
-    private static Dictionary<string, float[]> Gradients(TrainableEncoder model, EmbeddingLoss loss, List<int[]>[] columns, ulong[][]? keys, int chunks, out double value)
+    private static Dictionary<string, float[]> Gradients(TrainableTransformer model, EmbeddingLoss loss, List<int[]>[] columns, ulong[][]? keys, int chunks, out double value)
     {
         model.ZeroGrad();
         value = GradientCache.Accumulate(model, loss, columns, null, keys, chunks, PoolingMode.Mean, ComputeContext.Single).Reported;
@@ -33,7 +33,7 @@ public class GradientCacheTests
     [InlineData("roformer")]
     public void ChunkedEqualsFullBatchWithDropout(string type)
     {
-        var model = TrainableEncoder.Initialize(TinyConfig(type), seed: 3);
+        var model = TrainableTransformer.Initialize(TinyConfig(type), seed: 3);
         var sentences = Sentences(7, 4);
         var keys = new[] { Enumerable.Range(0, 7).Select(i => (ulong)i + 100).ToArray(), Enumerable.Range(0, 7).Select(i => (ulong)i + 200).ToArray() };
         var columns = new[] { sentences, sentences };
@@ -62,7 +62,7 @@ public class GradientCacheTests
     [Fact]
     public void ChunkedCoSentWithScoresEqualsFullBatch()
     {
-        var model = TrainableEncoder.Initialize(TinyConfig(), seed: 5);
+        var model = TrainableTransformer.Initialize(TinyConfig(), seed: 5);
         var a = Sentences(6, 6);
         var b = Sentences(6, 7);
         float[] scores = [0.5f, 4f, 2f, 3f, 1f, 2.5f];

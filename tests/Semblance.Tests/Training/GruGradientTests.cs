@@ -17,7 +17,7 @@ public class GruGradientTests
     [InlineData("flatnce")]
     public void LossAndGradientsMatchPyTorch(string lossName)
     {
-        var encoder = GruEncoder.Load(Dir);
+        var encoder = TrainableGru.Load(Dir);
         using var batchJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "batch.json")));
         TokenBatch Column(string name) => TokenBatch.FromSequences(batchJson.RootElement.GetProperty(name).EnumerateArray()
             .Select(s => s.EnumerateArray().Select(t => t.GetInt32()).ToArray()).ToList());

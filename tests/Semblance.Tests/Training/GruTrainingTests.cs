@@ -53,8 +53,8 @@ public class GruTrainingTests
         Assert.Equal(GruConfig.ModelTypeName, BackendRegistry.ReadModelType(output));
 
         // The same weights through the tape (training forward) and through `encode`'s backend.
-        var trained = GruEncoder.Load(output);
-        var initial = GruEncoder.Initialize(GruConfig.Load(dir.File("gru.json")), 42);
+        var trained = TrainableGru.Load(output);
+        var initial = TrainableGru.Initialize(GruConfig.Load(dir.File("gru.json")), 42);
         Assert.NotEqual(initial.Parameters[1].Data, trained.Parameters[1].Data);
         string[] texts = ["a red car", "the dog is blue", "an unseen sentence about a green tree"];
         var tokenizer = Semblance.Text.BertTokenizer.Load(output);

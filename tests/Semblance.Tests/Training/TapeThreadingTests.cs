@@ -15,7 +15,7 @@ public class TapeThreadingTests
             ModelType = "bert", VocabSize = 120, HiddenSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, IntermediateSize = 256,
             MaxPositionEmbeddings = 64, HiddenDropoutProb = 0.1, AttentionProbsDropoutProb = 0.1, InitializerRange = 0.1,
         };
-        var model = TrainableEncoder.Initialize(config, seed: 9);
+        var model = TrainableTransformer.Initialize(config, seed: 9);
         var rng = new Random(10);
         var sentences = Enumerable.Range(0, 24).Select(_ =>
             new[] { 1 }.Concat(Enumerable.Range(0, rng.Next(10, 40)).Select(_ => rng.Next(3, 120))).Append(2).ToArray()).ToList();

@@ -95,19 +95,19 @@ public class TrainCommandTests
             _ => pairs.Select(p => p[0]),
         };
         var data = Write(dir, "data.tsv", lines);
-        var model = TrainableEncoder.Load(SharedData.FixtureModel(Bert));
+        var model = TrainableTransformer.Load(SharedData.FixtureModel(Bert));
         var before = LossOnData(model, loss, data);
         var output = dir.Sub("out");
         var (code, stdout, err) = Train("--model", SharedData.FixtureModel(Bert), "--data", data, "--loss", loss, "--output", output,
             "--epochs", "4", "--batch-size", "8", "--accumulate", "2", "--lr", "2e-3", "--temperature", "0.1");
         Assert.True(code == 0, err);
         Assert.StartsWith("trained: ", stdout.TrimEnd().Split('\n')[^1]);
-        var after = LossOnData(TrainableEncoder.Load(output), loss, data);
+        var after = LossOnData(TrainableTransformer.Load(output), loss, data);
         Assert.True(after < before, $"{loss}: loss {before} before, {after} after training");
     }
 
     /// <summary>The loss on the first 8 rows of the data, no dropout.</summary>
-    private static double LossOnData(TrainableEncoder model, string lossName, string path)
+    private static double LossOnData(TrainableTransformer model, string lossName, string path)
     {
         var options = new TrainerOptions { Loss = TrainingLosses.Get(lossName), DataPath = path, OutputDir = "", Temperature = 0.1f };
         var data = TrainingData.Load(path, options.Loss);
@@ -203,7 +203,7 @@ public class TrainCommandTests
         long good = state["step"]!.GetValue<long>();
         Assert.True(good >= 1);
         Assert.Contains($"step {good + 1} ", err);
-        var saved = TrainableEncoder.Load(Path.Combine(output, Trainer.LastDir));
+        var saved = TrainableTransformer.Load(Path.Combine(output, Trainer.LastDir));
         Assert.All(saved.Parameters.Where(p => p.Name != "embeddings.word_embeddings.weight"), p => Assert.DoesNotContain(p.Data, float.IsNaN));
     }
 }

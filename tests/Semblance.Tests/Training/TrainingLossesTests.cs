@@ -48,12 +48,12 @@ public class TrainingLossesTests
         var rows = sentences.Select((s, i) => new TrainingRow([i.ToString(), i.ToString()])).ToArray();
         int[] Tokens(string text) => sentences[int.Parse(text)];
 
-        var model = TrainableEncoder.Initialize(config, 5);
+        var model = TrainableTransformer.Initialize(config, 5);
         var step = new TrainingStep(model, TrainingLosses.SimCse, new LossSettings(), Tokens, seed: 9, accumulate: 2);
         var result = step.Run(rows, 0, 1e-3, ComputeContext.Single);
         Assert.True(result.Updated);
 
-        var reference = TrainableEncoder.Initialize(config, 5);
+        var reference = TrainableTransformer.Initialize(config, 5);
         var optimizer = new AdamW(reference.TrainableParameters());
         ulong stepKey = Semblance.Training.Autodiff.DropoutMask.Mix(Semblance.Training.Autodiff.DropoutMask.Mix(9UL) ^ 0UL);
         var keys = Enumerable.Range(0, 2).Select(c => Enumerable.Range(0, 6)

@@ -100,43 +100,27 @@ public sealed partial class Tape
     /// </summary>
     public Tensor Rotary(Tensor x, int[] offsets, int heads, float[] table)
     {
-        int width = x.Cols, d = width / heads, half = d / 2;
+        int width = x.Cols, d = width / heads;
         var y = new float[x.Length];
-        Rotate(x.Data, y, offsets, width, heads, d, half, table, 1f);
+        Rotate(x.Data, y, offsets, width, heads, d, table, 1f);
         var result = new Tensor(y, x.Rows, width, Tracks(x));
         if (result.RequiresGrad)
             Record(result, () =>
             {
                 if (result.Grad is not { } g) return;
                 var back = new float[g.Length];
-                Rotate(g, back, offsets, width, heads, d, half, table, -1f);
+                Rotate(g, back, offsets, width, heads, d, table, -1f);
                 x.AccumulateGrad(back);
             });
         return result;
     }
 
-    private static void Rotate(float[] x, float[] y, int[] offsets, int width, int heads, int d, int half, float[] table, float direction)
+    private static void Rotate(float[] x, float[] y, int[] offsets, int width, int heads, int d, float[] table, float direction)
     {
+        x.CopyTo(y, 0);
         for (int s = 0; s + 1 < offsets.Length; s++)
-        {
-            for (int row = offsets[s]; row < offsets[s + 1]; row++)
-            {
-                int position = row - offsets[s];
-                if ((position + 1) * d > table.Length) throw new ArgumentException($"Rotary: position {position} is beyond the {table.Length / d}-row table");
-                var sin = table.AsSpan(position * d, half);
-                var cos = table.AsSpan(position * d + half, half);
-                for (int h = 0; h < heads; h++)
-                {
-                    int b = row * width + h * d;
-                    for (int j = 0; j < half; j++)
-                    {
-                        float a0 = x[b + 2 * j], a1 = x[b + 2 * j + 1], sn = direction * sin[j];
-                        y[b + 2 * j] = a0 * cos[j] - a1 * sn;
-                        y[b + 2 * j + 1] = a1 * cos[j] + a0 * sn;
-                    }
-                }
-            }
-        }
+            for (int h = 0; h < heads; h++)
+                Models.RotaryEmbedding.Rotate(table, d, y.AsSpan(offsets[s] * width + h * d), offsets[s + 1] - offsets[s], width, direction);
     }
 
     /// <summary>The t×t attention-dropout mask of one head: 0 or 1/(1 − p).</summary>

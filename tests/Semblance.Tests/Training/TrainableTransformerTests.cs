@@ -10,7 +10,7 @@ using Xunit.Abstractions;
 
 namespace Semblance.Tests.Training;
 
-public class TrainableEncoderTests(ITestOutputHelper output)
+public class TrainableTransformerTests(ITestOutputHelper output)
 {
     public static TheoryData<string> FixtureModels => new() { "bert-tiny-uncased", "bert-tiny-chinese", "roformer-tiny-chinese" };
 
@@ -25,7 +25,7 @@ public class TrainableEncoderTests(ITestOutputHelper output)
     public void ForwardMatchesHuggingFaceHiddenStates(string model)
     {
         var dir = SharedData.FixtureModel(model);
-        var encoder = TrainableEncoder.Load(dir);
+        var encoder = TrainableTransformer.Load(dir);
         var cases = FixtureCase.Read(dir);
         var batch = TokenBatch.FromSequences(cases.Select(c => c.InputIds).ToList(), cases.Select(c => c.TokenTypeIds).ToList());
         var result = encoder.Forward(new Tape(recording: false), batch);
@@ -45,11 +45,34 @@ public class TrainableEncoderTests(ITestOutputHelper output)
             Assert.True(Compare.MaxAbs(pooled.Row(i), expected.ReadFloat($"{i}.pool.first_last_avg").Span) < 1e-5);
     }
 
+    /// <summary>
+    /// The recording execution of every pooling mode, the pooler module included, against Hugging Face's pooled
+    /// vectors, with a gradient reaching the pooler's weights.
+    /// </summary>
+    [SharedFact]
+    public void EveryPoolingModeOnTheTapeMatchesHuggingFace()
+    {
+        var dir = SharedData.FixtureModel("bert-tiny-uncased");
+        var encoder = TrainableTransformer.Load(dir);
+        var cases = FixtureCase.Read(dir);
+        var batch = TokenBatch.FromSequences(cases.Select(c => c.InputIds).ToList(), cases.Select(c => c.TokenTypeIds).ToList());
+        using var expected = SafeTensorsFile.Open(Path.Combine(dir, "expected.safetensors"));
+        foreach (var (mode, name) in new[] { (PoolingMode.Pooler, "pooler_output"), (PoolingMode.Cls, "pool.cls"), (PoolingMode.Mean, "pool.mean"), (PoolingMode.LastAvg, "pool.last_avg") })
+        {
+            var pooled = encoder.Encode(new Tape(recording: false), batch, mode);
+            for (int i = 0; i < cases.Count; i++)
+                Assert.True(Compare.MaxAbs(pooled.Row(i), expected.ReadFloat($"{i}.{name}").Span) < 1e-5, $"{mode}, case {i}");
+        }
+        var tape = new Tape();
+        tape.Backward(tape.Mean(encoder.Encode(tape, batch, PoolingMode.Pooler)));
+        Assert.Contains(encoder["pooler.dense.weight"].Grad!, g => g != 0);
+    }
+
     [SharedTheory]
     [MemberData(nameof(GradientFixtures))]
     public void LossAndGradientsMatchHuggingFace(string model, string lossName)
     {
-        var encoder = TrainableEncoder.Load(SharedData.FixtureModel(model));
+        var encoder = TrainableTransformer.Load(SharedData.FixtureModel(model));
         var (a, b, scores) = ReadBatch(model, encoder);
         EmbeddingLoss loss = lossName == "cosent" ? new CoSentLoss(20f) : new SimCseLoss(0.05f);
         var tape = new Tape();
@@ -82,7 +105,7 @@ public class TrainableEncoderTests(ITestOutputHelper output)
         Assert.True(worst <= 1e-5 * largest, $"{worstName}: {worst} vs largest {largest}");
     }
 
-    internal static (TokenBatch A, TokenBatch B, float[] Scores) ReadBatch(string model, TrainableEncoder encoder)
+    internal static (TokenBatch A, TokenBatch B, float[] Scores) ReadBatch(string model, TrainableTransformer encoder)
     {
         var tokenizer = BertTokenizer.Load(SharedData.FixtureModel(model));
         var a = new List<int[]>();

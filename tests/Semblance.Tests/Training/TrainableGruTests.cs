@@ -7,7 +7,7 @@ using Semblance.Training.Autodiff;
 
 namespace Semblance.Tests.Training;
 
-public class GruEncoderTests
+public class TrainableGruTests
 {
     /// <summary>
     /// Group g's sentences are random mixes of its two "topic" tokens and shared filler tokens, in random order, so
@@ -26,7 +26,7 @@ public class GruEncoderTests
     public void AmSoftmaxTrainingSeparatesGroups()
     {
         const int groups = 8;
-        var model = GruEncoder.Initialize(vocabSize: 30, embeddingSize: 8, hiddenSize: 8, seed: 1);
+        var model = TrainableGru.Initialize(vocabSize: 30, embeddingSize: 8, hiddenSize: 8, seed: 1);
         var loss = new AmSoftmaxLoss(margin: 0.2f, scale: 10f);
         var optimizer = new AdamW(model.TrainableParameters(), weightDecay: 0);
         var rng = new Random(2);
@@ -54,7 +54,7 @@ public class GruEncoderTests
     [Fact]
     public void SavesPyTorchNamedTensors()
     {
-        var model = GruEncoder.Initialize(30, 8, 4, seed: 1);
+        var model = TrainableGru.Initialize(30, 8, 4, seed: 1);
         using var dir = new Models.TempDir();
         model.Save(dir.Path);
         var saved = SafeTensorsContent.Read(dir.File("model.safetensors"));

@@ -6,7 +6,7 @@ using Semblance.Training.Autodiff;
 namespace Semblance.Training;
 
 /// <summary>The hidden states a training forward pass keeps: after the first layer and after the last.</summary>
-public sealed record EncoderOutput(Tensor FirstLayer, Tensor Last, int[] Offsets);
+public sealed record TransformerHiddenStates(Tensor FirstLayer, Tensor Last, int[] Offsets);
 
 /// <summary>
 /// Hugging Face <c>BertModel</c> / <c>RoFormerModel</c> (post-LN layers) computed op by op on a <see cref="Tape"/>,
@@ -15,12 +15,12 @@ public sealed record EncoderOutput(Tensor FirstLayer, Tensor Last, int[] Offsets
 /// so a trained model loads in the inference engine unchanged. Dropout (hidden_dropout_prob,
 /// attention_probs_dropout_prob) is active only when the caller passes per-sequence keys.
 /// </summary>
-public sealed class TrainableEncoder : ITrainableEncoder
+public sealed class TrainableTransformer : ITrainableModel
 {
     private readonly TransformerNetwork _network;
     private readonly Dictionary<string, Parameter> _byName;
 
-    private TrainableEncoder(TransformerNetwork network)
+    private TrainableTransformer(TransformerNetwork network)
     {
         _network = network;
         // Materialise the float32 copies now: the checkpoint they come from is closed after loading.
@@ -37,18 +37,22 @@ public sealed class TrainableEncoder : ITrainableEncoder
 
     public int Dimension => Config.HiddenSize;
 
+    public int VocabSize => Config.VocabSize;
+
+    public int MaxPositions => Config.MaxPositionEmbeddings;
+
     public bool HasPooler => _network.HasPooler;
 
     public Parameter this[string name] =>
         _byName.TryGetValue(name, out var p) ? p : throw new KeyNotFoundException($"the model has no parameter '{name}'");
 
     /// <summary>Loads config.json and the safetensors weights of a Hugging Face BERT or RoFormer directory as float32 copies.</summary>
-    public static TrainableEncoder Load(string modelDir)
+    public static TrainableTransformer Load(string modelDir)
     {
         var config = TransformerLoader.LoadConfig(modelDir);
         using var weights = ModelWeights.Open(modelDir);
         var root = TransformerNetwork.Root(config, weights);
-        return new TrainableEncoder(TransformerNetwork.Load(config, root, TransformerNetwork.HasPoolerWeights(config, root)));
+        return new TrainableTransformer(TransformerNetwork.Load(config, root, TransformerNetwork.HasPoolerWeights(config, root)));
     }
 
     /// <summary>
@@ -56,7 +60,7 @@ public sealed class TrainableEncoder : ITrainableEncoder
     /// biases 0, LayerNorm γ = 1 and β = 0, the pad_token_id embedding row 0. Deterministic in <paramref name="seed"/>:
     /// values are drawn in the order the modules load their tensors (state_dict order).
     /// </summary>
-    public static TrainableEncoder Initialize(TransformerConfig config, int seed) =>
+    public static TrainableTransformer Initialize(TransformerConfig config, int seed) =>
         new(TransformerNetwork.Load(config, new WeightView(new InitialWeights(config, seed), "", 0), pooler: !config.IsRoFormer));
 
     /// <summary>The tensor source of <see cref="Initialize"/>: every requested tensor drawn fresh, none "present".</summary>
@@ -91,12 +95,12 @@ public sealed class TrainableEncoder : ITrainableEncoder
     /// The forward pass. <paramref name="dropoutKeys"/> (one per sequence) turns dropout on; the masks of a sequence
     /// depend only on its key, so the same sequence with the same key gives the same result in any batch.
     /// </summary>
-    public EncoderOutput Forward(Tape tape, TokenBatch batch, ulong[]? dropoutKeys = null) => Forward(Pass(tape, batch, dropoutKeys));
+    public TransformerHiddenStates Forward(Tape tape, TokenBatch batch, ulong[]? dropoutKeys = null) => Forward(Pass(tape, batch, dropoutKeys));
 
-    private EncoderOutput Forward(TapePass pass)
+    private TransformerHiddenStates Forward(TapePass pass)
     {
         var (first, last) = _network.Forward(pass);
-        return new EncoderOutput(first, last, pass.Batch.Offsets);
+        return new TransformerHiddenStates(first, last, pass.Batch.Offsets);
     }
 
     private TapePass Pass(Tape tape, TokenBatch batch, ulong[]? dropoutKeys)
