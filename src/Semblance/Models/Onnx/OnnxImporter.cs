@@ -32,7 +32,10 @@ public sealed record OnnxImportOptions
     public int MaxSeqLength { get; init; }
 }
 
-/// <summary>The outcome of an import: the inferred config and what the graph held.</summary>
+/// <summary>
+/// The outcome of an import: the inferred config, what the graph held, the ONNX producer_name and the SHA-256 (lower-case
+/// hex) of the ONNX bytes read.
+/// </summary>
 public sealed record OnnxImportResult(
     string OutputDirectory,
     TransformerConfig Config,
@@ -40,7 +43,8 @@ public sealed record OnnxImportResult(
     bool HasPooler,
     bool HasTokenTypeInput,
     int VocabularyTokens,
-    string Producer);
+    string Producer,
+    string OnnxSha256);
 
 public static class OnnxImporter
 {
@@ -78,7 +82,8 @@ public static class OnnxImporter
         if (options.Normalize && options.Pooling is null) throw new SemblanceException("ONNX import: normalisation needs a pooling mode");
         var (vocabText, vocabSource) = ReadVocabulary(options);
         var vocabulary = Vocabulary.FromVocabTxtText(vocabText, vocabSource);
-        var graph = OnnxModelReader.Read(ReadAll(onnx, sourceName), sourceName, options.ExternalDataDirectory);
+        var bytes = ReadAll(onnx, sourceName);
+        var graph = OnnxModelReader.Read(bytes, sourceName, options.ExternalDataDirectory);
         var content = BertGraphReader.Read(graph, sourceName);
         if (vocabulary.Count > content.Config.VocabSize)
             throw new ModelFormatException($"{vocabSource}: {vocabulary.Count} tokens, more than the {content.Config.VocabSize} rows of the model's word embeddings in {sourceName}");
@@ -110,12 +115,9 @@ public static class OnnxImporter
             ["tokenizer_class"] = "BertTokenizer",
             ["do_lower_case"] = options.DoLowerCase,
             ["model_max_length"] = config.MaxPositionEmbeddings,
-            ["unk_token"] = "[UNK]",
-            ["sep_token"] = "[SEP]",
-            ["pad_token"] = "[PAD]",
-            ["cls_token"] = "[CLS]",
-            ["mask_token"] = "[MASK]",
         };
+        foreach (var (key, token) in new[] { ("unk_token", "[UNK]"), ("sep_token", "[SEP]"), ("pad_token", "[PAD]"), ("cls_token", "[CLS]"), ("mask_token", "[MASK]") })
+            if (vocabulary.TryGetId(token, out _)) tokenizerConfig[key] = token;
         WriteDirectory(output, dir =>
         {
             File.WriteAllText(Path.Combine(dir, TransformerLoader.ConfigFileName), config.ToJson());
@@ -125,7 +127,8 @@ public static class OnnxImporter
             if (options.Pooling is not null || options.MaxSeqLength > 0)
                 Embeddings.SentenceTransformersConfig.Write(dir, options.Pooling, options.Normalize, options.MaxSeqLength, config.HiddenSize);
         });
-        return new OnnxImportResult(output, config, content.Tensors.Count, content.HasPooler, content.HasTokenTypeInput, vocabulary.Count, graph.Producer);
+        return new OnnxImportResult(output, config, content.Tensors.Count, content.HasPooler, content.HasTokenTypeInput, vocabulary.Count, graph.Producer,
+            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
     }
 
     /// <summary>

@@ -57,6 +57,8 @@ public sealed class OnnxImporterTests : IDisposable
              c.MaxPositionEmbeddings, c.TypeVocabSize, c.PadTokenId));
         Assert.Equal((pooler, typeInput, 45, 5 + 16 * layers + (pooler ? 2 : 0)), (result.HasPooler, result.HasTokenTypeInput, result.VocabularyTokens, result.TensorCount));
         Assert.Equal(result.Config.ToJson(), File.ReadAllText(Path.Combine(output, "config.json")));
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Onnx(name)))), result.OnnxSha256);
+        Assert.Equal("pytorch", result.Producer);
         AssertMatchesTorch(output, name, pooler);
     }
 
