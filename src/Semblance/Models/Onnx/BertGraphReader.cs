@@ -247,9 +247,12 @@ internal sealed partial class BertGraphReader
         var values = t.ToFloats(_source);
         if (storedOutIn) return (values, name);
         var outIn = new float[values.Length];
-        for (int i = 0; i < inFeatures; i++)
-            for (int o = 0; o < outFeatures; o++)
-                outIn[o * inFeatures + i] = values[i * outFeatures + o];
+        const int Block = 32; // tiles keep both the rows read and the rows written in cache
+        for (int i0 = 0; i0 < inFeatures; i0 += Block)
+            for (int o0 = 0; o0 < outFeatures; o0 += Block)
+                for (int i = i0; i < Math.Min(i0 + Block, inFeatures); i++)
+                    for (int o = o0; o < Math.Min(o0 + Block, outFeatures); o++)
+                        outIn[o * inFeatures + i] = values[i * outFeatures + o];
         return (outIn, name);
     }
 

@@ -121,7 +121,8 @@ public static class OnnxImporter
         WriteDirectory(output, dir =>
         {
             File.WriteAllText(Path.Combine(dir, TransformerLoader.ConfigFileName), config.ToJson());
-            File.WriteAllBytes(Path.Combine(dir, ModelWeights.SingleFileName), weights.ToBytes());
+            using (var file = new FileStream(Path.Combine(dir, ModelWeights.SingleFileName), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+                weights.WriteTo(file);
             File.WriteAllText(Path.Combine(dir, "vocab.txt"), vocabText);
             File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), tokenizerConfig.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
             if (options.Pooling is not null || options.MaxSeqLength > 0)

@@ -40,9 +40,14 @@ internal sealed class OnnxTensor
         var result = new float[n];
         switch (DataType)
         {
+            case Float when HasRaw && BitConverter.IsLittleEndian:
+                RequireRawLength(source, n * 4);
+                System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Raw.Span).CopyTo(result);
+                break;
             case Float when HasRaw:
                 RequireRawLength(source, n * 4);
-                for (int i = 0; i < n; i++) result[i] = BinaryPrimitives.ReadSingleLittleEndian(Raw.Span[(i * 4)..]);
+                var floats = Raw.Span;
+                for (int i = 0; i < n; i++) result[i] = BinaryPrimitives.ReadSingleLittleEndian(floats[(i * 4)..]);
                 break;
             case Float:
                 Require(source, FloatData, n);
@@ -50,7 +55,8 @@ internal sealed class OnnxTensor
                 break;
             case Float16 when HasRaw:
                 RequireRawLength(source, n * 2);
-                for (int i = 0; i < n; i++) result[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(Raw.Span[(i * 2)..]);
+                var halves = Raw.Span;
+                for (int i = 0; i < n; i++) result[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(halves[(i * 2)..]);
                 break;
             case Float16:
                 Require(source, Int32Data, n);
@@ -58,7 +64,8 @@ internal sealed class OnnxTensor
                 break;
             case Double when HasRaw:
                 RequireRawLength(source, n * 8);
-                for (int i = 0; i < n; i++) result[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(Raw.Span[(i * 8)..]);
+                var doubles = Raw.Span;
+                for (int i = 0; i < n; i++) result[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(doubles[(i * 8)..]);
                 break;
             case Double:
                 Require(source, DoubleData, n);
