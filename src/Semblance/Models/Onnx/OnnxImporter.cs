@@ -30,6 +30,12 @@ public sealed record OnnxImportOptions
 
     /// <summary>sentence_bert_config.json's max_seq_length; 0 = not written (the model's position count applies).</summary>
     public int MaxSeqLength { get; init; }
+
+    /// <summary>
+    /// Called with the temporary directory after the model files are written and before it is renamed into place, to
+    /// add files (provenance, prompts, ...) atomically with the model; an exception cancels the import.
+    /// </summary>
+    public Action<string>? WriteExtraFiles { get; init; }
 }
 
 /// <summary>
@@ -127,6 +133,7 @@ public static class OnnxImporter
             File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), tokenizerConfig.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
             if (options.Pooling is not null || options.MaxSeqLength > 0)
                 Embeddings.SentenceTransformersConfig.Write(dir, options.Pooling, options.Normalize, options.MaxSeqLength, config.HiddenSize);
+            options.WriteExtraFiles?.Invoke(dir);
         });
         return new OnnxImportResult(output, config, content.Tensors.Count, content.HasPooler, content.HasTokenTypeInput, vocabulary.Count, graph.Producer,
             Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));

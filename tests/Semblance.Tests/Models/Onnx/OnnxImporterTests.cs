@@ -186,8 +186,12 @@ public sealed class OnnxImporterTests : IDisposable
         File.Delete(big);
         ImportFails(() => OnnxImporter.Import(Onnx("bert_pooler"), new OnnxImportOptions(), Path.Combine(_dir.Path, "out")), "vocab");
 
+        ImportFails(() => OnnxImporter.Import(Onnx("bert_pooler"), Options with { WriteExtraFiles = _ => throw new SemblanceException("extra files failed") },
+            Path.Combine(_dir.Path, "out")), "extra files failed");
+
         var empty = _dir.Sub("empty");
-        OnnxImporter.Import(Onnx("bert_relu"), Options, empty);
+        OnnxImporter.Import(Onnx("bert_relu"), Options with { WriteExtraFiles = dir => File.WriteAllText(Path.Combine(dir, "source.json"), "{}") }, empty);
         Assert.True(File.Exists(Path.Combine(empty, "model.safetensors")));
+        Assert.Equal("{}", File.ReadAllText(Path.Combine(empty, "source.json")));
     }
 }
