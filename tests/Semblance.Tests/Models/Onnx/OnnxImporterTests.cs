@@ -116,10 +116,12 @@ public sealed class OnnxImporterTests : IDisposable
     }
 
     /// <summary>The import fails with one line containing every fragment and leaves the parent directory as it was.</summary>
-    private void ImportFails(Func<OnnxImportResult> import, params string[] fragments)
+    private void ImportFails(Func<OnnxImportResult> import, params string[] fragments) => ImportFails<SemblanceException>(import, fragments);
+
+    private void ImportFails<T>(Func<OnnxImportResult> import, params string[] fragments) where T : SemblanceException
     {
         var before = Directory.GetFileSystemEntries(_dir.Path).Order().ToList();
-        var ex = Assert.ThrowsAny<SemblanceException>(() => import());
+        var ex = Assert.ThrowsAny<T>(() => import());
         Assert.DoesNotContain('\n', ex.Message);
         foreach (var f in fragments) Assert.Contains(f, ex.Message);
         Assert.Equal(before, Directory.GetFileSystemEntries(_dir.Path).Order().ToList());
@@ -129,7 +131,7 @@ public sealed class OnnxImporterTests : IDisposable
     {
         var path = _dir.File("bad.onnx");
         File.WriteAllBytes(path, onnx);
-        ImportFails(() => OnnxImporter.Import(path, Options, Path.Combine(_dir.Path, "out")), ["bad.onnx", .. fragments]);
+        ImportFails<ModelFormatException>(() => OnnxImporter.Import(path, Options, Path.Combine(_dir.Path, "out")), ["bad.onnx", .. fragments]);
         File.Delete(path);
     }
 
