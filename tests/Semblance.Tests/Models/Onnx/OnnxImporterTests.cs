@@ -145,6 +145,7 @@ public sealed class OnnxImporterTests : IDisposable
         ImportBytesFails(File.ReadAllBytes(Onnx("mlp")), "not a BERT-family encoder", "embeddings.word_embeddings.weight");
         ImportBytesFails(File.ReadAllBytes(Onnx("roberta_positions")), "position ids", "CumSum");
         ImportBytesFails(File.ReadAllBytes(Onnx("silu")), "unknown activation in encoder.layer.0.intermediate", "Sigmoid");
+        ImportBytesFails(File.ReadAllBytes(Onnx("prenorm")), "encoder.layer.0.attention.self.query does not read the embeddings' output", "not a BERT layer");
         ImportBytesFails(OnnxRewriter.RewriteInitializers(bytes, t => OnnxRewriter.Name(t) == "encoder.layer.1.output.LayerNorm.bias" ? null : t),
             "missing initializer 'encoder.layer.1.output.LayerNorm.bias'");
         ImportBytesFails(OnnxRewriter.RewriteInitializers(bytes, t => OnnxRewriter.Name(t) == "encoder.layer.1.attention.self.key.bias"
