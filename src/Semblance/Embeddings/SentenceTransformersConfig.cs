@@ -54,8 +54,7 @@ public sealed record SentenceTransformersConfig(string? PoolingConfigPath, bool 
         var options = new JsonSerializerOptions { WriteIndented = true };
         if (pooling is { } mode)
         {
-            if (mode is not (PoolingMode.Cls or PoolingMode.Mean or PoolingMode.LastAvg or PoolingMode.Max))
-                throw new SemblanceException($"pooling '{Pooling.Format(mode)}' has no sentence-transformers Pooling module; use cls, mean or max");
+            RequireModule(mode);
             var modules = new JsonArray(Module(0, "", "Transformer"), Module(1, "1_Pooling", "Pooling"));
             if (normalize) modules.Add(Module(2, "2_Normalize", "Normalize"));
             File.WriteAllText(Path.Combine(modelDirectory, "modules.json"), modules.ToJsonString(options) + "\n");
@@ -78,6 +77,13 @@ public sealed record SentenceTransformersConfig(string? PoolingConfigPath, bool 
             var bert = new JsonObject { ["max_seq_length"] = maxSeqLength, ["do_lower_case"] = false };
             File.WriteAllText(Path.Combine(modelDirectory, "sentence_bert_config.json"), bert.ToJsonString(options) + "\n");
         }
+    }
+
+    /// <summary>Fails unless <paramref name="mode"/> is one sentence-transformers' Pooling module has (cls, mean, max).</summary>
+    public static void RequireModule(PoolingMode mode)
+    {
+        if (mode is not (PoolingMode.Cls or PoolingMode.Mean or PoolingMode.LastAvg or PoolingMode.Max))
+            throw new SemblanceException($"pooling '{Pooling.Format(mode)}' has no sentence-transformers Pooling module; use cls, mean or max");
     }
 
     private static JsonObject Module(int index, string path, string type) => new()

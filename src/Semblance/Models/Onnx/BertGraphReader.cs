@@ -7,7 +7,7 @@ namespace Semblance.Models.Onnx;
 /// <summary>One tensor of the converted checkpoint: Hugging Face name, shape, float32 values ([out, in] for Linear weights).</summary>
 internal sealed record ImportedTensor(string Name, int[] Shape, float[] Values);
 
-/// <summary>What a BERT graph holds: the inferred config (pad_token_id not yet set) and the tensors in checkpoint order.</summary>
+/// <summary>What a BERT graph holds: the inferred config and the tensors in checkpoint order.</summary>
 internal sealed record BertGraphContent(TransformerConfig Config, IReadOnlyList<ImportedTensor> Tensors, bool HasPooler, bool HasTokenTypeInput, string NamePrefix);
 
 /// <summary>
@@ -50,11 +50,12 @@ internal sealed partial class BertGraphReader
         }
     }
 
-    public static BertGraphContent Read(OnnxGraph graph, string source) => new BertGraphReader(graph, source).Read();
+    /// <summary>Reads the graph; <paramref name="padTokenId"/> (from the vocabulary, not the graph) goes into the config.</summary>
+    public static BertGraphContent Read(OnnxGraph graph, string source, int? padTokenId) => new BertGraphReader(graph, source).Read(padTokenId);
 
     private ModelFormatException Error(string message) => new($"{_source}: {message}");
 
-    private BertGraphContent Read()
+    private BertGraphContent Read(int? padTokenId)
     {
         foreach (var node in _g.Nodes)
             if (node.Domain is not ("" or "ai.onnx"))
@@ -138,6 +139,7 @@ internal sealed partial class BertGraphReader
             MaxPositionEmbeddings = checked((int)position.Dims[0]),
             TypeVocabSize = checked((int)tokenType.Dims[0]),
             LayerNormEps = eps,
+            PadTokenId = padTokenId,
         };
         return new BertGraphContent(config, _tensors, pooler, typeInput, _prefix);
     }

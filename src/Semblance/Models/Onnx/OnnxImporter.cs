@@ -86,28 +86,15 @@ public static class OnnxImporter
             throw new SemblanceException($"{outputDirectory}: directory is not empty; the import writes a new model directory");
 
         if (options.Normalize && options.Pooling is null) throw new SemblanceException("ONNX import: normalisation needs a pooling mode");
+        if (options.Pooling is { } pooling) Embeddings.SentenceTransformersConfig.RequireModule(pooling);
         var (vocabText, vocabSource) = ReadVocabulary(options);
         var vocabulary = Vocabulary.FromVocabTxtText(vocabText, vocabSource);
-        var bytes = ReadAll(onnx, sourceName);
-        var graph = OnnxModelReader.Read(bytes, sourceName, options.ExternalDataDirectory);
-        var content = BertGraphReader.Read(graph, sourceName);
+        int? pad = vocabulary.TryGetId("[PAD]", out int padId) ? padId : null;
+        var (content, producer, sha256) = ReadGraph(onnx, sourceName, options.ExternalDataDirectory, pad);
+        int tensorCount = content.Tensors.Count;
         if (vocabulary.Count > content.Config.VocabSize)
             throw new ModelFormatException($"{vocabSource}: {vocabulary.Count} tokens, more than the {content.Config.VocabSize} rows of the model's word embeddings in {sourceName}");
-        var config = new TransformerConfig
-        {
-            ModelType = content.Config.ModelType,
-            Architectures = content.Config.Architectures,
-            VocabSize = content.Config.VocabSize,
-            HiddenSize = content.Config.HiddenSize,
-            NumHiddenLayers = content.Config.NumHiddenLayers,
-            NumAttentionHeads = content.Config.NumAttentionHeads,
-            IntermediateSize = content.Config.IntermediateSize,
-            HiddenAct = content.Config.HiddenAct,
-            MaxPositionEmbeddings = content.Config.MaxPositionEmbeddings,
-            TypeVocabSize = content.Config.TypeVocabSize,
-            LayerNormEps = content.Config.LayerNormEps,
-            PadTokenId = vocabulary.TryGetId("[PAD]", out int pad) ? pad : null,
-        };
+        var config = content.Config;
         // The written config must be one this engine loads; a graph it cannot run is refused before anything is written.
         TransformerConfig.Parse(config.ToJson(), sourceName + " (inferred config.json)");
         if (options.MaxSeqLength > config.MaxPositionEmbeddings)
@@ -115,7 +102,10 @@ public static class OnnxImporter
 
         var weights = new SafeTensorsWriter();
         weights.Metadata["source"] = "onnx";
-        foreach (var t in content.Tensors) weights.Add(t.Name, t.Shape, t.Values);
+        // Each tensor's float copy is let go once the writer has its bytes, so a base-size model is not held three times.
+        var pending = new Queue<ImportedTensor>(content.Tensors);
+        content = content with { Tensors = [] };
+        while (pending.TryDequeue(out var t)) weights.Add(t.Name, t.Shape, t.Values);
         var tokenizerConfig = new JsonObject
         {
             ["tokenizer_class"] = "BertTokenizer",
@@ -135,8 +125,7 @@ public static class OnnxImporter
                 Embeddings.SentenceTransformersConfig.Write(dir, options.Pooling, options.Normalize, options.MaxSeqLength, config.HiddenSize);
             options.WriteExtraFiles?.Invoke(dir);
         });
-        return new OnnxImportResult(output, config, content.Tensors.Count, content.HasPooler, content.HasTokenTypeInput, vocabulary.Count, graph.Producer,
-            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
+        return new OnnxImportResult(output, config, tensorCount, content.HasPooler, content.HasTokenTypeInput, vocabulary.Count, producer, sha256);
     }
 
     /// <summary>
@@ -174,6 +163,14 @@ public static class OnnxImporter
             catch (UnauthorizedAccessException) { }
             throw;
         }
+    }
+
+    /// <summary>Reads and recognises the graph; the ONNX bytes are unreferenced when this returns.</summary>
+    private static (BertGraphContent Content, string Producer, string Sha256) ReadGraph(Stream onnx, string sourceName, string? externalDataDirectory, int? padTokenId)
+    {
+        var bytes = ReadAll(onnx, sourceName);
+        var graph = OnnxModelReader.Read(bytes, sourceName, externalDataDirectory);
+        return (BertGraphReader.Read(graph, sourceName, padTokenId), graph.Producer, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
     }
 
     private static (string Text, string Source) ReadVocabulary(OnnxImportOptions options)
