@@ -175,6 +175,32 @@ public sealed class OnnxImporterTests : IDisposable
         [.. t.Where(f => f.Number != 9), OnnxRewriter.Bytes(9, BitConverter.GetBytes(value))];
 
     [Fact]
+    public void CorruptedBytes_ImportOrFailWithAUserError()
+    {
+        var bytes = File.ReadAllBytes(Onnx("bert_relu"));
+        var random = new Random(11);
+        var path = _dir.File("fuzz.onnx");
+        for (int trial = 0; trial < 300; trial++)
+        {
+            var corrupt = trial < 100 ? bytes[..random.Next(bytes.Length)] : (byte[])bytes.Clone();
+            if (trial >= 100)
+                for (int k = 0; k < 1 + trial % 4; k++) corrupt[random.Next(corrupt.Length)] = (byte)random.Next(256);
+            File.WriteAllBytes(path, corrupt);
+            var output = Path.Combine(_dir.Path, "fuzz-out");
+            try
+            {
+                OnnxImporter.Import(path, Options, output);
+                Directory.Delete(output, recursive: true);
+            }
+            catch (SemblanceException e)
+            {
+                Assert.DoesNotContain('\n', e.Message);
+                Assert.False(Directory.Exists(output), $"trial {trial}: {e.Message}");
+            }
+        }
+    }
+
+    [Fact]
     public void BadOutputOrVocabulary_IsRefused()
     {
         var busy = _dir.Sub("busy");
