@@ -54,10 +54,6 @@ public sealed record OnnxImportResult(
 
 public static class OnnxImporter
 {
-    /// <summary>Files of the directory <see cref="Import(Stream, string, OnnxImportOptions, string)"/> writes.</summary>
-    public static IReadOnlyList<string> OutputFiles { get; } =
-        [TransformerLoader.ConfigFileName, ModelWeights.SingleFileName, "vocab.txt", "tokenizer_config.json"];
-
     /// <summary>Imports the .onnx file at <paramref name="onnxPath"/>; external data is looked up beside it.</summary>
     public static OnnxImportResult Import(string onnxPath, OnnxImportOptions options, string outputDirectory)
     {
