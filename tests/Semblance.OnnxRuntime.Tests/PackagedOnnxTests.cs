@@ -101,12 +101,13 @@ public sealed class PackagedOnnxTests(ITestOutputHelper log) : IDisposable
         Assert.Contains($"{package}.Resources.vocab.txt", resources);
 
         var output = Path.Combine(_dir, package);
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         OnnxImportResult result;
         using (var onnx = ManagedResources.Open(dll, $"{package}.Resources.model.onnx"))
         using (var vocab = ManagedResources.Open(dll, $"{package}.Resources.vocab.txt"))
             result = OnnxImporter.Import(onnx, $"{package}.dll!model.onnx", new OnnxImportOptions { VocabularyStream = vocab }, output);
-        log.WriteLine($"{package}: import (read resource, convert, write) {clock.Elapsed.TotalSeconds:F2} s");
+        log.WriteLine($"{package}: import (read resource, convert, write) {clock.Elapsed.TotalSeconds:F2} s wall, {(Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds:F2} s CPU");
         var c = result.Config;
         Assert.Equal((6, 384, 12, 1536, "gelu", 1e-12, 512, 30522), (c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize, c.HiddenAct, c.LayerNormEps, c.MaxPositionEmbeddings, c.VocabSize));
         Assert.Equal(package.EndsWith("MiniLM", StringComparison.Ordinal), result.HasPooler);

@@ -13,10 +13,11 @@ not a BERT, with reference outputs computed by torch on fixed token ids:
                      Transpose nodes, Constant nodes), token types from a zeros buffer as transformers does, no pooler
   bert_rows.onnx     2 layers, hidden 16, 4 heads, FFN 24, every Linear a Gemm on flattened rows between Reshapes,
                      token types gathered from a zeros buffer at the position ids, LN eps 1e-6, pooler
-  roberta_positions.onnx, silu.onnx   BERTs with RoBERTa-style positions / a SiLU activation (must be refused)
+  roberta_positions.onnx, silu.onnx, prenorm.onnx   BERT names with RoBERTa-style positions / a SiLU activation /
+                     pre-LN layers (must be refused)
   mlp.onnx           Linear-ReLU-Linear over a 16-wide input (another architecture: must be refused)
 
-  <name>.ids.npy     int64 [batch, seq] token ids (all sequences have the same length; the mask is all ones)
+  <name>.ids.npy     (exports the importer accepts) int64 [batch, seq] token ids (all sequences have the same length; the mask is all ones)
   <name>.last.npy    float32 [batch*seq, hidden] last hidden state; <name>.pooler.npy [batch, hidden] when pooled
   vocab.txt          the tiny vocabulary the models use (CRLF line ends, as in the NuGet packages)
 
@@ -39,6 +40,7 @@ VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [
 ]
 
 
+PRENORM = False  # pre-LN layers (LayerNorm before each block): the same names, another network; must be refused
 ROWS = False  # run every Linear on flattened [rows, in] (a Gemm), as exporters that lower linear to addmm do
 
 
@@ -79,6 +81,8 @@ class Attention(nn.Module):
         self.self, self.output = SelfAttention(h, heads), DenseNorm(h, h, eps)
 
     def forward(self, x, mask_bias):
+        if PRENORM:
+            return x + linear(self.output.dense, self.self(self.output.LayerNorm(x), mask_bias))
         return self.output(self.self(x, mask_bias), x)
 
 
@@ -111,6 +115,8 @@ class Layer(nn.Module):
 
     def forward(self, x, mask_bias):
         a = self.attention(x, mask_bias)
+        if PRENORM:
+            return a + linear(self.output.dense, self.intermediate(self.output.LayerNorm(a)))
         return self.output(self.intermediate(a), a)
 
 
@@ -187,7 +193,7 @@ def save_npy(name, array):
     np.save(os.path.join(OUT, name), array)
 
 
-def export_bert(name, seed, opset, ids, fold=True, buffered_types=False, roberta_positions=False, **kw):
+def export_bert(name, seed, opset, ids, fold=True, buffered_types=False, roberta_positions=False, refused=False, **kw):
     torch.manual_seed(seed)
     model = TinyBert(**kw).eval()
     model.embeddings.buffered_types = buffered_types
@@ -205,13 +211,15 @@ def export_bert(name, seed, opset, ids, fold=True, buffered_types=False, roberta
     path = os.path.join(OUT, name + ".onnx")
     torch.onnx.export(model, inputs, path, input_names=names, output_names=outputs, dynamic_axes=dynamic,
                       opset_version=opset, do_constant_folding=fold)
+    print(f"{path}: {os.path.getsize(path)} bytes")
+    if refused:
+        return
     with torch.no_grad():
         out = model(*inputs)
     save_npy(name + ".ids.npy", ids_t.numpy())
     save_npy(name + ".last.npy", out[0].reshape(-1, kw["h"]).numpy().astype(np.float32))
     if kw["pooler"]:
         save_npy(name + ".pooler.npy", out[1].numpy().astype(np.float32))
-    print(f"{path}: {os.path.getsize(path)} bytes")
 
 
 def main():
@@ -234,9 +242,14 @@ def main():
     ROWS = False
     # Refused by the importer: RoBERTa-style positions (CumSum of the mask), and an activation BERT configs cannot name.
     export_bert("roberta_positions", 6, 14, ids, roberta_positions=True, layers=1, h=8, heads=2, ffn=8, act="gelu",
-                eps=1e-12, positions=16, types=1, pooler=False, use_types=False)
+                eps=1e-12, positions=16, types=1, pooler=False, use_types=False, refused=True)
     export_bert("silu", 7, 14, ids, layers=1, h=8, heads=2, ffn=8, act="silu", eps=1e-12, positions=16, types=1,
-                pooler=False, use_types=False)
+                pooler=False, use_types=False, refused=True)
+    global PRENORM
+    PRENORM = True
+    export_bert("prenorm", 9, 14, ids, layers=1, h=8, heads=2, ffn=8, act="gelu", eps=1e-12, positions=16, types=1,
+                pooler=False, use_types=False, refused=True)
+    PRENORM = False
     torch.manual_seed(4)
     mlp = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 8)).eval()
     torch.onnx.export(mlp, (torch.randn(2, 16),), os.path.join(OUT, "mlp.onnx"), input_names=["x"],

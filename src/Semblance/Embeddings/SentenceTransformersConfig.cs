@@ -103,8 +103,7 @@ public sealed record SentenceTransformersConfig(string? PoolingConfigPath, bool 
         var options = new JsonSerializerOptions { WriteIndented = true };
         if (pooling is { } mode)
         {
-            if (mode is not (PoolingMode.Cls or PoolingMode.Mean or PoolingMode.LastAvg or PoolingMode.Max))
-                throw new SemblanceException($"pooling '{Pooling.Format(mode)}' has no sentence-transformers Pooling module; use cls, mean or max");
+            RequireModule(mode);
             var modules = new JsonArray(Module(0, "", "Transformer"), Module(1, "1_Pooling", "Pooling"));
             if (normalize) modules.Add(Module(2, "2_Normalize", "Normalize"));
             File.WriteAllText(Path.Combine(modelDirectory, "modules.json"), modules.ToJsonString(options) + "\n");
@@ -146,6 +145,13 @@ public sealed record SentenceTransformersConfig(string? PoolingConfigPath, bool 
             ["similarity_fn_name"] = "cosine",
         };
         File.WriteAllText(Path.Combine(modelDirectory, "config_sentence_transformers.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
+    /// <summary>Fails unless <paramref name="mode"/> is one sentence-transformers' Pooling module has (cls, mean, max).</summary>
+    public static void RequireModule(PoolingMode mode)
+    {
+        if (mode is not (PoolingMode.Cls or PoolingMode.Mean or PoolingMode.LastAvg or PoolingMode.Max))
+            throw new SemblanceException($"pooling '{Pooling.Format(mode)}' has no sentence-transformers Pooling module; use cls, mean or max");
     }
 
     private static JsonObject Module(int index, string path, string type) => new()

@@ -20,6 +20,9 @@ public sealed class SafeTensorsWriter
         byte[] data;
         switch (dtype)
         {
+            case "F32" when BitConverter.IsLittleEndian:
+                data = System.Runtime.InteropServices.MemoryMarshal.AsBytes(values).ToArray();
+                break;
             case "F32":
                 data = new byte[values.Length * 4];
                 for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(data.AsSpan(i * 4), values[i]);
@@ -35,18 +38,20 @@ public sealed class SafeTensorsWriter
             default:
                 throw new ArgumentException($"tensor '{name}': cannot encode floats as {dtype}; use F32, F16 or BF16", nameof(dtype));
         }
-        return AddRaw(name, dtype, shape, data);
+        return AddOwned(name, dtype, shape, data);
     }
 
     /// <summary>Adds already-encoded little-endian data of any safetensors dtype (I64 position ids, ...).</summary>
-    public SafeTensorsWriter AddRaw(string name, string dtype, int[] shape, ReadOnlySpan<byte> data)
+    public SafeTensorsWriter AddRaw(string name, string dtype, int[] shape, ReadOnlySpan<byte> data) => AddOwned(name, dtype, shape, data.ToArray());
+
+    private SafeTensorsWriter AddOwned(string name, string dtype, int[] shape, byte[] data)
     {
         int size = SafeTensorsFile.DTypeSize(dtype);
         if (size == 0) throw new ArgumentException($"unknown safetensors dtype '{dtype}'", nameof(dtype));
         if (SafeTensorsFile.ElementCount(shape) * size != data.Length)
             throw new ArgumentException($"tensor '{name}': {data.Length} bytes do not match {dtype} [{string.Join(", ", shape)}]");
         if (!_names.Add(name)) throw new ArgumentException($"tensor '{name}' was added twice", nameof(name));
-        _tensors.Add((name, dtype, (int[])shape.Clone(), data.ToArray()));
+        _tensors.Add((name, dtype, (int[])shape.Clone(), data));
         return this;
     }
 
@@ -61,22 +66,24 @@ public sealed class SafeTensorsWriter
 
     public byte[] ToBytes()
     {
+        using var buffer = new MemoryStream();
+        WriteTo(buffer);
+        return buffer.ToArray();
+    }
+
+    /// <summary>Writes the file's bytes (the same as <see cref="ToBytes"/>) to <paramref name="stream"/>.</summary>
+    public void WriteTo(Stream stream)
+    {
         var header = BuildHeader();
-        long dataLength = _tensors.Sum(t => (long)t.Data.Length);
-        var bytes = new byte[checked(8 + header.Length + dataLength)];
-        BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)header.Length);
-        header.CopyTo(bytes, 8);
-        long position = 8 + header.Length;
-        foreach (var t in _tensors)
-        {
-            t.Data.CopyTo(bytes, position);
-            position += t.Data.Length;
-        }
-        return bytes;
+        Span<byte> length = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+        stream.Write(length);
+        stream.Write(header);
+        foreach (var t in _tensors) stream.Write(t.Data);
     }
 
     /// <summary>Writes the file crash-safely (temp file, fsync, atomic rename).</summary>
-    public void Save(string path) => Semblance.IO.AtomicFile.Write(path, stream => stream.Write(ToBytes()));
+    public void Save(string path) => Semblance.IO.AtomicFile.Write(path, WriteTo);
 
     private byte[] BuildHeader()
     {

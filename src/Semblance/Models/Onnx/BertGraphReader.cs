@@ -7,7 +7,7 @@ namespace Semblance.Models.Onnx;
 /// <summary>One tensor of the converted checkpoint: Hugging Face name, shape, float32 values ([out, in] for Linear weights).</summary>
 internal sealed record ImportedTensor(string Name, int[] Shape, float[] Values);
 
-/// <summary>What a BERT graph holds: the inferred config (pad_token_id not yet set) and the tensors in checkpoint order.</summary>
+/// <summary>What a BERT graph holds: the inferred config and the tensors in checkpoint order.</summary>
 internal sealed record BertGraphContent(TransformerConfig Config, IReadOnlyList<ImportedTensor> Tensors, bool HasPooler, bool HasTokenTypeInput, string NamePrefix);
 
 /// <summary>
@@ -50,11 +50,12 @@ internal sealed partial class BertGraphReader
         }
     }
 
-    public static BertGraphContent Read(OnnxGraph graph, string source) => new BertGraphReader(graph, source).Read();
+    /// <summary>Reads the graph; <paramref name="padTokenId"/> (from the vocabulary, not the graph) goes into the config.</summary>
+    public static BertGraphContent Read(OnnxGraph graph, string source, int? padTokenId) => new BertGraphReader(graph, source).Read(padTokenId);
 
     private ModelFormatException Error(string message) => new($"{_source}: {message}");
 
-    private BertGraphContent Read()
+    private BertGraphContent Read(int? padTokenId)
     {
         foreach (var node in _g.Nodes)
             if (node.Domain is not ("" or "ai.onnx"))
@@ -74,7 +75,9 @@ internal sealed partial class BertGraphReader
         var tokenType = Table("embeddings.token_type_embeddings.weight", h);
         CheckPositions();
         bool typeInput = CheckTokenTypes();
-        double eps = LayerNorm("embeddings.LayerNorm", h);
+        var embeddingNorm = LayerNorm("embeddings.LayerNorm", h);
+        double eps = embeddingNorm.Eps;
+        string hidden = embeddingNorm.Output;
 
         int layers = CountLayers();
         int? heads = null, intermediate = null;
@@ -85,13 +88,16 @@ internal sealed partial class BertGraphReader
             foreach (var part in new[] { "query", "key", "value" })
             {
                 var linear = Linear(p + "attention.self." + part, h, h);
+                RequireInput(linear, hidden, p + "attention.self." + part, l == 0 ? "the embeddings' output" : $"layer {l - 1}'s output");
                 int found = Heads(linear.Output, p + "attention.self." + part, h);
                 if (heads is not null && heads != found)
                     throw Error($"conflicting attention heads: {p}attention.self.{part} is reshaped into {found} heads, earlier projections into {heads}");
                 heads = found;
             }
-            Linear(p + "attention.output.dense", h, h);
-            eps = SameEps(eps, LayerNorm(p + "attention.output.LayerNorm", h), p + "attention.output.LayerNorm");
+            var attentionDense = Linear(p + "attention.output.dense", h, h);
+            var attentionNorm = LayerNorm(p + "attention.output.LayerNorm", h);
+            eps = SameEps(eps, attentionNorm, p + "attention.output.LayerNorm");
+            RequireResidual(attentionNorm, attentionDense, hidden, p + "attention.output.LayerNorm");
             var bias = Constant(p + "intermediate.dense.bias");
             if (bias.Dims.Length != 1) throw Error($"initializer '{_prefix}{p}intermediate.dense.bias' has shape {bias.Shape}; expected one dimension");
             int ffn = checked((int)bias.Dims[0]);
@@ -99,12 +105,16 @@ internal sealed partial class BertGraphReader
                 throw Error($"conflicting intermediate sizes: layer {l} has {ffn}, earlier layers {intermediate}");
             intermediate = ffn;
             var up = Linear(p + "intermediate.dense", ffn, h);
+            RequireInput(up, attentionNorm.Output, p + "intermediate.dense", "the attention block's output");
             var down = Linear(p + "output.dense", h, ffn);
             string act = Activation(up.Output, down.Node, p + "intermediate");
             if (activation is not null && activation != act)
                 throw Error($"conflicting activations: layer {l} uses {act}, earlier layers {activation}");
             activation = act;
-            eps = SameEps(eps, LayerNorm(p + "output.LayerNorm", h), p + "output.LayerNorm");
+            var outputNorm = LayerNorm(p + "output.LayerNorm", h);
+            eps = SameEps(eps, outputNorm, p + "output.LayerNorm");
+            RequireResidual(outputNorm, down, attentionNorm.Output, p + "output.LayerNorm");
+            hidden = outputNorm.Output;
         }
 
         bool pooler = _constants.ContainsKey(_prefix + "pooler.dense.bias") || _constants.ContainsKey(_prefix + "pooler.dense.weight");
@@ -129,6 +139,7 @@ internal sealed partial class BertGraphReader
             MaxPositionEmbeddings = checked((int)position.Dims[0]),
             TypeVocabSize = checked((int)tokenType.Dims[0]),
             LayerNormEps = eps,
+            PadTokenId = padTokenId,
         };
         return new BertGraphContent(config, _tensors, pooler, typeInput, _prefix);
     }
@@ -247,14 +258,20 @@ internal sealed partial class BertGraphReader
         var values = t.ToFloats(_source);
         if (storedOutIn) return (values, name);
         var outIn = new float[values.Length];
-        for (int i = 0; i < inFeatures; i++)
-            for (int o = 0; o < outFeatures; o++)
-                outIn[o * inFeatures + i] = values[i * outFeatures + o];
+        const int Block = 32; // tiles keep both the rows read and the rows written in cache
+        for (int i0 = 0; i0 < inFeatures; i0 += Block)
+            for (int o0 = 0; o0 < outFeatures; o0 += Block)
+                for (int i = i0; i < Math.Min(i0 + Block, inFeatures); i++)
+                    for (int o = o0; o < Math.Min(o0 + Block, outFeatures); o++)
+                        outIn[o * inFeatures + i] = values[i * outFeatures + o];
         return (outIn, name);
     }
 
-    /// <summary>Emits LayerNorm <paramref name="module"/>'s weight and bias and returns its ε.</summary>
-    private double LayerNorm(string module, int h)
+    /// <summary>ε of a LayerNorm, the value it normalises and the value it produces.</summary>
+    private sealed record LayerNormInfo(double Eps, string Input, string Output);
+
+    /// <summary>Emits LayerNorm <paramref name="module"/>'s weight and bias and returns its ε, input and output.</summary>
+    private LayerNormInfo LayerNorm(string module, int h)
     {
         string weightName = _prefix + module + ".weight", biasName = _prefix + module + ".bias";
         var weight = Constant(module + ".weight");
@@ -262,30 +279,27 @@ internal sealed partial class BertGraphReader
         foreach (var (t, n) in new[] { (weight, weightName), (bias, biasName) })
             if (t.Dims.Length != 1 || t.Dims[0] != h || !t.IsFloatingPoint)
                 throw Error($"initializer '{n}' is {OnnxTensor.TypeName(t.DataType)} {t.Shape}; expected float [{h}]");
-        double? eps = null;
-        foreach (var node in Consumers(weightName))
+        var users = Consumers(weightName);
+        if (users.Count != 1)
+            throw Error($"LayerNorm weight '{weightName}' is used by {Describe(users)}; expected one LayerNormalization or the Mul of a decomposed LayerNorm");
+        var node = users[0];
+        var info = node.OpType switch
         {
-            double found = node.OpType switch
-            {
-                "LayerNormalization" when node.Inputs.Count >= 3 && node.Inputs[1] == weightName && node.Inputs[2] == biasName && node.Int("axis", -1) == -1
-                    => Shortest(node.Float("epsilon", 1e-5f)),
-                "Mul" => DecomposedEps(node, module, biasName),
-                _ => throw Error($"LayerNorm weight '{weightName}' is used by {node.Describe}; expected LayerNormalization or the Mul of a decomposed LayerNorm"),
-            };
-            if (eps is not null && eps != found) throw Error($"conflicting epsilons in {module}: {eps} and {found}");
-            eps = found;
-        }
-        if (eps is null) throw Error($"initializer '{weightName}' is not used by any node; cannot read LayerNorm {module}");
+            "LayerNormalization" when node.Inputs.Count >= 3 && node.Inputs[1] == weightName && node.Inputs[2] == biasName && node.Int("axis", -1) == -1
+                => new LayerNormInfo(Shortest(node.Float("epsilon", 1e-5f)), node.Inputs[0], node.Outputs[0]),
+            "Mul" => Decomposed(node, module, biasName),
+            _ => throw Error($"LayerNorm weight '{weightName}' is used by {node.Describe}; expected LayerNormalization or the Mul of a decomposed LayerNorm"),
+        };
         Emit(module + ".weight", [h], weight.ToFloats(_source));
         Emit(module + ".bias", [h], bias.ToFloats(_source));
-        return eps.Value;
+        return info;
     }
 
     /// <summary>
     /// (x − mean) / Sqrt(var + ε) · weight + bias as torch exports it: Mul(Div(Sub(x, ReduceMean x), Sqrt(Add(ReduceMean(...), ε))), weight),
-    /// then Add bias. Returns ε.
+    /// then Add bias.
     /// </summary>
-    private double DecomposedEps(OnnxNode mul, string module, string biasName)
+    private LayerNormInfo Decomposed(OnnxNode mul, string module, string biasName)
     {
         ModelFormatException NotLayerNorm(string what) =>
             Error($"cannot read LayerNorm {module}: {what}; expected LayerNormalization or Sub/ReduceMean/Sqrt/Add(ε)/Div/Mul/Add");
@@ -293,7 +307,7 @@ internal sealed partial class BertGraphReader
         var div = Producer(other);
         if (div?.OpType != "Div") throw NotLayerNorm($"its weight multiplies the output of {div?.Describe ?? "no node"}");
         var sub = Producer(div.Inputs[0]);
-        if (sub?.OpType != "Sub" || Producer(sub.Inputs[1])?.OpType != "ReduceMean")
+        if (sub?.OpType != "Sub" || Producer(sub.Inputs[1]) is not { OpType: "ReduceMean" } mean || mean.Inputs[0] != sub.Inputs[0])
             throw NotLayerNorm("the normalised value is not x − ReduceMean(x)");
         var sqrt = Producer(div.Inputs[1]);
         if (sqrt?.OpType != "Sqrt") throw NotLayerNorm($"the divisor comes from {Producer(div.Inputs[1])?.Describe ?? "no node"}");
@@ -304,16 +318,40 @@ internal sealed partial class BertGraphReader
             throw NotLayerNorm("the Add before Sqrt is not ReduceMean(...) + a constant ε");
         var epsTensor = _constants[add.Inputs[constIndex]];
         if (epsTensor.ElementCount != 1 || !epsTensor.IsFloatingPoint) throw NotLayerNorm($"ε '{add.Inputs[constIndex]}' is {epsTensor.Shape}, not a scalar");
-        if (!Consumers(mul.Outputs[0]).Any(n => n.OpType == "Add" && n.Inputs.Contains(biasName)))
-            throw NotLayerNorm($"the scaled value is not added to '{biasName}'");
-        return Shortest(epsTensor.ToFloats(_source)[0]);
+        var addBias = Consumers(mul.Outputs[0]).Where(n => n.OpType == "Add" && n.Inputs.Contains(biasName)).ToList();
+        if (addBias.Count != 1) throw NotLayerNorm($"the scaled value is not added to '{biasName}'");
+        return new LayerNormInfo(Shortest(epsTensor.ToFloats(_source)[0]), sub.Inputs[0], addBias[0].Outputs[0]);
     }
 
     /// <summary>A float32 constant as the shortest decimal that round-trips (1e-12, not 9.9999999600419720e-13).</summary>
     private static double Shortest(float value) => double.Parse(value.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
 
-    private double SameEps(double expected, double found, string module) =>
-        expected == found ? expected : throw Error($"conflicting LayerNorm epsilons: {module} uses {found}, the embeddings {expected}");
+    private double SameEps(double expected, LayerNormInfo found, string module) =>
+        expected == found.Eps ? expected : throw Error($"conflicting LayerNorm epsilons: {module} uses {found.Eps}, the embeddings {expected}");
+
+    /// <summary>The value a tensor was reshaped from (Reshape, Flatten, Squeeze, Unsqueeze, Identity and inference Dropout move values only).</summary>
+    private string Unshaped(string value)
+    {
+        for (int i = 0; i < 8 && Producer(value) is { OpType: "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze" or "Identity" or "Dropout" } node; i++)
+            value = node.Inputs[0];
+        return value;
+    }
+
+    /// <summary>Requires <paramref name="linear"/> to read <paramref name="input"/> (possibly reshaped to rows).</summary>
+    private void RequireInput(LinearInfo linear, string input, string module, string what)
+    {
+        if (Unshaped(linear.Node.Inputs[0]) != Unshaped(input))
+            throw Error($"{module} does not read {what} ({linear.Node.Describe} reads '{linear.Node.Inputs[0]}'); not a BERT layer");
+    }
+
+    /// <summary>Post-LN residual: the LayerNorm normalises Add(the Linear's output, the block's input).</summary>
+    private void RequireResidual(LayerNormInfo norm, LinearInfo linear, string residual, string module)
+    {
+        var add = Producer(norm.Input);
+        var inputs = add is { OpType: "Add", Inputs.Count: 2 } ? add.Inputs.Select(Unshaped).ToHashSet() : [];
+        if (!inputs.SetEquals([Unshaped(linear.Output), Unshaped(residual)]))
+            throw Error($"{module} does not normalise the sum of its dense output and the block input (BERT's post-LN residual); found {add?.Describe ?? "no Add"}");
+    }
 
     /// <summary>
     /// The number of heads from the Reshape of a Q/K/V projection to [.., heads, head_dim] (after an optional Reshape

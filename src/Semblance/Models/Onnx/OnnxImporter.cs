@@ -30,9 +30,18 @@ public sealed record OnnxImportOptions
 
     /// <summary>sentence_bert_config.json's max_seq_length; 0 = not written (the model's position count applies).</summary>
     public int MaxSeqLength { get; init; }
+
+    /// <summary>
+    /// Called with the temporary directory after the model files are written and before it is renamed into place, to
+    /// add files (provenance, prompts, ...) atomically with the model; an exception cancels the import.
+    /// </summary>
+    public Action<string>? WriteExtraFiles { get; init; }
 }
 
-/// <summary>The outcome of an import: the inferred config and what the graph held.</summary>
+/// <summary>
+/// The outcome of an import: the inferred config, what the graph held, the ONNX producer_name and the SHA-256 (lower-case
+/// hex) of the ONNX bytes read.
+/// </summary>
 public sealed record OnnxImportResult(
     string OutputDirectory,
     TransformerConfig Config,
@@ -40,14 +49,11 @@ public sealed record OnnxImportResult(
     bool HasPooler,
     bool HasTokenTypeInput,
     int VocabularyTokens,
-    string Producer);
+    string Producer,
+    string OnnxSha256);
 
 public static class OnnxImporter
 {
-    /// <summary>Files of the directory <see cref="Import(Stream, string, OnnxImportOptions, string)"/> writes.</summary>
-    public static IReadOnlyList<string> OutputFiles { get; } =
-        [TransformerLoader.ConfigFileName, ModelWeights.SingleFileName, "vocab.txt", "tokenizer_config.json"];
-
     /// <summary>Imports the .onnx file at <paramref name="onnxPath"/>; external data is looked up beside it.</summary>
     public static OnnxImportResult Import(string onnxPath, OnnxImportOptions options, string outputDirectory)
     {
@@ -76,27 +82,15 @@ public static class OnnxImporter
             throw new SemblanceException($"{outputDirectory}: directory is not empty; the import writes a new model directory");
 
         if (options.Normalize && options.Pooling is null) throw new SemblanceException("ONNX import: normalisation needs a pooling mode");
+        if (options.Pooling is { } pooling) Embeddings.SentenceTransformersConfig.RequireModule(pooling);
         var (vocabText, vocabSource) = ReadVocabulary(options);
         var vocabulary = Vocabulary.FromVocabTxtText(vocabText, vocabSource);
-        var graph = OnnxModelReader.Read(ReadAll(onnx, sourceName), sourceName, options.ExternalDataDirectory);
-        var content = BertGraphReader.Read(graph, sourceName);
+        int? pad = vocabulary.TryGetId("[PAD]", out int padId) ? padId : null;
+        var (content, producer, sha256) = ReadGraph(onnx, sourceName, options.ExternalDataDirectory, pad);
+        int tensorCount = content.Tensors.Count;
         if (vocabulary.Count > content.Config.VocabSize)
             throw new ModelFormatException($"{vocabSource}: {vocabulary.Count} tokens, more than the {content.Config.VocabSize} rows of the model's word embeddings in {sourceName}");
-        var config = new TransformerConfig
-        {
-            ModelType = content.Config.ModelType,
-            Architectures = content.Config.Architectures,
-            VocabSize = content.Config.VocabSize,
-            HiddenSize = content.Config.HiddenSize,
-            NumHiddenLayers = content.Config.NumHiddenLayers,
-            NumAttentionHeads = content.Config.NumAttentionHeads,
-            IntermediateSize = content.Config.IntermediateSize,
-            HiddenAct = content.Config.HiddenAct,
-            MaxPositionEmbeddings = content.Config.MaxPositionEmbeddings,
-            TypeVocabSize = content.Config.TypeVocabSize,
-            LayerNormEps = content.Config.LayerNormEps,
-            PadTokenId = vocabulary.TryGetId("[PAD]", out int pad) ? pad : null,
-        };
+        var config = content.Config;
         // The written config must be one this engine loads; a graph it cannot run is refused before anything is written.
         TransformerConfig.Parse(config.ToJson(), sourceName + " (inferred config.json)");
         if (options.MaxSeqLength > config.MaxPositionEmbeddings)
@@ -104,28 +98,30 @@ public static class OnnxImporter
 
         var weights = new SafeTensorsWriter();
         weights.Metadata["source"] = "onnx";
-        foreach (var t in content.Tensors) weights.Add(t.Name, t.Shape, t.Values);
+        // Each tensor's float copy is let go once the writer has its bytes, so a base-size model is not held three times.
+        var pending = new Queue<ImportedTensor>(content.Tensors);
+        content = content with { Tensors = [] };
+        while (pending.TryDequeue(out var t)) weights.Add(t.Name, t.Shape, t.Values);
         var tokenizerConfig = new JsonObject
         {
             ["tokenizer_class"] = "BertTokenizer",
             ["do_lower_case"] = options.DoLowerCase,
             ["model_max_length"] = config.MaxPositionEmbeddings,
-            ["unk_token"] = "[UNK]",
-            ["sep_token"] = "[SEP]",
-            ["pad_token"] = "[PAD]",
-            ["cls_token"] = "[CLS]",
-            ["mask_token"] = "[MASK]",
         };
+        foreach (var (key, token) in new[] { ("unk_token", "[UNK]"), ("sep_token", "[SEP]"), ("pad_token", "[PAD]"), ("cls_token", "[CLS]"), ("mask_token", "[MASK]") })
+            if (vocabulary.TryGetId(token, out _)) tokenizerConfig[key] = token;
         WriteDirectory(output, dir =>
         {
             File.WriteAllText(Path.Combine(dir, TransformerLoader.ConfigFileName), config.ToJson());
-            File.WriteAllBytes(Path.Combine(dir, ModelWeights.SingleFileName), weights.ToBytes());
+            using (var file = new FileStream(Path.Combine(dir, ModelWeights.SingleFileName), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+                weights.WriteTo(file);
             File.WriteAllText(Path.Combine(dir, "vocab.txt"), vocabText);
             File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), tokenizerConfig.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
             if (options.Pooling is not null || options.MaxSeqLength > 0)
                 Embeddings.SentenceTransformersConfig.Write(dir, options.Pooling, options.Normalize, options.MaxSeqLength, config.HiddenSize);
+            options.WriteExtraFiles?.Invoke(dir);
         });
-        return new OnnxImportResult(output, config, content.Tensors.Count, content.HasPooler, content.HasTokenTypeInput, vocabulary.Count, graph.Producer);
+        return new OnnxImportResult(output, config, tensorCount, content.HasPooler, content.HasTokenTypeInput, vocabulary.Count, producer, sha256);
     }
 
     /// <summary>
@@ -163,6 +159,14 @@ public static class OnnxImporter
             catch (UnauthorizedAccessException) { }
             throw;
         }
+    }
+
+    /// <summary>Reads and recognises the graph; the ONNX bytes are unreferenced when this returns.</summary>
+    private static (BertGraphContent Content, string Producer, string Sha256) ReadGraph(Stream onnx, string sourceName, string? externalDataDirectory, int? padTokenId)
+    {
+        var bytes = ReadAll(onnx, sourceName);
+        var graph = OnnxModelReader.Read(bytes, sourceName, externalDataDirectory);
+        return (BertGraphReader.Read(graph, sourceName, padTokenId), graph.Producer, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
     }
 
     private static (string Text, string Source) ReadVocabulary(OnnxImportOptions options)

@@ -21,7 +21,20 @@ internal sealed class OnnxTensor
     public List<double>? DoubleData { get; set; }
     public Dictionary<string, string>? External { get; set; }
 
-    public long ElementCount => Dims.Aggregate(1L, (a, d) => a * d);
+    /// <summary>The product of the dims; -1 when a dim is negative or the product overflows.</summary>
+    public long ElementCount
+    {
+        get
+        {
+            long n = 1;
+            foreach (long d in Dims)
+            {
+                if (d < 0 || (d > 0 && n > long.MaxValue / d)) return -1;
+                n *= d;
+            }
+            return n;
+        }
+    }
 
     public string Shape => $"[{string.Join(", ", Dims)}]";
 
@@ -36,13 +49,18 @@ internal sealed class OnnxTensor
     public float[] ToFloats(string source)
     {
         long n = ElementCount;
-        if (n > Array.MaxLength) throw new ModelFormatException($"{source}: tensor '{Name}' {Shape} is too large");
+        if (n < 0 || n > Array.MaxLength) throw new ModelFormatException($"{source}: tensor '{Name}' has an invalid or too large shape {Shape}");
         var result = new float[n];
         switch (DataType)
         {
+            case Float when HasRaw && BitConverter.IsLittleEndian:
+                RequireRawLength(source, n * 4);
+                System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Raw.Span).CopyTo(result);
+                break;
             case Float when HasRaw:
                 RequireRawLength(source, n * 4);
-                for (int i = 0; i < n; i++) result[i] = BinaryPrimitives.ReadSingleLittleEndian(Raw.Span[(i * 4)..]);
+                var floats = Raw.Span;
+                for (int i = 0; i < n; i++) result[i] = BinaryPrimitives.ReadSingleLittleEndian(floats[(i * 4)..]);
                 break;
             case Float:
                 Require(source, FloatData, n);
@@ -50,7 +68,8 @@ internal sealed class OnnxTensor
                 break;
             case Float16 when HasRaw:
                 RequireRawLength(source, n * 2);
-                for (int i = 0; i < n; i++) result[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(Raw.Span[(i * 2)..]);
+                var halves = Raw.Span;
+                for (int i = 0; i < n; i++) result[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(halves[(i * 2)..]);
                 break;
             case Float16:
                 Require(source, Int32Data, n);
@@ -58,7 +77,8 @@ internal sealed class OnnxTensor
                 break;
             case Double when HasRaw:
                 RequireRawLength(source, n * 8);
-                for (int i = 0; i < n; i++) result[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(Raw.Span[(i * 8)..]);
+                var doubles = Raw.Span;
+                for (int i = 0; i < n; i++) result[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(doubles[(i * 8)..]);
                 break;
             case Double:
                 Require(source, DoubleData, n);
@@ -74,7 +94,7 @@ internal sealed class OnnxTensor
     public long[] ToInt64s(string source)
     {
         long n = ElementCount;
-        if (n > 1 << 24) throw new ModelFormatException($"{source}: integer tensor '{Name}' {Shape} is too large to be a shape or index constant");
+        if (n < 0 || n > 1 << 24) throw new ModelFormatException($"{source}: integer tensor '{Name}' {Shape} is too large to be a shape or index constant");
         var result = new long[n];
         switch (DataType)
         {
@@ -181,7 +201,7 @@ internal static class OnnxModelReader
                 else r.Skip();
             }
         }
-        catch (Exception e) when (e is InvalidProtocolBufferException or WireFormatException)
+        catch (Exception e) when (e is InvalidProtocolBufferException or WireFormatException or ArgumentException or OverflowException or IndexOutOfRangeException)
         {
             throw new ModelFormatException($"{source}: not a readable ONNX model ({FirstLine(e.Message)}); the file is truncated or not ONNX");
         }
@@ -337,7 +357,9 @@ internal static class OnnxModelReader
             throw new ModelFormatException($"{source}: external data file '{path}' (tensor '{t.Name}') not found");
         long offset = ParseLong(e, "offset", 0, t, source);
         int size = t.DataType switch { OnnxTensor.Float or OnnxTensor.Int32 => 4, OnnxTensor.Int64 or OnnxTensor.Double => 8, OnnxTensor.Float16 => 2, _ => 1 };
-        long expected = t.ElementCount * size;
+        long count = t.ElementCount;
+        if (count < 0 || count > long.MaxValue / 8) throw new ModelFormatException($"{source}: tensor '{t.Name}' has an invalid shape {t.Shape}");
+        long expected = count * size;
         long length = ParseLong(e, "length", expected, t, source);
         if (length != expected)
             throw new ModelFormatException($"{source}: tensor '{t.Name}' {t.Shape} {OnnxTensor.TypeName(t.DataType)} has external length {length}; expected {expected} bytes");

@@ -57,6 +57,8 @@ public sealed class OnnxImporterTests : IDisposable
              c.MaxPositionEmbeddings, c.TypeVocabSize, c.PadTokenId));
         Assert.Equal((pooler, typeInput, 45, 5 + 16 * layers + (pooler ? 2 : 0)), (result.HasPooler, result.HasTokenTypeInput, result.VocabularyTokens, result.TensorCount));
         Assert.Equal(result.Config.ToJson(), File.ReadAllText(Path.Combine(output, "config.json")));
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Onnx(name)))), result.OnnxSha256);
+        Assert.Equal("pytorch", result.Producer);
         AssertMatchesTorch(output, name, pooler);
     }
 
@@ -114,10 +116,12 @@ public sealed class OnnxImporterTests : IDisposable
     }
 
     /// <summary>The import fails with one line containing every fragment and leaves the parent directory as it was.</summary>
-    private void ImportFails(Func<OnnxImportResult> import, params string[] fragments)
+    private void ImportFails(Func<OnnxImportResult> import, params string[] fragments) => ImportFails<SemblanceException>(import, fragments);
+
+    private void ImportFails<T>(Func<OnnxImportResult> import, params string[] fragments) where T : SemblanceException
     {
         var before = Directory.GetFileSystemEntries(_dir.Path).Order().ToList();
-        var ex = Assert.ThrowsAny<SemblanceException>(() => import());
+        var ex = Assert.ThrowsAny<T>(() => import());
         Assert.DoesNotContain('\n', ex.Message);
         foreach (var f in fragments) Assert.Contains(f, ex.Message);
         Assert.Equal(before, Directory.GetFileSystemEntries(_dir.Path).Order().ToList());
@@ -127,7 +131,7 @@ public sealed class OnnxImporterTests : IDisposable
     {
         var path = _dir.File("bad.onnx");
         File.WriteAllBytes(path, onnx);
-        ImportFails(() => OnnxImporter.Import(path, Options, Path.Combine(_dir.Path, "out")), ["bad.onnx", .. fragments]);
+        ImportFails<ModelFormatException>(() => OnnxImporter.Import(path, Options, Path.Combine(_dir.Path, "out")), ["bad.onnx", .. fragments]);
         File.Delete(path);
     }
 
@@ -141,6 +145,7 @@ public sealed class OnnxImporterTests : IDisposable
         ImportBytesFails(File.ReadAllBytes(Onnx("mlp")), "not a BERT-family encoder", "embeddings.word_embeddings.weight");
         ImportBytesFails(File.ReadAllBytes(Onnx("roberta_positions")), "position ids", "CumSum");
         ImportBytesFails(File.ReadAllBytes(Onnx("silu")), "unknown activation in encoder.layer.0.intermediate", "Sigmoid");
+        ImportBytesFails(File.ReadAllBytes(Onnx("prenorm")), "encoder.layer.0.attention.self.query does not read the embeddings' output", "not a BERT layer");
         ImportBytesFails(OnnxRewriter.RewriteInitializers(bytes, t => OnnxRewriter.Name(t) == "encoder.layer.1.output.LayerNorm.bias" ? null : t),
             "missing initializer 'encoder.layer.1.output.LayerNorm.bias'");
         ImportBytesFails(OnnxRewriter.RewriteInitializers(bytes, t => OnnxRewriter.Name(t) == "encoder.layer.1.attention.self.key.bias"
@@ -170,6 +175,32 @@ public sealed class OnnxImporterTests : IDisposable
         [.. t.Where(f => f.Number != 9), OnnxRewriter.Bytes(9, BitConverter.GetBytes(value))];
 
     [Fact]
+    public void CorruptedBytes_ImportOrFailWithAUserError()
+    {
+        var bytes = File.ReadAllBytes(Onnx("bert_relu"));
+        var random = new Random(11);
+        var path = _dir.File("fuzz.onnx");
+        for (int trial = 0; trial < 300; trial++)
+        {
+            var corrupt = trial < 100 ? bytes[..random.Next(bytes.Length)] : (byte[])bytes.Clone();
+            if (trial >= 100)
+                for (int k = 0; k < 1 + trial % 4; k++) corrupt[random.Next(corrupt.Length)] = (byte)random.Next(256);
+            File.WriteAllBytes(path, corrupt);
+            var output = Path.Combine(_dir.Path, "fuzz-out");
+            try
+            {
+                OnnxImporter.Import(path, Options, output);
+                Directory.Delete(output, recursive: true);
+            }
+            catch (SemblanceException e)
+            {
+                Assert.DoesNotContain('\n', e.Message);
+                Assert.False(Directory.Exists(output), $"trial {trial}: {e.Message}");
+            }
+        }
+    }
+
+    [Fact]
     public void BadOutputOrVocabulary_IsRefused()
     {
         var busy = _dir.Sub("busy");
@@ -184,8 +215,12 @@ public sealed class OnnxImporterTests : IDisposable
         File.Delete(big);
         ImportFails(() => OnnxImporter.Import(Onnx("bert_pooler"), new OnnxImportOptions(), Path.Combine(_dir.Path, "out")), "vocab");
 
+        ImportFails(() => OnnxImporter.Import(Onnx("bert_pooler"), Options with { WriteExtraFiles = _ => throw new SemblanceException("extra files failed") },
+            Path.Combine(_dir.Path, "out")), "extra files failed");
+
         var empty = _dir.Sub("empty");
-        OnnxImporter.Import(Onnx("bert_relu"), Options, empty);
+        OnnxImporter.Import(Onnx("bert_relu"), Options with { WriteExtraFiles = dir => File.WriteAllText(Path.Combine(dir, "source.json"), "{}") }, empty);
         Assert.True(File.Exists(Path.Combine(empty, "model.safetensors")));
+        Assert.Equal("{}", File.ReadAllText(Path.Combine(empty, "source.json")));
     }
 }
