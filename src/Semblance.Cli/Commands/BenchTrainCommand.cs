@@ -106,7 +106,7 @@ public sealed class BenchTrainCommand : CliCommand
 
     private static (ITrainableModel Model, BertTokenizer Tokenizer, int VocabSize, int MaxPositions, string Description) LoadModel(CommandArgs args, int seed)
     {
-        var dir = args.Get("--model") is { } modelArg ? Semblance.Hub.ModelLocator.Resolve(modelArg) : null;
+        var dir = args.Get("--model") is { } modelArg ? Semblance.Embeddings.ModelLocator.Resolve(modelArg) : null;
         var configPath = dir is not null ? Path.Combine(dir, TransformerLoader.ConfigFileName) : args.Require("--init");
         var tokenizer = dir is not null ? BertTokenizer.Load(dir) : BertTokenizer.FromVocabFile(args.Require("--vocab"));
         var model = dir is not null ? TrainableModels.Load(dir) : TrainableModels.Initialize(configPath, seed);

@@ -47,7 +47,7 @@ public sealed class TrainCommand : CliCommand
             Loss = loss,
             DataPath = args.Require("--data"),
             OutputDir = args.Require("--output"),
-            ModelDir = args.Get("--model") is { } modelArg ? Semblance.Hub.ModelLocator.Resolve(modelArg) : null,
+            ModelDir = args.Get("--model") is { } modelArg ? Semblance.Embeddings.ModelLocator.Resolve(modelArg) : null,
             InitConfig = args.Get("--init"),
             VocabPath = args.Get("--vocab"),
             Epochs = args.GetInt("--epochs", 1, 1),

@@ -20,7 +20,7 @@ public static class BackendRegistry
 
     public static void Register(string modelType, Factory factory) => Factories[modelType] = factory;
 
-    /// <summary>Opens a model directory (or a Hugging Face ORG/NAME[@REVISION], resolved by <see cref="Hub.ModelLocator"/>) and builds its backend.</summary>
+    /// <summary>Opens a model directory (or a Hugging Face ORG/NAME[@REVISION], resolved by <see cref="ModelLocator"/>) and builds its backend.</summary>
     public static IEmbeddingBackend Open(string model, EncoderOptions options) => Open(ModelDirectory.Open(model), options);
 
     /// <summary>Builds the backend that runs <paramref name="model"/>'s <c>model_type</c>.</summary>

