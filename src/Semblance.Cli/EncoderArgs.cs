@@ -12,7 +12,9 @@ internal static class EncoderArgs
     public static readonly OptionSpec BatchSize = new("--batch-size", "N", "sentences per batch (default 32)");
     public static readonly OptionSpec Threads = new("--threads", "N", "worker threads (default: all cores)");
 
-    public static IReadOnlyList<OptionSpec> Common { get; } = [Model, Pooling, Normalize, MaxLength, BatchSize, Threads];
+    public static readonly OptionSpec AllowNonFinite = new("--allow-nonfinite", null, "load weights/whitening holding NaN or Inf (refused by default); a non-finite embedding is still an error");
+
+    public static IReadOnlyList<OptionSpec> Common { get; } = [Model, Pooling, Normalize, MaxLength, BatchSize, Threads, AllowNonFinite];
 
     public static EncoderOptions Options(CommandArgs a) => new()
     {
@@ -21,6 +23,7 @@ internal static class EncoderArgs
         MaxLength = a.GetInt("--max-length", 0, 0, 1 << 20),
         BatchSize = a.GetInt("--batch-size", 32, 1, 1 << 16),
         Threads = a.GetInt("--threads", Environment.ProcessorCount, 1, 1024),
+        AllowNonFinite = a.Has("--allow-nonfinite"),
     };
 
     public static SentenceEncoder Load(CommandArgs a) => SentenceEncoder.Load(a.Require("--model"), Options(a));

@@ -19,6 +19,7 @@ internal static class IndexInput
         new("--whitening", "FILE", "with --input: whitening file applied after the model (index add: defaults to the one used at build)"),
         new("--batch-size", "N", "encoder batch size (default 32)"),
         new("--threads", "N", "worker threads (default: all CPUs)"),
+        EncoderArgs.AllowNonFinite,
     ];
 
     /// <summary>Usage checks that need no file access, so they come before any other error.</summary>
@@ -72,6 +73,7 @@ internal static class IndexInput
         {
             BatchSize = args.GetInt("--batch-size", 32, 1),
             Threads = args.GetInt("--threads", Environment.ProcessorCount, 1),
+            AllowNonFinite = args.Has("--allow-nonfinite"),
         };
         using var encoder = Open(model, args.Get("--whitening") ?? defaultWhitening, options);
         var vectors = encoder.Encode(texts);
@@ -96,29 +98,23 @@ internal static class IndexInput
         }
     }
 
-    private static (string? Id, string Text) ParseJsonl(string l, string path, long line)
+    /// <summary>One JSONL item: {"text": string, "id": string or number (optional)}; any other shape is a one-line error.</summary>
+    internal static (string? Id, string Text) ParseJsonl(string l, string path, long line)
     {
-        try
-        {
-            using var doc = JsonDocument.Parse(l);
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new InputFormatException($"{path}: line {line}: expected a JSON object with \"text\"");
-            if (!root.TryGetProperty("text", out var t) || t.ValueKind != JsonValueKind.String)
-                throw new InputFormatException($"{path}: line {line}: missing string field \"text\"");
-            string? id = null;
-            if (root.TryGetProperty("id", out var i))
-                id = i.ValueKind switch
-                {
-                    JsonValueKind.String => i.GetString(),
-                    JsonValueKind.Number => i.GetRawText(),
-                    _ => throw new InputFormatException($"{path}: line {line}: \"id\" must be a string or a number"),
-                };
-            return (id, t.GetString()!);
-        }
-        catch (JsonException e)
-        {
-            throw new InputFormatException($"{path}: line {line}: invalid JSON ({e.Message.Split('\n')[0]})");
-        }
+        using var doc = StrictJson.Parse(l, $"{path}: line {line}", static m => new InputFormatException(m));
+        var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object) throw new InputFormatException($"{path}: line {line}: expected a JSON object with \"text\"");
+        if (!root.TryGetProperty("text", out var t) || t.ValueKind != JsonValueKind.String)
+            throw new InputFormatException($"{path}: line {line}: missing string field \"text\"");
+        string? id = null;
+        if (root.TryGetProperty("id", out var i))
+            id = i.ValueKind switch
+            {
+                JsonValueKind.String => i.GetString(),
+                JsonValueKind.Number => i.GetRawText(),
+                _ => throw new InputFormatException($"{path}: line {line}: \"id\" must be a string or a number"),
+            };
+        return (id, t.GetString()!);
     }
 
     private static string[] Numbered(long first, int n)

@@ -32,7 +32,7 @@ public sealed class GruBackend : IEmbeddingBackend
     {
         if (options.Pooling is not null && Embeddings.Pooling.Parse(options.Pooling) is not (PoolingMode.Mean or PoolingMode.LastAvg))
             throw new SemblanceException($"--pooling {options.Pooling}: a {GruConfig.ModelTypeName} model pools by mean only (its config.json says \"pooling\": \"mean\")");
-        var model = GruModel.Load(directory);
+        var model = GruModel.Load(directory, options.AllowNonFinite);
         var tokenizer = BertTokenizer.Load(directory);
         if (tokenizer.VocabSize > model.Config.VocabSize)
             throw new ModelFormatException($"{Path.Combine(directory, "vocab.txt")}: {tokenizer.VocabSize} tokens, more than vocab_size {model.Config.VocabSize} in config.json");

@@ -21,8 +21,11 @@ public sealed class SentenceEncoder : IDisposable
     {
         options ??= new EncoderOptions();
         var backend = BackendRegistry.Open(modelDirectory, options);
-        return new SentenceEncoder(backend, options.Normalize ?? backend.NormalizeByDefault);
+        return new SentenceEncoder(backend, options.Normalize ?? backend.NormalizeByDefault) { AllowNonFinite = options.AllowNonFinite };
     }
+
+    /// <summary>Whether <see cref="UseWhitening"/> accepts a file holding NaN/±Inf (see <see cref="EncoderOptions.AllowNonFinite"/>).</summary>
+    public bool AllowNonFinite { get; init; }
 
     public IEmbeddingBackend Backend { get; }
 
@@ -43,7 +46,7 @@ public sealed class SentenceEncoder : IDisposable
     /// <summary>Loads a whitening file (from `semblance whiten fit`) and applies it; a dimension mismatch names the file.</summary>
     public void UseWhitening(string path)
     {
-        var whitening = Whitening.Load(path);
+        var whitening = Whitening.Load(path, AllowNonFinite);
         if (whitening.InputDimension != Backend.Dimension)
             throw new SemblanceException($"{path}: the whitening expects {whitening.InputDimension}-dimensional vectors but the encoder produces {Backend.Dimension}");
         Transform = whitening;
@@ -64,7 +67,14 @@ public sealed class SentenceEncoder : IDisposable
 
     public float[] Encode(string text) => Encode([text]);
 
-    public void EncodeInto(IReadOnlyList<string> texts, Span<float> output, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Encodes into <paramref name="output"/>. A vector that comes out NaN or ±Inf (damaged weights loaded with
+    /// <see cref="EncoderOptions.AllowNonFinite"/>, or an overflow) is an error naming the item (counted from 1).
+    /// </summary>
+    public void EncodeInto(IReadOnlyList<string> texts, Span<float> output, CancellationToken cancellationToken = default) =>
+        EncodeInto(texts, output, 0, cancellationToken);
+
+    private void EncodeInto(IReadOnlyList<string> texts, Span<float> output, long firstItem, CancellationToken cancellationToken)
     {
         int n = texts.Count;
         if (output.Length != (long)n * Dimension) throw new ArgumentException($"output has {output.Length} floats, expected {n}x{Dimension}");
@@ -83,6 +93,13 @@ public sealed class SentenceEncoder : IDisposable
         {
             int d = Dimension;
             for (int i = 0; i < n; i++) NormalizeInPlace(output.Slice(i * d, d));
+        }
+        long bad = Numerics.Kernels.IndexOfNonFinite(output);
+        if (bad >= 0)
+        {
+            long item = bad / Dimension;
+            throw new SemblanceException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"input item {firstItem + item + 1}: the embedding has {output[(int)bad]} at dimension {bad % Dimension}; the model's weights are not finite or overflow on this text (nothing is written for it)"));
         }
     }
 
@@ -113,7 +130,7 @@ public sealed class SentenceEncoder : IDisposable
             cancellationToken.ThrowIfCancellationRequested();
             buffer ??= new float[(long)chunkSize * Dimension];
             var vectors = buffer.AsMemory(0, chunk.Count * Dimension);
-            EncodeInto(chunk, vectors.Span, cancellationToken);
+            EncodeInto(chunk, vectors.Span, done, cancellationToken);
             var result = new EncodedChunk(done, chunk.ToArray(), vectors, Dimension);
             done += chunk.Count;
             chunk.Clear();

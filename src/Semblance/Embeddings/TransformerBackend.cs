@@ -39,7 +39,7 @@ public sealed class TransformerBackend : IEmbeddingBackend
     public static TransformerBackend Open(string directory, EncoderOptions options)
     {
         var st = SentenceTransformersConfig.Read(directory);
-        var model = TransformerLoader.Load(directory);
+        var model = TransformerLoader.Load(directory, options.AllowNonFinite);
         try
         {
             var tokenizer = BertTokenizer.Load(directory);

@@ -122,9 +122,10 @@ public sealed class Whitening : IVectorTransform
         w.Save(path);
     }
 
-    public static Whitening Load(string path)
+    /// <summary>Reads a whitening file; NaN/±Inf in it are refused unless <paramref name="allowNonFinite"/>.</summary>
+    public static Whitening Load(string path, bool allowNonFinite = false)
     {
-        var f = SafeTensorsContent.Read(path);
+        var f = SafeTensorsContent.Read(path, allowNonFinite);
         if (!f.Metadata.TryGetValue("format", out var format) || format != FormatName)
             throw new ModelFormatException($"{path}: not a whitening file (__metadata__ format is '{format}', expected '{FormatName}')");
         var version = f.RequireMetadata("format_version");

@@ -186,6 +186,7 @@ internal sealed class BertEncoder(BertLayer[] layers)
 {
     public static BertEncoder Load(WeightView w, TransformerConfig c, RotaryEmbedding? rotary)
     {
+        w.RequireLayers(c.NumHiddenLayers, "attention.self.query.weight");
         var layers = new BertLayer[c.NumHiddenLayers];
         for (int l = 0; l < layers.Length; l++) layers[l] = BertLayer.Load(w.Prefix($"layer.{l}"), c, rotary);
         return new BertEncoder(layers);

@@ -45,11 +45,11 @@ public sealed class GruModel
     }
 
     /// <summary>Reads config.json and model.safetensors (PyTorch names: <c>embeddings.weight</c>, <c>gru.weight_ih_l0[_reverse]</c>, ...).</summary>
-    public static GruModel Load(string modelDir)
+    public static GruModel Load(string modelDir, bool allowNonFinite = false)
     {
         if (!Directory.Exists(modelDir)) throw new ModelFormatException($"{modelDir}: model directory not found");
         var config = GruConfig.Load(Path.Combine(modelDir, TransformerLoader.ConfigFileName));
-        using var weights = ModelWeights.Open(modelDir);
+        using var weights = ModelWeights.Open(modelDir, allowNonFinite);
         var root = weights.Root;
         int v = config.VocabSize, e = config.EmbeddingSize, h = config.HiddenSize, g3 = 3 * h;
         float[] Read(string name, params int[] shape) => root.Get(name, shape).Span.ToArray();

@@ -17,10 +17,10 @@ public static class TransformerLoader
     /// Loads the model: model_type "bert" or "ernie" (without task-type embeddings) → <see cref="BertModel"/>,
     /// "roformer" → <see cref="RoFormerModel"/>. The caller disposes the result, which unmaps the weight files.
     /// </summary>
-    public static ITransformer Load(string modelDir)
+    public static ITransformer Load(string modelDir, bool allowNonFinite = false)
     {
         var config = LoadConfig(modelDir);
-        var weights = ModelWeights.Open(modelDir);
+        var weights = ModelWeights.Open(modelDir, allowNonFinite);
         try
         {
             return config.IsRoFormer ? RoFormerModel.Load(config, weights) : BertModel.Load(config, weights);

@@ -94,6 +94,7 @@ public sealed class TrainableEncoder : ITrainableEncoder
             ? weights.Detect("embeddings.word_embeddings.weight", ["", "roformer."])
             : weights.Detect("embeddings.word_embeddings.weight", new[] { "", "bert.", config.ModelType + "." }.Distinct());
         bool pooler = !config.IsRoFormer && root.Contains("pooler.dense.weight");
+        root.Prefix("encoder").RequireLayers(config.NumHiddenLayers, "attention.self.query.weight");
         var parameters = new List<Parameter>();
         foreach (var (name, shape, trainable) in Layout(config, pooler))
         {
@@ -111,6 +112,11 @@ public sealed class TrainableEncoder : ITrainableEncoder
     /// </summary>
     public static TrainableEncoder Initialize(TransformerConfig config, int seed)
     {
+        double bytes = config.ParameterCount() * sizeof(float);
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes > available)
+            throw new SemblanceException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"the config describes {config.ParameterCount():G4} parameters ({bytes / (1 << 30):F1} GiB), more than the {available / (double)(1 << 30):F1} GiB of memory available; check num_hidden_layers, hidden_size, intermediate_size and vocab_size"));
         var rng = new Random(seed);
         var parameters = new List<Parameter>();
         foreach (var (name, shape, trainable) in Layout(config, pooler: !config.IsRoFormer))

@@ -22,7 +22,6 @@ public class OutputOwnershipTests
             ["vectors.1.bin"] = [4, 5, 6],
             ["photo.bin"] = [7],
             [".draft.tmp"] = [8],
-            [".x.1.0123456789abcdef0123456789abcdef.tmp"] = [9],
             ["config.json"] = "{\"mine\": true}"u8.ToArray(),
             ["notes.txt"] = "keep me"u8.ToArray(),
         };

@@ -57,15 +57,8 @@ public sealed class LsaBackend : IEmbeddingBackend
         if (options.Pooling is not null && options.Pooling != PoolingName)
             throw new SemblanceException($"--pooling {options.Pooling}: a {DefaultEncoder.ModelType} model has one fixed pooling ({PoolingName}); omit --pooling or pass {PoolingName}");
         var configPath = Path.Combine(directory, "config.json");
-        JsonNode config;
-        try
-        {
-            config = JsonNode.Parse(File.ReadAllText(configPath)) ?? throw new ModelFormatException($"{configPath}: empty JSON");
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException($"{configPath}: malformed JSON ({e.Message})");
-        }
+        var config = IO.StrictJson.ReadNode(configPath, static m => new ModelFormatException(m)) as JsonObject
+            ?? throw new ModelFormatException($"{configPath}: expected a JSON object");
         int version = Int(config, "format_version", configPath);
         if (version is not (1 or DefaultEncoder.FormatVersion))
             throw new ModelFormatException($"{configPath}: format_version {version} is not supported (expected 1 or {DefaultEncoder.FormatVersion}); refit with `semblance fit-default`");
@@ -81,7 +74,7 @@ public sealed class LsaBackend : IEmbeddingBackend
         settings.Validate(configPath);
         var features = ReadVocabulary(directory);
         int v = features.Length;
-        var st = SafeTensorsContent.Read(Path.Combine(directory, DefaultEncoder.WeightsFile));
+        var st = SafeTensorsContent.Read(Path.Combine(directory, DefaultEncoder.WeightsFile), options.AllowNonFinite);
         var featurizer = new LexicalFeatures(settings);
 
         if (version == 1)
@@ -111,16 +104,9 @@ public sealed class LsaBackend : IEmbeddingBackend
     {
         var vocabPath = Path.Combine(directory, DefaultEncoder.VocabularyFile);
         if (!File.Exists(vocabPath)) throw new ModelFormatException($"{vocabPath}: not found (a {DefaultEncoder.ModelType} model needs its vocabulary)");
-        try
-        {
-            var node = JsonNode.Parse(File.ReadAllText(vocabPath))?["features"] as JsonArray
-                ?? throw new ModelFormatException($"{vocabPath}: expected {{\"features\": [strings]}}");
-            return node.Select(n => n?.GetValueKind() == JsonValueKind.String ? n.GetValue<string>() : throw new ModelFormatException($"{vocabPath}: every feature must be a string")).ToArray();
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException($"{vocabPath}: malformed JSON ({e.Message})");
-        }
+        var node = (IO.StrictJson.ReadNode(vocabPath, static m => new ModelFormatException(m)) as JsonObject)?["features"] as JsonArray
+            ?? throw new ModelFormatException($"{vocabPath}: expected {{\"features\": [strings]}}");
+        return node.Select(n => n?.GetValueKind() == JsonValueKind.String ? n.GetValue<string>() : throw new ModelFormatException($"{vocabPath}: every feature must be a string")).ToArray();
     }
 
     private static JsonNode Obj(JsonNode node, string name, string path) =>
