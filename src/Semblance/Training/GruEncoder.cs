@@ -77,11 +77,11 @@ public sealed class GruEncoder : ITrainableEncoder
     }
 
     /// <summary>Loads a checkpoint directory written by <see cref="Save"/> (or by PyTorch under the same names) as float32 copies.</summary>
-    public static GruEncoder Load(string modelDir)
+    public static GruEncoder Load(string modelDir, bool allowNonFinite = false)
     {
         if (!Directory.Exists(modelDir)) throw new ModelFormatException($"{modelDir}: model directory not found");
         var config = GruConfig.Load(Path.Combine(modelDir, TransformerLoader.ConfigFileName));
-        using var weights = ModelWeights.Open(modelDir);
+        using var weights = ModelWeights.Open(modelDir, allowNonFinite);
         var parameters = Layout(config).Select(l => new Parameter(l.Name, l.Shape, weights.Root.Get(l.Name, l.Shape).Span.ToArray())).ToList();
         return new GruEncoder(config, parameters);
     }

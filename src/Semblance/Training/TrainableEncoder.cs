@@ -86,10 +86,10 @@ public sealed class TrainableEncoder : ITrainableEncoder
     }
 
     /// <summary>Loads config.json and the safetensors weights of a Hugging Face BERT or RoFormer directory as float32 copies.</summary>
-    public static TrainableEncoder Load(string modelDir)
+    public static TrainableEncoder Load(string modelDir, bool allowNonFinite = false)
     {
         var config = TransformerLoader.LoadConfig(modelDir);
-        using var weights = ModelWeights.Open(modelDir);
+        using var weights = ModelWeights.Open(modelDir, allowNonFinite);
         var root = config.IsRoFormer
             ? weights.Detect("embeddings.word_embeddings.weight", ["", "roformer."])
             : weights.Detect("embeddings.word_embeddings.weight", new[] { "", "bert.", config.ModelType + "." }.Distinct());

@@ -21,14 +21,14 @@ public static class TrainableModels
     }
 
     /// <summary>The model of a checkpoint directory (Hugging Face layout or a semblance-gru checkpoint).</summary>
-    public static TrainableModel Load(string dir)
+    public static TrainableModel Load(string dir, bool allowNonFinite = false)
     {
         if (GruConfig.Declares(Path.Combine(dir, TransformerLoader.ConfigFileName)))
         {
-            var gru = GruEncoder.Load(dir);
+            var gru = GruEncoder.Load(dir, allowNonFinite);
             return new TrainableModel(gru, gru.Config.VocabSize, gru.Config.MaxLength);
         }
-        var transformer = TrainableEncoder.Load(dir);
+        var transformer = TrainableEncoder.Load(dir, allowNonFinite);
         return new TrainableModel(transformer, transformer.Config.VocabSize, transformer.Config.MaxPositionEmbeddings);
     }
 

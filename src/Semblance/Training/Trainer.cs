@@ -301,7 +301,7 @@ public sealed class Trainer
             return;
         }
         var configFile = Path.Combine(source, TransformerLoader.ConfigFileName);
-        var loaded = TrainableModels.Load(source);
+        var loaded = TrainableModels.Load(source, _o.AllowNonFinite);
         (_model, _vocabSize, _maxLength) = (loaded.Encoder, loaded.VocabSize, Math.Min(_o.MaxLength, loaded.MaxPositions));
         _tokenizer = BertTokenizer.Load(source);
         _configJson = File.ReadAllText(configFile);

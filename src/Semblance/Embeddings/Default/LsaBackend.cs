@@ -63,6 +63,7 @@ public sealed class LsaBackend : IEmbeddingBackend
         if (version is not (1 or DefaultEncoder.FormatVersion))
             throw new ModelFormatException($"{configPath}: format_version {version} is not supported (expected 1 or {DefaultEncoder.FormatVersion}); refit with `semblance fit-default`");
         int dims = Int(config, "dims", configPath);
+        if (dims is < 1 or > 1 << 20) throw new ModelFormatException($"{configPath}: dims {dims} must be in 1..{1 << 20}");
         var f = Obj(config, "features", configPath);
         var settings = new LexicalFeatureSettings
         {
@@ -94,7 +95,8 @@ public sealed class LsaBackend : IEmbeddingBackend
         if (lsaDims < 0 || hashDims < 1 || lsaDims + hashDims != dims)
             throw new ModelFormatException($"{configPath}: lsa.dims {lsaDims} + hash.dims {hashDims} must equal dims {dims} with at least one hashed dimension");
         int entries = Int(hashNode, "entries_per_feature", configPath);
-        if (entries < 1 || entries > hashDims) throw new ModelFormatException($"{configPath}: hash.entries_per_feature {entries} must be in 1..{hashDims}");
+        if (entries < 1 || entries > Math.Min(hashDims, MaxHashEntries))
+            throw new ModelFormatException($"{configPath}: hash.entries_per_feature {entries} must be in 1..{Math.Min(hashDims, MaxHashEntries)}");
         var hash = new SignedHashProjection(v, hashDims, entries, Int(hashNode, "seed", configPath));
         var lsa = lsaDims > 0 ? new SpectralLsa(st.Get("lsa.basis", v, lsaDims), st.Get("lsa.weights", lsaDims)) : null;
         return new LsaBackend(directory, version, tfidf, dims, lsa, hash, null, null);
@@ -108,6 +110,9 @@ public sealed class LsaBackend : IEmbeddingBackend
             ?? throw new ModelFormatException($"{vocabPath}: expected {{\"features\": [strings]}}");
         return node.Select(n => n?.GetValueKind() == JsonValueKind.String ? n.GetValue<string>() : throw new ModelFormatException($"{vocabPath}: every feature must be a string")).ToArray();
     }
+
+    /// <summary>Sanity bound on hash entries per feature: the projection allocates vocabulary × entries, so a damaged config must not multiply it.</summary>
+    private const int MaxHashEntries = 1024;
 
     private static JsonNode Obj(JsonNode node, string name, string path) =>
         node[name] is { } n && n.GetValueKind() == JsonValueKind.Object ? n : throw new ModelFormatException($"{path}: missing object '{name}'");
