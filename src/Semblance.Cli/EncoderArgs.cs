@@ -15,7 +15,9 @@ internal static class EncoderArgs
     public static readonly OptionSpec PromptName = new("--prompt-name", "NAME", "prepend the model's prompt NAME (e.g. query) to every input (default: the model's default prompt, usually none)");
     public static readonly OptionSpec Prompt = new("--prompt", "TEXT", "prepend TEXT to every input (wins over --prompt-name)");
 
-    public static IReadOnlyList<OptionSpec> Common { get; } = [Model, Pooling, Normalize, MaxLength, BatchSize, Threads, PromptName, Prompt];
+    public static readonly OptionSpec AllowNonFinite = new("--allow-nonfinite", null, "load weights/whitening holding NaN or Inf (refused by default); a non-finite embedding is still an error");
+
+    public static IReadOnlyList<OptionSpec> Common { get; } = [Model, Pooling, Normalize, MaxLength, BatchSize, Threads, PromptName, Prompt, AllowNonFinite];
 
     public static EncoderOptions Options(CommandArgs a) => new()
     {
@@ -26,6 +28,7 @@ internal static class EncoderArgs
         Threads = a.GetInt("--threads", Environment.ProcessorCount, 1, 1024),
         PromptName = a.Get("--prompt-name"),
         Prompt = a.Get("--prompt"),
+        AllowNonFinite = a.Has("--allow-nonfinite"),
     };
 
     public static SentenceEncoder Load(CommandArgs a) => SentenceEncoder.Load(a.Require("--model"), Options(a));

@@ -9,6 +9,25 @@ namespace Semblance.Numerics;
 /// </summary>
 public static class Kernels
 {
+    /// <summary>Index of the first NaN or ±Inf in <paramref name="x"/>, or -1 when every value is finite.</summary>
+    public static long IndexOfNonFinite(ReadOnlySpan<float> x)
+    {
+        int i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            int w = System.Numerics.Vector<float>.Count;
+            var v = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(x);
+            // x − x is 0 for every finite x and NaN for NaN and ±Inf.
+            for (int b = 0; b < v.Length; b++)
+            {
+                if (!System.Numerics.Vector.EqualsAll(v[b] - v[b], System.Numerics.Vector<float>.Zero)) { i = b * w; break; }
+                i = (b + 1) * w;
+            }
+        }
+        for (; i < x.Length; i++) if (!float.IsFinite(x[i])) return i;
+        return -1;
+    }
+
     /// <summary>Row-wise LayerNorm over rows of length <paramref name="cols"/>: y = (x − μ)/√(σ² + eps)·γ + β, σ² biased (as PyTorch).</summary>
     /// <remarks>
     /// Float32 passes (mean, deviations with a correction for the rounding of the mean, squared deviations) and

@@ -65,7 +65,7 @@ public sealed class EncodeCommand : CliCommand
         {
             if (j > 0) sb.Append(',');
             float x = v[j];
-            if (!float.IsFinite(x)) throw new InvalidOperationException($"non-finite value {x} in an embedding");
+            if (!float.IsFinite(x)) throw new SemblanceException($"non-finite value {x.ToString(CultureInfo.InvariantCulture)} in an embedding");
             x.TryFormat(buf, out int n, "R", CultureInfo.InvariantCulture);
             sb.Append(buf[..n]);
         }

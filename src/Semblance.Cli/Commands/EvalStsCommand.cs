@@ -25,6 +25,7 @@ public sealed class EvalStsCommand : CliCommand
         EncoderArgs.MaxLength,
         EncoderArgs.BatchSize,
         EncoderArgs.Threads,
+        EncoderArgs.AllowNonFinite,
     ];
 
     public override int Execute(CommandArgs args, CliIO io)

@@ -27,6 +27,7 @@ internal static class IndexInput
         new("--whitening", "FILE", add ? "with --input: whitening file applied after the model (default: the one the index was built with)" : "with --input: whitening file applied after the model"),
         new("--batch-size", "N", "encoder batch size (default 32)"),
         new("--threads", "N", "worker threads (default: all CPUs)"),
+        EncoderArgs.AllowNonFinite,
     ];
 
     /// <summary>Usage checks that need no file access, so they come before any other error.</summary>
@@ -81,6 +82,7 @@ internal static class IndexInput
     {
         BatchSize = args.GetInt("--batch-size", 32, 1),
         Threads = args.GetInt("--threads", Environment.ProcessorCount, 1),
+        AllowNonFinite = args.Has("--allow-nonfinite"),
     };
 
     /// <summary>The encoder for an index: the model, then the whitening transform when there is one.</summary>
@@ -126,9 +128,8 @@ internal static class IndexInput
 
     private static (string? Id, string Text, string? Fields) ParseJsonl(string l, string path, long line)
     {
-        try
         {
-            using var doc = JsonDocument.Parse(l);
+            using var doc = StrictJson.Parse(l, $"{path}: line {line}", static m => new InputFormatException(m));
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw new InputFormatException($"{path}: line {line}: expected a JSON object with \"text\"");
             if (!root.TryGetProperty("text", out var t) || t.ValueKind != JsonValueKind.String)
@@ -145,10 +146,6 @@ internal static class IndexInput
             foreach (var p in root.EnumerateObject())
                 if (p.Name is not ("id" or "text")) other[p.Name] = System.Text.Json.Nodes.JsonNode.Parse(p.Value.GetRawText());
             return (id, t.GetString()!, other.Count == 0 ? null : other.ToJsonString());
-        }
-        catch (JsonException e)
-        {
-            throw new InputFormatException($"{path}: line {line}: invalid JSON ({e.Message.Split('\n')[0]})");
         }
     }
 }

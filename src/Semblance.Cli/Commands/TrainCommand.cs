@@ -31,6 +31,7 @@ public sealed class TrainCommand : CliCommand
         new("--eval-data", "DEV.tsv", "STS dev file (sentence1<TAB>sentence2<TAB>score) for Spearman and best-checkpoint selection"),
         new("--eval-every", "STEPS", "evaluate and checkpoint every STEPS steps (default: each epoch end)"),
         new("--resume", "DIR", "continue a stopped run from its output directory"),
+        EncoderArgs.AllowNonFinite,
         new("--force", null, "replace the model an earlier run left in --output (otherwise an existing output is refused)"),
         new("--threads", "N", "worker threads (default: all cores)"),
     ];
@@ -64,6 +65,7 @@ public sealed class TrainCommand : CliCommand
             EvalEvery = args.GetInt("--eval-every", 0, 0),
             ResumeDir = args.Get("--resume"),
             Force = args.Has("--force"),
+            AllowNonFinite = args.Has("--allow-nonfinite"),
             Threads = args.GetInt("--threads", Environment.ProcessorCount, 1, 1024),
         };
         var result = new Trainer(options, io.Err).Run();

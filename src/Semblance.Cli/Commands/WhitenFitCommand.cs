@@ -22,6 +22,7 @@ public sealed class WhitenFitCommand : CliCommand
         EncoderArgs.MaxLength,
         EncoderArgs.BatchSize,
         EncoderArgs.Threads,
+        EncoderArgs.AllowNonFinite,
     ];
 
     public override int Execute(CommandArgs args, CliIO io)

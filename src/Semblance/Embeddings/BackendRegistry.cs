@@ -35,16 +35,9 @@ public static class BackendRegistry
     {
         var path = Path.Combine(modelDirectory, "config.json");
         if (!File.Exists(path)) throw new ModelFormatException($"{path}: not found (a model directory needs config.json)");
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("model_type", out var mt) || mt.ValueKind != JsonValueKind.String)
-                throw new ModelFormatException($"{path}: missing string field 'model_type'");
-            return mt.GetString()!;
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException($"{path}: malformed JSON ({e.Message})");
-        }
+        using var doc = IO.StrictJson.ReadFile(path, static m => new ModelFormatException(m), IO.StrictJson.Lenient);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("model_type", out var mt) || mt.ValueKind != JsonValueKind.String)
+            throw new ModelFormatException($"{path}: missing string field 'model_type'");
+        return mt.GetString()!;
     }
 }

@@ -22,6 +22,12 @@ public sealed record EncoderOptions
     public string? Prompt { get; init; }
 
     public int Threads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// Load weights (and whitening files) that hold NaN or ±Inf instead of refusing them. Embeddings are still
+    /// checked: an item whose vector comes out non-finite is an error, never a silent NaN.
+    /// </summary>
+    public bool AllowNonFinite { get; init; }
 }
 
 public interface IEmbeddingBackend : IDisposable

@@ -84,24 +84,7 @@ public static class Pooling
     /// </summary>
     public static PoolingMode LoadSentenceTransformersConfig(string path, int? hiddenSize = null)
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(File.ReadAllText(path));
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new ModelFormatException($"{path}: file not found; expected sentence-transformers' pooling config");
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException($"{path}: malformed JSON ({e.Message})", e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ModelFormatException($"{path}: cannot read ({e.Message})", e);
-        }
-        using (doc)
+        using (var doc = Models.ModelFiles.ReadJson(path, "expected sentence-transformers' pooling config"))
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
@@ -109,7 +92,7 @@ public static class Pooling
 
             bool Flag(string name)
             {
-                if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return false;
+                if (!IO.StrictJson.TryGet(root, name, out var v) || v.ValueKind == JsonValueKind.Null) return false;
                 return v.ValueKind switch
                 {
                     JsonValueKind.True => true,
@@ -131,7 +114,7 @@ public static class Pooling
             if (set.Count > 1)
                 throw new ModelFormatException($"{path}: {string.Join(" and ", set.Select(s => s.Flag))} are all set; concatenated pooling is not supported, expected exactly one");
 
-            if (hiddenSize is int h && root.TryGetProperty("word_embedding_dimension", out var dim) && dim.ValueKind != JsonValueKind.Null)
+            if (hiddenSize is int h && IO.StrictJson.TryGet(root, "word_embedding_dimension", out var dim) && dim.ValueKind != JsonValueKind.Null)
             {
                 if (dim.ValueKind != JsonValueKind.Number || !dim.TryGetInt32(out int d))
                     throw new ModelFormatException($"{path}: word_embedding_dimension must be an integer, got {dim.GetRawText()}");

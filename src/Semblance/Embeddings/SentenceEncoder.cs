@@ -41,6 +41,7 @@ public sealed class SentenceEncoder : IDisposable
             var st = directory.SentenceTransformers;
             var encoder = new SentenceEncoder(backend, options.Normalize ?? backend.NormalizeByDefault)
             {
+                AllowNonFinite = options.AllowNonFinite,
                 Model = directory,
                 Prompts = st.Prompts,
                 Prompt = st.DefaultPromptName is { } name ? st.Prompts[name] : null,
@@ -55,6 +56,9 @@ public sealed class SentenceEncoder : IDisposable
             throw;
         }
     }
+
+    /// <summary>Whether <see cref="UseWhitening"/> accepts a file holding NaN/±Inf (see <see cref="EncoderOptions.AllowNonFinite"/>).</summary>
+    public bool AllowNonFinite { get; init; }
 
     /// <summary>What produces the raw (pooled) vectors: a transformer, a GRU, the default encoder...</summary>
     public IEmbeddingBackend Backend { get; }
@@ -108,7 +112,7 @@ public sealed class SentenceEncoder : IDisposable
     /// </summary>
     public void UseWhitening(string path)
     {
-        var whitening = Whitening.Load(path);
+        var whitening = Whitening.Load(path, AllowNonFinite);
         if (whitening.InputDimension != Backend.Dimension)
             throw new SemblanceException($"{path}: the whitening expects {whitening.InputDimension}-dimensional vectors but the encoder produces {Backend.Dimension}");
         Whitening.CheckPooling(whitening, Backend.Pooling, path);
@@ -149,7 +153,14 @@ public sealed class SentenceEncoder : IDisposable
     }
 
     /// <summary>Like <see cref="EncodeFlat"/>, into a caller's buffer of exactly texts.Count × <see cref="Dimension"/> floats.</summary>
-    public void EncodeInto(IReadOnlyList<string> texts, Span<float> output, bool? normalize = null, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// A vector that comes out NaN or ±Inf (damaged weights loaded with <see cref="EncoderOptions.AllowNonFinite"/>, or an
+    /// overflow) is an error naming the item (counted from 1).
+    /// </remarks>
+    public void EncodeInto(IReadOnlyList<string> texts, Span<float> output, bool? normalize = null, CancellationToken cancellationToken = default) =>
+        EncodeInto(texts, output, normalize, 0, cancellationToken);
+
+    private void EncodeInto(IReadOnlyList<string> texts, Span<float> output, bool? normalize, long firstItem, CancellationToken cancellationToken)
     {
         int n = texts.Count;
         if (output.Length != (long)n * Dimension) throw new ArgumentException($"output has {output.Length} floats, expected {n}x{Dimension}");
@@ -171,6 +182,13 @@ public sealed class SentenceEncoder : IDisposable
             _transform.Apply(raw, output, n);
         }
         Interlocked.Add(ref _tokensProcessed, tokens);
+        long bad = Numerics.Kernels.IndexOfNonFinite(output);
+        if (bad >= 0)
+        {
+            long item = bad / Dimension;
+            throw new SemblanceException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"input item {firstItem + item + 1}: the embedding has {output[(int)bad]} at dimension {bad % Dimension}; the model's weights are not finite or overflow on this text (nothing is written for it)"));
+        }
         if (normalize ?? NormalizeByDefault)
         {
             int d = Dimension;
@@ -216,7 +234,7 @@ public sealed class SentenceEncoder : IDisposable
             cancellationToken.ThrowIfCancellationRequested();
             buffer ??= new float[(long)chunkSize * Dimension];
             var vectors = buffer.AsMemory(0, chunk.Count * Dimension);
-            EncodeInto(chunk, vectors.Span, null, cancellationToken);
+            EncodeInto(chunk, vectors.Span, null, done, cancellationToken);
             var result = new EncodedChunk(done, chunk.ToArray(), vectors, Dimension);
             done += chunk.Count;
             chunk.Clear();

@@ -65,24 +65,19 @@ public sealed record SentenceTransformersConfig(string? PoolingConfigPath, bool 
         if (!File.Exists(modulesPath)) return None with { MaxSeqLength = maxSeq };
         string? pooling = null;
         bool normalize = false;
-        try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(modulesPath));
+            using var doc = IO.StrictJson.ReadFile(modulesPath, static m => new ModelFormatException(m));
             if (doc.RootElement.ValueKind != JsonValueKind.Array)
                 throw new ModelFormatException($"{modulesPath}: expected a JSON array of modules");
             foreach (var module in doc.RootElement.EnumerateArray())
             {
-                var type = module.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "";
-                var path = module.TryGetProperty("path", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()! : "";
+                var type = IO.StrictJson.TryGet(module, "type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "";
+                var path = IO.StrictJson.TryGet(module, "path", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()! : "";
                 if (type.EndsWith(".Pooling", StringComparison.Ordinal))
                     pooling = Path.Combine(modelDirectory, path, "config.json");
                 else if (type.EndsWith(".Normalize", StringComparison.Ordinal))
                     normalize = true;
             }
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException($"{modulesPath}: malformed JSON ({e.Message})");
         }
         if (pooling is not null && !File.Exists(pooling))
             throw new ModelFormatException($"{pooling}: not found (modules.json lists a Pooling module there)");
@@ -166,15 +161,9 @@ public sealed record SentenceTransformersConfig(string? PoolingConfigPath, bool 
     {
         var path = Path.Combine(modelDirectory, "sentence_bert_config.json");
         if (!File.Exists(path)) return 0;
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            return doc.RootElement.TryGetProperty("max_seq_length", out var m) && m.TryGetInt32(out var v) && v > 0 ? v : 0;
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException($"{path}: malformed JSON ({e.Message})");
-        }
+        using var doc = IO.StrictJson.ReadFile(path, static m => new ModelFormatException(m));
+        return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("max_seq_length", out var m)
+            && m.ValueKind == JsonValueKind.Number && m.TryGetInt32(out var v) && v > 0 ? v : 0;
     }
 
     /// <summary>

@@ -43,7 +43,7 @@ public sealed class TransformerBackend : IEmbeddingBackend
         var config = TransformerLoader.LoadConfig(directory.Path);
         if (config.Architectures.FirstOrDefault(a => a.EndsWith("ForSequenceClassification", StringComparison.Ordinal)) is { } head)
             throw new ModelFormatException($"{directory.Path}: the model is a cross-encoder ({head}: it scores a pair of texts, it does not embed one); use 'semblance pair-score' or 'rerank' with it, or give a sentence encoder");
-        var model = TransformerLoader.Load(directory.Path);
+        var model = TransformerLoader.Load(directory.Path, options.AllowNonFinite);
         try
         {
             var tokenizer = directory.LoadTokenizer();

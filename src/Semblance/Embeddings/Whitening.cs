@@ -132,9 +132,10 @@ public sealed class Whitening : IVectorTransform
             throw new SemblanceException($"{source}: the whitening was fitted on {fitted}-pooled vectors but these are {pooling}-pooled; refit it with --pooling {pooling} or encode with --pooling {fitted}");
     }
 
-    public static Whitening Load(string path)
+    /// <summary>Reads a whitening file; NaN/±Inf in it are refused unless <paramref name="allowNonFinite"/>.</summary>
+    public static Whitening Load(string path, bool allowNonFinite = false)
     {
-        var f = SafeTensorsContent.Read(path);
+        var f = SafeTensorsContent.Read(path, allowNonFinite);
         if (!f.Metadata.TryGetValue("format", out var format) || format != FormatName)
             throw new ModelFormatException($"{path}: not a whitening file (__metadata__ format is '{format}', expected '{FormatName}')");
         var version = f.RequireMetadata("format_version");

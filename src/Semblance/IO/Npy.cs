@@ -24,6 +24,7 @@ public static partial class Npy
         var h = ReadHeader(fs, path);
         var (rows, cols) = Shape2D(h, path);
         long count = (long)rows * cols;
+        CheckDataSize(fs, h, count, path, ("<f4", 4), ("<f8", 8));
         var data = new float[count];
         switch (h.Descr)
         {
@@ -48,6 +49,7 @@ public static partial class Npy
         var h = ReadHeader(fs, path);
         var (rows, cols) = Shape2D(h, path);
         long count = (long)rows * cols;
+        CheckDataSize(fs, h, count, path, ("<i8", 8), ("<i4", 4));
         var data = new long[count];
         switch (h.Descr)
         {
@@ -97,6 +99,23 @@ public static partial class Npy
 
     private sealed record Header(string Descr, bool FortranOrder, long[] Shape);
 
+    /// <summary>
+    /// Before anything is allocated: the dtype is one of <paramref name="dtypes"/> and the bytes after the header are
+    /// exactly shape × element size, so a damaged header cannot make a small file allocate gigabytes.
+    /// </summary>
+    private static void CheckDataSize(FileStream fs, Header h, long count, string path, params (string Descr, int Size)[] dtypes)
+    {
+        int size = 0;
+        foreach (var (descr, s) in dtypes) if (descr == h.Descr) size = s;
+        if (size == 0)
+            throw new InputFormatException($"{path}: dtype {SemblanceException.Excerpt(h.Descr, 16)} is not supported here, expected {string.Join(" or ", dtypes.Select(d => $"'{d.Descr}'"))}");
+        long remaining = fs.Length - fs.Position;
+        if (count > remaining / size)
+            throw new InputFormatException($"{path}: truncated .npy data (the header's shape needs {count} x {size} bytes, the file has {remaining} after the header)");
+        if (count * size != remaining)
+            throw new InputFormatException($"{path}: {remaining - count * size} trailing bytes after the .npy data (the header's shape needs {count * size})");
+    }
+
     private static Header ReadHeader(Stream s, string path)
     {
         Span<byte> pre = stackalloc byte[10];
@@ -113,7 +132,8 @@ public static partial class Npy
             headerLen = (int)(BinaryPrimitives.ReadUInt16LittleEndian(pre[8..]) | (uint)BinaryPrimitives.ReadUInt16LittleEndian(two) << 16);
         }
         else throw new InputFormatException($"{path}: .npy format version {major}.{pre[7]} is not supported (expected 1.0, 2.0 or 3.0)");
-        if (headerLen <= 0 || headerLen > 1 << 20) throw new InputFormatException($"{path}: .npy header length {headerLen} is invalid");
+        if (headerLen <= 0 || headerLen > 1 << 20 || headerLen > s.Length - s.Position)
+            throw new InputFormatException($"{path}: .npy header length {headerLen} is invalid (the file has {s.Length - s.Position} bytes after it)");
         var hb = new byte[headerLen];
         if (!TryReadExact(s, hb)) throw new InputFormatException($"{path}: truncated .npy header");
         var text = (major == 3 ? Encoding.UTF8 : Encoding.Latin1).GetString(hb);
@@ -121,10 +141,10 @@ public static partial class Npy
         var fortran = FortranRegex().Match(text);
         var shape = ShapeRegex().Match(text);
         if (!descr.Success || !fortran.Success || !shape.Success)
-            throw new InputFormatException($"{path}: malformed .npy header: {text.Trim()}");
+            throw new InputFormatException($"{path}: malformed .npy header: {SemblanceException.Excerpt(text.Trim(), 80)}");
         var dims = shape.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(d => long.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v
-                : throw new InputFormatException($"{path}: malformed shape in .npy header: ({shape.Groups[1].Value})"))
+                : throw new InputFormatException($"{path}: malformed shape in .npy header: {SemblanceException.Excerpt(shape.Groups[1].Value, 60)}"))
             .ToArray();
         var d = descr.Groups[1].Value;
         if (d.StartsWith('|') && d.Length > 1 && d[1] is 'i' or 'u' or 'f') d = "<" + d[1..];

@@ -50,8 +50,11 @@ public static class OutputDirectory
     public static State Check(string directory, string kind, bool replace, string existsHint, Func<string, bool>? legacyOwned = null)
     {
         if (File.Exists(directory)) throw new SemblanceException($"{directory}: is a file, expected a directory to write into");
-        if (!Directory.Exists(directory) || !Directory.EnumerateFileSystemEntries(directory).Any()) return State.New;
+        if (!Directory.Exists(directory)) return State.New;
         var owner = ReadMarker(directory);
+        // Empty, or nothing but our own marker (a run that failed before writing anything): nothing to lose.
+        if (Directory.EnumerateFileSystemEntries(directory).All(e => owner is not null && Path.GetFileName(e) == MarkerFile))
+            return State.New;
         if (owner == kind || (owner is null && legacyOwned?.Invoke(directory) == true))
         {
             if (!replace) throw new SemblanceException($"{directory}: already holds a {kind}; {existsHint}");

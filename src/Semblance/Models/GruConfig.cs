@@ -35,32 +35,24 @@ public sealed class GruConfig
     {
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path), Options);
+            using var doc = IO.StrictJson.ReadFile(path, static m => new ModelFormatException(m), IO.StrictJson.Lenient);
             return doc.RootElement.ValueKind == JsonValueKind.Object
                 && doc.RootElement.TryGetProperty("model_type", out var t) && t.ValueKind == JsonValueKind.String && t.GetString() == ModelTypeName;
         }
-        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
+        catch (SemblanceException)
         {
             return false;
         }
     }
 
-    public static GruConfig Load(string path) => Parse(ModelFiles.ReadText(path, $"expected a {ModelTypeName} config.json"), path);
-
-    private static readonly JsonDocumentOptions Options = new() { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
+    public static GruConfig Load(string path) => Parse(ModelFiles.ReadJson(path, $"expected a {ModelTypeName} config.json"), path);
 
     /// <summary>Parses config.json text; <paramref name="source"/> names the file in error messages.</summary>
-    public static GruConfig Parse(string json, string source)
+    public static GruConfig Parse(string json, string source) =>
+        Parse(IO.StrictJson.Parse(json, source, static m => new ModelFormatException(m), IO.StrictJson.Lenient), source);
+
+    private static GruConfig Parse(JsonDocument doc, string source)
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(json, Options);
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException($"{source}: malformed JSON ({e.Message})", e);
-        }
         using (doc)
         {
             var root = doc.RootElement;
@@ -69,8 +61,8 @@ public sealed class GruConfig
             foreach (var property in root.EnumerateObject())
                 if (!Fields.Contains(property.Name))
                     throw new ModelFormatException($"{source}: unknown field '{property.Name}'; a {ModelTypeName} config has {string.Join(", ", Fields)}");
-            if (!root.TryGetProperty("model_type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != ModelTypeName)
-                throw new ModelFormatException($"{source}: model_type must be \"{ModelTypeName}\", got {(root.TryGetProperty("model_type", out var t) ? t.GetRawText() : "nothing")}");
+            if (!IO.StrictJson.TryGet(root, "model_type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != ModelTypeName)
+                throw new ModelFormatException($"{source}: model_type must be \"{ModelTypeName}\", got {(IO.StrictJson.TryGet(root, "model_type", out var t) ? t.GetRawText() : "nothing")}");
             if (Optional(root, "bidirectional") is { } bidirectional && bidirectional.ValueKind != JsonValueKind.True)
                 throw new ModelFormatException($"{source}: bidirectional must be true (only the bidirectional GRU is implemented), got {bidirectional.GetRawText()}");
             if (Optional(root, "pooling") is { } pooling && (pooling.ValueKind != JsonValueKind.String || pooling.GetString() != "mean"))
@@ -89,11 +81,11 @@ public sealed class GruConfig
     }
 
     private static JsonElement? Optional(JsonElement root, string name) =>
-        root.TryGetProperty(name, out var v) ? v : null;
+        IO.StrictJson.TryGet(root, name, out var v) ? v : null;
 
     private static int PositiveInt(JsonElement root, string source, string name, int? fallback)
     {
-        if (!root.TryGetProperty(name, out var v))
+        if (!IO.StrictJson.TryGet(root, name, out var v))
             return fallback ?? throw new ModelFormatException($"{source}: {name} is missing; expected a positive integer");
         if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) && i > 0) return i;
         throw new ModelFormatException($"{source}: {name} must be a positive integer, got {v.GetRawText()}");

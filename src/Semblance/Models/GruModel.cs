@@ -108,11 +108,11 @@ public sealed class GruModel
     public long ParameterCount => _network.Parameters.Sum(p => (long)p.Span.Length);
 
     /// <summary>Reads config.json and model.safetensors (PyTorch names: <c>embeddings.weight</c>, <c>gru.weight_ih_l0[_reverse]</c>, ...).</summary>
-    public static GruModel Load(string modelDir)
+    public static GruModel Load(string modelDir, bool allowNonFinite = false)
     {
         if (!Directory.Exists(modelDir)) throw new ModelFormatException($"{modelDir}: model directory not found");
         var config = GruConfig.Load(Path.Combine(modelDir, TransformerLoader.ConfigFileName));
-        using var weights = ModelWeights.Open(modelDir);
+        using var weights = ModelWeights.Open(modelDir, allowNonFinite);
         var network = GruNetwork.Load(config, weights.Root);
         // The model is small: own float32 copies, so the checkpoint can be closed now.
         foreach (var p in network.Parameters) p.Own();

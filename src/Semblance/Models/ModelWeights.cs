@@ -34,12 +34,12 @@ public sealed class ModelWeights : IDisposable, ITensorSource
     public WeightView Root => new(this, "", 0);
 
     /// <summary>Opens <c>model.safetensors</c>, or the shards listed by <c>model.safetensors.index.json</c>.</summary>
-    public static ModelWeights Open(string modelDir)
+    public static ModelWeights Open(string modelDir, bool allowNonFinite = false)
     {
         var single = Path.Combine(modelDir, SingleFileName);
-        if (File.Exists(single)) return FromFile(single);
+        if (File.Exists(single)) return FromFile(single, allowNonFinite);
         var index = Path.Combine(modelDir, IndexFileName);
-        if (File.Exists(index)) return FromIndex(index);
+        if (File.Exists(index)) return FromIndex(index, allowNonFinite);
         var other = new[] { "pytorch_model.bin", "tf_model.h5", "model.onnx", "flax_model.msgpack" }
             .FirstOrDefault(name => File.Exists(Path.Combine(modelDir, name)));
         if (other is not null)
@@ -47,16 +47,16 @@ public sealed class ModelWeights : IDisposable, ITensorSource
         throw new ModelFormatException($"{single}: not found (nor {IndexFileName}); expected the model's safetensors weights");
     }
 
-    public static ModelWeights FromFile(string path)
+    public static ModelWeights FromFile(string path, bool allowNonFinite = false)
     {
-        var file = SafeTensorsFile.Open(path);
+        var file = SafeTensorsFile.Open(path, allowNonFinite);
         var owner = new Dictionary<string, SafeTensorsFile>(StringComparer.Ordinal);
         foreach (var name in file.Tensors.Keys) owner[name] = file;
         return new ModelWeights(path, [file], owner);
     }
 
     /// <summary>Reads <c>{"weight_map": {"tensor": "shard file"}}</c> and opens each shard once.</summary>
-    public static ModelWeights FromIndex(string indexPath)
+    public static ModelWeights FromIndex(string indexPath, bool allowNonFinite = false)
     {
         var map = ReadWeightMap(indexPath);
         var dir = Path.GetDirectoryName(Path.GetFullPath(indexPath))!;
@@ -72,7 +72,7 @@ public sealed class ModelWeights : IDisposable, ITensorSource
                     var shardPath = Path.Combine(dir, shard);
                     if (!File.Exists(shardPath))
                         throw new ModelFormatException($"{indexPath}: shard '{shard}' (holding '{tensor}') is missing from {dir}");
-                    file = SafeTensorsFile.Open(shardPath);
+                    file = SafeTensorsFile.Open(shardPath, allowNonFinite);
                     files.Add(file);
                     byShard[shard] = file;
                 }
@@ -91,20 +91,7 @@ public sealed class ModelWeights : IDisposable, ITensorSource
 
     private static List<(string Tensor, string Shard)> ReadWeightMap(string indexPath)
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(File.ReadAllText(indexPath));
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException($"{indexPath}: malformed JSON ({e.Message})", e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ModelFormatException($"{indexPath}: cannot read ({e.Message})", e);
-        }
-        using (doc)
+        using (var doc = IO.StrictJson.ReadFile(indexPath, static m => new ModelFormatException(m)))
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object
                 || !doc.RootElement.TryGetProperty("weight_map", out var weightMap) || weightMap.ValueKind != JsonValueKind.Object)
@@ -188,6 +175,9 @@ internal interface ITensorSource
 
     /// <summary>The tensor <paramref name="name"/>, which must exist and have exactly <paramref name="shape"/>.</summary>
     FloatTensor Get(string name, int[] shape);
+
+    /// <summary>What the tensors come from, for error messages (a checkpoint path, "fresh initialisation").</summary>
+    string Source { get; }
 }
 
 /// <summary>The tensors under one name prefix, e.g. <c>weights.Prefix("encoder.layer.3")</c>.</summary>
@@ -209,6 +199,16 @@ public sealed class WeightView
     public WeightView Prefix(string name) => new(_weights, Path + name + ".", _root);
 
     public bool Contains(string name) => _weights.Contains(Path + name);
+
+    /// <summary>
+    /// Checks, before anything is allocated per layer, that the checkpoint has as many layers as config.json says:
+    /// this view is the encoder (<c>layer.{i}.</c> below it) and <paramref name="probe"/> a tensor every layer has.
+    /// </summary>
+    public void RequireLayers(int count, string probe)
+    {
+        if (count > 0 && !Contains($"layer.{count - 1}.{probe}"))
+            throw new ModelFormatException($"{_weights.Source}: config.json says num_hidden_layers {count}, but tensor '{Path}layer.{count - 1}.{probe}' is missing; the checkpoint has fewer layers");
+    }
 
     /// <summary>The tensor <paramref name="name"/>, which must exist and have exactly <paramref name="shape"/>.</summary>
     public FloatTensor Get(string name, params int[] shape) => _weights.Get(Path + name, shape);

@@ -18,10 +18,10 @@ public sealed class SafeTensorsContent
 
     public IEnumerable<string> Names => _tensors.Keys;
 
-    public static SafeTensorsContent Read(string path)
+    public static SafeTensorsContent Read(string path, bool allowNonFinite = false)
     {
         if (Directory.Exists(path)) throw new ModelFormatException($"{path}: is a directory, expected a safetensors file");
-        using var file = SafeTensorsFile.Open(path);
+        using var file = SafeTensorsFile.Open(path, allowNonFinite);
         var tensors = new Dictionary<string, (int[], float[])>(StringComparer.Ordinal);
         foreach (var info in file.Tensors.Values)
         {

@@ -94,6 +94,9 @@ public sealed unsafe class SafeTensorsFile : IDisposable
 
     public long FileLength { get; }
 
+    /// <summary>Whether <see cref="ReadFloat"/> returns tensors with NaN/±Inf instead of refusing them.</summary>
+    public bool AllowNonFinite { get; private init; }
+
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
     public IReadOnlyDictionary<string, SafeTensorInfo> Tensors => _tensors;
@@ -117,7 +120,12 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         return n;
     }
 
-    public static SafeTensorsFile Open(string path)
+    /// <summary>
+    /// Opens and validates a safetensors file. Float tensors holding NaN or ±Inf are refused when read
+    /// (<see cref="ReadFloat"/>) unless <paramref name="allowNonFinite"/>: a damaged weight file fails at load, not
+    /// as NaN embeddings later.
+    /// </summary>
+    public static SafeTensorsFile Open(string path, bool allowNonFinite = false)
     {
         long length;
         FileStream stream;
@@ -151,7 +159,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePointer);
             basePointer += view.PointerOffset;
             var (tensors, metadata) = ParseHeader(path, basePointer, length);
-            return new SafeTensorsFile(path, map, view, basePointer, tensors, metadata, length);
+            return new SafeTensorsFile(path, map, view, basePointer, tensors, metadata, length) { AllowNonFinite = allowNonFinite };
         }
         catch
         {
@@ -172,16 +180,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         long dataStart = 8 + (long)headerLength;
         long dataLength = length - dataStart;
         var headerBytes = new ReadOnlySpan<byte>(basePointer + 8, (int)headerLength).ToArray();
-
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(headerBytes);
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException($"{path}: malformed safetensors header JSON ({e.Message})", e);
-        }
+        var doc = IO.StrictJson.Parse(headerBytes, $"{path}: safetensors header", static m => new ModelFormatException(m));
 
         using (doc)
         {
@@ -207,7 +206,20 @@ public sealed unsafe class SafeTensorsFile : IDisposable
                 if (!tensors.TryAdd(info.Name, info))
                     throw new ModelFormatException($"{path}: tensor '{info.Name}' appears twice in the safetensors header");
             }
+            CheckNoOverlap(path, tensors.Values);
             return (tensors, metadata);
+        }
+    }
+
+    /// <summary>Two tensors may not share bytes (as the format's reference implementation requires).</summary>
+    private static void CheckNoOverlap(string path, IEnumerable<SafeTensorInfo> tensors)
+    {
+        SafeTensorInfo? previous = null;
+        foreach (var t in tensors.Where(t => t.ByteLength > 0).OrderBy(t => t.Offset))
+        {
+            if (previous is not null && t.Offset < previous.Offset + previous.ByteLength)
+                throw new ModelFormatException($"{path}: tensors {SemblanceException.Excerpt(previous.Name)} and {SemblanceException.Excerpt(t.Name)} overlap in the data section (data_offsets must not share bytes)");
+            previous = t;
         }
     }
 
@@ -292,7 +304,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         int n = (int)count;
         byte* src = _base + info.Offset;
         if (info.DType == "F32" && BitConverter.IsLittleEndian)
-            return new FloatTensor(name, info.Shape, (float*)src, n, this);
+            return CheckFinite(new FloatTensor(name, info.Shape, (float*)src, n, this));
 
         var values = new float[n];
         var bytes = new ReadOnlySpan<byte>(src, checked((int)info.ByteLength));
@@ -313,7 +325,16 @@ public sealed unsafe class SafeTensorsFile : IDisposable
                 for (int i = 0; i < n; i++) values[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(bytes.Slice(i * 8));
                 break;
         }
-        return new FloatTensor(name, info.Shape, values);
+        return CheckFinite(new FloatTensor(name, info.Shape, values));
+    }
+
+    private FloatTensor CheckFinite(FloatTensor t)
+    {
+        if (AllowNonFinite) return t;
+        long at = Numerics.Kernels.IndexOfNonFinite(t.Span);
+        if (at >= 0)
+            throw new ModelFormatException($"{Path}: tensor '{t.Name}' holds {t.Span[(int)at].ToString(System.Globalization.CultureInfo.InvariantCulture)} at element {at}; weights must be finite (the file is damaged; --allow-nonfinite loads it anyway)");
+        return t;
     }
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);

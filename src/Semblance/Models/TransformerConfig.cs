@@ -70,25 +70,31 @@ public sealed class TransformerConfig
 
     public int HeadDim => HiddenSize / NumAttentionHeads;
 
+    /// <summary>Sanity bound on max_position_embeddings (RoFormer computes a table of this many rows at load).</summary>
+    public const int MaxPositions = 1 << 17;
+
+    /// <summary>Float parameters this config implies (as a double: a hostile config must not overflow the count).</summary>
+    public double ParameterCount()
+    {
+        double h = HiddenSize, e = IsRoFormer ? EmbeddingSize : h, inter = IntermediateSize;
+        double embeddings = ((double)VocabSize + MaxPositionEmbeddings + TypeVocabSize) * e + 2 * e + (e != h ? h * e + h : 0);
+        double layer = 4 * (h * h + h) + 2 * h * inter + inter + 5 * h;
+        return embeddings + NumHiddenLayers * layer + h * h + h;
+    }
+
     public HiddenActivation Activation => ParseActivation(HiddenAct) ?? throw new InvalidOperationException("activation was validated at load");
 
     public bool IsRoFormer => ModelType == "roformer";
 
     public static TransformerConfig Load(string path) =>
-        Parse(ModelFiles.ReadText(path, "a Hugging Face model directory needs config.json"), path);
+        Parse(ModelFiles.ReadJson(path, "a Hugging Face model directory needs config.json"), path);
 
     /// <summary>Parses config.json text; <paramref name="source"/> names the file in error messages.</summary>
-    public static TransformerConfig Parse(string json, string source)
+    public static TransformerConfig Parse(string json, string source) =>
+        Parse(IO.StrictJson.Parse(json, source, static m => new ModelFormatException(m), IO.StrictJson.Lenient), source);
+
+    private static TransformerConfig Parse(JsonDocument doc, string source)
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException($"{source}: malformed JSON ({e.Message})", e);
-        }
         using (doc)
         {
             var root = doc.RootElement;
@@ -143,8 +149,8 @@ public sealed class TransformerConfig
     }
 
     /// <summary>
-    /// config.json text with every field <see cref="Parse"/> reads (the RoFormer-only ones for model_type roformer);
-    /// <see cref="Parse"/> of the result gives back an equal config.
+    /// config.json text with every field <see cref="Parse(string, string)"/> reads (the RoFormer-only ones for model_type roformer);
+    /// <see cref="Parse(string, string)"/> of the result gives back an equal config.
     /// </summary>
     public string ToJson()
     {
@@ -206,6 +212,8 @@ public sealed class TransformerConfig
         RequirePositive(source, "max_position_embeddings", MaxPositionEmbeddings);
         RequirePositive(source, "type_vocab_size", TypeVocabSize);
         RequirePositive(source, "embedding_size", EmbeddingSize);
+        if (MaxPositionEmbeddings > MaxPositions)
+            throw new ModelFormatException($"{source}: max_position_embeddings {MaxPositionEmbeddings} exceeds {MaxPositions}");
         if (HiddenSize % NumAttentionHeads != 0)
             throw new ModelFormatException($"{source}: hidden_size {HiddenSize} is not a multiple of num_attention_heads {NumAttentionHeads}");
         if (!(LayerNormEps > 0))

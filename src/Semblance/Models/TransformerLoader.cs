@@ -17,10 +17,10 @@ public static class TransformerLoader
     /// Loads the model (model_type "bert", "ernie" without task-type embeddings, or "roformer") as a
     /// <see cref="TransformerModel"/>. The caller disposes the result, which unmaps the weight files.
     /// </summary>
-    public static ITransformer Load(string modelDir)
+    public static ITransformer Load(string modelDir, bool allowNonFinite = false)
     {
         var config = LoadConfig(modelDir);
-        var weights = ModelWeights.Open(modelDir);
+        var weights = ModelWeights.Open(modelDir, allowNonFinite);
         try
         {
             return TransformerModel.Load(config, weights);

@@ -26,6 +26,7 @@ public sealed class TransformerModel : ITransformer
     public static TransformerModel Load(TransformerConfig config, ModelWeights weights)
     {
         var root = TransformerNetwork.Root(config, weights);
+        root.Prefix("encoder").RequireLayers(config.NumHiddenLayers, "attention.self.query.weight");
         var network = TransformerNetwork.Load(config, root, TransformerNetwork.HasPoolerWeights(config, root));
         network.Pack();
         return new TransformerModel(weights, network);

@@ -112,6 +112,15 @@ public sealed unsafe class FlatIndex : VectorIndex
         }
     }
 
+    /// <summary>flat-f16 stores only what float16 can hold: |x| ≤ 65504, or the value would become ±Inf.</summary>
+    private protected override void CheckStorable(ReadOnlySpan<float> v, int row)
+    {
+        if (Encoding != FlatEncoding.Float16) return;
+        for (int j = 0; j < v.Length; j++)
+            if (MathF.Abs(v[j]) > (float)Half.MaxValue)
+                throw new InputFormatException($"vector {row}: value {v[j].ToString(System.Globalization.CultureInfo.InvariantCulture)} at dimension {j} is beyond float16's range (±65504) of kind {KindF16}; use kind {KindF32} or scale the vectors");
+    }
+
     private void Train(float[] vectors, int n)
     {
         int d = Dimension, dp = PaddedDimension;
@@ -346,6 +355,9 @@ public sealed unsafe class FlatIndex : VectorIndex
                 if (qe.Bytes != 2L * dp * 4) throw new InputFormatException($"{Path.Combine(directory, qe.Name)}: holds {qe.Bytes} bytes, expected {2 * dp * 4}");
                 index._min = new ReadOnlySpan<float>(qf.Pointer + IndexDataFile.HeaderBytes, dp).ToArray();
                 index._scale = new ReadOnlySpan<float>(qf.Pointer + IndexDataFile.HeaderBytes + dp * 4, dp).ToArray();
+                for (int j = 0; j < m.Dimension; j++)
+                    if (!float.IsFinite(index._min[j]) || !float.IsFinite(index._scale[j]) || index._scale[j] < 0)
+                        throw new InputFormatException($"{Path.Combine(directory, qe.Name)}: dimension {j} has min {index._min[j].ToString(System.Globalization.CultureInfo.InvariantCulture)} and scale {index._scale[j].ToString(System.Globalization.CultureInfo.InvariantCulture)}; expected finite values and a non-negative scale (the file is damaged)");
                 var oe = RequireFile(m, directory, "originals");
                 if (oe.Bytes != (long)items.Slots * m.Dimension * 4)
                     throw new InputFormatException($"{Path.Combine(directory, oe.Name)}: holds {oe.Bytes} bytes, expected {(long)items.Slots * m.Dimension * 4}");

@@ -489,14 +489,43 @@ public sealed unsafe class HnswIndex : VectorIndex
             if (pos != p.Length) throw new InputFormatException($"{gpath}: graph file has {p.Length - pos} trailing bytes");
             if (n > 0 && (index._entry < 0 || index._entry >= n || index._maxLevel != index._levels[index._entry]))
                 throw new InputFormatException($"{gpath}: entry point {index._entry} is invalid");
-            foreach (var id in index._links0)
-                if ((uint)id >= (uint)Math.Max(n, 1) && id != 0) throw new InputFormatException($"{gpath}: neighbour id {id} is out of range");
+            if (n == 0 && (index._entry != -1 || index._maxLevel != -1))
+                throw new InputFormatException($"{gpath}: an empty graph must have entry point -1, got {index._entry}");
+            index.ValidateGraph(gpath);
             return index;
         }
         catch
         {
             index.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Every neighbour list on every layer of a loaded graph: count within the layer's maximum (2M on layer 0, M
+    /// above), ids in range, and each neighbour present on that layer (its level at least the layer's). Search reads
+    /// these lists unchecked, so a damaged graph must fail here, not as an out-of-bounds read.
+    /// </summary>
+    private void ValidateGraph(string gpath)
+    {
+        int n = _nodes;
+        for (int node = 0; node < n; node++)
+        {
+            for (int level = 0; level <= _levels[node]; level++)
+            {
+                var (arr, off) = List(node, level);
+                int count = arr[off], max = level == 0 ? _m0 : _m;
+                if (count < 0 || count > max)
+                    throw new InputFormatException($"{gpath}: node {node} has {count} neighbours on layer {level}; the layer holds at most {max} (the file is damaged)");
+                for (int i = 0; i < count; i++)
+                {
+                    int id = arr[off + 1 + i];
+                    if ((uint)id >= (uint)n)
+                        throw new InputFormatException($"{gpath}: node {node}, layer {level}: neighbour id {id} is out of range (the graph has {n} nodes)");
+                    if (_levels[id] < level)
+                        throw new InputFormatException($"{gpath}: node {node}, layer {level}: neighbour {id} does not reach that layer (the file is damaged)");
+                }
+            }
         }
     }
 

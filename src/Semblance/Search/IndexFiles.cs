@@ -61,63 +61,56 @@ public sealed class IndexManifest
         var lines = text.Split('\n');
         if (lines.Length < 2 || !lines[1].StartsWith("crc32c ", StringComparison.Ordinal))
             throw new InputFormatException($"{path}: not a Semblance index manifest (expected a JSON line and a 'crc32c' line)");
+        if (lines.Length != 3 || lines[2].Length != 0)
+            throw new InputFormatException($"{path}: manifest is truncated or has trailing text (expected exactly two lines, each ending in a newline)");
         var crc = Crc32C.Compute(Encoding.UTF8.GetBytes(lines[0])).ToString("x8", CultureInfo.InvariantCulture);
         if (lines[1][7..].Trim() != crc)
-            throw new InputFormatException($"{path}: checksum mismatch (file is corrupt; expected crc32c {lines[1][7..].Trim()}, got {crc})");
-        JsonObject o;
-        try
-        {
-            o = JsonNode.Parse(lines[0])?.AsObject() ?? throw new JsonException("not an object");
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
-        {
-            throw new InputFormatException($"{path}: malformed manifest JSON ({e.Message})");
-        }
-        if (o["format"]?.GetValue<string>() != FormatName) throw new InputFormatException($"{path}: not a Semblance index manifest (format field is not '{FormatName}')");
-        int version = Get<int>(o, "version", path);
+            throw new InputFormatException($"{path}: checksum mismatch (file is corrupt; expected crc32c {SemblanceException.Excerpt(lines[1][7..].Trim(), 16)}, got {crc})");
+        static InputFormatException Error(string m) => new(m);
+        var o = IO.StrictJson.ParseNode(Encoding.UTF8.GetBytes(lines[0]), path, Error) as JsonObject
+            ?? throw new InputFormatException($"{path}: the manifest's first line is not a JSON object");
+        T Field<T>(JsonObject obj, string name) => IO.StrictJson.Field<T>(obj, name, path, Error)!;
+        if (IO.StrictJson.Field<string>(o, "format", path, Error, optional: true) != FormatName)
+            throw new InputFormatException($"{path}: not a Semblance index manifest (format field is not '{FormatName}')");
+        int version = Field<int>(o, "version");
         if (version > CurrentVersion)
             throw new InputFormatException($"{path}: index format version {version} was written by a newer Semblance; this build reads versions up to {CurrentVersion}");
         if (version < 1) throw new InputFormatException($"{path}: index format version {version} is invalid (expected 1..{CurrentVersion})");
         var files = new Dictionary<string, IndexFileEntry>();
-        foreach (var (role, node) in o["files"]?.AsObject() ?? throw new InputFormatException($"{path}: manifest has no 'files'"))
+        var filesNode = o["files"] as JsonObject ?? throw new InputFormatException($"{path}: manifest field 'files' is missing or not an object");
+        foreach (var (role, node) in filesNode)
         {
-            var f = node!.AsObject();
-            var name = Get<string>(f, "name", path);
-            if (name.Contains('/') || name.Contains('\\') || name.StartsWith('.')) throw new InputFormatException($"{path}: file name '{name}' is not a plain file name");
-            if (!uint.TryParse(Get<string>(f, "crc32c", path), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var c))
-                throw new InputFormatException($"{path}: files.{role}.crc32c is not 8 hex digits");
-            files[role] = new IndexFileEntry(name, Get<long>(f, "bytes", path), c);
+            var f = node as JsonObject ?? throw new InputFormatException($"{path}: files.{SemblanceException.Excerpt(role)} is not an object");
+            var name = Field<string>(f, "name");
+            if (name.Length == 0 || name.Contains('/') || name.Contains('\\') || name.StartsWith('.') || name.Contains('\0'))
+                throw new InputFormatException($"{path}: file name {SemblanceException.Excerpt(name)} is not a plain file name");
+            var crcText = Field<string>(f, "crc32c");
+            if (crcText.Length != 8 || !uint.TryParse(crcText, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var c))
+                throw new InputFormatException($"{path}: files.{SemblanceException.Excerpt(role)}.crc32c is not 8 hex digits");
+            long bytes = Field<long>(f, "bytes");
+            if (bytes < 0) throw new InputFormatException($"{path}: files.{SemblanceException.Excerpt(role)}.bytes is negative");
+            files[role] = new IndexFileEntry(name, bytes, c);
         }
         return new IndexManifest
         {
             Version = version,
-            Generation = Get<long>(o, "generation", path),
-            Kind = Get<string>(o, "kind", path),
-            Metric = Get<string>(o, "metric", path),
-            Dimension = Get<int>(o, "dimension", path),
-            Count = Get<long>(o, "count", path),
-            Slots = Get<long>(o, "slots", path),
+            Generation = Field<long>(o, "generation"),
+            Kind = Field<string>(o, "kind"),
+            Metric = Field<string>(o, "metric"),
+            Dimension = Field<int>(o, "dimension"),
+            Count = Field<long>(o, "count"),
+            Slots = Field<long>(o, "slots"),
             Encoder = version >= 2 ? IndexEncoder.FromJson(o["encoder"], path)
-                : Opt(o, "model", path) is { } model ? new IndexEncoder { Model = model, Whitening = Opt(o, "whitening", path) } : null,
-            Parameters = o["parameters"]?.AsObject() is { } p ? (JsonObject)JsonNode.Parse(p.ToJsonString())! : [],
+                : IO.StrictJson.Field<string>(o, "model", path, Error, optional: true) is { } model
+                    ? new IndexEncoder { Model = model, Whitening = IO.StrictJson.Field<string>(o, "whitening", path, Error, optional: true) } : null,
+            Parameters = o["parameters"] switch
+            {
+                null => [],
+                JsonObject p => (JsonObject)JsonNode.Parse(p.ToJsonString())!,
+                _ => throw new InputFormatException($"{path}: manifest field 'parameters' is not an object"),
+            },
             Files = files,
         };
-    }
-
-    private static string? Opt(JsonObject o, string name, string path) =>
-        o[name] is null ? null : Get<string>(o, name, path);
-
-    private static T Get<T>(JsonObject o, string name, string path)
-    {
-        try
-        {
-            var n = o[name] ?? throw new InputFormatException($"{path}: manifest field '{name}' is missing");
-            return n.GetValue<T>();
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
-        {
-            throw new InputFormatException($"{path}: manifest field '{name}' has the wrong type (expected {typeof(T).Name})");
-        }
     }
 }
 
@@ -351,8 +344,8 @@ internal static partial class IndexDirectory
         }
     }
 
-    /// <summary>Data files (<c>ROLE.GEN.bin</c>) and crash-left temp files (<c>.NAME.PID.GUID.tmp</c>) of an index writer.</summary>
-    [System.Text.RegularExpressions.GeneratedRegex(@"^((items|vectors|graph|quantizer|originals)\.[0-9]+\.bin|\..+\.[0-9]+\.[0-9a-f]{32}\.tmp)$")]
+    /// <summary>Data files (<c>ROLE.GEN.bin</c>) and crash-left temp files (<c>.NAME….tmp</c>) of an index writer.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^((items|vectors|graph|quantizer|originals)\.[0-9]+\.bin|\..+\.tmp)$")]
     private static partial System.Text.RegularExpressions.Regex OwnFileName();
 
     /// <summary>An index directory: it carries the index marker, or (written before markers existed) a manifest.</summary>
@@ -368,6 +361,8 @@ internal static partial class IndexDirectory
     public static void Claim(string directory, bool replace, bool create = true)
     {
         const string hint = "use 'semblance index add', choose a new directory, or pass --force to replace it";
+        // An index directory without a manifest (a build that failed before its first commit) holds no index to lose.
+        replace = replace || !HasManifest(directory);
         if (create) IO.OutputDirectory.Claim(directory, IndexManifest.FormatName, replace, hint, HasManifest);
         else IO.OutputDirectory.Check(directory, IndexManifest.FormatName, replace, hint, HasManifest);
     }

@@ -81,12 +81,14 @@ internal sealed class ItemStore
         var p = new ReadOnlySpan<byte>(file.Pointer + IndexDataFile.HeaderBytes, (int)Math.Min(len, int.MaxValue));
         if (p.Length < 8) throw new InputFormatException($"{path}: items file is truncated");
         long n = BinaryPrimitives.ReadInt64LittleEndian(p);
-        if (n < 0 || 8 + n * 17 > p.Length) throw new InputFormatException($"{path}: items file is truncated or has a bad count ({n})");
+        // Each item needs at least 17 bytes (flags + two offsets); dividing avoids the wrap of n * 17.
+        if (n < 0 || n > (p.Length - 8) / 17) throw new InputFormatException($"{path}: items file is truncated or has a bad count ({n})");
         var flags = p.Slice(8, (int)n);
         int idEnds = 8 + (int)n, payEnds = idEnds + 8 * (int)n, idBase = payEnds + 8 * (int)n;
         long idTotal = n == 0 ? 0 : BinaryPrimitives.ReadInt64LittleEndian(p[(idEnds + 8 * ((int)n - 1))..]);
         long payTotal = n == 0 ? 0 : BinaryPrimitives.ReadInt64LittleEndian(p[(payEnds + 8 * ((int)n - 1))..]);
-        if (idBase + idTotal + payTotal != p.Length) throw new InputFormatException($"{path}: items file sizes are inconsistent");
+        if (idTotal < 0 || payTotal < 0 || idTotal > p.Length || payTotal > p.Length || idBase + idTotal + payTotal != p.Length)
+            throw new InputFormatException($"{path}: items file sizes are inconsistent");
         int payBase = idBase + (int)idTotal;
         long idStart = 0, payStart = 0;
         var utf8 = new UTF8Encoding(false, true);
@@ -95,13 +97,23 @@ internal sealed class ItemStore
             long idEnd = BinaryPrimitives.ReadInt64LittleEndian(p[(idEnds + 8 * i)..]);
             long payEnd = BinaryPrimitives.ReadInt64LittleEndian(p[(payEnds + 8 * i)..]);
             if (idEnd < idStart || payEnd < payStart || idEnd > idTotal || payEnd > payTotal) throw new InputFormatException($"{path}: items file offsets are inconsistent at item {i}");
-            var id = utf8.GetString(p.Slice(idBase + (int)idStart, (int)(idEnd - idStart)));
-            string? payload = (flags[i] & 2) != 0 ? utf8.GetString(p.Slice(payBase + (int)payStart, (int)(payEnd - payStart))) : null;
+            string id;
+            string? payload;
+            try
+            {
+                id = utf8.GetString(p.Slice(idBase + (int)idStart, (int)(idEnd - idStart)));
+                payload = (flags[i] & 2) != 0 ? utf8.GetString(p.Slice(payBase + (int)payStart, (int)(payEnd - payStart))) : null;
+            }
+            catch (DecoderFallbackException)
+            {
+                throw new InputFormatException($"{path}: item {i}: id or payload is not valid UTF-8 (the file is damaged)");
+            }
+            if ((flags[i] & ~3) != 0) throw new InputFormatException($"{path}: item {i}: unknown flag bits {flags[i]:x2}");
             bool deleted = (flags[i] & 1) != 0;
             store._ids.Add(id);
             store._payloads.Add(payload);
             store._deleted.Add(deleted);
-            if (!deleted && !store._slotOf.TryAdd(id, i)) throw new InputFormatException($"{path}: id '{id}' appears twice");
+            if (!deleted && !store._slotOf.TryAdd(id, i)) throw new InputFormatException($"{path}: id {SemblanceException.Excerpt(id)} appears twice");
             idStart = idEnd;
             payStart = payEnd;
         }

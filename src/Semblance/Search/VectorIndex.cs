@@ -57,11 +57,20 @@ public abstract class VectorIndex : IVectorIndex
 
     private protected VectorIndex(int dimension, Metric metric, ItemStore? items = null)
     {
-        if (dimension < 1) throw new SemblanceException($"index dimension must be at least 1, got {dimension}");
+        if (dimension is < 1 or > MaxDimension) throw new SemblanceException($"index dimension must be between 1 and {MaxDimension}, got {dimension}");
         Dimension = dimension;
         Metric = metric;
         Items = items ?? new ItemStore();
     }
+
+    /// <summary>Largest vector dimension an index accepts (a sanity bound: no embedding model comes near it).</summary>
+    public const int MaxDimension = 1 << 20;
+
+    /// <summary>
+    /// Largest squared L2 norm a stored or query vector may have: float.MaxValue / 4, so that every inner product
+    /// (|q·x| ≤ |q||x|) and every squared distance (|q − x|² ≤ (|q| + |x|)²) stays a finite float.
+    /// </summary>
+    public const float MaxSquaredNorm = float.MaxValue / 4;
 
     public int Dimension { get; }
     public Metric Metric { get; }
@@ -122,6 +131,7 @@ public abstract class VectorIndex : IVectorIndex
         if ((long)Items.Slots + n > int.MaxValue - 16) throw new SemblanceException($"the index would exceed {int.MaxValue - 16} items");
         Items.Validate(ids, allowPresent: replace);
         var prepared = Prepare(vectors, n, "vector");
+        for (int i = 0; i < n; i++) CheckStorable(prepared.AsSpan(i * Dimension, Dimension), i);
         Fields.Add(Items.Slots, n, fields);
         if (replace) foreach (var id in ids) Items.Remove(id);
         AddCore(prepared, n);
@@ -154,6 +164,9 @@ public abstract class VectorIndex : IVectorIndex
         {
             float qq = Metric == Metric.L2 ? SquaredNorm(prepared.AsSpan(q * Dimension, Dimension)) : 0;
             result[q] = raw[q].Select(h => new SearchHit(Items.Id(h.Slot), PublicScore(h.Score, qq), Items.Text(h.Slot), Fields.Json(h.Slot))).ToArray();
+            foreach (var hit in result[q])
+                if (!float.IsFinite(hit.Score))
+                    throw new InputFormatException($"query {q}: the score against item {SemblanceException.Excerpt(hit.Id)} is {hit.Score.ToString(System.Globalization.CultureInfo.InvariantCulture)}; the stored vectors are damaged or too large for metric {MetricName(Metric)}");
         }
         return result;
     }
@@ -288,7 +301,13 @@ public abstract class VectorIndex : IVectorIndex
 
     internal static float SquaredNorm(ReadOnlySpan<float> v) => Numerics.Distance.Dot(v, v);
 
-    /// <summary>Copies and checks vectors (finite values; non-zero for cosine) and normalises them for cosine.</summary>
+    /// <summary>Checks a prepared vector (row <paramref name="row"/> of an Add batch) can be stored by this kind without loss.</summary>
+    private protected virtual void CheckStorable(ReadOnlySpan<float> v, int row) { }
+
+    /// <summary>
+    /// Copies and checks vectors (finite values, squared norm at most <see cref="MaxSquaredNorm"/>; non-zero for
+    /// cosine) and normalises them for cosine.
+    /// </summary>
     private protected float[] Prepare(ReadOnlySpan<float> vectors, int n, string what)
     {
         var copy = vectors.ToArray();
@@ -297,12 +316,22 @@ public abstract class VectorIndex : IVectorIndex
             var v = copy.AsSpan(i * Dimension, Dimension);
             for (int j = 0; j < v.Length; j++)
                 if (!float.IsFinite(v[j])) throw new InputFormatException($"{what} {i}: value at dimension {j} is {v[j].ToString(System.Globalization.CultureInfo.InvariantCulture)}; vectors must be finite (no NaN or infinity)");
+            double norm2 = 0;
+            foreach (float x in v) norm2 += (double)x * x;
             if (Metric == Metric.Cosine)
             {
+                if (norm2 == 0) throw new InputFormatException($"{what} {i}: vector is all zeros; cosine similarity needs a non-zero vector");
                 float norm = MathF.Sqrt(SquaredNorm(v));
-                if (norm == 0) throw new InputFormatException($"{what} {i}: vector is all zeros; cosine similarity needs a non-zero vector");
-                System.Numerics.Tensors.TensorPrimitives.Divide(v, norm, v);
+                if (float.IsFinite(norm) && norm > 0) System.Numerics.Tensors.TensorPrimitives.Divide(v, norm, v);
+                else
+                {
+                    // The float32 norm over- or underflows: normalise in double instead of dividing by Inf or 0.
+                    double dn = Math.Sqrt(norm2);
+                    for (int j = 0; j < v.Length; j++) v[j] = (float)(v[j] / dn);
+                }
             }
+            else if (norm2 > MaxSquaredNorm)
+                throw new InputFormatException($"{what} {i}: squared norm {norm2.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)} exceeds {MaxSquaredNorm.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)}; scores of vectors this large overflow float32 (scale the vectors down)");
         }
         return copy;
     }

@@ -129,7 +129,7 @@ internal static class BertTokenizerLoader
 
     private static BertTokenizerOptions ReadPostProcessor(JsonElement root, string path, BertTokenizerOptions options)
     {
-        if (!root.TryGetProperty("post_processor", out var processor) || processor.ValueKind == JsonValueKind.Null)
+        if (!IO.StrictJson.TryGet(root, "post_processor", out var processor) || processor.ValueKind == JsonValueKind.Null)
             return options;
         if (processor.ValueKind != JsonValueKind.Object)
             throw new ModelFormatException($"{path}: post_processor is {Describe(processor)}; expected an object");
@@ -145,12 +145,12 @@ internal static class BertTokenizerLoader
                 };
             case "TemplateProcessing":
             {
-                if (!processor.TryGetProperty("single", out var single) || single.ValueKind != JsonValueKind.Array
+                if (!IO.StrictJson.TryGet(processor, "single", out var single) || single.ValueKind != JsonValueKind.Array
                     || single.GetArrayLength() != 3)
                     throw new ModelFormatException($"{path}: post_processor.single is not a 3-part template; {expected}");
                 var parts = single.EnumerateArray().ToArray();
                 string cls = TemplateSpecial(parts[0], processor, path, expected);
-                if (!parts[1].TryGetProperty("Sequence", out var sequence) || GetString(sequence, "id", "Sequence.id", path) != "A"
+                if (!IO.StrictJson.TryGet(parts[1], "Sequence", out var sequence) || GetString(sequence, "id", "Sequence.id", path) != "A"
                     || GetInt(sequence, "type_id", "Sequence.type_id", path) is not (null or 0))
                     throw new ModelFormatException($"{path}: post_processor.single[1] is not $A with type_id 0; {expected}");
                 string sep = TemplateSpecial(parts[2], processor, path, expected);
@@ -163,14 +163,14 @@ internal static class BertTokenizerLoader
 
     private static string TemplateSpecial(JsonElement part, JsonElement processor, string path, string expected)
     {
-        if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("SpecialToken", out var special)
+        if (part.ValueKind != JsonValueKind.Object || !IO.StrictJson.TryGet(part, "SpecialToken", out var special)
             || GetString(special, "id", "SpecialToken.id", path) is not { } key
             || GetInt(special, "type_id", "SpecialToken.type_id", path) is not (null or 0))
             throw new ModelFormatException($"{path}: post_processor.single has {part.GetRawText()} where a special token was expected; {expected}");
         // The template names an entry of special_tokens, whose "tokens" are what is actually inserted.
-        if (processor.TryGetProperty("special_tokens", out var map) && map.ValueKind == JsonValueKind.Object
-            && map.TryGetProperty(key, out var entry) && entry.ValueKind == JsonValueKind.Object
-            && entry.TryGetProperty("tokens", out var tokens) && tokens.ValueKind == JsonValueKind.Array)
+        if (IO.StrictJson.TryGet(processor, "special_tokens", out var map) && map.ValueKind == JsonValueKind.Object
+            && IO.StrictJson.TryGet(map, key, out var entry) && entry.ValueKind == JsonValueKind.Object
+            && IO.StrictJson.TryGet(entry, "tokens", out var tokens) && tokens.ValueKind == JsonValueKind.Array)
         {
             if (tokens.GetArrayLength() != 1 || tokens[0].ValueKind != JsonValueKind.String)
                 throw new ModelFormatException($"{path}: post_processor.special_tokens[\"{key}\"].tokens is {tokens.GetRawText()}; expected exactly one token");
@@ -181,7 +181,7 @@ internal static class BertTokenizerLoader
 
     private static string ReadPair(JsonElement processor, string name, string path)
     {
-        if (!processor.TryGetProperty(name, out var pair) || pair.ValueKind != JsonValueKind.Array || pair.GetArrayLength() != 2
+        if (!IO.StrictJson.TryGet(processor, name, out var pair) || pair.ValueKind != JsonValueKind.Array || pair.GetArrayLength() != 2
             || pair[0].ValueKind != JsonValueKind.String)
             throw new ModelFormatException($"{path}: post_processor.{name} is missing or malformed; expected [\"token\", id]");
         return pair[0].GetString()!;
@@ -213,7 +213,7 @@ internal static class BertTokenizerLoader
     /// <summary>Special-token names, from tokenizer_config.json or special_tokens_map.json (same keys).</summary>
     private static (BertTokenizerOptions, bool MaskConfigured) ReadSpecialTokens(JsonElement root, string path, BertTokenizerOptions options)
     {
-        bool maskConfigured = root.TryGetProperty("mask_token", out _);
+        bool maskConfigured = IO.StrictJson.TryGet(root, "mask_token", out _);
         var additional = GetTokenList(root, "additional_special_tokens", path);
         options = options with
         {
@@ -235,7 +235,7 @@ internal static class BertTokenizerLoader
     /// </summary>
     private static int? ReadModelMaxLength(JsonElement root, string path)
     {
-        if (!root.TryGetProperty("model_max_length", out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        if (!IO.StrictJson.TryGet(root, "model_max_length", out var value) || value.ValueKind == JsonValueKind.Null) return null;
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out double length) || length != Math.Floor(length) || length < 1)
             throw new ModelFormatException($"{path}: model_max_length is {Describe(value)}; expected a positive integer");
         return length > int.MaxValue ? null : (int)length;
@@ -244,7 +244,7 @@ internal static class BertTokenizerLoader
     private static List<(int Id, string Content)> ReadAddedTokens(JsonElement root, string name, string path)
     {
         var result = new List<(int, string)>();
-        if (!root.TryGetProperty(name, out var array) || array.ValueKind == JsonValueKind.Null) return result;
+        if (!IO.StrictJson.TryGet(root, name, out var array) || array.ValueKind == JsonValueKind.Null) return result;
         if (array.ValueKind != JsonValueKind.Array)
             throw new ModelFormatException($"{path}: {name} is {Describe(array)}; expected an array of added tokens");
         int index = 0;
@@ -266,7 +266,7 @@ internal static class BertTokenizerLoader
     private static List<(int Id, string Content)> ReadAddedTokensDecoder(JsonElement root, string path)
     {
         var result = new List<(int, string)>();
-        if (!root.TryGetProperty("added_tokens_decoder", out var map) || map.ValueKind == JsonValueKind.Null) return result;
+        if (!IO.StrictJson.TryGet(root, "added_tokens_decoder", out var map) || map.ValueKind == JsonValueKind.Null) return result;
         if (map.ValueKind != JsonValueKind.Object)
             throw new ModelFormatException($"{path}: added_tokens_decoder is {Describe(map)}; expected an object of id → token");
         foreach (var entry in map.EnumerateObject())
@@ -313,19 +313,7 @@ internal static class BertTokenizerLoader
 
     private static JsonDocument ReadObject(string path)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(File.ReadAllBytes(path), JsonOptions);
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException($"{path}: invalid JSON ({e.Message}); expected a JSON object", e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ModelFormatException($"{path}: cannot be read ({e.Message})", e);
-        }
+        var document = IO.StrictJson.ReadFile(path, static m => new ModelFormatException(m), JsonOptions);
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
             var kind = Describe(document.RootElement);
@@ -337,7 +325,7 @@ internal static class BertTokenizerLoader
 
     private static JsonElement RequireObject(JsonElement parent, string name, string path)
     {
-        if (!parent.TryGetProperty(name, out var value))
+        if (!IO.StrictJson.TryGet(parent, name, out var value))
             throw new ModelFormatException($"{path}: \"{name}\" is missing; expected an object");
         if (value.ValueKind != JsonValueKind.Object)
             throw new ModelFormatException($"{path}: \"{name}\" is {Describe(value)}; expected an object");
@@ -346,7 +334,7 @@ internal static class BertTokenizerLoader
 
     private static string? GetString(JsonElement parent, string name, string field, string path)
     {
-        if (!parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        if (!IO.StrictJson.TryGet(parent, name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
         if (value.ValueKind != JsonValueKind.String)
             throw new ModelFormatException($"{path}: {field} is {Describe(value)}; expected a string");
         return value.GetString();
@@ -357,7 +345,7 @@ internal static class BertTokenizerLoader
 
     private static bool? GetNullableBool(JsonElement parent, string name, string field, string path, out bool present)
     {
-        present = parent.TryGetProperty(name, out var value);
+        present = IO.StrictJson.TryGet(parent, name, out var value);
         if (!present || value.ValueKind == JsonValueKind.Null) return null;
         if (value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
             throw new ModelFormatException($"{path}: {field} is {Describe(value)}; expected true, false or null");
@@ -373,7 +361,7 @@ internal static class BertTokenizerLoader
 
     private static int? GetInt(JsonElement parent, string name, string field, string path)
     {
-        if (!parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        if (!IO.StrictJson.TryGet(parent, name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out int result))
             throw new ModelFormatException($"{path}: {field} is {Describe(value)}; expected an integer");
         return result;
@@ -381,7 +369,7 @@ internal static class BertTokenizerLoader
 
     private static IReadOnlyList<string>? GetStringList(JsonElement parent, string name, string path)
     {
-        if (!parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        if (!IO.StrictJson.TryGet(parent, name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
         if (value.ValueKind != JsonValueKind.Array || value.EnumerateArray().Any(v => v.ValueKind != JsonValueKind.String))
             throw new ModelFormatException($"{path}: {name} is {Describe(value)}; expected an array of strings or null");
         return value.EnumerateArray().Select(v => v.GetString()!).ToArray();
@@ -390,13 +378,13 @@ internal static class BertTokenizerLoader
     /// <summary>A special token written as a string or as a serialized AddedToken <c>{"content": ...}</c>.</summary>
     private static string? GetToken(JsonElement parent, string name, string path)
     {
-        if (!parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        if (!IO.StrictJson.TryGet(parent, name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
         return TokenText(value, name, path);
     }
 
     private static IReadOnlyList<string>? GetTokenList(JsonElement parent, string name, string path)
     {
-        if (!parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        if (!IO.StrictJson.TryGet(parent, name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
         if (value.ValueKind != JsonValueKind.Array)
             throw new ModelFormatException($"{path}: {name} is {Describe(value)}; expected an array of tokens");
         return value.EnumerateArray().Select((v, i) => TokenText(v, $"{name}[{i}]", path)).ToArray();
@@ -405,7 +393,7 @@ internal static class BertTokenizerLoader
     private static string TokenText(JsonElement value, string field, string path)
     {
         if (value.ValueKind == JsonValueKind.String) return value.GetString()!;
-        if (value.ValueKind == JsonValueKind.Object && value.TryGetProperty("content", out var content)
+        if (value.ValueKind == JsonValueKind.Object && IO.StrictJson.TryGet(value, "content", out var content)
             && content.ValueKind == JsonValueKind.String)
             return content.GetString()!;
         throw new ModelFormatException($"{path}: {field} is {Describe(value)}; expected a token string or {{\"content\": \"...\"}}");
@@ -415,7 +403,7 @@ internal static class BertTokenizerLoader
     {
         JsonValueKind.Object => "an object",
         JsonValueKind.Array => "an array",
-        JsonValueKind.String => $"the string \"{value.GetString()}\"",
+        JsonValueKind.String => $"the string {SemblanceException.Excerpt(value.GetString())}",
         JsonValueKind.Number => $"the number {value.GetRawText()}",
         JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
         JsonValueKind.Null => "null",

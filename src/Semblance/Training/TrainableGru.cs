@@ -47,6 +47,8 @@ public sealed class TrainableGru : ITrainableModel
     private sealed class InitialWeights(GruConfig config, int seed) : ITensorSource
     {
         private readonly Random _rng = new(seed);
+
+        public string Source => "fresh initialisation";
         private readonly float _bound = 1f / MathF.Sqrt(config.HiddenSize);
 
         public bool Contains(string name) => false;
@@ -64,11 +66,11 @@ public sealed class TrainableGru : ITrainableModel
     }
 
     /// <summary>Loads a checkpoint directory written by <see cref="Save"/> (or by PyTorch under the same names) as float32 copies.</summary>
-    public static TrainableGru Load(string modelDir)
+    public static TrainableGru Load(string modelDir, bool allowNonFinite = false)
     {
         if (!Directory.Exists(modelDir)) throw new ModelFormatException($"{modelDir}: model directory not found");
         var config = GruConfig.Load(Path.Combine(modelDir, TransformerLoader.ConfigFileName));
-        using var weights = ModelWeights.Open(modelDir);
+        using var weights = ModelWeights.Open(modelDir, allowNonFinite);
         return new TrainableGru(GruNetwork.Load(config, weights.Root));
     }
 

@@ -15,7 +15,7 @@ public static class TrainableModels
         [.. TransformerConfig.SupportedModelTypes.Append(GruConfig.ModelTypeName).Order(StringComparer.Ordinal)];
 
     /// <summary>The model of a checkpoint directory (Hugging Face layout or a semblance-gru checkpoint).</summary>
-    public static ITrainableModel Load(string dir)
+    public static ITrainableModel Load(string dir, bool allowNonFinite = false)
     {
         var configPath = Path.Combine(dir, TransformerLoader.ConfigFileName);
         if (File.Exists(configPath) && Embeddings.BackendRegistry.ReadModelType(dir) is var type && !TrainableModelTypes.Contains(type))
@@ -28,8 +28,8 @@ public static class TrainableModels
                     : $"{configPath}: model_type '{type}' is not supported; train takes {trainable} (encode also runs {string.Join(", ", Embeddings.BackendRegistry.ModelTypes.Except(TrainableModelTypes).Order(StringComparer.Ordinal))})");
         }
         return GruConfig.Declares(Path.Combine(dir, TransformerLoader.ConfigFileName))
-            ? TrainableGru.Load(dir)
-            : TrainableTransformer.Load(dir);
+            ? TrainableGru.Load(dir, allowNonFinite)
+            : TrainableTransformer.Load(dir, allowNonFinite);
     }
 
     /// <summary>A one-phrase description of the model a config.json describes; equal strings mean interchangeable weights.</summary>

@@ -47,11 +47,12 @@ public sealed class TrainableTransformer : ITrainableModel
         _byName.TryGetValue(name, out var p) ? p : throw new KeyNotFoundException($"the model has no parameter '{name}'");
 
     /// <summary>Loads config.json and the safetensors weights of a Hugging Face BERT or RoFormer directory as float32 copies.</summary>
-    public static TrainableTransformer Load(string modelDir)
+    public static TrainableTransformer Load(string modelDir, bool allowNonFinite = false)
     {
         var config = TransformerLoader.LoadConfig(modelDir);
-        using var weights = ModelWeights.Open(modelDir);
+        using var weights = ModelWeights.Open(modelDir, allowNonFinite);
         var root = TransformerNetwork.Root(config, weights);
+        root.Prefix("encoder").RequireLayers(config.NumHiddenLayers, "attention.self.query.weight");
         return new TrainableTransformer(TransformerNetwork.Load(config, root, TransformerNetwork.HasPoolerWeights(config, root)));
     }
 
@@ -60,13 +61,22 @@ public sealed class TrainableTransformer : ITrainableModel
     /// biases 0, LayerNorm γ = 1 and β = 0, the pad_token_id embedding row 0. Deterministic in <paramref name="seed"/>:
     /// values are drawn in the order the modules load their tensors (state_dict order).
     /// </summary>
-    public static TrainableTransformer Initialize(TransformerConfig config, int seed) =>
-        new(TransformerNetwork.Load(config, new WeightView(new InitialWeights(config, seed), "", 0), pooler: !config.IsRoFormer));
+    public static TrainableTransformer Initialize(TransformerConfig config, int seed)
+    {
+        double bytes = config.ParameterCount() * sizeof(float);
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes > available)
+            throw new SemblanceException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"the config describes {config.ParameterCount():G4} parameters ({bytes / (1 << 30):F1} GiB), more than the {available / (double)(1 << 30):F1} GiB of memory available; check num_hidden_layers, hidden_size, intermediate_size and vocab_size"));
+        return new(TransformerNetwork.Load(config, new WeightView(new InitialWeights(config, seed), "", 0), pooler: !config.IsRoFormer));
+    }
 
     /// <summary>The tensor source of <see cref="Initialize"/>: every requested tensor drawn fresh, none "present".</summary>
     private sealed class InitialWeights(TransformerConfig config, int seed) : ITensorSource
     {
         private readonly Random _rng = new(seed);
+
+        public string Source => "fresh initialisation";
 
         public bool Contains(string name) => false;
 

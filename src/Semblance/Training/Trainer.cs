@@ -252,7 +252,7 @@ public sealed class Trainer
             return;
         }
         var configFile = Path.Combine(source, TransformerLoader.ConfigFileName);
-        var loaded = TrainableModels.Load(source);
+        var loaded = TrainableModels.Load(source, _o.AllowNonFinite);
         (_model, _vocabSize, _maxLength) = (loaded, loaded.VocabSize, Math.Min(_o.MaxLength, loaded.MaxPositions));
         _tokenizer = BertTokenizer.Load(source);
         _configJson = File.ReadAllText(configFile);
@@ -271,29 +271,24 @@ public sealed class Trainer
     {
         var dir = ResumeCheckpoint(_o.ResumeDir!);
         var statePath = Path.Combine(dir, StateFile);
-        JsonNode? root;
-        try
-        {
-            root = JsonNode.Parse(File.ReadAllText(statePath));
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException($"{statePath}: malformed JSON ({e.Message})", e);
-        }
-        if (root?["format"]?.GetValue<string>() != StateFormat || root["version"]?.GetValue<int>() != StateVersion)
+        static ModelFormatException Error(string m) => new(m);
+        var root = StrictJson.ReadNode(statePath, Error) as JsonObject ?? throw new ModelFormatException($"{statePath}: expected a JSON object");
+        T Field<T>(string name) => StrictJson.Field<T>(root, name, statePath, Error)!;
+        if (StrictJson.Field<string>(root, "format", statePath, Error, optional: true) != StateFormat || Field<int>("version") != StateVersion)
             throw new ModelFormatException($"{statePath}: expected format \"{StateFormat}\" version {StateVersion}");
-        string loss = root["loss"]!.GetValue<string>();
+        string loss = Field<string>("loss");
         if (loss != _o.Loss.Name) throw new SemblanceException($"--resume {_o.ResumeDir}: the checkpoint was trained with --loss {loss}, not {_o.Loss}");
         var state = new State
         {
-            Step = root["step"]!.GetValue<long>(),
-            Epoch = root["epoch"]!.GetValue<int>(),
-            Batch = root["batch_in_epoch"]!.GetValue<int>(),
-            BestSpearman = root["best_dev_spearman"] is { } best ? best.GetValue<double>() : double.NaN,
-            BestStep = root["best_step"]!.GetValue<long>(),
+            Step = Field<long>("step"),
+            Epoch = Field<int>("epoch"),
+            Batch = Field<int>("batch_in_epoch"),
+            BestSpearman = root["best_dev_spearman"] is null ? double.NaN : Field<double>("best_dev_spearman"),
+            BestStep = Field<long>("best_step"),
         };
         var moments = SafeTensorsContent.Read(Path.Combine(dir, OptimizerFile));
-        long step = long.Parse(moments.RequireMetadata("step"), CultureInfo.InvariantCulture);
+        if (!long.TryParse(moments.RequireMetadata("step"), NumberStyles.None, CultureInfo.InvariantCulture, out long step))
+            throw new ModelFormatException($"{Path.Combine(dir, OptimizerFile)}: __metadata__ step is not a non-negative integer");
         var entries = moments.Names.Where(n => n.StartsWith("exp_avg.", StringComparison.Ordinal))
             .Select(n => n["exp_avg.".Length..])
             .Select(name => (name, moments.Get("exp_avg." + name, -1), moments.Get("exp_avg_sq." + name, -1)));

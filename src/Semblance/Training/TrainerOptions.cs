@@ -56,6 +56,9 @@ public sealed record TrainerOptions
     /// </summary>
     public bool Force { get; init; }
 
+    /// <summary>Load weights holding NaN/±Inf (refused by default); a non-finite loss still stops the run.</summary>
+    public bool AllowNonFinite { get; init; }
+
     public double WeightDecay { get; init; } = 0.01;
 
     public double MaxGradNorm { get; init; } = 1.0;

@@ -22,7 +22,6 @@ public class OutputOwnershipTests
             ["vectors.1.bin"] = [4, 5, 6],
             ["photo.bin"] = [7],
             [".draft.tmp"] = [8],
-            [".x.1.0123456789abcdef0123456789abcdef.tmp"] = [9],
             ["config.json"] = "{\"mine\": true}"u8.ToArray(),
             ["notes.txt"] = "keep me"u8.ToArray(),
         };
@@ -177,5 +176,20 @@ public class OutputOwnershipTests
         var files = UserFiles(mine);
         AssertOneLineError(Run([.. common, "--output", mine, "--force"]), "not created by semblance");
         AssertUntouched(mine, files);
+    }
+
+    [Fact]
+    public void ADirectoryHoldingOnlyItsMarkerIsReusedAndAnotherKindIsRefused()
+    {
+        var dir = Path.Combine(SearchTestData.TempDir(), "out");
+        Assert.Equal(OutputDirectory.State.New, OutputDirectory.Claim(dir, "semblance-model", false, "pass --force"));
+        // A run that failed before writing anything left only the marker: the next run may use the directory.
+        Assert.Equal(OutputDirectory.State.New, OutputDirectory.Claim(dir, "semblance-model", false, "pass --force"));
+        File.WriteAllText(Path.Combine(dir, "config.json"), "{}");
+        Assert.Contains("already holds a semblance-model; pass --force", Assert.Throws<SemblanceException>(() => OutputDirectory.Claim(dir, "semblance-model", false, "pass --force")).Message);
+        Assert.Equal(OutputDirectory.State.Ours, OutputDirectory.Claim(dir, "semblance-model", true, "pass --force"));
+        Assert.Contains("holds a semblance-model, not a semblance-index", Assert.Throws<SemblanceException>(() => OutputDirectory.Claim(dir, "semblance-index", true, "")).Message);
+        File.WriteAllText(Path.Combine(Path.GetDirectoryName(dir)!, "file"), "x");
+        Assert.Contains("is a file", Assert.Throws<SemblanceException>(() => OutputDirectory.Check(Path.Combine(Path.GetDirectoryName(dir)!, "file"), "k", true, "")).Message);
     }
 }

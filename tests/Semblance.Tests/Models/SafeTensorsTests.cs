@@ -126,7 +126,7 @@ public sealed class SafeTensorsTests : IDisposable
     [Fact]
     public void MalformedHeaderJson()
     {
-        Assert.Contains("malformed safetensors header JSON", OpenFails(WriteRaw("bad.safetensors", "{\"w\": {\"dtype\": ", [])).Message);
+        Assert.Contains("safetensors header: malformed JSON", OpenFails(WriteRaw("bad.safetensors", "{\"w\": {\"dtype\": ", [])).Message);
         Assert.Contains("JSON object", OpenFails(WriteRaw("array.safetensors", "[1, 2]", [])).Message);
         Assert.Contains("needs \"dtype\"", OpenFails(WriteRaw("fields.safetensors", "{\"w\": {\"dtype\": \"F32\"}}", [])).Message);
         Assert.Contains("invalid shape", OpenFails(WriteRaw("shape.safetensors", "{\"w\": {\"dtype\": \"F32\", \"shape\": [-1], \"data_offsets\": [0, 0]}}", [])).Message);

@@ -165,6 +165,6 @@ public class IndexFilesTests
         var second = VectorIndex.ReadInfo(dir);
         Assert.Equal(first.Generation + 1, second.Generation);
         var names = Directory.GetFiles(dir).Select(Path.GetFileName).Order().ToArray();
-        Assert.Equal(new[] { IndexLock.FileName, IndexManifest.FileName }.Concat(second.Files.Values.Select(f => f.Name)).Order(), names);
+        Assert.Equal(new[] { IndexLock.FileName, IndexManifest.FileName, Semblance.IO.OutputDirectory.MarkerFile }.Concat(second.Files.Values.Select(f => f.Name)).Order(), names);
     }
 }

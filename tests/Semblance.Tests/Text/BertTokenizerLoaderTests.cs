@@ -119,7 +119,7 @@ public sealed class BertTokenizerLoaderTests : IDisposable
         Write("tokenizer.json", "{\"model\": ");
         var error = Assert.Throws<ModelFormatException>(() => BertTokenizer.Load(_dir));
         Assert.Contains(Path.Combine(_dir, "tokenizer.json"), error.Message);
-        Assert.Contains("invalid JSON", error.Message);
+        Assert.Contains("malformed JSON", error.Message);
 
         File.Delete(Path.Combine(_dir, "tokenizer.json"));
         File.WriteAllLines(Path.Combine(_dir, "vocab.txt"), Tokens);

@@ -57,19 +57,13 @@ public sealed class LsaBackend : IEmbeddingBackend
         if (options.Pooling is not null && options.Pooling != PoolingName)
             throw new SemblanceException($"--pooling {options.Pooling}: a {DefaultEncoder.ModelType} model has one fixed pooling ({PoolingName}); omit --pooling or pass {PoolingName}");
         var configPath = Path.Combine(directory, "config.json");
-        JsonNode config;
-        try
-        {
-            config = JsonNode.Parse(File.ReadAllText(configPath)) ?? throw new ModelFormatException($"{configPath}: empty JSON");
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException($"{configPath}: malformed JSON ({e.Message})");
-        }
+        var config = IO.StrictJson.ReadNode(configPath, static m => new ModelFormatException(m)) as JsonObject
+            ?? throw new ModelFormatException($"{configPath}: expected a JSON object");
         int version = Int(config, "format_version", configPath);
         if (version is not (1 or DefaultEncoder.FormatVersion))
             throw new ModelFormatException($"{configPath}: format_version {version} is not supported (expected 1 or {DefaultEncoder.FormatVersion}); refit with `semblance fit-default`");
         int dims = Int(config, "dims", configPath);
+        if (dims is < 1 or > 1 << 20) throw new ModelFormatException($"{configPath}: dims {dims} must be in 1..{1 << 20}");
         var f = Obj(config, "features", configPath);
         var settings = new LexicalFeatureSettings
         {
@@ -81,7 +75,7 @@ public sealed class LsaBackend : IEmbeddingBackend
         settings.Validate(configPath);
         var features = ReadVocabulary(directory);
         int v = features.Length;
-        var st = SafeTensorsContent.Read(Path.Combine(directory, DefaultEncoder.WeightsFile));
+        var st = SafeTensorsContent.Read(Path.Combine(directory, DefaultEncoder.WeightsFile), options.AllowNonFinite);
         var featurizer = new LexicalFeatures(settings);
 
         if (version == 1)
@@ -101,7 +95,8 @@ public sealed class LsaBackend : IEmbeddingBackend
         if (lsaDims < 0 || hashDims < 1 || lsaDims + hashDims != dims)
             throw new ModelFormatException($"{configPath}: lsa.dims {lsaDims} + hash.dims {hashDims} must equal dims {dims} with at least one hashed dimension");
         int entries = Int(hashNode, "entries_per_feature", configPath);
-        if (entries < 1 || entries > hashDims) throw new ModelFormatException($"{configPath}: hash.entries_per_feature {entries} must be in 1..{hashDims}");
+        if (entries < 1 || entries > Math.Min(hashDims, MaxHashEntries))
+            throw new ModelFormatException($"{configPath}: hash.entries_per_feature {entries} must be in 1..{Math.Min(hashDims, MaxHashEntries)}");
         var hash = new SignedHashProjection(v, hashDims, entries, Int(hashNode, "seed", configPath));
         var lsa = lsaDims > 0 ? new SpectralLsa(st.Get("lsa.basis", v, lsaDims), st.Get("lsa.weights", lsaDims)) : null;
         return new LsaBackend(directory, version, tfidf, dims, lsa, hash, null, null);
@@ -111,17 +106,13 @@ public sealed class LsaBackend : IEmbeddingBackend
     {
         var vocabPath = Path.Combine(directory, DefaultEncoder.VocabularyFile);
         if (!File.Exists(vocabPath)) throw new ModelFormatException($"{vocabPath}: not found (a {DefaultEncoder.ModelType} model needs its vocabulary)");
-        try
-        {
-            var node = JsonNode.Parse(File.ReadAllText(vocabPath))?["features"] as JsonArray
-                ?? throw new ModelFormatException($"{vocabPath}: expected {{\"features\": [strings]}}");
-            return node.Select(n => n?.GetValueKind() == JsonValueKind.String ? n.GetValue<string>() : throw new ModelFormatException($"{vocabPath}: every feature must be a string")).ToArray();
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException($"{vocabPath}: malformed JSON ({e.Message})");
-        }
+        var node = (IO.StrictJson.ReadNode(vocabPath, static m => new ModelFormatException(m)) as JsonObject)?["features"] as JsonArray
+            ?? throw new ModelFormatException($"{vocabPath}: expected {{\"features\": [strings]}}");
+        return node.Select(n => n?.GetValueKind() == JsonValueKind.String ? n.GetValue<string>() : throw new ModelFormatException($"{vocabPath}: every feature must be a string")).ToArray();
     }
+
+    /// <summary>Sanity bound on hash entries per feature: the projection allocates vocabulary × entries, so a damaged config must not multiply it.</summary>
+    private const int MaxHashEntries = 1024;
 
     private static JsonNode Obj(JsonNode node, string name, string path) =>
         node[name] is { } n && n.GetValueKind() == JsonValueKind.Object ? n : throw new ModelFormatException($"{path}: missing object '{name}'");
