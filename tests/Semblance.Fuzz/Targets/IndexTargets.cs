@@ -13,10 +13,10 @@ internal static class IndexExercise
         using var index = VectorIndex.Load(dir);
         var q = new float[index.Dimension * 2];
         for (int i = 0; i < q.Length; i++) q[i] = (i % 3) - 0.7f;
-        GC.KeepAlive(index.Search(q, 5, new SearchOptions { EfSearch = 8 }));
+        GC.KeepAlive(index.SearchBatch(q, 5, new SearchOptions { EfSearch = 8 }));
         if (!add) return;
         index.Add(q.AsSpan(0, index.Dimension), ["fuzz-added"]);
-        GC.KeepAlive(index.Search(q, 3));
+        GC.KeepAlive(index.SearchBatch(q, 3));
     }
 }
 
