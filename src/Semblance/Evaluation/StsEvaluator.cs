@@ -55,9 +55,13 @@ public static class StsEvaluator
             }
             acc.Add(rows, data.Pairs.Count * 2);
         }
-        else if (whitening.Saved is { } saved && saved.InputDimension != dimension)
+        else if (whitening.Saved is { } saved)
         {
-            throw new SemblanceException($"{whitening.Name}: the whitening expects {saved.InputDimension}-dimensional vectors but the encoder produces {dimension}");
+            if (saved.InputDimension != dimension)
+                throw new SemblanceException($"{whitening.Name}: the whitening expects {saved.InputDimension}-dimensional vectors but the encoder produces {dimension}");
+            // A file fitted under another pooling has the same dimension but whitens the wrong distribution.
+            if (saved.Pooling is { } fitted && fitted != pooling)
+                throw new SemblanceException($"{whitening.Name}: the whitening was fitted on {fitted}-pooled vectors but this configuration uses {pooling} pooling; fit one with whiten fit --pooling {pooling}");
         }
         foreach (int k in dims)
         {
