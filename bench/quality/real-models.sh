@@ -8,7 +8,9 @@
 # env:     DATA (default ../shared/data from the repository root), SEMBLANCE (default ./semblance),
 #          TRAIN_EVERY (default 1: the train-split whitening is fitted on every sentence of both columns of
 #          sts-b-en/train.tsv, 11,498; k = every k-th of them, a deterministic subsample)
-#          ZH_MAX_PAIRS (default 2000: a Chinese paraphrase set with more pairs is scored on every k-th pair,
+#          EN_SPLITS (default "test dev"), EN_TRAIN_POOLINGS (default: every pooling; a list such as "cls mean"
+#          limits the train-split whitening to those poolings)
+#          ZH_MAX_PAIRS (default 2000: a Chinese paraphrase set (not STS-B zh) with more pairs is scored on every k-th pair,
 #          k = ceil(pairs / ZH_MAX_PAIRS), a deterministic subsample; 0 = every pair)
 # Runs at nice 10 with --threads 2. Re-running with the same WORKDIR skips the runs already in timings.tsv.
 set -euo pipefail
@@ -17,6 +19,8 @@ data="${DATA:-$root/../shared/data}"
 semblance="${SEMBLANCE:-$root/semblance}"
 zh_max_pairs="${ZH_MAX_PAIRS:-2000}"
 train_every="${TRAIN_EVERY:-1}"
+en_splits="${EN_SPLITS:-test dev}"
+en_train_poolings="${EN_TRAIN_POOLINGS:-}"
 [ $# -ge 1 ] || { echo "usage: $0 WORKDIR [en|zh|all]" >&2; exit 2; }
 work="$1"
 part="${2:-all}"
@@ -60,7 +64,7 @@ english() {
   # Whitening fitted on the train split: both columns of train.tsv, every TRAIN_EVERY-th line of that list.
   sentences "$en/train.tsv" | awk -v k="$train_every" 'NR % k == 1 || k == 1' >"$work/en/train-sentences.txt"
   # Test before dev, so that a run cut short still has the test table.
-  for split in test dev; do
+  for split in $en_splits; do
     for m in minilm arctic; do
       local id="${model_id[$m]}" out="$work/en/$m"
       local plist
@@ -79,6 +83,7 @@ english() {
       run "en $m $split fit" "$out/$split.fit.txt" eval sts --model "$id" --data "$en/$split.tsv" --pooling "$plist" --whitening fit --dims "$dims" --threads 2
       # One whitening file per pooling: eval sts refuses a file fitted under another pooling.
       for p in ${model_poolings[$m]}; do
+        if [ -n "$en_train_poolings" ] && [[ " $en_train_poolings " != *" $p "* ]]; then continue; fi
         run "en $m train-fit $p" "$out/train-$p.whiten.txt" whiten fit --model "$id" --pooling "$p" --input "$work/en/train-sentences.txt" --output "$out/train-$p.safetensors" --threads 2
         run "en $m $split train $p" "$out/$split.train.$p.txt" eval sts --model "$id" --data "$en/$split.tsv" --pooling "$p" --whitening "$out/train-$p.safetensors" --dims "$dims" --threads 2
       done
@@ -94,7 +99,8 @@ chinese() {
     local out="$work/zh/$name" n
     mkdir -p "$out"
     n="$(wc -l <"$file" | tr -d ' ')"
-    if [ "$zh_max_pairs" -gt 0 ] && [ "$n" -gt "$zh_max_pairs" ]; then
+    rm -f "$out/every"
+    if [[ "$name" != sts-b-zh-* ]] && [ "$zh_max_pairs" -gt 0 ] && [ "$n" -gt "$zh_max_pairs" ]; then
       # Deterministic subsample: pairs 1, 1+k, 1+2k, ... of the file.
       local k=$(((n + zh_max_pairs - 1) / zh_max_pairs))
       awk -v k="$k" 'NR % k == 1' "$file" >"$out/every$k.tsv"

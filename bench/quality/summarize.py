@@ -53,7 +53,7 @@ def english(work):
         lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for m, name in MODELS:
             none, fit = tables[m]["none"], tables[m]["fit"]
-            if none is None:
+            if not none:
                 continue
             for p in POOLINGS:
                 if not any(r[0] == p for r in none):
@@ -63,7 +63,7 @@ def english(work):
                 f = whitened(fit or [], p)
                 train_rows = read_eval(os.path.join(work, "en", m, f"{split}.train.{p}.txt")) or []
                 t = whitened(train_rows, p)
-                cells = [base] + [f.get(d, "") for d in DIMS] + [t.get(d, "") for d in DIMS]
+                cells = [base] + [f.get(d, "not run") for d in DIMS] + [t.get(d, "not run") for d in DIMS]
                 lines.append(f"| {name} | {p} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines
@@ -101,7 +101,7 @@ def chinese(work):
         shown = label
         if os.path.exists(every):
             source = open(os.path.join(d, "source-pairs")).read().strip()
-            shown += f" (every {open(every).read().strip()}th of {source} pairs)"
+            shown += f" (1 pair in {open(every).read().strip()} of {source})"
         lines.append(f"| {shown} | {pairs} | " + " | ".join(cells) + " |")
         dims_lines.append(f"| {shown} | " + " | ".join(dcells) + " |")
     return lines + dims_lines + [""]
@@ -114,20 +114,23 @@ def timings(work):
     groups, totals = collections.OrderedDict(), []
     for line in open(path, encoding="utf-8"):
         name, seconds = line.rstrip("\n").split("\t")
-        if name.startswith("total"):
-            totals.append((name, int(seconds)))
+        if name.startswith("total"):  # the script's own wall-clock line; a resumed run counts only its share
             continue
+        totals.append(int(seconds))
         words = name.split()
         if words[0] == "en":
-            kind = "whitening fit on train" if words[2] == "train-fit" else ("eval, train whitening" if words[3] == "train" else f"eval, {words[3]}")
-            group = f"en {words[1]}: {kind}"
+            if words[2] == "train-fit":
+                group = f"en {words[1]}: whiten fit on train"
+            else:
+                kind = {"none": "no whitening", "fit": "whitening fit", "train": "train whitening"}[words[3]]
+                group = f"en {words[1]} {words[2]}: eval, {kind}"
         else:
             group = f"zh {words[1]}"
         count, total = groups.get(group, (0, 0))
         groups[group] = (count + 1, total + int(seconds))
     lines = ["| part | runs | seconds |", "| --- | ---: | ---: |"]
     lines += [f"| {g} | {c} | {s} |" for g, (c, s) in groups.items()]
-    lines += [f"| **{n}** | | **{s}** |" for n, s in totals]
+    lines.append(f"| **all runs** | {len(totals)} | **{sum(totals)}** |")
     return lines + [""]
 
 
