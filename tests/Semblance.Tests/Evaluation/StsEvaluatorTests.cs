@@ -21,6 +21,14 @@ public class StsEvaluatorTests
         return (data, v);
     }
 
+    // A whitening of d-dimensional vectors fitted on 10 fixed rows.
+    private static Whitening SmallFit(int d)
+    {
+        var x = new float[10 * d];
+        for (int i = 0; i < x.Length; i++) x[i] = (i * 7 % 11) + i % 3;
+        return Whitening.Fit(x, 10, d);
+    }
+
     [Fact]
     public void Cosines_AreExactAndRankPerfectly()
     {
@@ -70,10 +78,22 @@ public class StsEvaluatorTests
     public void SavedWhitening_OfWrongDimension_IsAnError()
     {
         var (data, v) = Synthetic(6);
-        var x = new float[30];
-        for (int i = 0; i < x.Length; i++) x[i] = (i * 7 % 11) + i % 3;
-        var w = Whitening.Fit(x, 10, 3);
+        var w = SmallFit(3);
         var e = Assert.Throws<SemblanceException>(() => StsEvaluator.Evaluate(data, v, 2, "mean", new StsWhitening("w.safetensors", w), [0]));
         Assert.Equal("w.safetensors: the whitening expects 3-dimensional vectors but the encoder produces 2", e.Message);
+    }
+
+    [Fact]
+    public void SavedWhitening_FittedUnderAnotherPooling_IsAnError()
+    {
+        var (data, v) = Synthetic(6);
+        var fitted = SmallFit(2);
+        var w = new Whitening(fitted.Mean.ToArray(), fitted.Kernel.ToArray(), fitted.OutputDimension, fitted.Count, fitted.ExplainedVariance) { Pooling = "cls" };
+        var e = Assert.Throws<SemblanceException>(() => StsEvaluator.Evaluate(data, v, 2, "mean", new StsWhitening("w.safetensors", w), [0]));
+        Assert.Equal("w.safetensors: the whitening was fitted on cls-pooled vectors but this configuration uses mean pooling; fit one with whiten fit --pooling mean", e.Message);
+
+        // The same file under its own pooling, and a file without provenance (fitted on raw vectors), are accepted.
+        Assert.Single(StsEvaluator.Evaluate(data, v, 2, "cls", new StsWhitening("w.safetensors", w), [0]));
+        Assert.Single(StsEvaluator.Evaluate(data, v, 2, "mean", new StsWhitening("w.safetensors", fitted), [0]));
     }
 }
