@@ -6,7 +6,8 @@
 #   RECIPE: cosent      CoSENT on STS-B en train, 2 epochs, batch 32, lr 2e-5, warmup 36 steps (10%), dev every 90 steps
 #           sup-simcse  supervised SimCSE on SNLI dev+test triples (SNLI train is not in ../shared), 1 epoch, batch 64,
 #                       lr 2e-5, warmup 10 steps (10%), temperature 0.05, dev every 50 steps
-#           cosent-best the best recipe found here (see docs/BENCHMARKS.md "Fine-tuning all-MiniLM-L6-v2")
+#           cosent-best the best recipe found here: cosent's training, but dev selection only at epoch ends (no
+#                       --eval-every), which keeps the end-of-training model (docs/BENCHMARKS.md "Fine-tuning all-MiniLM-L6-v2")
 # Both sides: max length 128, one thread, dev selection on STS-B en dev, test Spearman of the dev-best checkpoint
 # (ours: `semblance eval sts --pooling mean --max-length 128`). FT_DATA (default /tmp/ft-data), FT_RUNS (/tmp/ft-runs).
 set -euo pipefail
@@ -42,6 +43,7 @@ recipe="$1" side="$2" seed="$3"
 case "$recipe" in
   cosent)      loss=cosent train="$sts/train.tsv" hp=(--epochs 2 --batch-size 32 --lr 2e-5 --warmup 36 --eval-every 90) ;;
   sup-simcse)  loss=sup-simcse train="$data/snli-triples.tsv" hp=(--epochs 1 --batch-size 64 --lr 2e-5 --warmup 10 --temperature 0.05 --eval-every 50) ;;
+  cosent-best) loss=cosent train="$sts/train.tsv" hp=(--epochs 2 --batch-size 32 --lr 2e-5 --warmup 36) ;;
   *) echo "finetune-minilm.sh: unknown recipe '$recipe'; expected cosent|sup-simcse|cosent-best" >&2; exit 2 ;;
 esac
 
