@@ -15,18 +15,22 @@ import sys
 GROUP_THRESHOLD = 4.0
 
 
-def read_tsv(path):
-    rows = []
+def read_columns(path, expected):
+    """(line number, fields) of each non-blank line; every line must have the columns `expected` names (tab-joined)."""
+    columns = expected.count("<TAB>") + 1
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
                 continue
             fields = line.split("\t")
-            if len(fields) != 3:
-                raise SystemExit(f"{path}:{number}: {len(fields)} columns, expected sentence1<TAB>sentence2<TAB>score")
-            rows.append((fields[0], fields[1], float(fields[2])))
-    return rows
+            if len(fields) != columns:
+                raise SystemExit(f"{path}:{number}: {len(fields)} columns, expected {expected}")
+            yield number, fields
+
+
+def read_tsv(path):
+    return [(a, b, float(score)) for _, (a, b, score) in read_columns(path, "sentence1<TAB>sentence2<TAB>score")]
 
 
 def distinct(texts):

@@ -1,4 +1,4 @@
-# PyTorch twins of `semblance train` (CoSENT / unsupervised SimCSE on a small BERT, AM-Softmax on a GRU) for the quality comparison.
+# PyTorch twins of `semblance train` (CoSENT / SimCSE / supervised SimCSE on a BERT, AM-Softmax on a GRU) for the quality comparison.
 """PyTorch (CPU) re-implementation of src/Semblance/Training for the recipe comparison in docs/BENCHMARKS.md.
 
 What is mirrored from Trainer.cs and friends (the random streams differ, the rules do not):
@@ -6,8 +6,11 @@ What is mirrored from Trainer.cs and friends (the random streams differ, the rul
     output and FFN output) initialised as transformers' _init_weights (N(0, initializer_range^2) weights, zero biases,
     LayerNorm 1/0, pad row 0); the GRU encoder as nn.Embedding (N(0,1)) + nn.GRU(bidirectional, batch_first,
     U(-1/sqrt(H), 1/sqrt(H))) over packed sequences; mean pooling over real tokens ([CLS]/[SEP] included).
+  * pretrained start (--init-from DIR): a Hugging Face BERT directory's config.json and model.safetensors (e.g. the
+    directory `semblance info --model sentence-transformers/all-MiniLM-L6-v2` prints), instead of the random init.
   * losses: CoSENT log(1 + sum_{y_i > y_j} exp(lambda (cos_j - cos_i))); unsupervised SimCSE (each sentence twice
-    through dropout, InfoNCE over the batch, cos/tau); AM-Softmax logits s (cos(a_i, p_j) - m [i = j]), loss
+    through dropout, InfoNCE over the batch, cos/tau); supervised SimCSE (anchor<TAB>positive[<TAB>hard negative]
+    rows; InfoNCE of each anchor over all positives and all hard negatives of the batch, cos/tau); AM-Softmax logits s (cos(a_i, p_j) - m [i = j]), loss
     (CE(logits) + CE(logits^T)) / 2.
   * optimisation: AdamW (betas 0.9/0.999, eps 1e-6, decoupled decay 0.01, none on biases, LayerNorm and any 1-D
     tensor), global-norm clipping at 1.0, lr(s) = lr0 s/W for s < W else lr0 max(0, (T-s)/(T-W)) with s the number of
@@ -21,7 +24,8 @@ Token ids come from `semblance tokenize` (bench/recipes/prepare.sh), so tokenisa
 Stdlib + torch only: Spearman (average ranks for ties) and safetensors I/O are implemented here.
 
 Usage:
-  torch_recipes.py train --loss cosent|simcse|am-softmax --config CONFIG.json --tokens DIR --data FILE --output DIR
+  torch_recipes.py train --loss cosent|simcse|sup-simcse|am-softmax (--config CONFIG.json | --init-from MODEL_DIR)
+      --tokens DIR --data FILE --output DIR
       [--epochs N] [--batch-size B] [--lr LR] [--warmup W] [--temperature T] [--margin M] [--scale S] [--seed S]
       [--eval-data DEV.tsv] [--test-data TEST.tsv] [--eval-every N] [--threads N] [--vocab FILE]
   torch_recipes.py eval --model DIR --tokens DIR --data STS.tsv [...]   (scores a saved model, ours or this script's)
@@ -82,6 +86,11 @@ def load_rows(loss, path):
         return [((a, b), s) for a, b, s in read_sts(path)]
     if loss == "simcse":
         return [((line, line), 0.0) for line in read_lines(path)]
+    if loss == "sup-simcse":
+        rows = [tuple(line.split("\t")) for line in read_lines(path)]
+        if any(len(r) != len(rows[0]) or len(r) not in (2, 3) for r in rows):
+            raise SystemExit(f"{path}: expected anchor<TAB>positive[<TAB>hard negative] on every line, all with the same columns")
+        return [(r, 0.0) for r in rows]
     groups = {}
     for line in read_lines(path):
         text, group = line.split("\t")
@@ -406,8 +415,9 @@ def cosent_loss(a, b, scores, lam):
     return torch.logsumexp(torch.cat([torch.zeros(1), z[ranked]]), dim=0)
 
 
-def simcse_loss(a, p, temperature):
-    logits = F.normalize(a, dim=-1) @ F.normalize(p, dim=-1).T / temperature
+def simcse_loss(a, p, temperature, hard=None):
+    candidates = p if hard is None else torch.cat([p, hard])
+    logits = F.normalize(a, dim=-1) @ F.normalize(candidates, dim=-1).T / temperature
     return F.cross_entropy(logits, torch.arange(a.shape[0]))
 
 
@@ -421,15 +431,15 @@ def am_softmax_loss(a, p, margin, scale):
 # ---------------------------------------------------------------- training
 
 def batch_loss(model, tokens, args, batch):
-    """Both columns of a batch in one padded forward pass, then the loss of args.loss."""
-    n = len(batch)
-    ids, mask = pad([tokens(row[0][0]) for row in batch] + [tokens(row[0][1]) for row in batch])
+    """All columns of a batch in one padded forward pass, then the loss of args.loss."""
+    n, columns = len(batch), len(batch[0][0])
+    ids, mask = pad([tokens(row[0][c]) for c in range(columns) for row in batch])
     pooled = model(ids, mask)
-    a, b = pooled[:n], pooled[n:]
+    a, b = pooled[:n], pooled[n:2 * n]
     if args.loss == "cosent":
         return cosent_loss(a, b, torch.tensor([row[1] for row in batch]), args.scale)
-    if args.loss == "simcse":
-        return simcse_loss(a, b, args.temperature)
+    if args.loss in ("simcse", "sup-simcse"):
+        return simcse_loss(a, b, args.temperature, pooled[2 * n:] if columns == 3 else None)
     return am_softmax_loss(a, b, args.margin, args.scale)
 
 
@@ -454,10 +464,13 @@ def lr_at(step, peak, warmup, total):
 def train(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    with open(args.config, encoding="utf-8") as f:
-        config = json.load(f)
-    model = build_model(config)
-    model.initialize(torch.Generator().manual_seed(args.seed))
+    if args.init_from:
+        model = load_model(args.init_from)
+    else:
+        with open(args.config, encoding="utf-8") as f:
+            config = json.load(f)
+        model = build_model(config)
+        model.initialize(torch.Generator().manual_seed(args.seed))
     tokens = Tokens(args.tokens)
     data = load_rows(args.loss, args.data)
     dev = read_sts(args.eval_data) if args.eval_data else None
@@ -531,25 +544,34 @@ def train(args):
 def evaluate_saved(args):
     """Scores a saved model directory (semblance's or this script's) with this script's forward pass and Spearman."""
     torch.set_num_threads(args.threads)
-    with open(os.path.join(args.model, "config.json"), encoding="utf-8") as f:
-        config = json.load(f)
-    model = build_model(config)
-    weights = load_safetensors(os.path.join(args.model, "model.safetensors"))
-    missing, unexpected = model.load_state_dict(weights, strict=False)
-    if missing:
-        raise SystemExit(f"{args.model}: missing tensors {missing}")
+    model = load_model(args.model)
     tokens = Tokens(args.tokens)
     for path in args.data:
         print(json.dumps({"model": args.model, "data": path, "spearman": round(evaluate(model, tokens, read_sts(path)), 4),
-                          "unused_tensors": unexpected}))
+                          "unused_tensors": model.unused_tensors}))
+
+
+def load_model(directory):
+    """The model of a saved directory (Hugging Face BERT layout, or this script's GRU): config.json + model.safetensors."""
+    with open(os.path.join(directory, "config.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    model = build_model(config)
+    weights = load_safetensors(os.path.join(directory, "model.safetensors"))
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if missing:
+        raise SystemExit(f"{directory}: missing tensors {missing}")
+    model.unused_tensors = unexpected
+    return model
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train")
-    t.add_argument("--loss", choices=["cosent", "simcse", "am-softmax"], required=True)
-    t.add_argument("--config", required=True, help="bert-small.json or gru.json")
+    t.add_argument("--loss", choices=["cosent", "simcse", "sup-simcse", "am-softmax"], required=True)
+    start = t.add_mutually_exclusive_group(required=True)
+    start.add_argument("--config", help="bert-small.json or gru.json (random init)")
+    start.add_argument("--init-from", help="a Hugging Face BERT directory (config.json + model.safetensors) to fine-tune")
     t.add_argument("--tokens", required=True, help="prepare.sh output directory (texts.txt + tokens.jsonl)")
     t.add_argument("--data", required=True)
     t.add_argument("--output")

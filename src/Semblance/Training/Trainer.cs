@@ -41,6 +41,7 @@ public sealed class Trainer
     private string _configJson = "";
     private List<(string Name, byte[] Content)> _tokenizerFiles = [];
     private int _maxLength;
+    private Action<string> _writeModules = _ => { };
 
     public Trainer(TrainerOptions options, TextWriter log)
     {
@@ -177,6 +178,7 @@ public sealed class Trainer
         var writer = new SafeTensorsWriter();
         foreach (var p in _model.Parameters) writer.Add(p.Name, p.Shape, p.Data);
         writer.Save(Path.Combine(dir, ModelWeights.SingleFileName));
+        _writeModules(dir);
     }
 
     /// <summary>Writes last/ beside the output as a whole: a new directory, then renamed over the old one.</summary>
@@ -257,6 +259,40 @@ public sealed class Trainer
         _tokenizer = BertTokenizer.Load(source);
         _configJson = File.ReadAllText(configFile);
         _tokenizerFiles = TokenizerFiles.Where(f => File.Exists(Path.Combine(source, f))).Select(f => (f, File.ReadAllBytes(Path.Combine(source, f)))).ToList();
+        _writeModules = ModulesWriter(source);
+    }
+
+    /// <summary>
+    /// What every saved model gets of the start model's sentence-transformers modules (pooling, normalisation,
+    /// max_seq_length, prompts), so the trained model encodes the way the one it started from did. Training pools with
+    /// mean, so the saved Pooling module says mean whatever the start model's said (a note is printed when it differs).
+    /// </summary>
+    private Action<string> ModulesWriter(string source)
+    {
+        var st = SentenceTransformersConfig.Read(source);
+        bool hasModules = File.Exists(Path.Combine(source, "modules.json"));
+        if (!hasModules && st.MaxSeqLength == 0 && st.Prompts.Count == 0) return _ => { };
+        int dimension = _model is TrainableTransformer t ? t.Config.HiddenSize : 0;
+        if (st.PoolingConfigPath is { } poolingPath)
+        {
+            string before;
+            try
+            {
+                before = Pooling.Format(Pooling.LoadSentenceTransformersConfig(poolingPath, dimension > 0 ? dimension : null));
+            }
+            catch (ModelFormatException e)
+            {
+                before = $"unreadable ({e.Message})";
+            }
+            if (before is not ("mean" or "last-avg"))
+                _log.WriteLine($"note: {poolingPath} says pooling {before}, but training pools with mean; the saved model's 1_Pooling/config.json says mean");
+        }
+        return dir =>
+        {
+            SentenceTransformersConfig.Write(dir, hasModules ? PoolingMode.Mean : null, st.Normalize, st.MaxSeqLength, dimension);
+            if (st.Prompts.Count > 0 || File.Exists(Path.Combine(source, "config_sentence_transformers.json")))
+                SentenceTransformersConfig.WritePrompts(dir, st.Prompts, st.DefaultPromptName);
+        };
     }
 
     /// <summary>The checkpoint directory of a --resume argument: OUTPUT/last, or a last/ directory itself.</summary>

@@ -52,6 +52,39 @@ public class TrainCommandTests
     }
 
     [SharedFact]
+    public void SavedModelKeepsTheStartModelsSentenceTransformersModules()
+    {
+        using var dir = new TempDir();
+        var start = dir.Sub("start");
+        foreach (var f in Directory.GetFiles(SharedData.FixtureModel(Bert))) File.Copy(f, Path.Combine(start, f[(Path.GetDirectoryName(f)!.Length + 1)..]));
+        int hidden = TransformerLoader.LoadConfig(start).HiddenSize;
+        SentenceTransformersConfig.Write(start, PoolingMode.Cls, normalize: true, maxSeqLength: 256, hidden);
+        var prompts = new Dictionary<string, string> { ["query"] = "query: ", ["passage"] = "" };
+        SentenceTransformersConfig.WritePrompts(start, prompts, "query");
+        var train = Write(dir, "train.tsv", StsLines("train.tsv", 4));
+        var output = dir.Sub("out");
+        var (code, _, err) = Train("--model", start, "--data", train, "--loss", "cosent", "--output", output, "--batch-size", "4", "--max-length", "32");
+        Assert.True(code == 0, err);
+        Assert.Contains("says pooling cls, but training pools with mean", err);
+        Assert.Contains("1/1", err);
+        foreach (var saved in new[] { output, Path.Combine(output, Trainer.LastDir) })
+        {
+            var st = SentenceTransformersConfig.Read(saved);
+            Assert.True(st.Normalize, saved);
+            Assert.Equal(256, st.MaxSeqLength);
+            Assert.Equal(PoolingMode.Mean, Pooling.LoadSentenceTransformersConfig(st.PoolingConfigPath!, hidden));
+            Assert.Equal(prompts.OrderBy(p => p.Key), st.Prompts.OrderBy(p => p.Key));
+            Assert.Equal("query", st.DefaultPromptName);
+        }
+
+        // A start model without module files gives a saved model without them, as before.
+        var plain = dir.Sub("plain");
+        Assert.Equal(0, Train("--model", SharedData.FixtureModel(Bert), "--data", train, "--loss", "cosent", "--output", plain, "--batch-size", "4").Code);
+        Assert.False(File.Exists(Path.Combine(plain, "modules.json")));
+        Assert.False(File.Exists(Path.Combine(plain, "config_sentence_transformers.json")));
+    }
+
+    [SharedFact]
     public void ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne()
     {
         using var dir = new TempDir();
