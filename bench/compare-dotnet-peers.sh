@@ -13,7 +13,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 mode="${1:-full}"
 case "$mode" in
   quick) per_round="${PER_ROUND:-200}"; rounds="${ROUNDS:-3}" ;;
-  full)  per_round="${PER_ROUND:-2000}"; rounds="${ROUNDS:-5}" ;;
+  full)  per_round="${PER_ROUND:-500}"; rounds="${ROUNDS:-5}" ;;   # 2,500 of the 10,000 sentences per cell and contestant
   *) echo "error: mode must be quick or full, not '$mode'" >&2; exit 2 ;;
 esac
 input=()
@@ -54,10 +54,11 @@ if [ "${IMPORT_TIME:-0}" = 1 ]; then
   echo
   cache="$(mktemp -d)"
   imported="$cache/packaged/sentence-transformers--all-MiniLM-L6-v2/24.9.52193"
-  timed() {   # LABEL MODEL: wall time of one `semblance info`, process start to exit
-    local start; start=$(date +%s.%N)
-    SEMBLANCE_CACHE="$cache" "$root/semblance" info --model "$2" >/dev/null
-    printf -- '- %s: %.2f s\n' "$1" "$(echo "$(date +%s.%N) - $start" | bc)"
+  timed() {   # LABEL MODEL: one `semblance info`, process start to exit: wall time and CPU time (user + sys)
+    local t; t="$(mktemp)"
+    SEMBLANCE_CACHE="$cache" /usr/bin/time -o "$t" -f '%e %U %S' "$root/semblance" info --model "$2" >/dev/null
+    read -r wall user sys < "$t"; rm -f "$t"
+    printf -- '- %s: %.2f s wall, %.2f s CPU\n' "$1" "$wall" "$(echo "$user + $sys" | bc)"
   }
   timed "first use (read resource, convert, verify, cache)" sentence-transformers/all-MiniLM-L6-v2
   for _ in 1 2; do
