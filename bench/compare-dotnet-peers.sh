@@ -7,7 +7,8 @@
 # import time in a scratch cache against a later open. Prints Markdown. Bench-only project: bench/Semblance.Peers.
 # Usage: bench/compare-dotnet-peers.sh [quick|full]
 #   env: INPUT (sentences file; default the first 10,000 distinct STS-B train sentences of ../shared/data/sts-b-en),
-#        PER_ROUND, ROUNDS, THREADS (1,2), BATCHES (1,32), CONTESTANTS (package,ort,semblance; also package-unsorted)
+#        PER_ROUND, ROUNDS, THREADS (1,2), BATCHES (1,32), CONTESTANTS (package,ort,semblance; also package-unsorted: the package in the given order,
+#        ort-nospin: ONNX Runtime with session.intra_op.allow_spinning=0)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 mode="${1:-full}"

@@ -8,7 +8,7 @@ using Semblance.Peers;
 
 const string Usage = """
 usage: Semblance.Peers throughput [--input FILE | --sts DIR] [--model DIR|ID --onnx FILE] [--per-round N] [--rounds R] [--threads 1,2] [--batches 1,32]
-                                  [--contestants package,ort,semblance]   (also: package-unsorted)
+                                  [--contestants package,ort,semblance]   (also: package-unsorted, ort-nospin)
        Semblance.Peers agreement --input FILE [--threshold 0.999] [--show 12] [--groups NAME:COUNT,...]
 """;
 

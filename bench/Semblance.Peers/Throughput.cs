@@ -14,7 +14,7 @@ internal sealed record ThroughputSettings(
 
 internal static class Throughput
 {
-    public static readonly string[] AllContestants = ["package", "package-unsorted", "ort", "semblance"];
+    public static readonly string[] AllContestants = ["package", "package-unsorted", "ort", "ort-nospin", "semblance"];
 
     public static int Run(ThroughputSettings s, TextWriter log)
     {
@@ -109,6 +109,7 @@ internal static class Throughput
         "package" => new PackageContestant(threads, batch, sorted: true),
         "package-unsorted" => new PackageContestant(threads, batch, sorted: false),
         "ort" => new OrtContestant(graph, directory, maxLength, dimension, threads, batch),
+        "ort-nospin" => new OrtContestant(graph, directory, maxLength, dimension, threads, batch, spin: false),
         "semblance" => new SemblanceContestant(model, threads, batch),
         _ => throw new ArgumentException($"--contestants: unknown contestant '{name}' (known: {string.Join(", ", AllContestants)})"),
     };
