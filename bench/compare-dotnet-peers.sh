@@ -7,14 +7,14 @@
 # import time in a scratch cache against a later open. Prints Markdown. Bench-only project: bench/Semblance.Peers.
 # Usage: bench/compare-dotnet-peers.sh [quick|full]
 #   env: INPUT (sentences file; default the first 10,000 distinct STS-B train sentences of ../shared/data/sts-b-en),
-#        PER_ROUND, ROUNDS, THREADS (1,2), BATCHES (1,32), CONTESTANTS (package,ort,semblance; also package-unsorted: the package in the given order,
-#        ort-nospin: ONNX Runtime with session.intra_op.allow_spinning=0)
+#        PER_ROUND, ROUNDS, THREADS (1,2), BATCHES (1,32), CONTESTANTS (package,ort,ort-nospin,semblance; also package-unsorted: the package in the given order;
+#        ort-nospin is ONNX Runtime with session.intra_op.allow_spinning=0)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 mode="${1:-full}"
 case "$mode" in
   quick) per_round="${PER_ROUND:-200}"; rounds="${ROUNDS:-3}" ;;
-  full)  per_round="${PER_ROUND:-500}"; rounds="${ROUNDS:-5}" ;;   # 2,500 of the 10,000 sentences per cell and contestant
+  full)  per_round="${PER_ROUND:-400}"; rounds="${ROUNDS:-5}" ;;   # 2,000 of the 10,000 sentences per cell and contestant
   *) echo "error: mode must be quick or full, not '$mode'" >&2; exit 2 ;;
 esac
 input=()
@@ -32,7 +32,7 @@ echo "load before: \`$(uptime)\`; $(nproc) CPUs"
 echo
 out="$(mktemp)"
 "${peers[@]}" throughput "${input[@]}" --per-round "$per_round" --rounds "$rounds" --threads "${THREADS:-1,2}" \
-  --batches "${BATCHES:-1,32}" --contestants "${CONTESTANTS:-package,ort,semblance}" > "$out"
+  --batches "${BATCHES:-1,32}" --contestants "${CONTESTANTS:-package,ort,ort-nospin,semblance}" > "$out"
 echo '```'
 awk '/^\|/ { exit } NF { print }' "$out"     # the per-round log
 echo '```'
