@@ -90,7 +90,7 @@ public class StsEvaluatorTests
         var fitted = SmallFit(2);
         var w = new Whitening(fitted.Mean.ToArray(), fitted.Kernel.ToArray(), fitted.OutputDimension, fitted.Count, fitted.ExplainedVariance) { Pooling = "cls" };
         var e = Assert.Throws<SemblanceException>(() => StsEvaluator.Evaluate(data, v, 2, "mean", new StsWhitening("w.safetensors", w), [0]));
-        Assert.Equal("w.safetensors: the whitening was fitted on cls-pooled vectors but this configuration uses mean pooling; fit one with whiten fit --pooling mean", e.Message);
+        Assert.Equal("w.safetensors: the whitening was fitted on cls-pooled vectors but these are mean-pooled; refit it with --pooling mean or encode with --pooling cls", e.Message);
 
         // The same file under its own pooling, and a file without provenance (fitted on raw vectors), are accepted.
         Assert.Single(StsEvaluator.Evaluate(data, v, 2, "cls", new StsWhitening("w.safetensors", w), [0]));
