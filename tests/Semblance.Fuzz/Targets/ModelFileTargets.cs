@@ -105,3 +105,30 @@ public sealed class WhiteningTarget : FuzzTarget
         w.Apply(x, new float[w.OutputDimension * 2], 2);
     }
 }
+
+/// <summary>An ONNX model → OnnxImporter (protobuf wire format, graph reading, config inference, the written directory).</summary>
+public sealed class OnnxTarget : FuzzTarget
+{
+    private static readonly string Data = Path.Combine(RepositoryRoot(), "tests", "Semblance.Tests", "Models", "Onnx", "Data");
+
+    public override string Name => "onnx";
+    public override string Description => "model.onnx → OnnxImporter.Import into a new directory";
+
+    public override IEnumerable<byte[]> Seeds() =>
+        new[] { "bert_relu.onnx", "bert_notype.onnx" }.Select(f => File.ReadAllBytes(Path.Combine(Data, f)));
+
+    public override void Execute(byte[] input, string work)
+    {
+        using var onnx = new MemoryStream(input, writable: false);
+        var result = Semblance.Models.Onnx.OnnxImporter.Import(onnx, "fuzz.onnx",
+            new Semblance.Models.Onnx.OnnxImportOptions { VocabularyPath = Path.Combine(Data, "vocab.txt") }, Path.Combine(work, "imported"));
+        GC.KeepAlive(result.TensorCount);
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Semblance.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("the fuzz target runs from inside the repository");
+    }
+}
