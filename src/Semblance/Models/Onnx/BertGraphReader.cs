@@ -46,7 +46,7 @@ internal sealed partial class BertGraphReader
                 if (!_consumers.TryGetValue(input, out var list)) _consumers[input] = list = [];
                 list.Add(node);
             }
-            if (node.OpType == "Constant" && node.Outputs.Count == 1) _constants[node.Outputs[0]] = ConstantValue(node);
+            if (node.OpType == "Constant" && node.Outputs.Count == 1) _constants[node.Output(0)] = ConstantValue(node);
         }
     }
 
@@ -208,19 +208,19 @@ internal sealed partial class BertGraphReader
         {
             if (node.OpType == "Add" && node.Inputs.Count == 2)
             {
-                string other = node.Inputs[0] == biasName ? node.Inputs[1] : node.Inputs[0];
+                string other = node.Input(0) == biasName ? node.Input(1) : node.Input(0);
                 var matmul = Producer(other);
                 if (matmul is null || matmul.OpType != "MatMul")
                     throw Error($"the Add of '{biasName}' does not follow a MatMul (its other input comes from {matmul?.Describe ?? "a graph input or constant"}); cannot find the weight of {module}");
                 var (w, wName) = Weight(matmul, storedOutIn: false, module, outFeatures, inFeatures);
-                found.Add((w, wName, new LinearInfo(node.Outputs[0], matmul)));
+                found.Add((w, wName, new LinearInfo(node.Output(0), matmul)));
             }
-            else if (node.OpType == "Gemm" && node.Inputs.Count == 3 && node.Inputs[2] == biasName)
+            else if (node.OpType == "Gemm" && node.Inputs.Count == 3 && node.Input(2) == biasName)
             {
                 if (node.Float("alpha", 1f) != 1f || node.Float("beta", 1f) != 1f || node.Int("transA", 0) != 0)
                     throw Error($"{node.Describe} (bias '{biasName}') scales or transposes its operands (alpha, beta, transA); not a plain Linear");
                 var (w, wName) = Weight(node, storedOutIn: node.Int("transB", 0) != 0, module, outFeatures, inFeatures);
-                found.Add((w, wName, new LinearInfo(node.Outputs[0], node)));
+                found.Add((w, wName, new LinearInfo(node.Output(0), node)));
             }
             else
             {
@@ -241,16 +241,16 @@ internal sealed partial class BertGraphReader
     /// <summary>The constant B input of <paramref name="node"/> (directly or through a 2-D Transpose) as [out, in].</summary>
     private (float[] Weight, string Name) Weight(OnnxNode node, bool storedOutIn, string module, int outFeatures, int inFeatures)
     {
-        string name = node.Inputs[1];
-        if (!_constants.ContainsKey(name) && Producer(name) is { OpType: "Transpose" } transpose && _constants.ContainsKey(transpose.Inputs[0]))
+        string name = node.Input(1);
+        if (!_constants.ContainsKey(name) && Producer(name) is { OpType: "Transpose" } transpose && _constants.ContainsKey(transpose.Input(0)))
         {
             if (transpose.Attributes.TryGetValue("perm", out var perm) && !perm.Ints.SequenceEqual([1L, 0L]))
                 throw Error($"{transpose.Describe} before the weight of {module} has perm [{string.Join(", ", perm.Ints)}]; expected [1, 0]");
-            name = transpose.Inputs[0];
+            name = transpose.Input(0);
             storedOutIn = !storedOutIn;
         }
         if (!_constants.TryGetValue(name, out var t))
-            throw Error($"the weight of {module} ({node.Describe}, input '{node.Inputs[1]}') is not a constant initializer");
+            throw Error($"the weight of {module} ({node.Describe}, input '{node.Input(1)}') is not a constant initializer");
         long[] expected = storedOutIn ? [outFeatures, inFeatures] : [inFeatures, outFeatures];
         if (!t.Dims.SequenceEqual(expected) || !t.IsFloatingPoint)
             throw Error($"initializer '{name}' (weight of {module}) is {OnnxTensor.TypeName(t.DataType)} {t.Shape}; expected float [{string.Join(", ", expected)}]");
@@ -285,8 +285,8 @@ internal sealed partial class BertGraphReader
         var node = users[0];
         var info = node.OpType switch
         {
-            "LayerNormalization" when node.Inputs.Count >= 3 && node.Inputs[1] == weightName && node.Inputs[2] == biasName && node.Int("axis", -1) == -1
-                => new LayerNormInfo(Shortest(node.Float("epsilon", 1e-5f)), node.Inputs[0], node.Outputs[0]),
+            "LayerNormalization" when node.Inputs.Count >= 3 && node.Input(1) == weightName && node.Input(2) == biasName && node.Int("axis", -1) == -1
+                => new LayerNormInfo(Shortest(node.Float("epsilon", 1e-5f)), node.Input(0), node.Output(0)),
             "Mul" => Decomposed(node, module, biasName),
             _ => throw Error($"LayerNorm weight '{weightName}' is used by {node.Describe}; expected LayerNormalization or the Mul of a decomposed LayerNorm"),
         };
@@ -303,24 +303,24 @@ internal sealed partial class BertGraphReader
     {
         ModelFormatException NotLayerNorm(string what) =>
             Error($"cannot read LayerNorm {module}: {what}; expected LayerNormalization or Sub/ReduceMean/Sqrt/Add(ε)/Div/Mul/Add");
-        string other = mul.Inputs[0] == _prefix + module + ".weight" ? mul.Inputs[1] : mul.Inputs[0];
+        string other = mul.Input(0) == _prefix + module + ".weight" ? mul.Input(1) : mul.Input(0);
         var div = Producer(other);
         if (div?.OpType != "Div") throw NotLayerNorm($"its weight multiplies the output of {div?.Describe ?? "no node"}");
-        var sub = Producer(div.Inputs[0]);
-        if (sub?.OpType != "Sub" || Producer(sub.Inputs[1]) is not { OpType: "ReduceMean" } mean || mean.Inputs[0] != sub.Inputs[0])
+        var sub = Producer(div.Input(0));
+        if (sub?.OpType != "Sub" || Producer(sub.Input(1)) is not { OpType: "ReduceMean" } mean || mean.Input(0) != sub.Input(0))
             throw NotLayerNorm("the normalised value is not x − ReduceMean(x)");
-        var sqrt = Producer(div.Inputs[1]);
-        if (sqrt?.OpType != "Sqrt") throw NotLayerNorm($"the divisor comes from {Producer(div.Inputs[1])?.Describe ?? "no node"}");
-        var add = Producer(sqrt.Inputs[0]);
+        var sqrt = Producer(div.Input(1));
+        if (sqrt?.OpType != "Sqrt") throw NotLayerNorm($"the divisor comes from {Producer(div.Input(1))?.Describe ?? "no node"}");
+        var add = Producer(sqrt.Input(0));
         if (add?.OpType != "Add") throw NotLayerNorm("Sqrt does not take variance + ε");
-        int constIndex = _constants.ContainsKey(add.Inputs[1]) ? 1 : _constants.ContainsKey(add.Inputs[0]) ? 0 : -1;
-        if (constIndex < 0 || Producer(add.Inputs[1 - constIndex])?.OpType != "ReduceMean")
+        int constIndex = _constants.ContainsKey(add.Input(1)) ? 1 : _constants.ContainsKey(add.Input(0)) ? 0 : -1;
+        if (constIndex < 0 || Producer(add.Input(1 - constIndex))?.OpType != "ReduceMean")
             throw NotLayerNorm("the Add before Sqrt is not ReduceMean(...) + a constant ε");
-        var epsTensor = _constants[add.Inputs[constIndex]];
-        if (epsTensor.ElementCount != 1 || !epsTensor.IsFloatingPoint) throw NotLayerNorm($"ε '{add.Inputs[constIndex]}' is {epsTensor.Shape}, not a scalar");
-        var addBias = Consumers(mul.Outputs[0]).Where(n => n.OpType == "Add" && n.Inputs.Contains(biasName)).ToList();
+        var epsTensor = _constants[add.Input(constIndex)];
+        if (epsTensor.ElementCount != 1 || !epsTensor.IsFloatingPoint) throw NotLayerNorm($"ε '{add.Input(constIndex)}' is {epsTensor.Shape}, not a scalar");
+        var addBias = Consumers(mul.Output(0)).Where(n => n.OpType == "Add" && n.Inputs.Contains(biasName)).ToList();
         if (addBias.Count != 1) throw NotLayerNorm($"the scaled value is not added to '{biasName}'");
-        return new LayerNormInfo(Shortest(epsTensor.ToFloats(_source)[0]), sub.Inputs[0], addBias[0].Outputs[0]);
+        return new LayerNormInfo(Shortest(epsTensor.ToFloats(_source)[0]), sub.Input(0), addBias[0].Output(0));
     }
 
     /// <summary>A float32 constant as the shortest decimal that round-trips (1e-12, not 9.9999999600419720e-13).</summary>
@@ -333,15 +333,15 @@ internal sealed partial class BertGraphReader
     private string Unshaped(string value)
     {
         for (int i = 0; i < 8 && Producer(value) is { OpType: "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze" or "Identity" or "Dropout" } node; i++)
-            value = node.Inputs[0];
+            value = node.Input(0);
         return value;
     }
 
     /// <summary>Requires <paramref name="linear"/> to read <paramref name="input"/> (possibly reshaped to rows).</summary>
     private void RequireInput(LinearInfo linear, string input, string module, string what)
     {
-        if (Unshaped(linear.Node.Inputs[0]) != Unshaped(input))
-            throw Error($"{module} does not read {what} ({linear.Node.Describe} reads '{linear.Node.Inputs[0]}'); not a BERT layer");
+        if (Unshaped(linear.Node.Input(0)) != Unshaped(input))
+            throw Error($"{module} does not read {what} ({linear.Node.Describe} reads '{linear.Node.Input(0)}'); not a BERT layer");
     }
 
     /// <summary>Post-LN residual: the LayerNorm normalises Add(the Linear's output, the block's input).</summary>
@@ -362,14 +362,14 @@ internal sealed partial class BertGraphReader
     {
         for (int step = 0; step < 2; step++)
         {
-            var reshapes = Consumers(projection).Where(n => n.OpType == "Reshape" && n.Inputs[0] == projection).ToList();
+            var reshapes = Consumers(projection).Where(n => n.OpType == "Reshape" && n.Input(0) == projection).ToList();
             if (reshapes.Count != 1)
                 throw Error($"cannot find the attention heads: the output of {module} goes to {Describe(Consumers(projection))}; expected one Reshape to [batch, sequence, heads, head_dim]");
             var reshape = reshapes[0];
-            var (tail, _) = EvaluateShape(reshape.Inputs[1], 0);
+            var (tail, _) = EvaluateShape(reshape.Input(1), 0);
             if (step == 0 && tail.Count > 0 && tail[^1] == h)
             {
-                projection = reshape.Outputs[0]; // [rows, h] back to [batch, sequence, h]: the head split comes next
+                projection = reshape.Output(0); // [rows, h] back to [batch, sequence, h]: the head split comes next
                 continue;
             }
             long? heads = tail.Count >= 2 ? tail[^2] : null, dim = tail.Count >= 1 ? tail[^1] : null;
@@ -411,12 +411,12 @@ internal sealed partial class BertGraphReader
                 }
                 return (result, complete);
             case "Cast" or "Identity":
-                return EvaluateShape(node.Inputs[0], depth + 1);
+                return EvaluateShape(node.Input(0), depth + 1);
             case "Unsqueeze":
-                var inner = Producer(node.Inputs[0]);
-                if (_constants.TryGetValue(node.Inputs[0], out var scalar) && scalar.IsInteger && scalar.ElementCount == 1)
+                var inner = Producer(node.Input(0));
+                if (_constants.TryGetValue(node.Input(0), out var scalar) && scalar.IsInteger && scalar.ElementCount == 1)
                     return ([scalar.ToInt64s(_source)[0]], true);
-                if (inner?.OpType == "Gather" && _constants.TryGetValue(inner.Inputs[1], out var index) && index.Dims.Length == 0)
+                if (inner?.OpType == "Gather" && _constants.TryGetValue(inner.Input(1), out var index) && index.Dims.Length == 0)
                     return ([null], true);
                 return ([], false);
             default:
@@ -434,7 +434,7 @@ internal sealed partial class BertGraphReader
         var castConstants = new List<OnnxTensor>();
         var seen = new HashSet<OnnxNode>();
         var pending = new Stack<string>();
-        pending.Push(to.Inputs[0]);
+        pending.Push(to.Input(0));
         bool reached = false;
         while (pending.Count > 0)
         {
@@ -450,10 +450,10 @@ internal sealed partial class BertGraphReader
             if (seen.Count > 32) throw Error($"cannot identify the activation of {module}: the path from its dense output to the next Linear is not a short element-wise chain");
             if (node.OpType is "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze" or "Identity")
             {
-                pending.Push(node.Inputs[0]); // moves values only (a Linear run on flattened rows); its shape input is not part of the activation
+                pending.Push(node.Input(0)); // moves values only (a Linear run on flattened rows); its shape input is not part of the activation
                 continue;
             }
-            if (node.OpType is "Cast" or "CastLike" && _constants.TryGetValue(node.Inputs[0], out var cast) && cast.IsFloatingPoint)
+            if (node.OpType is "Cast" or "CastLike" && _constants.TryGetValue(node.Input(0), out var cast) && cast.IsFloatingPoint)
             {
                 castConstants.Add(cast); // a constant brought to the activation's type
                 continue;
@@ -523,7 +523,7 @@ internal sealed partial class BertGraphReader
                    || (throughGathers && node.OpType is "Gather" or "GatherElements")))
         {
             path.Add(node);
-            value = node.Inputs[0];
+            value = node.Input(0);
         }
         return (value, path);
     }
@@ -536,14 +536,14 @@ internal sealed partial class BertGraphReader
     {
         string table = _prefix + "embeddings.position_embeddings.weight";
         var gathers = Consumers(table).ToList();
-        if (gathers.Count == 0 || gathers.Any(g => g.OpType != "Gather" || g.Inputs[0] != table))
+        if (gathers.Count == 0 || gathers.Any(g => g.OpType != "Gather" || g.Input(0) != table))
             throw Error($"the position table '{table}' is used by {Describe(gathers)}; expected a Gather of position ids");
         foreach (var gather in gathers)
         {
-            var (source, path) = IndexSource(gather.Inputs[1]);
+            var (source, path) = IndexSource(gather.Input(1));
             foreach (var slice in path.Where(n => n.OpType == "Slice"))
             {
-                var (starts, complete) = slice.Inputs.Count > 1 ? EvaluateShape(slice.Inputs[1], 0) : ([], false);
+                var (starts, complete) = slice.Inputs.Count > 1 ? EvaluateShape(slice.Input(1), 0) : ([], false);
                 if (!complete || starts.Count == 0 || starts.Any(v => v != 0))
                     throw Error($"position ids are a slice ({slice.Describe}) that may not start at 0; only BERT's 0, 1, 2, ... positions are understood");
             }
@@ -558,7 +558,7 @@ internal sealed partial class BertGraphReader
             var node = Producer(source);
             if (node?.OpType == "Range")
             {
-                bool counts = node.Inputs.Count == 3 && EvaluateShape(node.Inputs[0], 0) is ([0], true) && EvaluateShape(node.Inputs[2], 0) is ([1], true);
+                bool counts = node.Inputs.Count == 3 && EvaluateShape(node.Input(0), 0) is ([0], true) && EvaluateShape(node.Input(2), 0) is ([1], true);
                 if (!counts) throw Error($"position ids come from {node.Describe}, which does not count 0, 1, 2, ...");
                 continue;
             }
@@ -574,18 +574,18 @@ internal sealed partial class BertGraphReader
     {
         string table = _prefix + "embeddings.token_type_embeddings.weight";
         var gathers = Consumers(table).ToList();
-        if (gathers.Count == 0 || gathers.Any(g => g.OpType != "Gather" || g.Inputs[0] != table))
+        if (gathers.Count == 0 || gathers.Any(g => g.OpType != "Gather" || g.Input(0) != table))
             throw Error($"the token type table '{table}' is used by {Describe(gathers)}; expected a Gather of token type ids");
         bool input = false;
         foreach (var gather in gathers)
         {
-            if (_g.Inputs.Contains(IndexSource(gather.Inputs[1]).Value))
+            if (_g.Inputs.Contains(IndexSource(gather.Input(1)).Value))
             {
                 input = true;
                 continue;
             }
             // Zeros stay zeros whatever is selected from them (transformers gathers its zero buffer at the position ids).
-            var (source, _) = IndexSource(gather.Inputs[1], throughGathers: true);
+            var (source, _) = IndexSource(gather.Input(1), throughGathers: true);
             if (_g.Initializers.ContainsKey(source) && IsZeroConstant(source))
             {
                 _used.Add(source);
@@ -610,8 +610,8 @@ internal sealed partial class BertGraphReader
         foreach (var node in _g.Nodes)
         {
             if (node.OpType is not ("MatMul" or "Gemm") || _claimed.Contains(node)) continue;
-            string b = node.Inputs[1];
-            bool constant = _constants.ContainsKey(b) || (Producer(b) is { OpType: "Transpose" } t && _constants.ContainsKey(t.Inputs[0]));
+            string b = node.Input(1);
+            bool constant = _constants.ContainsKey(b) || (Producer(b) is { OpType: "Transpose" } t && _constants.ContainsKey(t.Input(0)));
             if (constant) throw Error($"{node.Describe} multiplies by the constant '{b}', which is not part of a BERT encoder (an extra head?)");
         }
         foreach (var (name, t) in _g.Initializers)
@@ -626,7 +626,7 @@ internal sealed partial class BertGraphReader
     private static OnnxTensor ConstantValue(OnnxNode node)
     {
         var a = node.Attributes;
-        var name = node.Outputs[0];
+        var name = node.Output(0);
         if (a.TryGetValue("value", out var v) && v.T is not null)
         {
             v.T.Name = name;

@@ -160,6 +160,14 @@ internal sealed class OnnxNode
 
     public string Describe => Name.Length > 0 ? $"{OpType} node '{Name}'" : $"{OpType} node";
 
+    /// <summary>Input <paramref name="index"/>; a node with fewer inputs than its operator needs is a damaged graph.</summary>
+    public string Input(int index) => index >= 0 && index < Inputs.Count ? Inputs[index]
+        : throw new ModelFormatException($"{Describe} has {Inputs.Count} input(s); input {index} is missing (a damaged or unsupported graph)");
+
+    /// <summary>Output <paramref name="index"/>, with the same check as <see cref="Input"/>.</summary>
+    public string Output(int index) => index >= 0 && index < Outputs.Count ? Outputs[index]
+        : throw new ModelFormatException($"{Describe} has {Outputs.Count} output(s); output {index} is missing (a damaged or unsupported graph)");
+
     public long Int(string name, long fallback) => Attributes.TryGetValue(name, out var a) ? a.I : fallback;
 
     public float Float(string name, float fallback) => Attributes.TryGetValue(name, out var a) ? a.F : fallback;
