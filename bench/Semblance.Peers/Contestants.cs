@@ -187,7 +187,7 @@ internal sealed class SemblanceContestant(string model, int threads, int batch) 
 
     public string Name => "semblance";
 
-    public float[] Encode(IReadOnlyList<string> texts) => _encoder.Encode(texts);
+    public float[] Encode(IReadOnlyList<string> texts) => _encoder.EncodeFlat(texts);
 
     public void Dispose() => _encoder.Dispose();
 }

@@ -188,7 +188,7 @@ internal sealed class OnnxGraph
 /// <summary>
 /// Parses a serialized ModelProto. Only the main graph is read (ModelProto.graph = 7; GraphProto node = 1,
 /// initializer = 5, sparse_initializer = 15, input = 11, output = 12); unknown fields are skipped. Tensor data stays
-/// a view into <paramref name="data"/> (no copy of the weights); external data is read from the files it names.
+/// a view into the model's bytes (no copy of the weights); external data is read from the files it names.
 /// </summary>
 internal static class OnnxModelReader
 {
