@@ -79,13 +79,6 @@ public sealed partial class EmbeddingServer
         w.WriteEndObject();
     }
 
-    private ITokenizer? Tokenizer => _encoder.Backend switch
-    {
-        TransformerBackend t => t.Tokenizer,
-        GruBackend g => g.Tokenizer,
-        _ => null,
-    };
-
     /// <summary>TEI's /tokenize: per input, its tokens as {id, text, special, start, stop}; offsets are not tracked (null).</summary>
     private async Task Tokenize(HttpContext ctx)
     {
@@ -93,7 +86,7 @@ public sealed partial class EmbeddingServer
         var root = doc.RootElement;
         var texts = JsonRequest.Texts(JsonRequest.Required(root, "inputs"), "inputs", _options);
         bool special = JsonRequest.Bool(root, "add_special_tokens", true);
-        var tokenizer = Tokenizer
+        var tokenizer = _encoder.Backend.Tokenizer
             ?? throw ApiException.BadRequest($"this model ({_encoder.Backend.ModelType}) has no subword tokenizer to show", "inputs", "no_tokenizer");
         var encoded = texts.Select(t => tokenizer.Encode(t, 0)).ToList();
         await WriteJson(ctx, 200, w =>

@@ -1,5 +1,4 @@
 // `semblance pair-score`: a cross-encoder's logits for text<TAB>text_pair lines, one JSON array per line, in input order.
-using System.Globalization;
 using System.Text;
 using Semblance.CrossEncoders;
 
@@ -54,7 +53,7 @@ public sealed class PairScoreCommand : CliCommand
             foreach (var logits in model.Predict(chunk, activation))
             {
                 sb.Clear();
-                output.Writer.WriteLine(AppendJsonArray(sb, logits));
+                output.Writer.WriteLine(EncodeCommand.AppendJsonVector(sb, logits));
             }
             chunk.Clear();
         }
@@ -75,18 +74,5 @@ public sealed class PairScoreCommand : CliCommand
             throw new InputFormatException($"{source ?? "stdin"}:{line}: expected text<TAB>text_pair, found no tab");
         int end = text.IndexOf('\t', tab + 1);
         return (text[..tab], end < 0 ? text[(tab + 1)..] : text[(tab + 1)..end]);
-    }
-
-    /// <summary>[x0,x1,...] with shortest round-trip formatting; a non-finite score is an error, never written.</summary>
-    internal static StringBuilder AppendJsonArray(StringBuilder sb, ReadOnlySpan<float> values)
-    {
-        sb.Append('[');
-        for (int j = 0; j < values.Length; j++)
-        {
-            if (!float.IsFinite(values[j])) throw new SemblanceException($"the model produced a non-finite score ({values[j]}); its weights are damaged");
-            if (j > 0) sb.Append(',');
-            sb.Append(values[j].ToString("R", CultureInfo.InvariantCulture));
-        }
-        return sb.Append(']');
     }
 }

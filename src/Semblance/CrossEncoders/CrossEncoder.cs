@@ -88,7 +88,7 @@ public sealed class CrossEncoder : IDisposable
             throw new ModelFormatException($"{directory.Path}: a {directory.ModelType} model is not a cross-encoder; a cross-encoder is a BERT or RoFormer checkpoint with a sequence-classification head (classifier.*)");
         int maxLength = directory.MaxLength(options.MaxLength);
         if (maxLength is > 0 and < 3) throw new SemblanceException($"--max-length {maxLength} leaves no room for [CLS] and two [SEP]");
-        var transformer = (TransformerModel)TransformerLoader.Load(directory.Path);
+        var transformer = TransformerLoader.Load(directory.Path, directory.Transformer!);
         try
         {
             if (!SequenceClassificationHead.Present(transformer.Checkpoint))

@@ -18,8 +18,10 @@ public sealed class ModelDirectory
 
     private readonly int _naturalLength;
 
-    private ModelDirectory(ModelLocation location, string modelType, SentenceTransformersConfig sentenceTransformers, int positionLimit, int naturalLength)
+    private ModelDirectory(ModelLocation location, string modelType, SentenceTransformersConfig sentenceTransformers, int positionLimit, int naturalLength,
+        TransformerConfig? transformer)
     {
+        Transformer = transformer;
         Location = location;
         ModelType = modelType;
         SentenceTransformers = sentenceTransformers;
@@ -35,6 +37,9 @@ public sealed class ModelDirectory
 
     /// <summary>config.json's <c>model_type</c>: bert, roformer, ernie, semblance-gru, semblance-lsa ...</summary>
     public string ModelType { get; }
+
+    /// <summary>config.json parsed, for the BERT-family model types (bert, roformer, ernie); null for the others.</summary>
+    public TransformerConfig? Transformer { get; }
 
     /// <summary>Pooling, normalisation, max_seq_length and prompts from the sentence-transformers files (none when absent).</summary>
     public SentenceTransformersConfig SentenceTransformers { get; }
@@ -84,12 +89,14 @@ public sealed class ModelDirectory
         var modelType = BackendRegistry.ReadModelType(dir);
         var configPath = System.IO.Path.Combine(dir, TransformerLoader.ConfigFileName);
         int positions = 0, natural = 0;
+        TransformerConfig? transformer = null;
         if (modelType == GruConfig.ModelTypeName) natural = GruConfig.Load(configPath).MaxLength;
         else if (TransformerConfig.SupportedModelTypes.Contains(modelType))
         {
-            positions = TransformerConfig.Load(configPath).MaxPositionEmbeddings;
+            transformer = TransformerConfig.Load(configPath);
+            positions = transformer.MaxPositionEmbeddings;
             natural = Math.Min(positions, DefaultLengthCap);
         }
-        return new ModelDirectory(location, modelType, SentenceTransformersConfig.Read(dir), positions, natural);
+        return new ModelDirectory(location, modelType, SentenceTransformersConfig.Read(dir), positions, natural, transformer);
     }
 }

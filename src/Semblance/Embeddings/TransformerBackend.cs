@@ -40,10 +40,10 @@ public sealed class TransformerBackend : IEmbeddingBackend
     public static TransformerBackend Open(ModelDirectory directory, EncoderOptions options)
     {
         var st = directory.SentenceTransformers;
-        var config = TransformerLoader.LoadConfig(directory.Path);
+        var config = directory.Transformer ?? TransformerLoader.LoadConfig(directory.Path);
         if (config.Architectures.FirstOrDefault(a => a.EndsWith("ForSequenceClassification", StringComparison.Ordinal)) is { } head)
             throw new ModelFormatException($"{directory.Path}: the model is a cross-encoder ({head}: it scores a pair of texts, it does not embed one); use 'semblance pair-score' or 'rerank' with it, or give a sentence encoder");
-        var model = TransformerLoader.Load(directory.Path, options.AllowNonFinite);
+        var model = TransformerLoader.Load(directory.Path, config, options.AllowNonFinite);
         try
         {
             var tokenizer = directory.LoadTokenizer();

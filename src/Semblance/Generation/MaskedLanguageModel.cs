@@ -57,7 +57,7 @@ public sealed class MaskedLanguageModel : IDisposable
         var directory = ModelDirectory.Open(model);
         if (!TransformerConfig.SupportedModelTypes.Contains(directory.ModelType))
             throw new ModelFormatException($"{directory.Path}: a {directory.ModelType} model has no masked-LM head; fill-mask and generate need a BERT or RoFormer *ForMaskedLM checkpoint");
-        var transformer = (TransformerModel)TransformerLoader.Load(directory.Path);
+        var transformer = TransformerLoader.Load(directory.Path, directory.Transformer!);
         try
         {
             if (!MaskedLmHead.Present(transformer.Checkpoint))

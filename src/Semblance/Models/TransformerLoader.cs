@@ -17,9 +17,11 @@ public static class TransformerLoader
     /// Loads the model (model_type "bert", "ernie" without task-type embeddings, or "roformer") as a
     /// <see cref="TransformerModel"/>. The caller disposes the result, which unmaps the weight files.
     /// </summary>
-    public static ITransformer Load(string modelDir, bool allowNonFinite = false)
+    public static ITransformer Load(string modelDir, bool allowNonFinite = false) => Load(modelDir, LoadConfig(modelDir), allowNonFinite);
+
+    /// <summary>As <see cref="Load(string, bool)"/>, with config.json already parsed (see Embeddings.ModelDirectory).</summary>
+    public static TransformerModel Load(string modelDir, TransformerConfig config, bool allowNonFinite = false)
     {
-        var config = LoadConfig(modelDir);
         var weights = ModelWeights.Open(modelDir, allowNonFinite);
         try
         {
