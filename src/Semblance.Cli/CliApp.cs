@@ -33,6 +33,9 @@ public static class CliApp
             return 0;
         }
 
+        if (args[0].StartsWith("[suggest", StringComparison.Ordinal))
+            return CommandLineSyntax.Suggest(args, stdout);
+        args = CommandLineSyntax.ExpandResponseFiles(args);
         var command = Match(args, out int used);
         if (command is null)
         {
@@ -99,53 +102,8 @@ public static class CliApp
         return best;
     }
 
-    internal static CommandArgs Parse(CliCommand command, string[] args)
-    {
-        var values = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        var positionals = new List<string>();
-        bool onlyPositionals = false;
-        for (int i = 0; i < args.Length; i++)
-        {
-            var a = args[i];
-            if (!onlyPositionals && a == "--") { onlyPositionals = true; continue; }
-            if (!onlyPositionals && a.StartsWith('-') && a != "-" && !IsNegativeNumber(a))
-            {
-                string name = a;
-                string? inline = null;
-                int eq = a.IndexOf('=');
-                if (a.StartsWith("--") && eq > 0) { name = a[..eq]; inline = a[(eq + 1)..]; }
-                var spec = command.Options.FirstOrDefault(o => o.Name == name || o.Alias == name)
-                    ?? throw new UsageException($"unknown option {name}");
-                if (spec.IsFlag)
-                {
-                    if (inline is not null) throw new UsageException($"{spec.Name} takes no value");
-                    Add(values, spec.Name, "true");
-                    continue;
-                }
-                string value;
-                if (inline is not null) value = inline;
-                else if (i + 1 < args.Length) value = args[++i];
-                else throw new UsageException($"{spec.Name} needs a value ({spec.ValueName})");
-                Add(values, spec.Name, value);
-                continue;
-            }
-            positionals.Add(a);
-        }
-        if (positionals.Count < command.MinPositionals || positionals.Count > command.MaxPositionals)
-        {
-            if (command.Positionals is null) throw new UsageException($"unexpected argument '{positionals[0]}'");
-            throw new UsageException($"expected {command.Positionals}");
-        }
-        return new CommandArgs(values, positionals);
-    }
-
-    private static bool IsNegativeNumber(string a) => a.Length > 1 && a[0] == '-' && (char.IsDigit(a[1]) || a[1] == '.');
-
-    private static void Add(Dictionary<string, List<string>> values, string name, string value)
-    {
-        if (!values.TryGetValue(name, out var list)) values[name] = list = [];
-        list.Add(value);
-    }
+    /// <summary>Parses the arguments after the command words with System.CommandLine (see <see cref="CommandLineSyntax"/>).</summary>
+    internal static CommandArgs Parse(CliCommand command, string[] args) => CommandLineSyntax.Parse(command, args);
 
     private static void PrintOverview(TextWriter w)
     {

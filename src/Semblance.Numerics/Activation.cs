@@ -2,7 +2,7 @@
 namespace Semblance.Numerics;
 
 /// <summary>Element-wise function applied to a Linear layer's output in the same pass (after the bias).</summary>
-public enum Activation
+internal enum Activation
 {
     None,
     /// <summary>Exact GELU, x·Φ(x) with the erf-based Φ (PyTorch's default "gelu").</summary>

@@ -17,7 +17,7 @@ namespace Semblance.Numerics;
 /// view(tokens, heads, headDim). Each pair is computed by one thread from its own rows, so results do not depend on
 /// the batch composition or the thread count.
 /// </remarks>
-public static class Attention
+internal static class Attention
 {
     /// <summary>The score multiplier 1/√headDim, computed in double and rounded once (as Hugging Face's math.sqrt).</summary>
     public static float DefaultScale(int headDim) => (float)(1.0 / Math.Sqrt(headDim));

@@ -13,7 +13,7 @@ using System.Runtime.Intrinsics;
 namespace Semblance.Numerics;
 
 /// <summary>Pairwise distances on spans, on the widest tier this thread may use.</summary>
-public static unsafe class Distance
+internal static unsafe class Distance
 {
     /// <summary>Σ a_i·b_i.</summary>
     public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
@@ -46,7 +46,7 @@ public static unsafe class Distance
 /// The distance kernels of one SIMD tier. Take <see cref="ForCurrentThread"/> once per search (on the calling thread)
 /// and hand it to workers, so a hot loop pays for no tier lookup and every worker runs the same tier.
 /// </summary>
-public readonly unsafe struct DistanceKernels
+internal readonly unsafe struct DistanceKernels
 {
     /// <summary>Stored vectors per block of the block kernels.</summary>
     public const int BlockLanes = 16;

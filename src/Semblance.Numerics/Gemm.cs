@@ -20,7 +20,7 @@ namespace Semblance.Numerics;
 /// Measured on Zen 4 (MiniLM shapes, M = 32 × sentence length): this order beat the B-panel-resident order with
 /// 256-deep K-blocks by about 5% in the forward pass, where y no longer fits in L2.
 /// </remarks>
-public static unsafe class Gemm
+internal static unsafe class Gemm
 {
     private const int RowsPerTask = 96;
     private const int PanelsPerTask = 6;

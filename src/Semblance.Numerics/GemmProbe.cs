@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics;
 namespace Semblance.Numerics;
 
 /// <summary>Timing of y[m, n] = x[m, k]·Wᵀ: best and median over samples; GFLOPS count 2·m·k·n per call.</summary>
-public sealed record GemmProbeResult(int M, int K, int N, int Threads, int Samples, int CallsPerSample, double BestSeconds, double MedianSeconds)
+internal sealed record GemmProbeResult(int M, int K, int N, int Threads, int Samples, int CallsPerSample, double BestSeconds, double MedianSeconds)
 {
     public double BestGflops => 2.0 * M * K * N / BestSeconds * 1e-9;
     public double MedianGflops => 2.0 * M * K * N / MedianSeconds * 1e-9;
@@ -15,7 +15,7 @@ public sealed record GemmProbeResult(int M, int K, int N, int Threads, int Sampl
         $"m={M,4} k={K,4} n={N,4} threads={Threads}: best {BestGflops,6:F1} GFLOPS ({BestSeconds * 1e6:F1} us), median {MedianGflops,6:F1} GFLOPS, {Samples} samples x {CallsPerSample} calls";
 }
 
-public static class GemmProbe
+internal static class GemmProbe
 {
     /// <summary>Runs Linear on random data for about <paramref name="seconds"/> (after a warm-up) and reports per-call times.</summary>
     public static GemmProbeResult Measure(int m, int k, int n, int threads, double seconds)

@@ -7,7 +7,7 @@ namespace Semblance.Numerics;
 /// Span kernels in the style of <see cref="TensorPrimitives"/> (and built on it where it already does the job).
 /// Unless stated, destination may be the same span as the source (in place), but must not partially overlap it.
 /// </summary>
-public static class Kernels
+internal static class Kernels
 {
     /// <summary>Index of the first NaN or ±Inf in <paramref name="x"/>, or -1 when every value is finite.</summary>
     public static long IndexOfNonFinite(ReadOnlySpan<float> x)

@@ -10,7 +10,7 @@ namespace Semblance.Numerics;
 /// the 32 values W[32j .. 32j+31, k] side by side, so the micro-kernel reads one 128-byte row of the panel
 /// per step of k. The last panel is zero-padded; the whole buffer is 64-byte aligned.
 /// </remarks>
-public sealed class PackedWeight
+internal sealed class PackedWeight
 {
     internal const int PanelWidth = 32;
 

@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 
 namespace Semblance.Numerics;
 
-public static class Recurrent
+internal static class Recurrent
 {
     /// <summary>
     /// One GRU step for <paramref name="rows"/> sequences, PyTorch <c>nn.GRU</c> gate order (r, z, n):

@@ -98,7 +98,7 @@ public static class StsEvaluator
     /// Plain TF-IDF cosine with a default encoder's own vocabulary and idf (no SVD, no whitening): the baseline the
     /// LSA encoder has to beat. Rows are L2-normalised, so the cosine is the sparse dot product.
     /// </summary>
-    public static StsResult EvaluateTfIdf(StsDataset data, Embeddings.Default.TfIdf tfidf)
+    internal static StsResult EvaluateTfIdf(StsDataset data, Embeddings.Default.TfIdf tfidf)
     {
         var x = tfidf.Transform(data.Sentences);
         var predicted = new double[data.Pairs.Count];

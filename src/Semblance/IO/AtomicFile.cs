@@ -1,7 +1,7 @@
 // Crash-safe file writes: write a temp file beside the target, flush to disk, then rename over it.
 namespace Semblance.IO;
 
-public static class AtomicFile
+internal static class AtomicFile
 {
     /// <summary>
     /// Runs <paramref name="write"/> against a temporary file in the target's directory, fsyncs it and renames it to

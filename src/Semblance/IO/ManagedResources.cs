@@ -9,7 +9,7 @@ namespace Semblance.IO;
 /// Embedded manifest resources of a .NET assembly (.dll), found through System.Reflection.Metadata: the assembly is
 /// read as a file and never loaded or run. Resources linked from other files are listed but cannot be opened.
 /// </summary>
-public static class ManagedResources
+internal static class ManagedResources
 {
     /// <summary>The names of every manifest resource, in metadata order.</summary>
     public static IReadOnlyList<string> List(string assemblyPath)

@@ -8,7 +8,7 @@ namespace Semblance.IO;
 /// <see cref="MarkerFile"/> naming the same kind of output (or a kind-specific legacy sign, such as an index
 /// manifest). Anything else is refused with a one-line error before a single file is touched.
 /// </summary>
-public static class OutputDirectory
+internal static class OutputDirectory
 {
     /// <summary>The marker file: one line, the kind of output that owns the directory (e.g. "semblance-index").</summary>
     public const string MarkerFile = ".semblance";

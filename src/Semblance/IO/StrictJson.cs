@@ -6,7 +6,7 @@ using System.Text.Unicode;
 
 namespace Semblance.IO;
 
-public static class StrictJson
+internal static class StrictJson
 {
     /// <summary>Comments and trailing commas allowed (as Hugging Face's own writers sometimes emit them).</summary>
     public static readonly JsonDocumentOptions Lenient = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };

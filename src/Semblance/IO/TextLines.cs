@@ -3,7 +3,7 @@ using System.Text;
 
 namespace Semblance.IO;
 
-public static class TextLines
+internal static class TextLines
 {
     private static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 

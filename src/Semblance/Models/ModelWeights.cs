@@ -7,7 +7,7 @@ namespace Semblance.Models;
 /// All tensors of a checkpoint by name, whichever shard holds them. Files stay mapped until disposal because F32
 /// tensors are handed out as views into them. Records which tensors the model used, for its parameter count.
 /// </summary>
-public sealed class ModelWeights : IDisposable, ITensorSource
+internal sealed class ModelWeights : IDisposable, ITensorSource
 {
     public const string SingleFileName = "model.safetensors";
     public const string IndexFileName = "model.safetensors.index.json";
@@ -181,7 +181,7 @@ internal interface ITensorSource
 }
 
 /// <summary>The tensors under one name prefix, e.g. <c>weights.Prefix("encoder.layer.3")</c>.</summary>
-public sealed class WeightView
+internal sealed class WeightView
 {
     private readonly ITensorSource _weights;
     private readonly int _root;

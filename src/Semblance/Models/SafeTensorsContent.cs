@@ -1,7 +1,7 @@
 // Small safetensors files we write ourselves (whitening, default encoder), read fully into arrays with shape checks.
 namespace Semblance.Models;
 
-public sealed class SafeTensorsContent
+internal sealed class SafeTensorsContent
 {
     private readonly Dictionary<string, (int[] Shape, float[] Values)> _tensors;
 

@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace Semblance.Models;
 
 /// <summary>One entry of a safetensors header. <see cref="Offset"/> is absolute within the file.</summary>
-public sealed record SafeTensorInfo(string Name, string DType, int[] Shape, long Offset, long ByteLength)
+internal sealed record SafeTensorInfo(string Name, string DType, int[] Shape, long Offset, long ByteLength)
 {
     public long ElementCount => SafeTensorsFile.ElementCount(Shape);
 
@@ -14,7 +14,7 @@ public sealed record SafeTensorInfo(string Name, string DType, int[] Shape, long
 }
 
 /// <summary>A float32 tensor: either a view into a mapped file (F32 data, no copy) or a converted array.</summary>
-public sealed unsafe class FloatTensor
+internal sealed unsafe class FloatTensor
 {
     private readonly float[]? _array;
     private readonly float* _mapped;
@@ -67,7 +67,7 @@ public sealed unsafe class FloatTensor
 /// (<c>{"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}</c>), then the data.
 /// Every entry is checked against the file size and its dtype × shape when the file is opened.
 /// </summary>
-public sealed unsafe class SafeTensorsFile : IDisposable
+internal sealed unsafe class SafeTensorsFile : IDisposable
 {
     // The reference implementation refuses headers above 100 MB; so do we, before allocating anything.
     private const long MaxHeaderBytes = 100_000_000;

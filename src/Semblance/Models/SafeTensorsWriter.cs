@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace Semblance.Models;
 
 /// <summary>Collects tensors in memory and writes them in insertion order with an 8-byte aligned data section.</summary>
-public sealed class SafeTensorsWriter
+internal sealed class SafeTensorsWriter
 {
     private readonly List<(string Name, string DType, int[] Shape, byte[] Data)> _tensors = [];
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);

@@ -7,7 +7,7 @@ namespace Semblance.Models;
 /// itself bidirectionally, the target (type 1) sees all of the source and its own positions up to i. Positions are the
 /// plain indices across both segments. Masked entries get float.MinValue, as transformers adds finfo(float32).min.
 /// </summary>
-public static class Seq2SeqMask
+internal static class Seq2SeqMask
 {
     /// <summary>Writes the additive mask [types.Length²] (query-major) for one sequence.</summary>
     public static void Fill(ReadOnlySpan<int> types, Span<float> mask)

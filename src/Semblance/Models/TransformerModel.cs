@@ -23,7 +23,7 @@ public sealed class TransformerModel : ITransformer
     }
 
     /// <summary>Builds the model from loaded weights; on success the model owns (and disposes) them.</summary>
-    public static TransformerModel Load(TransformerConfig config, ModelWeights weights)
+    internal static TransformerModel Load(TransformerConfig config, ModelWeights weights)
     {
         var root = TransformerNetwork.Root(config, weights);
         root.Prefix("encoder").RequireLayers(config.NumHiddenLayers, "attention.self.query.weight");

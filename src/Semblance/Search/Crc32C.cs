@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Semblance.Search;
 
-public static class Crc32C
+internal static class Crc32C
 {
     private static readonly uint[] Table = BuildTable();
 

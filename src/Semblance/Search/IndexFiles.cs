@@ -11,7 +11,7 @@ using System.Text.Json.Nodes;
 namespace Semblance.Search;
 
 /// <summary>One data file named by the manifest, with its payload size and CRC-32C.</summary>
-public sealed record IndexFileEntry(string Name, long Bytes, uint Crc32C);
+internal sealed record IndexFileEntry(string Name, long Bytes, uint Crc32C);
 
 /// <summary>The parsed manifest: which kind of index, its parameters, and the files of the current generation.</summary>
 public sealed class IndexManifest
@@ -31,7 +31,7 @@ public sealed class IndexManifest
     /// <summary>The encoder of the indexed text, or null for an index built from vectors.</summary>
     public IndexEncoder? Encoder { get; init; }
     public JsonObject Parameters { get; init; } = [];
-    public Dictionary<string, IndexFileEntry> Files { get; init; } = [];
+    internal Dictionary<string, IndexFileEntry> Files { get; init; } = [];
 
     internal string ToText()
     {
@@ -115,7 +115,7 @@ public sealed class IndexManifest
 }
 
 /// <summary>Data-file container: a 64-byte header (magic, version, role, payload length, CRC-32C) then the payload.</summary>
-public static class IndexDataFile
+internal static class IndexDataFile
 {
     public const int HeaderBytes = 64;
     private static readonly byte[] Magic = "SEMBLIDX"u8.ToArray();
@@ -206,7 +206,7 @@ public static class IndexDataFile
 }
 
 /// <summary>A read-only memory mapping of a whole file; the pointer stays valid until disposed.</summary>
-public sealed unsafe class MappedFile : IDisposable
+internal sealed unsafe class MappedFile : IDisposable
 {
     private readonly MemoryMappedFile _mmf;
     private readonly MemoryMappedViewAccessor _view;
@@ -241,7 +241,7 @@ public sealed unsafe class MappedFile : IDisposable
 /// Exclusive writer lock on an index directory (an OS file lock on <c>LOCK</c>, released automatically if the process
 /// dies). Readers never take it: they see the last committed manifest.
 /// </summary>
-public sealed class IndexLock : IDisposable
+internal sealed class IndexLock : IDisposable
 {
     public const string FileName = "LOCK";
     private static readonly Dictionary<string, IndexLock> Held = new(StringComparer.Ordinal);

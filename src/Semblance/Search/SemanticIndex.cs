@@ -222,7 +222,7 @@ public sealed class SemanticIndex : IDisposable
 }
 
 /// <summary>The JSON shape of hits shared by `semblance search` and the server's /search.</summary>
-public static class SearchHitJson
+internal static class SearchHitJson
 {
     /// <summary>Writes <c>"hits": [{"id", "score", "text", "fields"?}, ...]</c> into the current object.</summary>
     public static void WriteHits(System.Text.Json.Utf8JsonWriter w, IEnumerable<SearchHit> hits)

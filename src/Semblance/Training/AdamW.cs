@@ -10,7 +10,7 @@ namespace Semblance.Training;
 /// The decay λθ is applied to the weights directly (decoupled from the adaptive step), and not at all to biases and
 /// LayerNorm parameters (the usual BERT parameter groups). Parameters without a gradient this step are skipped.
 /// </summary>
-public sealed class AdamW
+internal sealed class AdamW
 {
     private readonly Dictionary<string, (float[] M, float[] V)> _state = new(StringComparer.Ordinal);
 

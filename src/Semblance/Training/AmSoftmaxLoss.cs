@@ -10,7 +10,7 @@ namespace Semblance.Training;
 /// bidirectional form. The margin m forces the true pair to beat every negative by m in cosine, not merely win;
 /// the scale s (default 20) turns cosines into confident logits.
 /// </summary>
-public sealed class AmSoftmaxLoss(float margin = 0.3f, float scale = 20f) : EmbeddingLoss
+internal sealed class AmSoftmaxLoss(float margin = 0.3f, float scale = 20f) : EmbeddingLoss
 {
     public float Margin { get; } = margin;
 

@@ -8,7 +8,7 @@ namespace Semblance.Training;
 /// loss = log(1 + Σ_{(i, j): y_i &gt; y_j} exp(c_j − c_i)). Every pair the gold ranks higher must get the higher
 /// cosine; the scale s (default 20, the paper's λ) sharpens the soft maximum. Only the order of the scores matters, so any scale works.
 /// </summary>
-public sealed class CoSentLoss(float scale = 20f) : EmbeddingLoss
+internal sealed class CoSentLoss(float scale = 20f) : EmbeddingLoss
 {
     public float Scale { get; } = scale;
 

@@ -4,7 +4,7 @@ using Semblance.Training.Autodiff;
 namespace Semblance.Training;
 
 /// <summary>A loss's objective node (to back-propagate) and the number to report (they differ for FlatNCE).</summary>
-public readonly record struct LossValue(Tensor Objective, double Reported);
+internal readonly record struct LossValue(Tensor Objective, double Reported);
 
 /// <summary>
 /// A loss over a batch of rows, each row made of <see cref="Columns"/> sentences (anchor, positive, ...). The
@@ -12,7 +12,7 @@ public readonly record struct LossValue(Tensor Objective, double Reported);
 /// need them (CoSENT). A loss sees only embeddings, never the model, which is what lets gradient caching compute
 /// it once on the full batch.
 /// </summary>
-public abstract class EmbeddingLoss
+internal abstract class EmbeddingLoss
 {
     public abstract string Name { get; }
 

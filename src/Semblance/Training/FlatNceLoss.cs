@@ -11,7 +11,7 @@ namespace Semblance.Training;
 /// gradient): its value is always 0 and its gradient is mean_i ∇v_i, InfoNCE's direction at full strength.
 /// The reported value is InfoNCE, which is what progress should show. Same data as SimCSE (two views per row).
 /// </summary>
-public sealed class FlatNceLoss(float temperature = 0.05f) : EmbeddingLoss
+internal sealed class FlatNceLoss(float temperature = 0.05f) : EmbeddingLoss
 {
     public float Temperature { get; } = temperature;
 

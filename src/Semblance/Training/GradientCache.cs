@@ -15,7 +15,7 @@ namespace Semblance.Training;
 /// Dropout masks are keyed per sequence (see <see cref="DropoutMask"/>), so the re-run reproduces step 1 exactly and
 /// the result equals the full-batch gradient up to float rounding. Memory holds one chunk's graph at a time.
 /// </summary>
-public static class GradientCache
+internal static class GradientCache
 {
     /// <summary>
     /// Adds ∂L/∂θ for one batch into the model's parameter gradients and returns the loss.

@@ -5,7 +5,7 @@ using Semblance.Training.Autodiff;
 
 namespace Semblance.Training;
 
-public interface ITrainableModel
+internal interface ITrainableModel
 {
     /// <summary>Every tensor of the model, in save order.</summary>
     IReadOnlyList<Parameter> Parameters { get; }
@@ -23,7 +23,7 @@ public interface ITrainableModel
     Tensor Encode(Tape tape, TokenBatch batch, PoolingMode pooling, ulong[]? dropoutKeys = null);
 }
 
-public static class TrainableModelExtensions
+internal static class TrainableModelExtensions
 {
     public static IEnumerable<Parameter> TrainableParameters(this ITrainableModel model) => model.Parameters.Where(p => p.RequiresGrad);
 

@@ -11,7 +11,7 @@ namespace Semblance.Training;
 /// (a contradiction) that joins the denominator of every row. τ (temperature, default 0.05) sets how sharply
 /// near misses are punished.
 /// </summary>
-public sealed class SimCseLoss(float temperature = 0.05f) : EmbeddingLoss
+internal sealed class SimCseLoss(float temperature = 0.05f) : EmbeddingLoss
 {
     public float Temperature { get; } = temperature;
 

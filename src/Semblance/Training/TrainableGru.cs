@@ -9,7 +9,7 @@ namespace Semblance.Training;
 /// <see cref="GruNetwork"/> (embedding → bidirectional GRU → mean pooling, PyTorch tensor names) on a <see cref="Tape"/>;
 /// the same parameters <see cref="GruModel"/> runs for inference.
 /// </summary>
-public sealed class TrainableGru : ITrainableModel
+internal sealed class TrainableGru : ITrainableModel
 {
     private readonly GruNetwork _network;
 

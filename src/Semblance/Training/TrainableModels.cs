@@ -3,7 +3,7 @@ using Semblance.Models;
 
 namespace Semblance.Training;
 
-public static class TrainableModels
+internal static class TrainableModels
 {
     /// <summary>A freshly initialised model: a semblance-gru config builds a <see cref="TrainableGru"/>, any other a <see cref="TrainableTransformer"/>.</summary>
     public static ITrainableModel Initialize(string configPath, int seed) => GruConfig.Declares(configPath)

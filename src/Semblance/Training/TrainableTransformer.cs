@@ -6,7 +6,7 @@ using Semblance.Training.Autodiff;
 namespace Semblance.Training;
 
 /// <summary>The hidden states a training forward pass keeps: after the first layer and after the last.</summary>
-public sealed record TransformerHiddenStates(Tensor FirstLayer, Tensor Last, int[] Offsets);
+internal sealed record TransformerHiddenStates(Tensor FirstLayer, Tensor Last, int[] Offsets);
 
 /// <summary>
 /// Hugging Face <c>BertModel</c> / <c>RoFormerModel</c> (post-LN layers) computed op by op on a <see cref="Tape"/>,
@@ -15,7 +15,7 @@ public sealed record TransformerHiddenStates(Tensor FirstLayer, Tensor Last, int
 /// so a trained model loads in the inference engine unchanged. Dropout (hidden_dropout_prob,
 /// attention_probs_dropout_prob) is active only when the caller passes per-sequence keys.
 /// </summary>
-public sealed class TrainableTransformer : ITrainableModel
+internal sealed class TrainableTransformer : ITrainableModel
 {
     private readonly TransformerNetwork _network;
     private readonly Dictionary<string, Parameter> _byName;

@@ -21,23 +21,33 @@ public enum TrainingFormat
 public sealed record LossSettings(float Temperature = 0.05f, float Margin = 0.3f, float Scale = 20f);
 
 /// <summary>A named loss: its data format, whether it relies on dropout for its positives, and its factory.</summary>
-public sealed class TrainingLoss(string name, TrainingFormat format, bool needsDropout, Func<LossSettings, EmbeddingLoss> create)
+public sealed class TrainingLoss
 {
-    /// <summary>The name on the command line (<c>--loss</c>) and in trainer_state.json.</summary>
-    public string Name { get; } = name;
+    private readonly Func<LossSettings, EmbeddingLoss> _create;
 
-    public TrainingFormat Format { get; } = format;
+    internal TrainingLoss(string name, TrainingFormat format, bool needsDropout, Func<LossSettings, EmbeddingLoss> create)
+    {
+        Name = name;
+        Format = format;
+        NeedsDropout = needsDropout;
+        _create = create;
+    }
+
+    /// <summary>The name on the command line (<c>--loss</c>) and in trainer_state.json.</summary>
+    public string Name { get; }
+
+    public TrainingFormat Format { get; }
 
     /// <summary>
     /// SimCSE and FlatNCE make their positive by running each sentence twice through dropout; on an encoder without
     /// dropout both views would be equal and the loss would teach nothing.
     /// </summary>
-    public bool NeedsDropout { get; } = needsDropout;
+    public bool NeedsDropout { get; }
 
     /// <summary>Whether each row's gold score is passed to the loss.</summary>
     public bool UsesScores => Format == TrainingFormat.ScoredPairs;
 
-    public EmbeddingLoss Create(LossSettings settings) => create(settings);
+    internal EmbeddingLoss Create(LossSettings settings) => _create(settings);
 
     public override string ToString() => Name;
 }

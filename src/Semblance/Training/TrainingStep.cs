@@ -43,7 +43,7 @@ public readonly record struct StepResult(double Loss, double GradientNorm, bool 
 /// resumed or re-run step draws the same masks), compute the loss and its exact gradient (GradCache with
 /// <c>accumulate</c> chunks), clip to <c>maxGradNorm</c> and apply AdamW at the given learning rate.
 /// </summary>
-public sealed class TrainingStep
+internal sealed class TrainingStep
 {
     private readonly ITrainableModel _model;
     private readonly TrainingLoss _loss;

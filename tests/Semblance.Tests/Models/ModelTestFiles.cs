@@ -52,7 +52,7 @@ public sealed record FixtureCase(string Text, int[] InputIds, int[] TokenTypeIds
 }
 
 /// <summary>A checkpoint held in memory as (name, dtype, shape, values), edited by a test and written back out.</summary>
-public sealed class Checkpoint
+internal sealed class Checkpoint
 {
     public sealed record Entry(string Name, int[] Shape, float[] Values, string DType = "F32");
 
@@ -106,7 +106,7 @@ public sealed class Checkpoint
 }
 
 /// <summary>Small random-weight checkpoints (fixture-like distributions) for configurations the HF fixtures do not cover.</summary>
-public static class Synthetic
+internal static class Synthetic
 {
     public static Checkpoint Bert(int seed, string act = "gelu", int hidden = 16, int heads = 2, int layers = 2, int intermediate = 32,
         int vocab = 40, int maxPositions = 16, bool pooler = true)

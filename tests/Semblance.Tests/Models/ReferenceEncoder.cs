@@ -8,7 +8,7 @@ namespace Semblance.Tests.Models;
 /// One sequence at a time, no packing, no fused QKV, no workspace: deliberately the most direct reading of
 /// transformers' BertModel / RoFormerModel so it shares no code and no layout decisions with the engine.
 /// </summary>
-public sealed class ReferenceEncoder
+internal sealed class ReferenceEncoder
 {
     private readonly Dictionary<string, float[]> _w;
     private readonly JsonObject _config;

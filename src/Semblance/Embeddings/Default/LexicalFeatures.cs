@@ -24,7 +24,7 @@ public sealed record LexicalFeatureSettings
     }
 }
 
-public sealed class LexicalFeatures(LexicalFeatureSettings settings)
+internal sealed class LexicalFeatures(LexicalFeatureSettings settings)
 {
     public LexicalFeatureSettings Settings { get; } = settings;
 

@@ -50,7 +50,7 @@ public sealed class LsaBackend : IEmbeddingBackend
     public int VocabularySize => _tfidf.Features.Count;
 
     /// <summary>The model's TF-IDF stage (vocabulary, term weights, features), e.g. for the plain TF-IDF baseline.</summary>
-    public TfIdf TfIdf => _tfidf;
+    internal TfIdf TfIdf => _tfidf;
 
     public static LsaBackend Load(string directory, EncoderOptions options)
     {

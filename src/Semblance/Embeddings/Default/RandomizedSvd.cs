@@ -11,9 +11,9 @@ using MathNet.Numerics.LinearAlgebra.Factorization;
 namespace Semblance.Embeddings.Default;
 
 /// <summary>Top-k right singular vectors [V, k] row-major (as float) and singular values, largest first.</summary>
-public sealed record TruncatedSvd(float[] RightVectors, double[] SingularValues, int Rank);
+internal sealed record TruncatedSvd(float[] RightVectors, double[] SingularValues, int Rank);
 
-public static class RandomizedSvd
+internal static class RandomizedSvd
 {
     // Rows of X are split into this many fixed blocks for XᵀXQ, each with its own accumulator: fixed (not the thread
     // count) so that the summation order, and therefore the result, does not depend on the machine.

@@ -8,7 +8,7 @@ using System.Numerics.Tensors;
 
 namespace Semblance.Embeddings.Default;
 
-public sealed class SignedHashProjection
+internal sealed class SignedHashProjection
 {
     private readonly int[] _bucket;
     private readonly float[] _value;

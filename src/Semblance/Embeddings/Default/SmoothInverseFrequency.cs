@@ -4,7 +4,7 @@
 // drop-top with centring. Knob: a (1e-3 typical; smaller = stronger down-weighting of frequent features).
 namespace Semblance.Embeddings.Default;
 
-public static class SmoothInverseFrequency
+internal static class SmoothInverseFrequency
 {
     public const double DefaultA = 1e-3;
 

@@ -11,7 +11,7 @@ using System.Numerics.Tensors;
 namespace Semblance.Embeddings.Default;
 
 /// <summary>The LSA basis V [Features, Dimension] (row-major) and the per-direction weights w [Dimension].</summary>
-public sealed class SpectralLsa
+internal sealed class SpectralLsa
 {
     public SpectralLsa(float[] basis, float[] weights)
     {

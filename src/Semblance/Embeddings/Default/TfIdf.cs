@@ -7,12 +7,12 @@ namespace Semblance.Embeddings.Default;
 public enum TermWeighting { Idf, Sif }
 
 /// <summary>Rows of a sparse matrix in CSR form: row i has columns Columns[RowStart[i]..RowStart[i+1]).</summary>
-public sealed record SparseRows(int Rows, int ColumnCount, int[] RowStart, int[] Columns, float[] Values)
+internal sealed record SparseRows(int Rows, int ColumnCount, int[] RowStart, int[] Columns, float[] Values)
 {
     public long NonZeros => RowStart[Rows];
 }
 
-public sealed class TfIdf
+internal sealed class TfIdf
 {
     private readonly Dictionary<string, int> _index;
 

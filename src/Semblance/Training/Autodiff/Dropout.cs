@@ -9,7 +9,7 @@ namespace Semblance.Training.Autodiff;
 /// pick one uniform number from a hash of the three. Re-running a sequence with the same key reproduces its masks
 /// exactly, whatever else is in the batch, which is what exact chunked gradient accumulation needs.
 /// </summary>
-public static class DropoutMask
+internal static class DropoutMask
 {
     /// <summary>True when the element is dropped (probability <paramref name="p"/>).</summary>
     public static bool Dropped(ulong key, int site, long index, float p) => Uniform(key, site, index) < p;

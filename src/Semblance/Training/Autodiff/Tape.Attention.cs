@@ -4,7 +4,7 @@ using Semblance.Numerics;
 
 namespace Semblance.Training.Autodiff;
 
-public sealed partial class Tape
+internal sealed partial class Tape
 {
     /// <summary>
     /// Per sequence s (rows offsets[s] .. offsets[s+1]−1, no padding) and head h (columns h·d .. h·d+d−1):

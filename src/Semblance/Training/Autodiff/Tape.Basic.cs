@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 
 namespace Semblance.Training.Autodiff;
 
-public sealed partial class Tape
+internal sealed partial class Tape
 {
     /// <summary>a + b, same shapes.</summary>
     public Tensor Add(Tensor a, Tensor b)

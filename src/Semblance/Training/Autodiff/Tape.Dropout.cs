@@ -1,7 +1,7 @@
 // Tape dropout on token rows: inverted dropout with masks keyed per row (see DropoutMask).
 namespace Semblance.Training.Autodiff;
 
-public sealed partial class Tape
+internal sealed partial class Tape
 {
     /// <summary>
     /// y = x·mask/(1 − p), element (r, c) dropped when <see cref="DropoutMask.Dropped"/>(rowKeys[r], site, c).

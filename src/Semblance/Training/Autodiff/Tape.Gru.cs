@@ -4,7 +4,7 @@ using Semblance.Numerics;
 
 namespace Semblance.Training.Autodiff;
 
-public sealed partial class Tape
+internal sealed partial class Tape
 {
     /// <summary>
     /// One direction of a GRU over each sequence's rows (h₀ = 0; <paramref name="reverse"/> runs last row to first):

@@ -4,7 +4,7 @@ using Semblance.Numerics;
 
 namespace Semblance.Training.Autodiff;
 
-public sealed partial class Tape
+internal sealed partial class Tape
 {
     /// <summary>Rows <paramref name="ids"/> of <paramref name="table"/> [V, E] → [ids.Length, E]; the gradient scatters back into those rows.</summary>
     public Tensor Embedding(Tensor table, int[] ids)

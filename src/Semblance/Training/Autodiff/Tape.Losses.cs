@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 
 namespace Semblance.Training.Autodiff;
 
-public sealed partial class Tape
+internal sealed partial class Tape
 {
     /// <summary>y[r, c] = x[r, c] − log Σ_j exp x[r, j]; backward dx = dy − softmax(x)·Σ_j dy[r, j].</summary>
     public Tensor LogSoftmax(Tensor x)

@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 
 namespace Semblance.Training.Autodiff;
 
-public sealed partial class Tape
+internal sealed partial class Tape
 {
     /// <summary>
     /// y = x̂·γ + β with x̂ = (x − μ)/√(σ² + eps) per row (σ² the biased variance, as torch.nn.LayerNorm).

@@ -4,7 +4,7 @@ using Semblance.Embeddings;
 
 namespace Semblance.Training.Autodiff;
 
-public sealed partial class Tape
+internal sealed partial class Tape
 {
     /// <summary>
     /// One vector per sequence, [sequences, H], computed by <see cref="Pooling.PoolRows"/>; <paramref name="first"/> (the

@@ -10,7 +10,7 @@ namespace Semblance.Training.Autodiff;
 /// reverse order, which is a topological order of the graph because each result is created after its inputs.
 /// A tape that is not recording is the "no graph" mode: same forward values, nothing kept.
 /// </summary>
-public sealed partial class Tape
+internal sealed partial class Tape
 {
     private readonly List<Action> _backward = [];
     private readonly List<Tensor?> _results = [];

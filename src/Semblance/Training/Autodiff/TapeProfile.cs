@@ -12,7 +12,7 @@ namespace Semblance.Training.Autodiff;
 /// Off unless the environment variable is set when the process starts: then every recording tape adds to one
 /// process-wide table, which <see cref="Report"/> prints and clears.
 /// </summary>
-public static class TapeProfile
+internal static class TapeProfile
 {
     public const string Variable = "SEMBLANCE_TAPE_PROFILE";
 

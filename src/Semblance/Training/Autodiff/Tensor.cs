@@ -8,7 +8,7 @@ namespace Semblance.Training.Autodiff;
 /// <see cref="Grad"/> when <see cref="Tape.Backward(Tensor)"/> runs; gradients add up across backward passes until
 /// <see cref="ZeroGrad"/>, which is what gradient accumulation needs.
 /// </summary>
-public class Tensor
+internal class Tensor
 {
     public Tensor(float[] data, int rows, int cols, bool requiresGrad = false)
     {
@@ -99,7 +99,7 @@ public class Tensor
 /// A named model weight: a leaf tensor whose gradient persists across steps and whose values the optimizer updates.
 /// <see cref="Shape"/> is the checkpoint shape ([out, in] for Linear weights, [n] for biases).
 /// </summary>
-public sealed class Parameter : Tensor
+internal sealed class Parameter : Tensor
 {
     private PackedWeight? _packed, _packedTransposed;
     private int _packedVersion = -1, _packedTransposedVersion = -1;
