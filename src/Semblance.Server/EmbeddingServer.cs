@@ -36,7 +36,8 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
     private readonly SemaphoreSlim _searchGate = new(1, 1);
     private bool _stopped;
 
-    private EmbeddingServer(SentenceEncoder encoder, SemanticIndex? index, EmbeddingServerOptions options, Action<ILoggingBuilder>? logging, TokenCounter? counter)
+    private EmbeddingServer(SentenceEncoder encoder, SemanticIndex? index, EmbeddingServerOptions options, Action<ILoggingBuilder>? logging, TokenCounter? counter,
+        Action<WebApplicationBuilder>? configureHost = null)
     {
         options.Validate();
         // /search encodes queries through the batcher, so the index must encode queries with this very encoder.
@@ -63,6 +64,7 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
             k.AddServerHeader = false;
         });
         builder.WebHost.UseUrls([.. options.Urls]);
+        configureHost?.Invoke(builder);
         _app = builder.Build();
         _app.UseRouting();
         _app.Use(Observe);
@@ -96,6 +98,16 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
     /// <summary>For backends that are not transformers but can still be counted in tokens (tests).</summary>
     internal static EmbeddingServer Create(SentenceEncoder encoder, EmbeddingServerOptions options, TokenCounter counter, SemanticIndex? index = null) =>
         new(encoder, index, options, null, counter);
+
+    /// <summary>
+    /// For in-process harnesses (the HTTP fuzz target): <paramref name="configureHost"/> may replace the server, e.g. with
+    /// ASP.NET's TestServer, so requests run the whole pipeline without a socket.
+    /// </summary>
+    internal static EmbeddingServer Create(SentenceEncoder encoder, EmbeddingServerOptions options, SemanticIndex? index, Action<WebApplicationBuilder> configureHost) =>
+        new(encoder, index, options, null, null, configureHost);
+
+    /// <summary>The host's services (e.g. the TestServer of an in-process harness).</summary>
+    internal IServiceProvider Services => _app.Services;
 
     /// <summary>The bound addresses, with real port numbers, once started.</summary>
     public IReadOnlyList<string> Addresses => [.. _app.Urls];

@@ -135,13 +135,18 @@ public sealed class FuzzRunner
     }
 
     /// <summary>Replays one saved input; returns the exception a crash would be, or null.</summary>
-    public static Exception? Replay(FuzzTarget target, byte[] input)
+    public static Exception? Replay(FuzzTarget target, byte[] input) => Replay(target, input, out _);
+
+    /// <summary>As <see cref="Replay(FuzzTarget, byte[])"/>; <paramref name="refusal"/> is the clear error, if refused.</summary>
+    public static Exception? Replay(FuzzTarget target, byte[] input, out string? refusal)
     {
         var work = WorkDirectory(target.Name);
+        refusal = null;
         try
         {
-            Invoke(target, input, work, out var crash);
-            return crash;
+            try { target.Execute(input, work); return null; }
+            catch (SemblanceException e) { refusal = e.Message; return null; }
+            catch (Exception e) { return e; }
         }
         finally
         {

@@ -95,8 +95,9 @@ internal static class FuzzProgram
         int status = 0;
         foreach (var file in args[2..])
         {
-            var e = FuzzRunner.Replay(target, File.ReadAllBytes(file));
-            Console.WriteLine(e is null ? $"{file}: ok" : $"{file}: CRASH {e.GetType().FullName}: {e.Message}");
+            var e = FuzzRunner.Replay(target, File.ReadAllBytes(file), out string? refusal);
+            Console.WriteLine(e is not null ? $"{file}: CRASH {e.GetType().FullName}: {e.Message}"
+                : refusal is not null ? $"{file}: refused: {refusal}" : $"{file}: ok");
             if (e is not null) status = 1;
         }
         return status;

@@ -12,7 +12,7 @@ public class FuzzTargetsTests
     [Fact]
     public void EveryParserHasATarget()
     {
-        string[] expected = ["config", "index-flat", "index-hnsw", "index-items", "index-manifest", "jsonl", "npy", "onnx", "safetensors", "tokenizer-json", "tsv", "vocab", "whitening"];
+        string[] expected = ["config", "index-flat", "index-hnsw", "index-items", "index-manifest", "jsonl", "npy", "onnx", "safetensors", "tokenizer-json", "tsv", "vocab", "whitening", "http-body"];
         Assert.Subset(FuzzTarget.All.Select(t => t.Name).ToHashSet(), expected.ToHashSet());
     }
 
