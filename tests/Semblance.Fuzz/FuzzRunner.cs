@@ -43,6 +43,7 @@ public sealed class FuzzRunner
     {
         var rng = new Random(Seed);
         var mutator = new Mutator(rng);
+        target.Prepare();   // one-time set-up (e.g. starting a server) is not an execution and not under the watchdog
         var builtIn = target.Seeds().ToList();
         var seeds = builtIn.Concat(target.CorpusFiles()).DistinctBy(Convert.ToBase64String).ToList();
         if (seeds.Count == 0) seeds.Add([]);
@@ -140,6 +141,7 @@ public sealed class FuzzRunner
     /// <summary>As <see cref="Replay(FuzzTarget, byte[])"/>; <paramref name="refusal"/> is the clear error, if refused.</summary>
     public static Exception? Replay(FuzzTarget target, byte[] input, out string? refusal)
     {
+        target.Prepare();
         var work = WorkDirectory(target.Name);
         refusal = null;
         try

@@ -30,6 +30,11 @@ public abstract class FuzzTarget
     /// </summary>
     public virtual byte[] PostMutate(byte[] mutated, Random rng) => mutated;
 
+    /// <summary>One-time set-up before the first execution (outside the hang watchdog). Default: nothing.</summary>
+    public virtual void Prepare()
+    {
+    }
+
     public static IReadOnlyList<FuzzTarget> All { get; } = typeof(FuzzTarget).Assembly.GetTypes()
         .Where(t => t.IsSubclassOf(typeof(FuzzTarget)) && !t.IsAbstract)
         .Select(t => (FuzzTarget)Activator.CreateInstance(t)!)

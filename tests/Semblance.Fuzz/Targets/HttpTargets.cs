@@ -48,6 +48,8 @@ public sealed class HttpBodyTarget : FuzzTarget
         Request(6, 0, """{"query": "q", "texts": ["a", "b"], "raw_scores": true, "return_text": true}"""),
     ];
 
+    public override void Prepare() => GC.KeepAlive(Client.Value);
+
     private static byte[] Request(byte route, byte contentType, string body) => [route, contentType, .. Encoding.UTF8.GetBytes(body)];
 
     public override void Execute(byte[] input, string work)
