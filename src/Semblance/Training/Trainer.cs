@@ -52,10 +52,10 @@ public sealed class Trainer
     public TrainingResult Run()
     {
         ClaimOutput(checkOnly: true);
+        var data = TrainingData.Load(_o.DataPath, _o.Loss);
         LoadModel();
         if (_model is TrainableGru && _o.Loss.NeedsDropout)
             throw new SemblanceException($"--loss {_o.Loss} needs dropout to make two views of a sentence, and the GRU encoder has none; use {string.Join(", ", TrainingLosses.All.Where(l => !l.NeedsDropout))} with it");
-        var data = TrainingData.Load(_o.DataPath, _o.Loss);
         var dev = _o.EvalData is null ? null : StsDataset.Load(_o.EvalData);
         ClaimOutput(checkOnly: false);
 
