@@ -35,7 +35,7 @@ open(sys.argv[2], 'w', encoding='utf-8').write('\n'.join(lines[:6000]) + '\n')" 
       --eval-every 25 --seed 42 --threads 1 || [ $? -eq 124 ]
     ;;
   eval)
-    nice -n 10 python3 "$here/simbert_eval.py" "$semblance" "$model" "$data/heldout.txt" "$out"
+    nice -n 10 python3 "$here/simbert_eval.py" "$semblance" "$model" "$data/heldout.txt" "$out" --per-half 50
     for m in "$model" "$id"; do
       nice -n 10 "$semblance" eval sts --model "$m" --data "$shared/data/sts-b-en/test.tsv" --pooling cls,mean --threads 1
     done

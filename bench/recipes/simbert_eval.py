@@ -1,5 +1,9 @@
 # Generation quality of a SimBERT-style model on held-out sources, with `semblance generate --greedy` and `encode`.
-"""Usage: simbert_eval.py SEMBLANCE MODEL HELDOUT.txt OUT_DIR [--judge JUDGE_MODEL] [--examples N]
+"""Usage: simbert_eval.py SEMBLANCE MODEL HELDOUT.txt OUT_DIR [--judge JUDGE_MODEL] [--examples N] [--per-half N]
+                        [--max-new-tokens N]
+
+HELDOUT.txt is simbert_data.py's: two halves (STS-B test, SNLI test premises); --per-half N uses the first N of each
+(default all), --max-new-tokens bounds each generation (default 24).
 
 Candidates: until sampling/beams land in `generate`, each source gets up to 3 greedy candidates, decoded from the
 source as given, without its last word and without its first word (distinct inputs only). Reports, over all
@@ -48,25 +52,26 @@ def variants(source):
 
 def main():
     args = sys.argv[1:]
-    judge, examples = "sentence-transformers/all-MiniLM-L6-v2", 20
-    if "--judge" in args:
-        i = args.index("--judge")
-        judge = args[i + 1]
-        del args[i:i + 2]
-    if "--examples" in args:
-        i = args.index("--examples")
-        examples = int(args[i + 1])
-        del args[i:i + 2]
+    options = {"--judge": "sentence-transformers/all-MiniLM-L6-v2", "--examples": "20", "--per-half": "0", "--max-new-tokens": "24"}
+    for name in options:
+        if name in args:
+            i = args.index(name)
+            options[name] = args[i + 1]
+            del args[i:i + 2]
+    judge, examples, per_half = options["--judge"], int(options["--examples"]), int(options["--per-half"])
     if len(args) != 4:
         raise SystemExit(__doc__)
     semblance, model, heldout, out = args
     sources = [l.rstrip("\n") for l in open(heldout, encoding="utf-8") if l.strip()]
+    if per_half:
+        half = len(sources) // 2
+        sources = sources[:per_half] + sources[half:half + per_half]
     inputs, owner = [], []
     for s, source in enumerate(sources):
         for v in variants(source):
             inputs.append(v)
             owner.append(s)
-    generated = run([semblance, "generate", "--model", model, "--greedy", "--max-new-tokens", "32", "--threads", "1"], inputs)
+    generated = run([semblance, "generate", "--model", model, "--greedy", "--max-new-tokens", options["--max-new-tokens"], "--threads", "1"], inputs)
     candidates = [[] for _ in sources]
     for s, g in zip(owner, generated):
         candidates[s].append(g["text"])
