@@ -462,11 +462,12 @@ def am_softmax_loss(a, p, margin, scale):
     return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
 
 
-def simbert_loss(model, head, first, second, scale):
+def simbert_loss(model, head, first, second, scale, teacher=None):
     """SimBERT on pairs given as token ids [CLS] .. [SEP]: each pair packed both ways (all (a, b), then all (b, a)) as
     source (type 0) + target without its [CLS] (type 1), one sequence at a time under the UniLM mask. Returns
     (total, generation, similarity): generation = mean CE of token t+1 predicted at t wherever token t+1 is type 1;
-    similarity = CE of scale * cos over the [CLS] vectors, diagonal masked, each row's target its partner."""
+    similarity = CE of scale * cos over the [CLS] vectors, diagonal masked, each row's target its partner; with
+    teacher ([2B, H], the sources' vectors in sequence order) the total adds RoFormer-Sim's mse_loss(cls, teacher)."""
     sequences = [(a, b) for a, b in zip(first, second)] + [(b, a) for a, b in zip(first, second)]
     logits, targets, cls = [], [], []
     for source, target in sequences:
@@ -482,7 +483,10 @@ def simbert_loss(model, head, first, second, scale):
     scores = scale * vectors @ vectors.T - 1e12 * torch.eye(n, dtype=vectors.dtype)
     partners = torch.tensor([i + n // 2 if i < n // 2 else i - n // 2 for i in range(n)])
     similarity = F.cross_entropy(scores, partners)
-    return generation + similarity, generation, similarity
+    total = generation + similarity
+    if teacher is not None:
+        total = total + F.mse_loss(torch.stack(cls), teacher)
+    return total, generation, similarity
 
 
 # ---------------------------------------------------------------- training

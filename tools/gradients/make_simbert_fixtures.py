@@ -44,8 +44,8 @@ rows = 4
 first = [sentence() for _ in range(rows)]
 second = [sentence() for _ in range(rows)]
 scale = 30.0
-total, generation, similarity = twin.simbert_loss(model, head, first, second, scale)
-total.backward()
+# RoFormer-Sim's distillation target: one teacher vector per packed sequence (float32 values, used in float64).
+teacher = (torch.rand(2 * rows, config["hidden_size"], generator=gen) - 0.5).float()
 
 weights = {"bert." + n: t for n, t in body.items()}
 weights.update(own)
@@ -53,12 +53,17 @@ twin.save_safetensors(os.path.join(out, "model.safetensors"), weights)
 with open(os.path.join(out, "config.json"), "w") as f:
     json.dump(config, f, indent=1)
 with open(os.path.join(out, "batch.json"), "w") as f:
-    json.dump({"first": first, "second": second, "scale": scale}, f)
-result = {"loss": total.detach().reshape(1), "generation": generation.detach().reshape(1), "similarity": similarity.detach().reshape(1)}
+    json.dump({"first": first, "second": second, "scale": scale, "teacher": teacher.flatten().tolist()}, f)
 named = dict(model.named_parameters())
 named.update(head.named_head_parameters())
-for name, p in named.items():
-    result["grad." + name] = p.grad if p.grad is not None else torch.zeros_like(p)
-twin.save_safetensors(os.path.join(out, "simbert.safetensors"), result)
-print("loss", float(total), "generation", float(generation), "similarity", float(similarity),
-      "max |grad|", max(float(t.abs().max()) for k, t in result.items() if k.startswith("grad.")))
+for file, target in (("simbert", None), ("simbert-distill", teacher.double())):
+    for p in named.values():
+        p.grad = None
+    total, generation, similarity = twin.simbert_loss(model, head, first, second, scale, target)
+    total.backward()
+    result = {"loss": total.detach().reshape(1), "generation": generation.detach().reshape(1), "similarity": similarity.detach().reshape(1)}
+    for name, p in named.items():
+        result["grad." + name] = p.grad if p.grad is not None else torch.zeros_like(p)
+    twin.save_safetensors(os.path.join(out, file + ".safetensors"), result)
+    print(file, "loss", float(total), "generation", float(generation), "similarity", float(similarity),
+          "max |grad|", max(float(t.abs().max()) for k, t in result.items() if k.startswith("grad.")))

@@ -8,7 +8,7 @@ using Semblance.Training.Autodiff;
 namespace Semblance.Training;
 
 /// <summary>The SimBERT objective of one batch and its two terms (the reported loss is their sum).</summary>
-public readonly record struct SimBertValue(LossValue Total, double Generation, double Similarity);
+public readonly record struct SimBertValue(LossValue Total, double Generation, double Similarity, double Distillation = 0);
 
 /// <summary>
 /// Each pair (a, b) is packed in both directions, <c>[CLS] a [SEP] b [SEP]</c> and <c>[CLS] b [SEP] a [SEP]</c>, the
@@ -66,17 +66,33 @@ public sealed class SimBertLoss(float scale = 30f) : EmbeddingLoss
     /// ids <c>[CLS] ... [SEP]</c>. <paramref name="dropoutKeys"/> (null: no dropout) holds one key per packed sequence,
     /// 2B of them: the (a, b) sequences first, then the (b, a) ones.
     /// </summary>
+    /// <remarks>
+    /// <paramref name="teacher"/> (RoFormer-Sim's distillation), when given, holds a teacher's vector of every packed
+    /// sequence's source, [2B × hidden] row-major in the same order; the loss then adds mean((cls − teacher)²) over all
+    /// elements (PyTorch's mse_loss).
+    /// </remarks>
     public SimBertValue Compute(Tape tape, TrainableTransformer model, IReadOnlyList<int[]> first, IReadOnlyList<int[]> second,
-        ulong[]? dropoutKeys, SimBertOptions? options = null)
+        ulong[]? dropoutKeys, SimBertOptions? options = null, float[]? teacher = null)
     {
         if (first.Count != second.Count) throw new ArgumentException("the two columns differ in row count", nameof(second));
         var packed = Pack(first, second, model.MaxPositions, options ?? SimBertOptions.None);
         var hidden = model.Forward(tape, packed.Batch, dropoutKeys).Last;
         var logits = model.MaskedLmLogits(tape, tape.Embedding(hidden, packed.PredictingRows));
         var generation = tape.CrossEntropy(logits, packed.NextTokens);
-        var similarity = Similarity(tape, tape.Pool(PoolingMode.Cls, null, hidden, packed.Batch.Offsets));
+        var cls = tape.Pool(PoolingMode.Cls, null, hidden, packed.Batch.Offsets);
+        var similarity = Similarity(tape, cls);
         var total = tape.Add(generation, similarity);
-        return new SimBertValue(new LossValue(total, total.Item), generation.Item, similarity.Item);
+        double distilled = 0;
+        if (teacher is not null)
+        {
+            if (teacher.Length != cls.Length) throw new ArgumentException($"{teacher.Length} teacher values for {cls.Rows}x{cls.Cols} vectors", nameof(teacher));
+            var negated = Array.ConvertAll(teacher, v => -v);
+            var difference = tape.Add(cls, new Tensor(negated, cls.Rows, cls.Cols, requiresGrad: false));
+            var distillation = tape.Scale(tape.Mean(tape.RowDot(difference, difference)), 1f / cls.Cols);
+            total = tape.Add(total, distillation);
+            distilled = distillation.Item;
+        }
+        return new SimBertValue(new LossValue(total, total.Item), generation.Item, similarity.Item, distilled);
     }
 
     /// <summary>A both-direction seq2seq batch: the packed sequences, the rows that predict, and the tokens they predict.</summary>

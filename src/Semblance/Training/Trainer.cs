@@ -64,8 +64,9 @@ public sealed class Trainer
         if (totalSteps == 0) throw new InputFormatException($"{_o.DataPath}: {data.ExamplesPerEpoch} example(s) make no batch of at least 2 rows; add data");
         var schedule = new LearningRateSchedule(_o.LearningRate, _o.WarmupSteps, totalSteps);
         _tokens = new TrainingTokens(_tokenizer, _maxLength, _vocabSize);
+        using var teacher = OpenTeacher();
         var trainingStep = new TrainingStep(_model, _o.Loss, _o.LossSettings, _tokens.Get, _o.Seed, _o.Accumulate, _o.MaxGradNorm, _o.WeightDecay,
-            _o.CorruptRate, _tokenizer.MaskId ?? -1);
+            _o.CorruptRate, _tokenizer.MaskId ?? -1, teacher is null ? null : texts => teacher.EncodeFlat(texts));
         var optimizer = trainingStep.Optimizer;
         var state = new State();
         if (_o.ResumeDir is not null) state = Restore(optimizer);
@@ -266,6 +267,20 @@ public sealed class Trainer
         _configJson = MaskedLmConfig(File.ReadAllText(configFile));
         _tokenizerFiles = TokenizerFiles.Where(f => File.Exists(Path.Combine(source, f))).Select(f => (f, File.ReadAllBytes(Path.Combine(source, f)))).ToList();
         _writeModules = ModulesWriter(source);
+    }
+
+    /// <summary>The --teacher encoder (one thread), checked to give vectors of the trained model's width.</summary>
+    private SentenceEncoder? OpenTeacher()
+    {
+        if (_o.TeacherModel is null) return null;
+        if (!_o.Loss.TrainsMaskedLmHead) throw new SemblanceException($"--teacher distils SimBERT's [CLS] vector; --loss {_o.Loss} does not take it");
+        var teacher = SentenceEncoder.Load(_o.TeacherModel, new EncoderOptions { Threads = 1 });
+        if (teacher.Dimension != _model.Dimension)
+        {
+            teacher.Dispose();
+            throw new SemblanceException($"--teacher {_o.TeacherModel}: its vectors have {teacher.Dimension} dimensions, the model's [CLS] vector {_model.Dimension}; distillation needs equal widths");
+        }
+        return teacher;
     }
 
     /// <summary>The checkpoint's model; for a loss that trains a masked-LM head, with the head (a fresh one if it has none).</summary>

@@ -41,6 +41,9 @@ public sealed record TrainerOptions
     /// <summary>SimBERT / RoFormer-Sim: the share of source tokens masked or deleted (BART-style denoising); 0 = none.</summary>
     public double CorruptRate { get; init; }
 
+    /// <summary>SimBERT / RoFormer-Sim: a sentence encoder whose vectors the [CLS] vector is distilled from (MSE); null = none.</summary>
+    public string? TeacherModel { get; init; }
+
     public LossSettings LossSettings => new(Temperature, Margin, Scale);
 
     public int Seed { get; init; } = 42;

@@ -12,25 +12,29 @@ public class SimBertGradientTests
 {
     private static readonly string Dir = Path.Combine(AppContext.BaseDirectory, "Training", "Fixtures", "simbert");
 
-    private static (List<int[]> First, List<int[]> Second, float Scale) Batch()
+    private static (List<int[]> First, List<int[]> Second, float Scale, float[] Teacher) Batch()
     {
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "batch.json")));
         List<int[]> Column(string name) => json.RootElement.GetProperty(name).EnumerateArray()
             .Select(s => s.EnumerateArray().Select(t => t.GetInt32()).ToArray()).ToList();
-        return (Column("first"), Column("second"), json.RootElement.GetProperty("scale").GetSingle());
+        return (Column("first"), Column("second"), json.RootElement.GetProperty("scale").GetSingle(),
+            json.RootElement.GetProperty("teacher").EnumerateArray().Select(v => v.GetSingle()).ToArray());
     }
 
-    [Fact]
-    public void LossAndGradientsMatchPyTorch()
+    [Theory]
+    [InlineData("simbert", false)]
+    [InlineData("simbert-distill", true)]
+    public void LossAndGradientsMatchPyTorch(string file, bool distill)
     {
         var model = TrainableTransformer.LoadWithMaskedLmHead(Dir, seed: 1, out bool initialized);
         Assert.False(initialized);
-        var (first, second, scale) = Batch();
+        var (first, second, scale, teacher) = Batch();
         var tape = new Tape();
-        var value = new SimBertLoss(scale).Compute(tape, model, first, second, dropoutKeys: null);
+        var value = new SimBertLoss(scale).Compute(tape, model, first, second, dropoutKeys: null, teacher: distill ? teacher : null);
         tape.Backward(value.Total.Objective);
+        Assert.Equal(distill, value.Distillation > 0);
 
-        var reference = SafeTensorsContent.Read(Path.Combine(Dir, "simbert.safetensors"));
+        var reference = SafeTensorsContent.Read(Path.Combine(Dir, file + ".safetensors"));
         foreach (var (name, got) in new[] { ("loss", value.Total.Reported), ("generation", value.Generation), ("similarity", value.Similarity) })
         {
             float expected = reference.Get(name, 1)[0];
@@ -54,7 +58,7 @@ public class SimBertGradientTests
     {
         // The target's first token must not see later target tokens: changing the last token leaves earlier rows alone.
         var model = TrainableTransformer.LoadWithMaskedLmHead(Dir, seed: 1, out _);
-        var (first, second, _) = Batch();
+        var (first, second, _, _) = Batch();
         var packed = SimBertLoss.Pack(first, second, model.MaxPositions, SimBertOptions.None);
         var changed = (int[])packed.Batch.Ids.Clone();
         int last = packed.Batch.Offsets[1] - 2;

@@ -158,17 +158,18 @@ public class TrainCommandTests
     /// falls, the output is a *ForMaskedLM checkpoint in Hugging Face's layout, and `generate` and `encode` load it.
     /// </summary>
     [SharedTheory]
-    [InlineData("models", "bert-tiny-uncased", "BertForMaskedLM", "bert.")]
-    [InlineData("heads", "roformer-tiny-mlm", "RoFormerForMaskedLM", "roformer.")]
-    public void SimBertTrainsAGeneratorThatGenerateLoads(string kind, string name, string architecture, string prefix)
+    [InlineData("models", "bert-tiny-uncased", "BertForMaskedLM", "bert.", false)]
+    [InlineData("heads", "roformer-tiny-mlm", "RoFormerForMaskedLM", "roformer.", true)]
+    public void SimBertTrainsAGeneratorThatGenerateLoads(string kind, string name, string architecture, string prefix, bool teacher)
     {
         using var dir = new TempDir();
         var start = SharedData.Path("fixtures", kind, name);
         var pairs = StsLines("train.tsv", 16).Select(l => l.Split('\t')).Select(p => $"{p[0]}\t{p[1]}").ToArray();
         var data = Write(dir, "pairs.tsv", pairs);
         var output = dir.Sub("out");
-        var (code, _, err) = Train("--model", start, "--data", data, "--loss", "simbert", "--output", output,
-            "--epochs", "3", "--batch-size", "8", "--lr", "2e-3", "--max-length", "24", "--corrupt", "0.1");
+        string[] args = ["--model", start, "--data", data, "--loss", "simbert", "--output", output,
+            "--epochs", "3", "--batch-size", "8", "--lr", "2e-3", "--max-length", "24", "--corrupt", "0.1", .. (teacher ? new[] { "--teacher", start } : [])];
+        var (code, _, err) = Train(args);
         Assert.True(code == 0, err);
         Assert.Equal(kind == "models", err.Contains("has no masked-LM head", StringComparison.Ordinal));
 
@@ -196,6 +197,17 @@ public class TrainCommandTests
         Assert.Contains("\"ids\"", genOut);
         var (encCode, _, encErr) = CliAppTests.RunWithInput("a man\n", "encode", "--model", output);
         Assert.True(encCode == 0, encErr);
+    }
+
+    [SharedFact]
+    public void TeacherIsForSimBertOnly()
+    {
+        using var dir = new TempDir();
+        var data = Write(dir, "pairs.tsv", ["a\tb", "c\td"]);
+        var (code, _, err) = Train("--model", SharedData.FixtureModel(Bert), "--data", data, "--loss", "sup-simcse", "--output", dir.Sub("out"),
+            "--teacher", SharedData.FixtureModel(Bert));
+        Assert.Equal(1, code);
+        Assert.Contains("--teacher distils SimBERT's [CLS] vector; --loss sup-simcse does not take it", err);
     }
 
     [Fact]
