@@ -159,9 +159,10 @@ class BertEmbeddings(nn.Module):
         self.LayerNorm = nn.LayerNorm(h, eps=c.get("layer_norm_eps", 1e-12))
         self.dropout = nn.Dropout(c.get("hidden_dropout_prob", 0.1))
 
-    def forward(self, ids):
+    def forward(self, ids, types=None):
         positions = torch.arange(ids.shape[1]).unsqueeze(0)
-        x = self.word_embeddings(ids) + self.token_type_embeddings(torch.zeros_like(ids)) + self.position_embeddings(positions)
+        types = torch.zeros_like(ids) if types is None else types
+        x = self.word_embeddings(ids) + self.token_type_embeddings(types) + self.position_embeddings(positions)
         return self.dropout(self.LayerNorm(x))
 
 
@@ -268,10 +269,43 @@ class Bert(nn.Module):
 
     def forward(self, ids, mask):
         additive = (~mask)[:, None, None, :].to(torch.float32) * torch.finfo(torch.float32).min
-        x = self.embeddings(ids)
+        return mean_pool(self.hidden(ids, additive), mask)
+
+    def hidden(self, ids, additive, types=None):
+        """Last-layer token states [B, T, H] under an additive attention mask broadcastable to [B, heads, T, T]."""
+        x = self.embeddings(ids, types)
         for layer in self.encoder.layer:
             x = layer(x, additive)
-        return mean_pool(x, mask)
+        return x
+
+
+def unilm_mask(types):
+    """The UniLM seq2seq additive mask [B, 1, T, T] of unpadded [B, T] token types: key j visible to query i iff
+    cumsum(types)[j] <= cumsum(types)[i] (bert4keras' unilm_mask)."""
+    c = torch.cumsum(types, dim=1)
+    hidden = c[:, None, :] > c[:, :, None]
+    return hidden[:, None].to(torch.float32) * torch.finfo(torch.float32).min
+
+
+class MaskedLmHead(nn.Module):
+    """BertForMaskedLM's cls.predictions: LayerNorm(gelu(dense(h))) . E^T + bias, the decoder tied to the word embeddings."""
+
+    def __init__(self, c, word_embeddings):
+        super().__init__()
+        h = c["hidden_size"]
+        self.dense = nn.Linear(h, h)
+        self.LayerNorm = nn.LayerNorm(h, eps=c.get("layer_norm_eps", 1e-12))
+        self.bias = nn.Parameter(torch.zeros(c["vocab_size"]))
+        self.word_embeddings = word_embeddings
+
+    def forward(self, x):
+        return self.LayerNorm(F.gelu(self.dense(x))) @ self.word_embeddings.weight.T + self.bias
+
+    def named_head_parameters(self):
+        """The head's own tensors under their checkpoint names (the tied decoder is the embeddings')."""
+        return {"cls.predictions.transform.dense.weight": self.dense.weight, "cls.predictions.transform.dense.bias": self.dense.bias,
+                "cls.predictions.transform.LayerNorm.weight": self.LayerNorm.weight,
+                "cls.predictions.transform.LayerNorm.bias": self.LayerNorm.bias, "cls.predictions.bias": self.bias}
 
 
 class Gru(nn.Module):
@@ -426,6 +460,33 @@ def am_softmax_loss(a, p, margin, scale):
     logits = scale * (cos - margin * torch.eye(a.shape[0]))
     targets = torch.arange(a.shape[0])
     return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
+
+
+def simbert_loss(model, head, first, second, scale, teacher=None):
+    """SimBERT on pairs given as token ids [CLS] .. [SEP]: each pair packed both ways (all (a, b), then all (b, a)) as
+    source (type 0) + target without its [CLS] (type 1), one sequence at a time under the UniLM mask. Returns
+    (total, generation, similarity): generation = mean CE of token t+1 predicted at t wherever token t+1 is type 1;
+    similarity = CE of scale * cos over the [CLS] vectors, diagonal masked, each row's target its partner; with
+    teacher ([2B, H], the sources' vectors in sequence order) the total adds RoFormer-Sim's mse_loss(cls, teacher)."""
+    sequences = [(a, b) for a, b in zip(first, second)] + [(b, a) for a, b in zip(first, second)]
+    logits, targets, cls = [], [], []
+    for source, target in sequences:
+        ids = torch.tensor([source + target[1:]])
+        types = torch.tensor([[0] * len(source) + [1] * (len(target) - 1)])
+        hidden = model.hidden(ids, unilm_mask(types), types)[0]
+        cls.append(hidden[0])
+        logits.append(head(hidden[len(source) - 1:-1]))
+        targets.append(ids[0, len(source):])
+    generation = F.cross_entropy(torch.cat(logits), torch.cat(targets))
+    vectors = F.normalize(torch.stack(cls), dim=-1)
+    n = len(sequences)
+    scores = scale * vectors @ vectors.T - 1e12 * torch.eye(n, dtype=vectors.dtype)
+    partners = torch.tensor([i + n // 2 if i < n // 2 else i - n // 2 for i in range(n)])
+    similarity = F.cross_entropy(scores, partners)
+    total = generation + similarity
+    if teacher is not None:
+        total = total + F.mse_loss(torch.stack(cls), teacher)
+    return total, generation, similarity
 
 
 # ---------------------------------------------------------------- training

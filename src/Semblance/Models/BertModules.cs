@@ -27,6 +27,9 @@ internal sealed class BertEmbeddings
         _layerNorm = layerNorm;
     }
 
+    /// <summary>word_embeddings.weight [vocab, E], which a masked-LM head's decoder is tied to.</summary>
+    public ModelParameter WordEmbeddings => _word;
+
     public IEnumerable<ModelParameter> Parameters =>
         new[] { _word, _position, _tokenType }.OfType<ModelParameter>().Concat(_layerNorm.Parameters);
 
@@ -130,9 +133,7 @@ internal sealed class BertSelfAttention
                 if (_rotaryValue) rotary.Rotate(qkv.AsSpan(q + 2 * h), length, stride);
             };
         }
-        Numerics.Attention.SequenceMask? mask = batch.UsesSeq2SeqMask
-            ? (_, start, length, additive) => Seq2SeqMask.Fill(batch.TypeIds.AsSpan(start, length), additive)
-            : null;
+        var mask = Seq2SeqMask.For(batch);
         Numerics.Attention.MultiHead(qkv, qkv.AsSpan(h), qkv.AsSpan(2 * h), stride, batch.Offsets, _heads, _headDim, ws.Context, h, ctx,
             Numerics.Attention.DefaultScale(_headDim), rotate, mask);
     }
@@ -150,9 +151,7 @@ internal sealed class BertSelfAttention
             k = _rotary.Forward(pass, k, _heads);
             if (_rotaryValue) v = _rotary.Forward(pass, v, _heads);
         }
-        if (pass.Batch.UsesSeq2SeqMask)
-            throw new NotSupportedException("training under the seq2seq (UniLM) mask is not implemented; the recording attention is bidirectional");
-        return tape.Attention(q, k, v, pass.Batch.Offsets, _heads, pass.AttentionDropout, pass.SequenceKeys, site);
+        return tape.Attention(q, k, v, pass.Batch.Offsets, _heads, pass.AttentionDropout, pass.SequenceKeys, site, Seq2SeqMask.For(pass.Batch));
     }
 }
 

@@ -22,4 +22,13 @@ internal static class Seq2SeqMask
             for (int j = 0; j < n; j++) row[j] = c[j] <= c[i] ? 0f : float.MinValue;
         }
     }
+
+    /// <summary>
+    /// The attention kernel's per-sequence mask for <paramref name="batch"/>: the UniLM mask of each sequence's types
+    /// when the batch is flagged <see cref="TokenBatch.UsesSeq2SeqMask"/>, otherwise null (bidirectional). Inference and
+    /// the tape both take their mask from here.
+    /// </summary>
+    public static Numerics.Attention.SequenceMask? For(TokenBatch batch) => batch.UsesSeq2SeqMask
+        ? (_, start, length, additive) => Fill(batch.TypeIds.AsSpan(start, length), additive)
+        : null;
 }

@@ -35,6 +35,9 @@ internal sealed class TransformerNetwork
 
     public bool HasPooler => _pooler is not null;
 
+    /// <summary>The word-embedding table, shared with a tied masked-LM decoder.</summary>
+    public ModelParameter WordEmbeddings => _embeddings.WordEmbeddings;
+
     /// <summary>Every tensor in Hugging Face state_dict order (RoFormer's rotary table included, as a buffer).</summary>
     public IEnumerable<ModelParameter> Parameters
     {

@@ -19,6 +19,9 @@ internal interface ITrainableModel
     /// <summary>The longest sequence the model takes (max_position_embeddings, or the GRU's max_length).</summary>
     int MaxPositions { get; }
 
+    /// <summary>The name <paramref name="parameter"/> is saved under in model.safetensors (its own name unless the layout adds a prefix).</summary>
+    string SavedName(Parameter parameter) => parameter.Name;
+
     /// <summary>One vector per sequence, [BatchSize, dimension]; dropout keys (one per sequence) turn dropout on.</summary>
     Tensor Encode(Tape tape, TokenBatch batch, PoolingMode pooling, ulong[]? dropoutKeys = null);
 }

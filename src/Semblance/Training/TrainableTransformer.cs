@@ -19,12 +19,15 @@ internal sealed class TrainableTransformer : ITrainableModel
 {
     private readonly TransformerNetwork _network;
     private readonly Dictionary<string, Parameter> _byName;
+    private readonly MaskedLmHead? _head;
 
-    private TrainableTransformer(TransformerNetwork network)
+    private TrainableTransformer(TransformerNetwork network, MaskedLmHead? head = null)
     {
         _network = network;
+        _head = head;
         // Materialise the float32 copies now: the checkpoint they come from is closed after loading.
-        Parameters = network.Parameters.Select(p => p.Trainable).ToList();
+        var all = head is null ? network.Parameters : network.Parameters.Concat(head.Parameters);
+        Parameters = all.Select(p => p.Trainable).ToList();
         _byName = Parameters.ToDictionary(p => p.Name, StringComparer.Ordinal);
     }
 
@@ -42,6 +45,59 @@ internal sealed class TrainableTransformer : ITrainableModel
     public int MaxPositions => Config.MaxPositionEmbeddings;
 
     public bool HasPooler => _network.HasPooler;
+
+    /// <summary>Whether the model carries a masked-LM head (<see cref="LoadWithMaskedLmHead"/>); it is then saved as *ForMaskedLM.</summary>
+    public bool HasMaskedLmHead => _head is not null;
+
+    /// <summary>
+    /// The checkpoint name a parameter is saved under: the bare model's names, or with a masked-LM head the
+    /// *ForMaskedLM layout transformers expects (<c>bert.</c>/<c>roformer.</c> before the network's names, the head's
+    /// <c>cls.predictions.*</c> as they are; the tied decoder weight is not written, as safetensors saving drops it).
+    /// </summary>
+    public string SavedName(Parameter parameter) =>
+        _head is null || parameter.Name.StartsWith("cls.", StringComparison.Ordinal) ? parameter.Name : MaskedLmPrefix(Config) + parameter.Name;
+
+    /// <summary>The base-model prefix of BertForMaskedLM / RoFormerForMaskedLM checkpoints.</summary>
+    public static string MaskedLmPrefix(TransformerConfig config) => config.IsRoFormer ? "roformer." : "bert.";
+
+    /// <summary>The architecture name config.json records for a model with a masked-LM head.</summary>
+    public static string MaskedLmArchitecture(TransformerConfig config) => config.IsRoFormer ? "RoFormerForMaskedLM" : "BertForMaskedLM";
+
+    /// <summary>
+    /// A BERT or RoFormer checkpoint with its masked-LM head, the decoder tied to the word embeddings. A checkpoint
+    /// without a head (a sentence encoder) gets a fresh one drawn with <paramref name="seed"/> as transformers'
+    /// <c>_init_weights</c> would (<paramref name="initialized"/> says so); any other model type is refused.
+    /// </summary>
+    public static TrainableTransformer LoadWithMaskedLmHead(string modelDir, int seed, out bool initialized, bool allowNonFinite = false)
+    {
+        var config = TransformerLoader.LoadConfig(modelDir);
+        RequireMaskedLmType(config, Path.Combine(modelDir, TransformerLoader.ConfigFileName));
+        using var weights = ModelWeights.Open(modelDir, allowNonFinite);
+        var root = TransformerNetwork.Root(config, weights);
+        root.Prefix("encoder").RequireLayers(config.NumHiddenLayers, "attention.self.query.weight");
+        var network = TransformerNetwork.Load(config, root, TransformerNetwork.HasPoolerWeights(config, root));
+        initialized = !MaskedLmHead.Present(weights.Root);
+        var headSource = initialized ? new WeightView(new InitialWeights(config, seed), "", 0) : weights.Root;
+        return new TrainableTransformer(network, MaskedLmHead.LoadTied(headSource, network.WordEmbeddings, config));
+    }
+
+    /// <summary>A fresh network (<see cref="Initialize"/>) with a fresh tied masked-LM head.</summary>
+    public static TrainableTransformer InitializeWithMaskedLmHead(TransformerConfig config, int seed)
+    {
+        RequireMaskedLmType(config, "config.json");
+        var bare = Initialize(config, seed);
+        return new TrainableTransformer(bare._network, MaskedLmHead.LoadTied(new WeightView(new InitialWeights(config, seed ^ 0x5EED), "", 0), bare._network.WordEmbeddings, config));
+    }
+
+    private static void RequireMaskedLmType(TransformerConfig config, string where)
+    {
+        if (config.ModelType is not ("bert" or "roformer"))
+            throw new ModelFormatException($"{where}: model_type '{config.ModelType}' has no masked-LM head Semblance can train; the seq2seq (UniLM) objective takes a bert or roformer model");
+    }
+
+    /// <summary>Masked-LM logits [rows, vocab] of hidden rows [rows, hidden] (the last layer's).</summary>
+    public Tensor MaskedLmLogits(Tape tape, Tensor hidden) =>
+        (_head ?? throw new InvalidOperationException("the model was loaded without a masked-LM head")).Forward(tape, hidden);
 
     public Parameter this[string name] =>
         _byName.TryGetValue(name, out var p) ? p : throw new KeyNotFoundException($"the model has no parameter '{name}'");
@@ -152,7 +208,7 @@ internal sealed class TrainableTransformer : ITrainableModel
     public void SaveWeights(string path)
     {
         var writer = new SafeTensorsWriter();
-        foreach (var p in Parameters) writer.Add(p.Name, p.Shape, p.Data);
+        foreach (var p in Parameters) writer.Add(SavedName(p), p.Shape, p.Data);
         writer.Save(path);
     }
 }

@@ -52,10 +52,10 @@ public sealed class Trainer
     public TrainingResult Run()
     {
         ClaimOutput(checkOnly: true);
+        var data = TrainingData.Load(_o.DataPath, _o.Loss);
         LoadModel();
         if (_model is TrainableGru && _o.Loss.NeedsDropout)
             throw new SemblanceException($"--loss {_o.Loss} needs dropout to make two views of a sentence, and the GRU encoder has none; use {string.Join(", ", TrainingLosses.All.Where(l => !l.NeedsDropout))} with it");
-        var data = TrainingData.Load(_o.DataPath, _o.Loss);
         var dev = _o.EvalData is null ? null : StsDataset.Load(_o.EvalData);
         ClaimOutput(checkOnly: false);
 
@@ -64,7 +64,9 @@ public sealed class Trainer
         if (totalSteps == 0) throw new InputFormatException($"{_o.DataPath}: {data.ExamplesPerEpoch} example(s) make no batch of at least 2 rows; add data");
         var schedule = new LearningRateSchedule(_o.LearningRate, _o.WarmupSteps, totalSteps);
         _tokens = new TrainingTokens(_tokenizer, _maxLength, _vocabSize);
-        var trainingStep = new TrainingStep(_model, _o.Loss, _o.LossSettings, _tokens.Get, _o.Seed, _o.Accumulate, _o.MaxGradNorm, _o.WeightDecay);
+        using var teacher = OpenTeacher();
+        var trainingStep = new TrainingStep(_model, _o.Loss, _o.LossSettings, _tokens.Get, _o.Seed, _o.Accumulate, _o.MaxGradNorm, _o.WeightDecay,
+            _o.CorruptRate, _tokenizer.MaskId ?? -1, teacher is null ? null : texts => teacher.EncodeFlat(texts));
         var optimizer = trainingStep.Optimizer;
         var state = new State();
         if (_o.ResumeDir is not null) state = Restore(optimizer);
@@ -125,23 +127,25 @@ public sealed class Trainer
     }
 
     /// <summary>
-    /// Dev Spearman ×100 of cosine(mean-pooled embeddings) against gold scores, without dropout: the inference batch
-    /// loop (<see cref="LengthSortedBatches"/>) over the tape without a graph, scored by <see cref="StsEvaluator"/>.
+    /// Dev Spearman ×100 of cosine(pooled embeddings; mean unless <paramref name="pooling"/> says otherwise) against gold
+    /// scores, without dropout: the inference batch loop (<see cref="LengthSortedBatches"/>) over the tape without a
+    /// graph, scored by <see cref="StsEvaluator"/>.
     /// </summary>
-    internal static double Evaluate(ITrainableModel model, Func<string, TokenizedText> tokenize, StsDataset dev, ComputeContext context, int batchSize = 64)
+    internal static double Evaluate(ITrainableModel model, Func<string, TokenizedText> tokenize, StsDataset dev, ComputeContext context, int batchSize = 64,
+        PoolingMode pooling = PoolingMode.Mean)
     {
         var vectors = new float[(long)dev.Sentences.Count * model.Dimension];
         var tape = new Tape(context, recording: false);
         LengthSortedBatches.Embed(dev.Sentences, vectors, model.Dimension, batchSize, context, tokenize,
-            (batch, pooled) => model.Encode(tape, batch, PoolingMode.Mean).Data.AsSpan().CopyTo(pooled), CancellationToken.None);
-        return StsEvaluator.Evaluate(dev, vectors, model.Dimension, Pooling.Format(PoolingMode.Mean), StsWhitening.None, [0])[0].Spearman;
+            (batch, pooled) => model.Encode(tape, batch, pooling).Data.AsSpan().CopyTo(pooled), CancellationToken.None);
+        return StsEvaluator.Evaluate(dev, vectors, model.Dimension, Pooling.Format(pooling), StsWhitening.None, [0])[0].Spearman;
     }
 
     private void EvaluateAndSave(StsDataset? dev, State state, AdamW optimizer, ComputeContext context)
     {
         if (dev is not null)
         {
-            double spearman = Evaluate(_model, _tokens.Tokenize, dev, context);
+            double spearman = Evaluate(_model, _tokens.Tokenize, dev, context, pooling: _o.Loss.Pooling);
             bool better = double.IsNaN(state.BestSpearman) || spearman > state.BestSpearman;
             if (better)
             {
@@ -176,7 +180,7 @@ public sealed class Trainer
         AtomicFile.WriteAllText(Path.Combine(dir, TransformerLoader.ConfigFileName), _configJson);
         foreach (var (name, content) in _tokenizerFiles) AtomicFile.Write(Path.Combine(dir, name), s => s.Write(content));
         var writer = new SafeTensorsWriter();
-        foreach (var p in _model.Parameters) writer.Add(p.Name, p.Shape, p.Data);
+        foreach (var p in _model.Parameters) writer.Add(_model.SavedName(p), p.Shape, p.Data);
         writer.Save(Path.Combine(dir, ModelWeights.SingleFileName));
         _writeModules(dir);
     }
@@ -234,7 +238,9 @@ public sealed class Trainer
         {
             var configPath = _o.InitConfig ?? throw new SemblanceException("train needs --model DIR, or --init CONFIG.json with --vocab FILE");
             var vocab = _o.VocabPath ?? throw new SemblanceException("--init needs --vocab FILE (a vocab.txt for the new model)");
-            var model = TrainableModels.Initialize(configPath, _o.Seed);
+            var model = _o.Loss.TrainsMaskedLmHead
+                ? TrainableTransformer.InitializeWithMaskedLmHead(TransformerConfig.Load(configPath), _o.Seed)
+                : TrainableModels.Initialize(configPath, _o.Seed);
             int vocabSize = model.VocabSize, maxPositions = model.MaxPositions;
             _model = model;
             _configJson = model is TrainableGru gru ? gru.Config.ToJson() : File.ReadAllText(configPath);
@@ -250,16 +256,56 @@ public sealed class Trainer
                 }.ToJsonString() + "\n")),
             ];
             _vocabSize = vocabSize;
-            _maxLength = Math.Min(_o.MaxLength, maxPositions);
+            _maxLength = MaxSentenceLength(maxPositions);
+            _configJson = MaskedLmConfig(_configJson);
             return;
         }
         var configFile = Path.Combine(source, TransformerLoader.ConfigFileName);
-        var loaded = TrainableModels.Load(source, _o.AllowNonFinite);
-        (_model, _vocabSize, _maxLength) = (loaded, loaded.VocabSize, Math.Min(_o.MaxLength, loaded.MaxPositions));
+        var loaded = LoadTrainable(source, configFile);
+        (_model, _vocabSize, _maxLength) = (loaded, loaded.VocabSize, MaxSentenceLength(loaded.MaxPositions));
         _tokenizer = BertTokenizer.Load(source);
-        _configJson = File.ReadAllText(configFile);
+        _configJson = MaskedLmConfig(File.ReadAllText(configFile));
         _tokenizerFiles = TokenizerFiles.Where(f => File.Exists(Path.Combine(source, f))).Select(f => (f, File.ReadAllBytes(Path.Combine(source, f)))).ToList();
         _writeModules = ModulesWriter(source);
+    }
+
+    /// <summary>The --teacher encoder (one thread), checked to give vectors of the trained model's width.</summary>
+    private SentenceEncoder? OpenTeacher()
+    {
+        if (_o.TeacherModel is null) return null;
+        if (!_o.Loss.TrainsMaskedLmHead) throw new SemblanceException($"--teacher distils SimBERT's [CLS] vector; --loss {_o.Loss} does not take it");
+        var teacher = SentenceEncoder.Load(_o.TeacherModel, new EncoderOptions { Threads = 1 });
+        if (teacher.Dimension != _model.Dimension)
+        {
+            teacher.Dispose();
+            throw new SemblanceException($"--teacher {_o.TeacherModel}: its vectors have {teacher.Dimension} dimensions, the model's [CLS] vector {_model.Dimension}; distillation needs equal widths");
+        }
+        return teacher;
+    }
+
+    /// <summary>The checkpoint's model; for a loss that trains a masked-LM head, with the head (a fresh one if it has none).</summary>
+    private ITrainableModel LoadTrainable(string source, string configFile)
+    {
+        if (!_o.Loss.TrainsMaskedLmHead) return TrainableModels.Load(source, _o.AllowNonFinite);
+        if (GruConfig.Declares(configFile))
+            throw new ModelFormatException($"{configFile}: --loss {_o.Loss} trains a BERT or RoFormer model with a masked-LM head, not a {GruConfig.ModelTypeName} encoder");
+        var model = TrainableTransformer.LoadWithMaskedLmHead(source, _o.Seed, out bool initialized, _o.AllowNonFinite);
+        if (initialized)
+            _log.WriteLine($"note: {source} has no masked-LM head (cls.predictions.*); starting one tied to the word embeddings (seed {_o.Seed})");
+        return model;
+    }
+
+    /// <summary>Tokens per sentence: --max-length, and for a seq2seq pair loss at most half the positions (both sentences share one sequence).</summary>
+    private int MaxSentenceLength(int maxPositions) =>
+        Math.Max(2, Math.Min(_o.MaxLength, _o.Loss.TrainsMaskedLmHead ? (maxPositions + 1) / 2 : maxPositions));
+
+    /// <summary>config.json as saved: a model trained with a masked-LM head says *ForMaskedLM in its architectures.</summary>
+    private string MaskedLmConfig(string json)
+    {
+        if (_model is not TrainableTransformer { HasMaskedLmHead: true } t) return json;
+        var root = JsonNode.Parse(json) as JsonObject ?? throw new ModelFormatException("config.json: expected a JSON object");
+        root["architectures"] = new JsonArray(TrainableTransformer.MaskedLmArchitecture(t.Config));
+        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
 
     /// <summary>
@@ -284,12 +330,13 @@ public sealed class Trainer
             {
                 before = $"unreadable ({e.Message})";
             }
-            if (before is not ("mean" or "last-avg"))
-                _log.WriteLine($"note: {poolingPath} says pooling {before}, but training pools with mean; the saved model's 1_Pooling/config.json says mean");
+            string trained = Pooling.Format(_o.Loss.Pooling);
+            if (before != trained && !(trained == "mean" && before == "last-avg"))
+                _log.WriteLine($"note: {poolingPath} says pooling {before}, but --loss {_o.Loss} trains {trained} vectors; the saved model's 1_Pooling/config.json says {trained}");
         }
         return dir =>
         {
-            SentenceTransformersConfig.Write(dir, hasModules ? PoolingMode.Mean : null, st.Normalize, st.MaxSeqLength, dimension);
+            SentenceTransformersConfig.Write(dir, hasModules ? _o.Loss.Pooling : null, st.Normalize, st.MaxSeqLength, dimension);
             if (st.Prompts.Count > 0 || File.Exists(Path.Combine(source, "config_sentence_transformers.json")))
                 SentenceTransformersConfig.WritePrompts(dir, st.Prompts, st.DefaultPromptName);
         };

@@ -35,8 +35,14 @@ public sealed record TrainerOptions
 
     public float Margin { get; init; } = 0.3f;
 
-    /// <summary>CoSENT's and AM-Softmax's scale s (the logits are s·cos).</summary>
-    public float Scale { get; init; } = 20f;
+    /// <summary>CoSENT's, AM-Softmax's and SimBERT's scale s (the logits are s·cos); null = the loss's default.</summary>
+    public float? Scale { get; init; }
+
+    /// <summary>SimBERT / RoFormer-Sim: the share of source tokens masked or deleted (BART-style denoising); 0 = none.</summary>
+    public double CorruptRate { get; init; }
+
+    /// <summary>SimBERT / RoFormer-Sim: a sentence encoder whose vectors the [CLS] vector is distilled from (MSE); null = none.</summary>
+    public string? TeacherModel { get; init; }
 
     public LossSettings LossSettings => new(Temperature, Margin, Scale);
 

@@ -59,6 +59,12 @@ public sealed class TrainingData
                         throw new InputFormatException($"{where}: {fields.Length} tab-separated columns, expected one sentence per line for --loss {loss}");
                     rows.Add(new TrainingRow([line, line]));
                     break;
+                case TrainingFormat.Pairs when loss.TrainsMaskedLmHead:
+                    if (fields.Length != 2)
+                        throw new InputFormatException($"{where}: {fields.Length} tab-separated column{(fields.Length == 1 ? "" : "s")}, expected sentence<TAB>similar sentence for --loss {loss}");
+                    RequireText(fields, where);
+                    rows.Add(new TrainingRow(fields));
+                    break;
                 case TrainingFormat.Pairs:
                     if (fields.Length is < 2 or > 3)
                         throw new InputFormatException($"{where}: {fields.Length} tab-separated column{(fields.Length == 1 ? "" : "s")}, expected anchor<TAB>positive[<TAB>hard negative]");
@@ -107,6 +113,7 @@ public sealed class TrainingData
     private static string Expected(TrainingLoss loss) => loss.Format switch
     {
         TrainingFormat.Sentences => "one sentence per line",
+        TrainingFormat.Pairs when loss.TrainsMaskedLmHead => "sentence<TAB>similar sentence lines",
         TrainingFormat.Pairs => "anchor<TAB>positive[<TAB>hard negative] lines",
         TrainingFormat.ScoredPairs => "sentence1<TAB>sentence2<TAB>score lines",
         _ => "text<TAB>group lines",

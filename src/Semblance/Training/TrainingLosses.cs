@@ -18,19 +18,26 @@ public enum TrainingFormat
 }
 
 /// <summary>The hyper-parameters a loss may take (each loss reads the ones it names).</summary>
-public sealed record LossSettings(float Temperature = 0.05f, float Margin = 0.3f, float Scale = 20f);
+/// <remarks>A null <paramref name="Scale"/> means each loss's own default (CoSENT and AM-Softmax 20, SimBERT 30).</remarks>
+public sealed record LossSettings(float Temperature = 0.05f, float Margin = 0.3f, float? Scale = null);
 
-/// <summary>A named loss: its data format, whether it relies on dropout for its positives, and its factory.</summary>
+/// <summary>
+/// A named loss: its data format, whether it relies on dropout for its positives, its factory, the pooling whose
+/// vectors it trains (saved in the model's Pooling module), and whether it trains a masked-LM head as well.
+/// </summary>
 public sealed class TrainingLoss
 {
     private readonly Func<LossSettings, EmbeddingLoss> _create;
 
-    internal TrainingLoss(string name, TrainingFormat format, bool needsDropout, Func<LossSettings, EmbeddingLoss> create)
+    internal TrainingLoss(string name, TrainingFormat format, bool needsDropout, Func<LossSettings, EmbeddingLoss> create,
+        Embeddings.PoolingMode pooling = Embeddings.PoolingMode.Mean, bool trainsMaskedLmHead = false)
     {
         Name = name;
         Format = format;
         NeedsDropout = needsDropout;
         _create = create;
+        Pooling = pooling;
+        TrainsMaskedLmHead = trainsMaskedLmHead;
     }
 
     /// <summary>The name on the command line (<c>--loss</c>) and in trainer_state.json.</summary>
@@ -47,6 +54,12 @@ public sealed class TrainingLoss
     /// <summary>Whether each row's gold score is passed to the loss.</summary>
     public bool UsesScores => Format == TrainingFormat.ScoredPairs;
 
+    /// <summary>The sentence vector the loss shapes: mean pooling, or [CLS] for SimBERT.</summary>
+    public Embeddings.PoolingMode Pooling { get; }
+
+    /// <summary>SimBERT: the model carries a masked-LM head (initialised when the start checkpoint has none) and is saved as *ForMaskedLM.</summary>
+    public bool TrainsMaskedLmHead { get; }
+
     internal EmbeddingLoss Create(LossSettings settings) => _create(settings);
 
     public override string ToString() => Name;
@@ -59,13 +72,17 @@ public static class TrainingLosses
 
     public static TrainingLoss SupervisedSimCse { get; } = new("sup-simcse", TrainingFormat.Pairs, false, s => new SimCseLoss(s.Temperature));
 
-    public static TrainingLoss CoSent { get; } = new("cosent", TrainingFormat.ScoredPairs, false, s => new CoSentLoss(s.Scale));
+    public static TrainingLoss CoSent { get; } = new("cosent", TrainingFormat.ScoredPairs, false, s => new CoSentLoss(s.Scale ?? 20f));
 
-    public static TrainingLoss AmSoftmax { get; } = new("am-softmax", TrainingFormat.Groups, false, s => new AmSoftmaxLoss(s.Margin, s.Scale));
+    public static TrainingLoss AmSoftmax { get; } = new("am-softmax", TrainingFormat.Groups, false, s => new AmSoftmaxLoss(s.Margin, s.Scale ?? 20f));
 
     public static TrainingLoss FlatNce { get; } = new("flatnce", TrainingFormat.Sentences, true, s => new FlatNceLoss(s.Temperature));
 
-    public static IReadOnlyList<TrainingLoss> All { get; } = [SimCse, SupervisedSimCse, CoSent, AmSoftmax, FlatNce];
+    /// <summary>SimBERT: similar pairs, both directions; seq2seq cross-entropy under the UniLM mask + in-batch contrast of [CLS] vectors.</summary>
+    public static TrainingLoss SimBert { get; } = new("simbert", TrainingFormat.Pairs, false, s => new SimBertLoss(s.Scale ?? 30f),
+        Embeddings.PoolingMode.Cls, trainsMaskedLmHead: true);
+
+    public static IReadOnlyList<TrainingLoss> All { get; } = [SimCse, SupervisedSimCse, CoSent, AmSoftmax, FlatNce, SimBert];
 
     public static IReadOnlyList<string> Names { get; } = All.Select(l => l.Name).ToArray();
 

@@ -52,10 +52,23 @@ internal sealed class TrainingStep
     private readonly int _seed;
     private readonly int _accumulate;
     private readonly double _maxGradNorm;
+    private readonly double _corruptRate;
+    private readonly int _maskId;
+    private readonly Func<IReadOnlyList<string>, float[]>? _teacher;
 
+    /// <param name="corruptRate">SimBERT only: the share of source tokens masked ([MASK] id <paramref name="maskId"/>) or deleted.</param>
+    /// <param name="teacher">SimBERT only: a teacher's vectors of texts ([texts × hidden] row-major) to distil the [CLS] vector from.</param>
     public TrainingStep(ITrainableModel model, TrainingLoss loss, LossSettings settings, Func<string, int[]> tokens,
-        int seed, int accumulate = 1, double maxGradNorm = 1.0, double weightDecay = 0.01)
+        int seed, int accumulate = 1, double maxGradNorm = 1.0, double weightDecay = 0.01, double corruptRate = 0, int maskId = -1,
+        Func<IReadOnlyList<string>, float[]>? teacher = null)
     {
+        _teacher = teacher;
+        if (loss.TrainsMaskedLmHead && model is not TrainableTransformer { HasMaskedLmHead: true })
+            throw new SemblanceException($"--loss {loss} trains a BERT or RoFormer model with a masked-LM head");
+        if (loss.TrainsMaskedLmHead && accumulate > 1)
+            throw new SemblanceException($"--accumulate {accumulate}: --loss {loss} computes a per-token loss over the whole batch and does not chunk it; use --accumulate 1");
+        _corruptRate = corruptRate;
+        _maskId = maskId;
         _model = model;
         _loss = loss;
         _objective = loss.Create(settings);
@@ -83,7 +96,18 @@ internal sealed class TrainingStep
         float[]? scores = _loss.UsesScores ? rows.Select(r => r.Score).ToArray() : null;
 
         long start = Stopwatch.GetTimestamp();
-        var value = GradientCache.Accumulate(_model, _objective, ids, scores, keys, _accumulate, PoolingMode.Mean, context, out long backwardStart);
+        long backwardStart;
+        LossValue value;
+        if (_objective is SimBertLoss simbert)
+        {
+            var tape = new Tape(context);
+            var options = new SimBertOptions(_corruptRate, _maskId, DropoutMask.Mix(stepKey ^ 0xC0AAu));
+            var teacher = _teacher?.Invoke([.. rows.Select(r => r.Texts[0]), .. rows.Select(r => r.Texts[1])]);
+            value = simbert.Compute(tape, (TrainableTransformer)_model, ids[0], ids[1], [.. keys[0], .. keys[1]], options, teacher).Total;
+            backwardStart = Stopwatch.GetTimestamp();
+            if (double.IsFinite(value.Reported)) tape.Backward(value.Objective);
+        }
+        else value = GradientCache.Accumulate(_model, _objective, ids, scores, keys, _accumulate, _loss.Pooling, context, out backwardStart);
         long end = Stopwatch.GetTimestamp();
         var forward = Stopwatch.GetElapsedTime(start, backwardStart);
         var backward = Stopwatch.GetElapsedTime(backwardStart, end);

@@ -65,7 +65,7 @@ public class TrainCommandTests
         var output = dir.Sub("out");
         var (code, _, err) = Train("--model", start, "--data", train, "--loss", "cosent", "--output", output, "--batch-size", "4", "--max-length", "32");
         Assert.True(code == 0, err);
-        Assert.Contains("says pooling cls, but training pools with mean", err);
+        Assert.Contains("says pooling cls, but --loss cosent trains mean vectors", err);
         Assert.Contains("1/1", err);
         foreach (var saved in new[] { output, Path.Combine(output, Trainer.LastDir) })
         {
@@ -153,6 +153,75 @@ public class TrainCommandTests
         return options.Loss.Create(options.LossSettings).Compute(tape, columns, rows.Select(r => r.Score).ToArray()).Reported;
     }
 
+    /// <summary>
+    /// SimBERT from a sentence encoder without a head (one is initialised) and from a RoFormerForMaskedLM: the loss
+    /// falls, the output is a *ForMaskedLM checkpoint in Hugging Face's layout, and `generate` and `encode` load it.
+    /// </summary>
+    [SharedTheory]
+    [InlineData("models", "bert-tiny-uncased", "BertForMaskedLM", "bert.", false)]
+    [InlineData("heads", "roformer-tiny-mlm", "RoFormerForMaskedLM", "roformer.", true)]
+    public void SimBertTrainsAGeneratorThatGenerateLoads(string kind, string name, string architecture, string prefix, bool teacher)
+    {
+        using var dir = new TempDir();
+        var start = SharedData.Path("fixtures", kind, name);
+        var pairs = StsLines("train.tsv", 16).Select(l => l.Split('\t')).Select(p => $"{p[0]}\t{p[1]}").ToArray();
+        var data = Write(dir, "pairs.tsv", pairs);
+        var output = dir.Sub("out");
+        string[] args = ["--model", start, "--data", data, "--loss", "simbert", "--output", output,
+            "--epochs", "3", "--batch-size", "8", "--lr", "2e-3", "--max-length", "24", "--corrupt", "0.1", .. (teacher ? new[] { "--teacher", start } : [])];
+        var (code, _, err) = Train(args);
+        Assert.True(code == 0, err);
+        Assert.Equal(kind == "models", err.Contains("has no masked-LM head", StringComparison.Ordinal));
+
+        double Loss(TrainableTransformer model)
+        {
+            var tokenizer = Semblance.Text.BertTokenizer.Load(start);
+            var rows = pairs.Take(8).Select(p => p.Split('\t')).ToArray();
+            var value = new SimBertLoss().Compute(new Tape(recording: false), model,
+                rows.Select(r => tokenizer.Encode(r[0], 24).Ids).ToList(), rows.Select(r => tokenizer.Encode(r[1], 24).Ids).ToList(), null);
+            return value.Total.Reported;
+        }
+        double before = Loss(TrainableTransformer.LoadWithMaskedLmHead(start, 42, out _));
+        double after = Loss(TrainableTransformer.LoadWithMaskedLmHead(output, 42, out bool initialized));
+        Assert.False(initialized);
+        Assert.True(after < before, $"simbert loss {before} before, {after} after training");
+
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "config.json")))!;
+        Assert.Equal(architecture, config["architectures"]![0]!.GetValue<string>());
+        var names = SafeTensorsContent.Read(Path.Combine(output, "model.safetensors")).Names.ToList();
+        Assert.Contains(prefix + "embeddings.word_embeddings.weight", names);
+        Assert.Contains("cls.predictions.bias", names);
+        Assert.DoesNotContain("cls.predictions.decoder.weight", names);
+        var (genCode, genOut, genErr) = CliAppTests.RunWithInput("a man is playing a guitar\n", "generate", "--model", output, "--greedy", "--max-new-tokens", "4");
+        Assert.True(genCode == 0, genErr);
+        Assert.Contains("\"ids\"", genOut);
+        var (encCode, _, encErr) = CliAppTests.RunWithInput("a man\n", "encode", "--model", output);
+        Assert.True(encCode == 0, encErr);
+    }
+
+    [SharedFact]
+    public void TeacherIsForSimBertOnly()
+    {
+        using var dir = new TempDir();
+        var data = Write(dir, "pairs.tsv", ["a\tb", "c\td"]);
+        var (code, _, err) = Train("--model", SharedData.FixtureModel(Bert), "--data", data, "--loss", "sup-simcse", "--output", dir.Sub("out"),
+            "--teacher", SharedData.FixtureModel(Bert));
+        Assert.Equal(1, code);
+        Assert.Contains("--teacher distils SimBERT's [CLS] vector; --loss sup-simcse does not take it", err);
+    }
+
+    [Fact]
+    public void SimBertRefusesAModelThatIsNotBertOrRoFormer()
+    {
+        using var dir = new TempDir();
+        var data = Write(dir, "pairs.tsv", ["a\tb", "c\td"]);
+        var gru = Path.Combine(AppContext.BaseDirectory, "Training", "Fixtures", "gru");
+        var (code, _, err) = Train("--model", gru, "--data", data, "--loss", "simbert", "--output", dir.Sub("out"));
+        Assert.Equal(1, code);
+        Assert.Contains("--loss simbert trains a BERT or RoFormer model with a masked-LM head", err);
+        Assert.Single(err.Trim().Split('\n'));
+    }
+
     [SharedFact]
     public void FromScratchWithInitAndVocab()
     {
@@ -184,6 +253,8 @@ public class TrainCommandTests
     [InlineData("am-softmax", "a\tg1\nb\tg1\nc\tg2\n", "group 'g2' has only one member")]
     [InlineData("am-softmax", "a\tg1\nb\n", "data.tsv:2: 1 tab-separated column,")]
     [InlineData("simcse", "\n  \n", "no training examples")]
+    [InlineData("simbert", "a\tb\nc\n", "data.tsv:2: 1 tab-separated column, expected sentence<TAB>similar sentence for --loss simbert")]
+    [InlineData("simbert", "a\tb\tc\n", "data.tsv:1: 3 tab-separated columns, expected sentence<TAB>similar sentence")]
     public void BadDataIsAOneLineError(string loss, string content, string message)
     {
         using var dir = new TempDir();

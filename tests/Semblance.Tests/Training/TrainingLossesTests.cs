@@ -12,7 +12,7 @@ public class TrainingLossesTests
         Assert.Equal(TrainingLosses.All.Count, TrainingLosses.Names.Distinct().Count());
         foreach (var loss in TrainingLosses.All) Assert.Same(loss, TrainingLosses.Get(loss.Name));
         var e = Assert.Throws<SemblanceException>(() => TrainingLosses.Get("triplet"));
-        Assert.Equal("--loss: unknown loss 'triplet'; expected one of simcse|sup-simcse|cosent|am-softmax|flatnce", e.Message);
+        Assert.Equal("--loss: unknown loss 'triplet'; expected one of simcse|sup-simcse|cosent|am-softmax|flatnce|simbert", e.Message);
     }
 
     [Fact]
@@ -20,6 +20,9 @@ public class TrainingLossesTests
     {
         var settings = new LossSettings(Temperature: 0.2f, Margin: 0.4f, Scale: 7f);
         Assert.Equal(7f, Assert.IsType<CoSentLoss>(TrainingLosses.CoSent.Create(settings)).Scale);
+        Assert.Equal(7f, Assert.IsType<SimBertLoss>(TrainingLosses.SimBert.Create(settings)).Scale);
+        Assert.Equal(30f, Assert.IsType<SimBertLoss>(TrainingLosses.SimBert.Create(new LossSettings())).Scale);
+        Assert.Equal(20f, Assert.IsType<CoSentLoss>(TrainingLosses.CoSent.Create(new LossSettings())).Scale);
         var am = Assert.IsType<AmSoftmaxLoss>(TrainingLosses.AmSoftmax.Create(settings));
         Assert.Equal((0.4f, 7f), (am.Margin, am.Scale));
         Assert.Equal(0.2f, Assert.IsType<FlatNceLoss>(TrainingLosses.FlatNce.Create(settings)).Temperature);

