@@ -1,5 +1,7 @@
 // How a masked-LM generator picks tokens: greedy, sampling (temperature, top-k, top-p, seed) or beam search, with the
 // limits every caller (CLI, server, library) shares.
+using System.Text.Json;
+
 namespace Semblance.Generation;
 
 /// <summary>How the next token is chosen.</summary>
@@ -88,4 +90,36 @@ public sealed record DecodingOptions
 public sealed record GeneratedCandidate(int[] Ids, string Text, StopReason Stop, double LogProbability, double? BeamScore = null, float? Similarity = null);
 
 /// <summary>The candidates of one source, best first for beams and ranking, in draw order for sampling.</summary>
-public sealed record GenerationResult(string Source, bool SourceTruncated, GeneratedCandidate[] Candidates);
+public sealed record GenerationResult(string Source, bool SourceTruncated, GeneratedCandidate[] Candidates)
+{
+    /// <summary>"sep" or "max_new_tokens", as the CLI and the server print it.</summary>
+    public static string StopName(StopReason stop) => stop == StopReason.Sep ? "sep" : "max_new_tokens";
+
+    /// <summary>
+    /// The JSON shape the CLI prints per line and the server returns per source:
+    /// <c>{"source", "candidates": [{"text", "ids", "stop", "logprob"[, "score"][, "similarity"]}]}</c>
+    /// (score: beam search's length-penalised score; similarity: the cosine to the source when ranked).
+    /// </summary>
+    public void WriteJson(Utf8JsonWriter w)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        w.WriteStartObject();
+        w.WriteString("source", Source);
+        w.WriteStartArray("candidates");
+        foreach (var c in Candidates)
+        {
+            w.WriteStartObject();
+            w.WriteString("text", c.Text);
+            w.WriteStartArray("ids");
+            foreach (var id in c.Ids) w.WriteNumberValue(id);
+            w.WriteEndArray();
+            w.WriteString("stop", StopName(c.Stop));
+            w.WriteNumber("logprob", Math.Round(c.LogProbability, 6));
+            if (c.BeamScore is { } score) w.WriteNumber("score", Math.Round(score, 6));
+            if (c.Similarity is { } similarity) w.WriteNumber("similarity", Math.Round(similarity, 6));
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+}

@@ -373,6 +373,19 @@ public sealed partial class MaskedLanguageModel
         public double NextDouble() => (Next() >> 11) * (1.0 / (1UL << 53));
     }
 
+    /// <summary>
+    /// Teacher forcing through the decoding states (tests, benchmarks): <paramref name="ids"/>[..sourceLength] is encoded
+    /// as the source, then the rest is fed one token per step; the logits [ids.Length − sourceLength + 1, V] of rows
+    /// sourceLength − 1 .. ids.Length − 1.
+    /// </summary>
+    internal float[] TeacherForcedLogits(int[] ids, int sourceLength, bool useCache)
+    {
+        var state = CreateState(useCache, 1, ids.Length);
+        var logits = new List<float>(state.Start([ids[..sourceLength]]));
+        for (int p = sourceLength; p < ids.Length; p++) logits.AddRange(state.Step([0], [ids[p]]));
+        return [.. logits];
+    }
+
     private DecodingState CreateState(bool useCache, int slots, int capacity) =>
         useCache ? new CachedState(this, slots, capacity) : new RecomputedState(this, slots);
 
