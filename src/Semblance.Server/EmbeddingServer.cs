@@ -68,6 +68,7 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
         _app.Use(Observe);
         _app.MapPost("/v1/embeddings", OpenAiEmbeddings);
         MapRerankRoute();
+        MapGenerateRoute();
         MapApiRoutes();
         _app.MapPost("/embed", TeiEmbed);
         _app.MapPost("/similarity", Similarity);
@@ -136,6 +137,8 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
         _searchGate.Dispose();
         _rerankGate.Dispose();
         Reranker?.Dispose();
+        _generateGate.Dispose();
+        Generator?.Dispose();
         _tokenEmbeddingGate.Dispose();
         _index?.Dispose();
         _encoder.Dispose();
