@@ -304,23 +304,32 @@ public sealed partial class MaskedLanguageModel
     private static int Sample(float[] row, DecodingOptions options, ref SplitMix64 rng)
     {
         if (options.Temperature != 1.0) TensorPrimitives.Multiply(row, (float)(1.0 / options.Temperature), row);
-        var order = new List<int>(row.Length);
-        for (int i = 0; i < row.Length; i++) if (!float.IsNegativeInfinity(row[i])) order.Add(i);
-        if (options.TopK > 0 && options.TopK < order.Count)
+        int allowed = 0;
+        foreach (var x in row) if (!float.IsNegativeInfinity(x)) allowed++;
+        var keys = new float[allowed];
+        var order = new int[allowed];
+        for (int i = 0, j = 0; i < row.Length; i++)
+            if (!float.IsNegativeInfinity(row[i]))
+            {
+                keys[j] = -row[i];
+                order[j++] = i;
+            }
+        Array.Sort(keys, order);
+        int count = allowed;
+        if (options.TopK > 0 && options.TopK < count)
         {
-            var kth = order.Select(i => row[i]).OrderByDescending(x => x).ElementAt(options.TopK - 1);
-            order.RemoveAll(i => row[i] < kth);
+            float kth = row[order[options.TopK - 1]];
+            while (count > options.TopK && row[order[count - 1]] < kth) count--;
         }
-        order.Sort((a, b) => row[b] != row[a] ? row[b].CompareTo(row[a]) : a.CompareTo(b));
         float max = row[order[0]];
-        var probabilities = new double[order.Count];
+        var probabilities = new double[count];
         double sum = 0;
-        for (int j = 0; j < order.Count; j++) sum += probabilities[j] = Math.Exp(row[order[j]] - max);
-        int kept = order.Count;
+        for (int j = 0; j < count; j++) sum += probabilities[j] = Math.Exp(row[order[j]] - max);
+        int kept = count;
         if (options.TopP < 1)
         {
             double above = 0;
-            for (int j = 0; j < order.Count; j++)
+            for (int j = 0; j < count; j++)
             {
                 if (j > 0 && above >= options.TopP)
                 {
