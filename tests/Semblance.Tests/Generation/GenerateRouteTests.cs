@@ -54,5 +54,7 @@ public class GenerateRouteTests
         Assert.Equal(413, status);
         (status, _) = await host.Post("/v1/generate-similar", new { n = 2 });
         Assert.Equal(400, status);
+        Assert.Equal(3, server.Metrics.RequestCount("/v1/generate-similar", 200));
+        Assert.Equal(1, server.Metrics.RequestCount("/v1/generate-similar", 413));
     }
 }
