@@ -69,6 +69,12 @@ internal static class Attention
     /// </summary>
     public delegate void SequenceMask(int sequence, int start, int length, Span<float> mask);
 
+    /// <summary>
+    /// Writes the additive mask [queries·keys] (query-major) of sequence <paramref name="sequence"/>'s new query rows
+    /// against its keys, and returns true; returns false (writing nothing) when every key is visible to every query.
+    /// </summary>
+    public delegate bool QueryKeyMask(int sequence, int queries, int keys, Span<float> mask);
+
     /// <summary>Self-attention for every sequence of a packed batch; <paramref name="offsets"/> as in TokenBatch ([batch + 1], first 0).</summary>
     /// <param name="scale">Multiplier of Q·Kᵀ; NaN means <see cref="DefaultScale"/>.</param>
     /// <param name="beforePair">Optional transform of each pair's rows, see <see cref="PairTransform"/>.</param>
@@ -77,18 +83,47 @@ internal static class Attention
         int heads, int headDim, Span<float> output, int ldOut, ComputeContext ctx, float scale = float.NaN, PairTransform? beforePair = null,
         SequenceMask? mask = null)
     {
+        CheckOffsets(offsets, nameof(offsets));
+        int batch = offsets.Length - 1;
+        var starts = offsets[..batch].ToArray();
+        var lengths = new int[batch];
+        for (int b = 0; b < batch; b++) lengths[b] = offsets[b + 1] - offsets[b];
+        QueryKeyMask? blockMask = mask is null ? null : (b, _, _, additive) =>
+        {
+            mask(b, starts[b], lengths[b], additive);
+            return true;
+        };
+        MultiHead(q, ld, offsets, k, v, ld, starts, lengths, heads, headDim, output, ldOut, ctx, scale, beforePair, blockMask);
+    }
+
+    /// <summary>
+    /// Attention of each sequence's query rows (packed: sequence b's are rows <c>queryOffsets[b] .. queryOffsets[b+1]−1</c>
+    /// of <paramref name="q"/>) against its own key/value rows <c>keyStarts[b] .. keyStarts[b] + keyCounts[b] − 1</c> of
+    /// <paramref name="k"/>/<paramref name="v"/>: self-attention when the two coincide, a decoder step when the keys are a
+    /// KV cache holding earlier rows as well (the new rows are then the last ones of the keys).
+    /// <paramref name="beforePair"/> receives (sequence, head, first query row, query count).
+    /// </summary>
+    public static void MultiHead(ReadOnlySpan<float> q, int ldq, ReadOnlySpan<int> queryOffsets,
+        ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ldkv, ReadOnlySpan<int> keyStarts, ReadOnlySpan<int> keyCounts,
+        int heads, int headDim, Span<float> output, int ldOut, ComputeContext ctx, float scale = float.NaN, PairTransform? beforePair = null,
+        QueryKeyMask? mask = null)
+    {
         ArgumentNullException.ThrowIfNull(ctx);
         if (heads < 1 || headDim < 1) throw new ArgumentException($"heads ({heads}) and headDim ({headDim}) must be positive");
-        if (offsets.Length < 1 || offsets[0] != 0) throw new ArgumentException("offsets must start with 0", nameof(offsets));
-        for (int i = 1; i < offsets.Length; i++)
-            if (offsets[i] < offsets[i - 1]) throw new ArgumentException("offsets must not decrease", nameof(offsets));
-        int tokens = offsets[^1], width = heads * headDim;
-        CheckRows(q.Length, tokens, width, ld, nameof(q));
-        CheckRows(k.Length, tokens, width, ld, nameof(k));
-        CheckRows(v.Length, tokens, width, ld, nameof(v));
+        CheckOffsets(queryOffsets, nameof(queryOffsets));
+        int batch = queryOffsets.Length - 1;
+        if (keyStarts.Length < batch || keyCounts.Length < batch) throw new ArgumentException($"keyStarts and keyCounts need {batch} entries");
+        int tokens = queryOffsets[^1], width = heads * headDim, keyRows = 0;
+        for (int b = 0; b < batch; b++)
+        {
+            if (keyStarts[b] < 0 || keyCounts[b] < 0) throw new ArgumentException($"sequence {b}: negative key start or count");
+            keyRows = Math.Max(keyRows, keyStarts[b] + keyCounts[b]);
+        }
+        CheckRows(q.Length, tokens, width, ldq, nameof(q));
+        CheckRows(k.Length, keyRows, width, ldkv, nameof(k));
+        CheckRows(v.Length, keyRows, width, ldkv, nameof(v));
         CheckRows(output.Length, tokens, width, ldOut, nameof(output));
         if (float.IsNaN(scale)) scale = DefaultScale(headDim);
-        int batch = offsets.Length - 1;
         if (tokens == 0) return;
 
         unsafe
@@ -97,31 +132,40 @@ internal static class Attention
             fixed (float* pk = k)
             fixed (float* pv = v)
             fixed (float* po = output)
-            fixed (int* poff = offsets)
+            fixed (int* poff = queryOffsets)
+            fixed (int* pks = keyStarts)
+            fixed (int* pkc = keyCounts)
             {
                 float* qs = pq, ks = pk, vs = pv, os = po;
-                int* offs = poff;
+                int* offs = poff, kStarts = pks, kCounts = pkc;
                 int qLen = q.Length, kLen = k.Length, vLen = v.Length, oLen = output.Length;
                 float s = scale;
                 ctx.For(batch * heads, task =>
                 {
                     int b = task / heads, h = task % heads;
-                    int start = offs[b], length = offs[b + 1] - start;
-                    if (length == 0) return;
-                    beforePair?.Invoke(b, h, start, length);
-                    long inAt = (long)start * ld + h * headDim, outAt = (long)start * ldOut + h * headDim;
+                    int start = offs[b], queries = offs[b + 1] - start, keys = kCounts[b];
+                    if (queries == 0) return;
+                    beforePair?.Invoke(b, h, start, queries);
+                    long qAt = (long)start * ldq + h * headDim, kvAt = (long)kStarts[b] * ldkv + h * headDim, outAt = (long)start * ldOut + h * headDim;
                     Span<float> additive = default;
                     if (mask is not null)
                     {
-                        additive = MaskBuffer(length * length);
-                        mask(b, start, length, additive);
+                        additive = MaskBuffer(queries * keys);
+                        if (!mask(b, queries, keys, additive)) additive = default;
                     }
-                    Head(new ReadOnlySpan<float>(qs + inAt, qLen - (int)inAt), ld, length,
-                        new ReadOnlySpan<float>(ks + inAt, kLen - (int)inAt), new ReadOnlySpan<float>(vs + inAt, vLen - (int)inAt), ld, length,
-                        headDim, s, ScoreBuffer(length * length), new Span<float>(os + outAt, oLen - (int)outAt), ldOut, additive);
+                    Head(new ReadOnlySpan<float>(qs + qAt, qLen - (int)qAt), ldq, queries,
+                        new ReadOnlySpan<float>(ks + kvAt, kLen - (int)kvAt), new ReadOnlySpan<float>(vs + kvAt, vLen - (int)kvAt), ldkv, keys,
+                        headDim, s, ScoreBuffer(queries * keys), new Span<float>(os + outAt, oLen - (int)outAt), ldOut, additive);
                 });
             }
         }
+    }
+
+    private static void CheckOffsets(ReadOnlySpan<int> offsets, string name)
+    {
+        if (offsets.Length < 1 || offsets[0] != 0) throw new ArgumentException("offsets must start with 0", name);
+        for (int i = 1; i < offsets.Length; i++)
+            if (offsets[i] < offsets[i - 1]) throw new ArgumentException("offsets must not decrease", name);
     }
 
     [ThreadStatic] private static float[]? _scores;

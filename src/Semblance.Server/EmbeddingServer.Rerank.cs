@@ -42,14 +42,7 @@ public sealed partial class EmbeddingServer
         JsonRequest.Bool(root, "truncate", true);
 
         int n = texts.Count;
-        while (true)
-        {
-            int q = Volatile.Read(ref _rerankQueued);
-            if (q + n > _options.QueueCapacity)
-                throw new ApiException(429, $"the server is busy: {q} pairs are waiting to be reranked and the queue holds {_options.QueueCapacity}; retry later",
-                    "rate_limit_error", null, "queue_full") { RetryAfterSeconds = 1 };
-            if (Interlocked.CompareExchange(ref _rerankQueued, q + n, q) == q) break;
-        }
+        Admit(ref _rerankQueued, n, "pairs are waiting to be reranked");
         RankedText[] ranked;
         try
         {

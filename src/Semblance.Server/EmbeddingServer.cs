@@ -70,6 +70,7 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
         _app.Use(Observe);
         _app.MapPost("/v1/embeddings", OpenAiEmbeddings);
         MapRerankRoute();
+        MapGenerateRoute();
         MapApiRoutes();
         _app.MapPost("/embed", TeiEmbed);
         _app.MapPost("/similarity", Similarity);
@@ -148,6 +149,8 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
         _searchGate.Dispose();
         _rerankGate.Dispose();
         Reranker?.Dispose();
+        _generateGate.Dispose();
+        Generator?.Dispose();
         _tokenEmbeddingGate.Dispose();
         _index?.Dispose();
         _encoder.Dispose();

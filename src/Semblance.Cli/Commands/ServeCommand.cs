@@ -21,6 +21,7 @@ public sealed class ServeCommand : CliCommand
         new("--urls", "URLS", "addresses to listen on, comma-separated (default http://127.0.0.1:8080)"),
         new("--model-name", "NAME", "name reported as 'model' in responses (default: the --model value)"),
         new("--reranker", "CE", "a cross-encoder served at POST /rerank (TEI's shape)"),
+        new("--generator", "MLM", "a masked-LM generator (SimBERT-style) served at POST /v1/generate-similar"),
         EncoderArgs.Pooling, EncoderArgs.Normalize, EncoderArgs.MaxLength, EncoderArgs.BatchSize, EncoderArgs.Threads,
         new("--whitening", "FILE", "apply a whitening file after pooling; 'dimensions' then keeps the leading whitened components"),
         new("--max-batch-tokens", "N", "token budget of one dynamic batch (default 16384)"),
@@ -91,6 +92,18 @@ public sealed class ServeCommand : CliCommand
                 try
                 {
                     server.Reranker = CrossEncoders.CrossEncoder.Load(reranker, new CrossEncoders.CrossEncoderOptions { Threads = encoderOptions.Threads });
+                }
+                catch
+                {
+                    server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                    throw;
+                }
+            }
+            if (args.Get("--generator") is { } generator)
+            {
+                try
+                {
+                    server.Generator = Generation.MaskedLanguageModel.Load(generator, encoderOptions.Threads);
                 }
                 catch
                 {

@@ -22,7 +22,7 @@ public sealed record Generation(int[] Ids, string Text, StopReason Stop, bool So
 /// A checkpoint with a masked-LM head (<c>cls.predictions.*</c>, decoder tied to the word embeddings):
 /// <code>using var mlm = MaskedLanguageModel.Load(dir); var g = mlm.GenerateGreedy("how do I reset my password", 24);</code>
 /// </summary>
-public sealed class MaskedLanguageModel : IDisposable
+public sealed partial class MaskedLanguageModel : IDisposable
 {
     private readonly TransformerModel _model;
     private readonly MaskedLmHead _head;
@@ -119,37 +119,14 @@ public sealed class MaskedLanguageModel : IDisposable
     /// SimBERT's greedy decoding: the source is <c>[CLS] source [SEP]</c> (type 0); each step appends the argmax of the
     /// last position's logits (type 1) with [PAD], [UNK], [CLS] and [MASK] banned, until [SEP] or
     /// <paramref name="maxNewTokens"/>. A source that leaves no room for the new tokens within the model's positions is
-    /// truncated (<see cref="Generation.SourceTruncated"/>).
+    /// truncated (<see cref="Generation.SourceTruncated"/>). <paramref name="useCache"/> false recomputes the whole
+    /// sequence every step instead of one row (the same tokens).
     /// </summary>
-    public Generation GenerateGreedy(string source, int maxNewTokens = 24)
+    public Generation GenerateGreedy(string source, int maxNewTokens = 24, bool useCache = true)
     {
-        if (maxNewTokens < 1) throw new SemblanceException($"max new tokens must be at least 1, got {maxNewTokens}");
-        int sourceRoom = _model.MaxPositions - maxNewTokens;
-        if (sourceRoom < 2) throw new SemblanceException($"max new tokens {maxNewTokens} leaves no room for a source within the model's {_model.MaxPositions} positions");
-        var full = _tokenizer.Encode(source, 0);
-        bool truncated = full.Length > sourceRoom;
-        var encoded = truncated ? _tokenizer.Encode(source, sourceRoom) : full;
-        var ids = new List<int>(encoded.Ids);
-        int n = ids.Count;
-        var generated = new List<int>();
-        var stop = StopReason.MaxNewTokens;
-        for (int step = 0; step < maxNewTokens; step++)
-        {
-            int t = ids.Count;
-            var types = new int[t];
-            types.AsSpan(n).Fill(1);
-            var logits = Logits([.. ids], types, seq2seq: true, [t - 1]);
-            foreach (var b in _banned) logits[b] = float.NegativeInfinity;
-            int next = TensorPrimitives.IndexOfMax(logits);
-            ids.Add(next);
-            if (next == _tokenizer.SepId)
-            {
-                stop = StopReason.Sep;
-                break;
-            }
-            generated.Add(next);
-        }
-        return new Generation([.. generated], Decode(generated), stop, truncated);
+        var r = Generate([source], new DecodingOptions { Strategy = DecodingStrategy.Greedy, MaxNewTokens = maxNewTokens, UseCache = useCache })[0];
+        var c = r.Candidates[0];
+        return new Generation(c.Ids, c.Text, c.Stop, r.SourceTruncated);
     }
 
     /// <summary>Hugging Face's decode for WordPiece: tokens joined by spaces, "##" pieces glued, spaces before punctuation cleaned up.</summary>

@@ -42,19 +42,20 @@ internal sealed class BertEmbeddings
         return new BertEmbeddings(word, position, tokenType, LayerNorm.Load(w.Prefix("LayerNorm"), e, c.LayerNormEps));
     }
 
-    public void Forward(TokenBatch batch, Span<float> sum, Span<float> output, ComputeContext ctx)
+    /// <summary>The inference execution; with <paramref name="cached"/>, sequence b's rows continue at its cached length.</summary>
+    public void Forward(TokenBatch batch, Span<float> sum, Span<float> output, ComputeContext ctx, CachedRows? cached = null)
     {
         int e = _layerNorm.Size;
         for (int b = 0; b < batch.BatchSize; b++)
         {
-            int start = batch.Offsets[b];
+            int start = batch.Offsets[b], first = cached?.FirstPosition(b) ?? 0;
             for (int p = 0; p < batch.Length(b); p++)
             {
                 int row = start + p;
                 var dst = sum.Slice(row * e, e);
                 // Same addition order as the reference: (word + token_type) + position.
                 TensorPrimitives.Add(_word.Row(batch.Ids[row]), _tokenType.Row(batch.TypeIds[row]), dst);
-                if (_position is not null) TensorPrimitives.Add(dst, _position.Row(p), dst);
+                if (_position is not null) TensorPrimitives.Add(dst, _position.Row(first + p), dst);
             }
         }
         _layerNorm.Forward(sum, output, batch.TokenCount, ctx);
@@ -115,13 +116,22 @@ internal sealed class BertSelfAttention
 
     public void Pack() => _qkv = Linear.Stack(_name, _query, _key, _value);
 
-    /// <summary>Writes the per-head contexts, concatenated, to <c>ws.Context</c> [TokenCount, H].</summary>
-    public void Forward(ReadOnlySpan<float> hidden, TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx)
+    /// <summary>
+    /// Writes the per-head contexts, concatenated, to <c>ws.Context</c> [TokenCount, H]. With <paramref name="cached"/>
+    /// the batch's rows are new rows of cached sequences: their keys and values join layer <paramref name="layer"/>'s
+    /// cache and they attend to every cached row under the UniLM rule.
+    /// </summary>
+    public void Forward(ReadOnlySpan<float> hidden, TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx, CachedRows? cached = null, int layer = 0)
     {
         var qkvLinear = _qkv ?? throw new InvalidOperationException($"{_name}: Pack() was not called before the inference forward");
         qkvLinear.Forward(hidden, batch.TokenCount, ws.Qkv, ctx);
         var qkv = ws.Qkv;
         int h = _heads * _headDim, stride = 3 * h;
+        if (cached is not null)
+        {
+            ForwardCached(batch, ws, ctx, cached, layer);
+            return;
+        }
         Numerics.Attention.PairTransform? rotate = null;
         if (_rotary is { } rotary)
         {
@@ -136,6 +146,44 @@ internal sealed class BertSelfAttention
         var mask = Seq2SeqMask.For(batch);
         Numerics.Attention.MultiHead(qkv, qkv.AsSpan(h), qkv.AsSpan(2 * h), stride, batch.Offsets, _heads, _headDim, ws.Context, h, ctx,
             Numerics.Attention.DefaultScale(_headDim), rotate, mask);
+    }
+
+    /// <summary>Attention of the new rows (already projected into <c>ws.Qkv</c>) against the cache plus themselves.</summary>
+    private void ForwardCached(TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx, CachedRows cached, int layer)
+    {
+        var qkv = ws.Qkv;
+        var cache = cached.Cache;
+        int h = _heads * _headDim, stride = 3 * h, n = batch.BatchSize;
+        float[] keys = cache.Keys(layer), values = cache.Values(layer);
+        var keyStarts = new int[n];
+        var keyCounts = new int[n];
+        var first = new int[n];
+        for (int b = 0; b < n; b++)
+        {
+            int slot = cached.Slots[b], start = batch.Offsets[b], m = batch.Length(b);
+            first[b] = cached.FirstPosition(b);
+            keyStarts[b] = cache.SlotStart(slot);
+            keyCounts[b] = first[b] + m;
+            for (int p = 0; p < m; p++)
+            {
+                int row = (keyStarts[b] + first[b] + p) * h;
+                qkv.AsSpan((start + p) * stride + h, h).CopyTo(keys.AsSpan(row, h));
+                qkv.AsSpan((start + p) * stride + 2 * h, h).CopyTo(values.AsSpan(row, h));
+            }
+        }
+        Numerics.Attention.PairTransform? rotate = null;
+        if (_rotary is { } rotary)
+        {
+            rotate = (b, head, start, length) =>
+            {
+                int at = (keyStarts[b] + first[b]) * h + head * _headDim;
+                rotary.Rotate(qkv.AsSpan(start * stride + head * _headDim), length, stride, first[b]);
+                rotary.Rotate(keys.AsSpan(at), length, h, first[b]);
+                if (_rotaryValue) rotary.Rotate(values.AsSpan(at), length, h, first[b]);
+            };
+        }
+        Numerics.Attention.MultiHead(qkv, stride, batch.Offsets, keys, values, h, keyStarts, keyCounts, _heads, _headDim, ws.Context, h, ctx,
+            Numerics.Attention.DefaultScale(_headDim), rotate, (b, queries, count, additive) => cache.FillMask(cached.Slots[b], queries, count, additive));
     }
 
     /// <summary>The recording execution; attention-probability dropout at <paramref name="site"/>.</summary>
@@ -198,10 +246,10 @@ internal sealed class BertLayer(int index, BertSelfAttention attention, DenseRes
         output.Pack();
     }
 
-    public void Forward(ReadOnlySpan<float> input, Span<float> result, TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx)
+    public void Forward(ReadOnlySpan<float> input, Span<float> result, TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx, CachedRows? cached = null)
     {
         int rows = batch.TokenCount;
-        attention.Forward(input, batch, ws, ctx);
+        attention.Forward(input, batch, ws, ctx, cached, index);
         attentionOutput.Forward(ws.Context, input, ws.Sum, ws.Attention, rows, ctx);
         intermediate.Forward(batch, ws, ctx);
         output.Forward(ws.Intermediate, ws.Attention, ws.Sum, result, rows, ctx);
@@ -233,9 +281,9 @@ internal sealed class BertEncoder(BertLayer[] layers)
     }
 
     /// <summary>Runs every layer; layer l reads hidden state l and writes hidden state l + 1.</summary>
-    public void Forward(TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx)
+    public void Forward(TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx, CachedRows? cached = null)
     {
-        for (int l = 0; l < layers.Length; l++) layers[l].Forward(ws.Hidden(l), ws.Hidden(l + 1), batch, ws, ctx);
+        for (int l = 0; l < layers.Length; l++) layers[l].Forward(ws.Hidden(l), ws.Hidden(l + 1), batch, ws, ctx, cached);
     }
 
     /// <summary>The first layer's output and the last one's.</summary>

@@ -50,22 +50,26 @@ internal sealed class RotaryEmbedding
         return table;
     }
 
-    /// <summary>Rotates <paramref name="rows"/> head vectors of length d, <paramref name="stride"/> apart, row t at position t.</summary>
-    public void Rotate(Span<float> x, int rows, int stride) => Rotate(_table.Span, _dim, x, rows, stride, 1f);
+    /// <summary>
+    /// Rotates <paramref name="rows"/> head vectors of length d, <paramref name="stride"/> apart, row t at position
+    /// <paramref name="firstPosition"/> + t (a decoder step's new rows continue after the cached ones).
+    /// </summary>
+    public void Rotate(Span<float> x, int rows, int stride, int firstPosition = 0) => Rotate(_table.Span, _dim, x, rows, stride, 1f, firstPosition);
 
     /// <summary>
     /// The rotation kernel both executions run, in place: <paramref name="direction"/> 1 rotates by +p·θ (the
     /// forward), −1 by −p·θ (the tape's backward step, the inverse rotation).
     /// </summary>
-    public static void Rotate(ReadOnlySpan<float> table, int d, Span<float> x, int rows, int stride, float direction)
+    public static void Rotate(ReadOnlySpan<float> table, int d, Span<float> x, int rows, int stride, float direction, int firstPosition = 0)
     {
         int half = d / 2;
-        if (rows * d > table.Length) throw new ArgumentException($"rotary: position {rows - 1} is beyond the {table.Length / d}-row table");
+        if ((firstPosition + rows) * d > table.Length) throw new ArgumentException($"rotary: position {firstPosition + rows - 1} is beyond the {table.Length / d}-row table");
         for (int t = 0; t < rows; t++)
         {
             var row = x.Slice(t * stride, d);
-            var sin = table.Slice(t * d, half);
-            var cos = table.Slice(t * d + half, half);
+            int p = firstPosition + t;
+            var sin = table.Slice(p * d, half);
+            var cos = table.Slice(p * d + half, half);
             for (int j = 0; j < half; j++)
             {
                 float a = row[2 * j], b = row[2 * j + 1], sn = direction * sin[j];

@@ -16,11 +16,30 @@ internal static class Seq2SeqMask
         Span<int> c = n <= 512 ? stackalloc int[n] : new int[n];
         int sum = 0;
         for (int i = 0; i < n; i++) c[i] = sum += types[i];
-        for (int i = 0; i < n; i++)
+        Fill(c, c, mask);
+    }
+
+    /// <summary>
+    /// Writes the additive mask [queries·keys] (query-major) of queries whose cumulative types are
+    /// <paramref name="queryCumulative"/> against keys whose cumulative types are <paramref name="keyCumulative"/>
+    /// (a decoder step: the new rows against the cached and new rows); returns whether any entry is masked.
+    /// </summary>
+    public static bool Fill(ReadOnlySpan<int> keyCumulative, ReadOnlySpan<int> queryCumulative, Span<float> mask)
+    {
+        int keys = keyCumulative.Length;
+        bool any = false;
+        for (int i = 0; i < queryCumulative.Length; i++)
         {
-            var row = mask.Slice(i * n, n);
-            for (int j = 0; j < n; j++) row[j] = c[j] <= c[i] ? 0f : float.MinValue;
+            var row = mask.Slice(i * keys, keys);
+            int ci = queryCumulative[i];
+            for (int j = 0; j < keys; j++)
+            {
+                bool visible = keyCumulative[j] <= ci;
+                row[j] = visible ? 0f : float.MinValue;
+                any |= !visible;
+            }
         }
+        return any;
     }
 
     /// <summary>

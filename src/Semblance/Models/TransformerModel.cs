@@ -67,6 +67,37 @@ public sealed class TransformerModel : ITransformer
         return ws.Output;
     }
 
+    /// <summary>
+    /// An empty key/value cache for <paramref name="slots"/> sequences of up to <paramref name="capacity"/> rows (at most
+    /// the model's positions), for <see cref="ForwardCached"/>.
+    /// </summary>
+    public KeyValueCache CreateCache(int slots, int capacity) =>
+        new(NumLayers, slots, Math.Min(capacity, MaxPositions), HiddenSize);
+
+    /// <summary>
+    /// Incremental decoding: sequence b of <paramref name="batch"/> is appended to cache slot <paramref name="slots"/>[b]
+    /// and its rows attend, under the UniLM rule (c = cumsum(types), key j visible to query i iff c[j] ≤ c[i]), to the
+    /// slot's cached rows and to themselves; positions continue after the cached rows. The first chunk of a slot is
+    /// typically the whole source (type 0), each later chunk one target token (type 1). The hidden states of the new
+    /// rows come back as from <see cref="Forward(TokenBatch, ForwardRequest, IDisposable, ComputeContext)"/>.
+    /// </summary>
+    public ITransformerOutput ForwardCached(TokenBatch batch, IDisposable workspace, ComputeContext ctx, KeyValueCache cache, int[] slots)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(cache);
+        ArgumentNullException.ThrowIfNull(slots);
+        if (workspace is not TransformerWorkspace ws)
+            throw new ArgumentException("the workspace must come from CreateWorkspace()", nameof(workspace));
+        if (cache.Layers != NumLayers || cache.Width != HiddenSize)
+            throw new ArgumentException("the cache was made by another model's CreateCache", nameof(cache));
+        _network.Validate(batch);
+        cache.Stage(batch, slots);
+        ws.Prepare(Config, batch, ForwardRequest.LastOnly, HasPooler);
+        if (batch.TokenCount > 0) _network.Forward(batch, ForwardRequest.LastOnly, ws, ctx, new CachedRows(cache, slots));
+        cache.Commit();
+        return ws.Output;
+    }
+
     public void Dispose()
     {
         if (_disposed) return;

@@ -107,19 +107,23 @@ internal sealed class TransformerNetwork
         }
     }
 
-    /// <summary>The inference execution: hidden states into the workspace, the pooler output when requested.</summary>
-    public void Forward(TokenBatch batch, ForwardRequest request, TransformerWorkspace ws, ComputeContext ctx)
+    /// <summary>
+    /// The inference execution: hidden states into the workspace, the pooler output when requested. With
+    /// <paramref name="cached"/>, the batch holds new rows of cached sequences (positions continue, attention reads and
+    /// extends the cache).
+    /// </summary>
+    public void Forward(TokenBatch batch, ForwardRequest request, TransformerWorkspace ws, ComputeContext ctx, CachedRows? cached = null)
     {
         if (_project is null)
         {
-            _embeddings.Forward(batch, ws.Embedding, ws.Hidden(0), ctx);
+            _embeddings.Forward(batch, ws.Embedding, ws.Hidden(0), ctx, cached);
         }
         else
         {
-            _embeddings.Forward(batch, ws.Embedding, ws.EmbeddingNorm, ctx);
+            _embeddings.Forward(batch, ws.Embedding, ws.EmbeddingNorm, ctx, cached);
             _project.Forward(ws.EmbeddingNorm, batch.TokenCount, ws.Hidden(0), ctx);
         }
-        _encoder.Forward(batch, ws, ctx);
+        _encoder.Forward(batch, ws, ctx, cached);
         if (_pooler is not null && request.Pooler)
             _pooler.Forward(ws.Hidden(Config.NumHiddenLayers), batch, ws, ctx);
     }

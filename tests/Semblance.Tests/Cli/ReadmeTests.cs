@@ -57,7 +57,7 @@ public partial class ReadmeTests
         return entries;
     }
 
-    [GeneratedRegex(@"(?<![\w-])(--[a-z][a-z0-9-]*|-k)(?![\w-])")]
+    [GeneratedRegex(@"(?<![\w-])(--[a-z][a-z0-9-]*|-k|-n)(?![\w-])")]
     private static partial Regex OptionPattern();
 
     [Fact]

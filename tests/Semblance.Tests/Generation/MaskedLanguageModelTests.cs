@@ -37,18 +37,21 @@ public class MaskedLanguageModelTests
             var logsumexp = expected.ReadFloat($"{i}.logsumexp").Span;
             var argmax = HeadFixtures.Ints(c, "argmax");
             for (int t = 0; t < ids.Length; t++)
-            {
-                var row = logits.AsSpan(t * v, v);
-                Assert.Equal(argmax[t], System.Numerics.Tensors.TensorPrimitives.IndexOfMax(row));
-                var sorted = row.ToArray();
-                Array.Sort(sorted);
-                Array.Reverse(sorted);
-                for (int r = 0; r < 5; r++)
-                    Assert.True(Math.Abs(sorted[r] - top5[t * 5 + r]) <= 1e-4, $"case {i} position {t} rank {r}: {sorted[r]} vs {top5[t * 5 + r]}");
-                double lse = Math.Log(row.ToArray().Sum(x => Math.Exp(x)));
-                Assert.True(Math.Abs(lse - logsumexp[t]) <= 1e-4, $"case {i} position {t}: logsumexp {lse} vs {logsumexp[t]}");
-            }
+                AssertRowMatches(logits.AsSpan(t * v, v), argmax[t], top5.Slice(t * 5, 5), logsumexp[t], $"case {i} position {t}");
         }
+    }
+
+    /// <summary>A logit row against the fixture: its argmax, its five largest values and its logsumexp, within 1e-4.</summary>
+    internal static void AssertRowMatches(ReadOnlySpan<float> row, int argmax, ReadOnlySpan<float> top5, float logsumexp, string where)
+    {
+        Assert.Equal(argmax, System.Numerics.Tensors.TensorPrimitives.IndexOfMax(row));
+        var sorted = row.ToArray();
+        Array.Sort(sorted);
+        Array.Reverse(sorted);
+        for (int r = 0; r < 5; r++)
+            Assert.True(Math.Abs(sorted[r] - top5[r]) <= 1e-4, $"{where} rank {r}: {sorted[r]} vs {top5[r]}");
+        double lse = Math.Log(row.ToArray().Sum(x => Math.Exp(x)));
+        Assert.True(Math.Abs(lse - logsumexp) <= 1e-4, $"{where}: logsumexp {lse} vs {logsumexp}");
     }
 
     [SharedTheory]
