@@ -6,7 +6,7 @@ namespace Semblance.Cli;
 internal static class EncoderArgs
 {
     public static readonly OptionSpec Model = new("--model", "DIR|ID", "model directory (Hugging Face or Semblance layout) or Hugging Face id ORG/NAME[@REV]");
-    public static readonly OptionSpec Pooling = new("--pooling", "P", "cls|mean|first-last-avg|last-avg|max|pooler (default: the directory's sentence-transformers config, else mean)");
+    public static readonly OptionSpec Pooling = new("--pooling", "P", "cls|mean|first-last-avg|last-avg|max|pooler|pooler-linear (pooler: tanh(dense(CLS)) as Hugging Face; pooler-linear: dense(CLS), no tanh) (default: the pooling `train` recorded, else the directory's sentence-transformers config, else mean)");
     public static readonly OptionSpec Normalize = new("--normalize", null, "L2-normalise vectors (default: as the directory says)");
     public static readonly OptionSpec MaxLength = new("--max-length", "N", "tokens per sequence incl. [CLS]/[SEP]; longer lines are truncated (default: max_position_embeddings, at most 512)");
     public static readonly OptionSpec BatchSize = new("--batch-size", "N", "sentences per batch (default 32)");

@@ -1,5 +1,6 @@
 # Reference losses and gradients for what ../shared/fixtures/gradients does not cover: the GRU sentence encoder
-# (nn.Embedding + bidirectional nn.GRU + mean pooling) under AM-Softmax and FlatNCE, computed by PyTorch in float64.
+# (nn.Embedding + bidirectional nn.GRU + mean pooling) under AM-Softmax, FlatNCE and SimCSE's two batch layouts
+# (B x B cross-view; 2B x 2B over duplicated sentences, diagonal masked), computed by PyTorch in float64.
 # Usage: /usr/bin/python3 tools/gradients/make_gru_fixtures.py tests/Semblance.Tests/Training/Fixtures/gru
 #   (Debian python3-torch; deterministic for the seeds)
 import json, os, struct, sys
@@ -52,6 +53,20 @@ def flat_nce(a, p, tau=0.05):
     reported = torch.nn.functional.softplus(v).mean()
     return objective, reported
 
+def simcse_views(a, p, tau=0.05):
+    logits = torch.nn.functional.normalize(a, dim=1) @ torch.nn.functional.normalize(p, dim=1).T / tau
+    loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(a)))
+    return loss, loss
+
+def simcse_duplicate(a, p, tau=0.05):
+    # The blog's layout: each sentence twice in one batch of 2B; a row's target is its other copy, itself masked out.
+    e = torch.nn.functional.normalize(torch.cat([a, p]), dim=1)
+    n, b = len(e), len(a)
+    logits = (e @ e.T / tau).masked_fill(torch.eye(n, dtype=torch.bool), float("-inf"))
+    targets = torch.cat([torch.arange(b, n), torch.arange(0, b)])
+    loss = torch.nn.functional.cross_entropy(logits, targets)
+    return loss, loss
+
 def write_safetensors(path, tensors):
     header, blobs, offset = {}, [], 0
     for name, t in tensors.items():
@@ -75,7 +90,7 @@ with open(os.path.join(out, "batch.json"), "w") as f:
     json.dump({"anchors": anchors, "positives": positives}, f)
 
 params = {"embeddings.weight": emb.weight, **{"gru." + n: p for n, p in gru.named_parameters()}}
-for loss_name, fn in [("am-softmax", am_softmax), ("flatnce", flat_nce)]:
+for loss_name, fn in [("am-softmax", am_softmax), ("flatnce", flat_nce), ("simcse-views", simcse_views), ("simcse-duplicate", simcse_duplicate)]:
     for p in params.values():
         p.grad = None
     objective, reported = fn(encode(anchors), encode(positives))

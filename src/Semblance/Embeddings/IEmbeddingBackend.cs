@@ -4,7 +4,7 @@ namespace Semblance.Embeddings;
 /// <summary>Options a user may set when loading an encoder; null/0 means "what the model directory says".</summary>
 public sealed record EncoderOptions
 {
-    /// <summary>Pooling name (cls, mean, first-last-avg, last-avg, max, pooler); null = directory's sentence-transformers config, else mean.</summary>
+    /// <summary>Pooling name (cls, mean, first-last-avg, last-avg, max, pooler, pooler-linear); null = the directory's semblance_pooling.json, else its sentence-transformers config, else mean.</summary>
     public string? Pooling { get; init; }
 
     /// <summary>L2-normalise outputs; null = as the directory says (sentence-transformers Normalize module).</summary>

@@ -252,7 +252,7 @@ internal sealed class BertEncoder(BertLayer[] layers)
     }
 }
 
-/// <summary>pooler: tanh(dense(h[CLS])) per sequence.</summary>
+/// <summary>pooler: tanh(dense(h[CLS])) per sequence (Hugging Face's BertPooler); without tanh, the linear pooler.</summary>
 internal sealed class BertPooler(Linear dense)
 {
     public IEnumerable<ModelParameter> Parameters => dense.Parameters;
@@ -261,15 +261,18 @@ internal sealed class BertPooler(Linear dense)
 
     public void Pack() => dense.Pack();
 
-    public void Forward(ReadOnlySpan<float> last, TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx)
+    public void Forward(ReadOnlySpan<float> last, TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx, bool tanh = true)
     {
         int h = dense.OutFeatures, n = batch.BatchSize * h;
         Pooling.PoolRows(PoolingMode.Cls, default, last, batch.Offsets, h, ws.ClsRows);
         var y = ws.Pooler.AsSpan(0, n);
         dense.Forward(ws.ClsRows, batch.BatchSize, y, ctx);
-        Kernels.Tanh(y, y);
+        if (tanh) Kernels.Tanh(y, y);
     }
 
-    public Tensor Forward(TapePass pass, Tensor last) =>
-        pass.Tape.Tanh(dense.Forward(pass.Tape, pass.Tape.Pool(PoolingMode.Cls, null, last, pass.Batch.Offsets)));
+    public Tensor Forward(TapePass pass, Tensor last, bool tanh = true)
+    {
+        var linear = dense.Forward(pass.Tape, pass.Tape.Pool(PoolingMode.Cls, null, last, pass.Batch.Offsets));
+        return tanh ? pass.Tape.Tanh(linear) : linear;
+    }
 }

@@ -3,8 +3,11 @@ using Semblance.Numerics;
 
 namespace Semblance.Models;
 
-/// <summary>Which intermediate results a forward pass must keep.</summary>
-public sealed record ForwardRequest(bool AllHiddenStates = false, bool FirstLayer = false, bool Pooler = false)
+/// <summary>
+/// Which intermediate results a forward pass must keep. <paramref name="LinearPooler"/> leaves the pooler's tanh out:
+/// the pooler output is then W·h[CLS] + b (the dense layer with a linear activation, as SimBERT/RoFormer-Sim use it).
+/// </summary>
+public sealed record ForwardRequest(bool AllHiddenStates = false, bool FirstLayer = false, bool Pooler = false, bool LinearPooler = false)
 {
     public static ForwardRequest LastOnly { get; } = new();
 }
@@ -22,7 +25,7 @@ public interface ITransformerOutput
 
     ReadOnlySpan<float> LastHiddenState { get; }
 
-    /// <summary>[BatchSize, HiddenSize]: tanh(W·h[CLS] + b); empty for models without a pooler.</summary>
+    /// <summary>[BatchSize, HiddenSize]: tanh(W·h[CLS] + b) (without tanh for ForwardRequest.LinearPooler); empty for models without a pooler.</summary>
     ReadOnlySpan<float> PoolerOutput { get; }
 }
 

@@ -18,7 +18,7 @@ public enum TrainingFormat
 }
 
 /// <summary>The hyper-parameters a loss may take (each loss reads the ones it names).</summary>
-public sealed record LossSettings(float Temperature = 0.05f, float Margin = 0.3f, float Scale = 20f);
+public sealed record LossSettings(float Temperature = 0.05f, float Margin = 0.3f, float Scale = 20f, SimCseBatch SimCseBatch = SimCseBatch.Views);
 
 /// <summary>A named loss: its data format, whether it relies on dropout for its positives, and its factory.</summary>
 public sealed class TrainingLoss(string name, TrainingFormat format, bool needsDropout, Func<LossSettings, EmbeddingLoss> create)
@@ -45,7 +45,7 @@ public sealed class TrainingLoss(string name, TrainingFormat format, bool needsD
 /// <summary>The registry of training losses.</summary>
 public static class TrainingLosses
 {
-    public static TrainingLoss SimCse { get; } = new("simcse", TrainingFormat.Sentences, true, s => new SimCseLoss(s.Temperature));
+    public static TrainingLoss SimCse { get; } = new("simcse", TrainingFormat.Sentences, true, s => new SimCseLoss(s.Temperature, s.SimCseBatch));
 
     public static TrainingLoss SupervisedSimCse { get; } = new("sup-simcse", TrainingFormat.Pairs, false, s => new SimCseLoss(s.Temperature));
 

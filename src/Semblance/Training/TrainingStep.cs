@@ -41,7 +41,7 @@ public readonly record struct StepResult(double Loss, double GradientNorm, bool 
 /// <summary>
 /// The training step: for a batch of rows, embed every column (dropout keyed by seed, step, column and row, so a
 /// resumed or re-run step draws the same masks), compute the loss and its exact gradient (GradCache with
-/// <c>accumulate</c> chunks), clip to <c>maxGradNorm</c> and apply AdamW at the given learning rate.
+/// <c>accumulate</c> chunks), clip to <c>maxGradNorm</c> (0: no clipping) and apply AdamW at the given learning rate.
 /// </summary>
 public sealed class TrainingStep
 {
@@ -52,10 +52,12 @@ public sealed class TrainingStep
     private readonly int _seed;
     private readonly int _accumulate;
     private readonly double _maxGradNorm;
+    private readonly PoolingMode _pooling;
 
     public TrainingStep(ITrainableModel model, TrainingLoss loss, LossSettings settings, Func<string, int[]> tokens,
-        int seed, int accumulate = 1, double maxGradNorm = 1.0, double weightDecay = 0.01)
+        int seed, int accumulate = 1, double maxGradNorm = 1.0, double weightDecay = 0.01, PoolingMode pooling = PoolingMode.Mean)
     {
+        _pooling = pooling;
         _model = model;
         _loss = loss;
         _objective = loss.Create(settings);
@@ -83,7 +85,7 @@ public sealed class TrainingStep
         float[]? scores = _loss.UsesScores ? rows.Select(r => r.Score).ToArray() : null;
 
         long start = Stopwatch.GetTimestamp();
-        var value = GradientCache.Accumulate(_model, _objective, ids, scores, keys, _accumulate, PoolingMode.Mean, context, out long backwardStart);
+        var value = GradientCache.Accumulate(_model, _objective, ids, scores, keys, _accumulate, _pooling, context, out long backwardStart);
         long end = Stopwatch.GetTimestamp();
         var forward = Stopwatch.GetElapsedTime(start, backwardStart);
         var backward = Stopwatch.GetElapsedTime(backwardStart, end);

@@ -1,4 +1,4 @@
-// The GRU encoder under AM-Softmax and FlatNCE against PyTorch in float64 (fixtures made by tools/gradients/make_gru_fixtures.py).
+// The GRU encoder under AM-Softmax, FlatNCE and both SimCSE batch layouts against PyTorch in float64 (fixtures made by tools/gradients/make_gru_fixtures.py).
 using System.Text.Json;
 using Semblance.Embeddings;
 using Semblance.Models;
@@ -15,13 +15,21 @@ public class GruGradientTests
     [Theory]
     [InlineData("am-softmax")]
     [InlineData("flatnce")]
+    [InlineData("simcse-views")]
+    [InlineData("simcse-duplicate")]
     public void LossAndGradientsMatchPyTorch(string lossName)
     {
         var encoder = TrainableGru.Load(Dir);
         using var batchJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "batch.json")));
         TokenBatch Column(string name) => TokenBatch.FromSequences(batchJson.RootElement.GetProperty(name).EnumerateArray()
             .Select(s => s.EnumerateArray().Select(t => t.GetInt32()).ToArray()).ToList());
-        EmbeddingLoss loss = lossName == "am-softmax" ? new AmSoftmaxLoss(margin: 0.35f, scale: 30f) : new FlatNceLoss(0.05f);
+        EmbeddingLoss loss = lossName switch
+        {
+            "am-softmax" => new AmSoftmaxLoss(margin: 0.35f, scale: 30f),
+            "simcse-views" => new SimCseLoss(0.05f, SimCseBatch.Views),
+            "simcse-duplicate" => new SimCseLoss(0.05f, SimCseBatch.Duplicate),
+            _ => new FlatNceLoss(0.05f),
+        };
         var tape = new Tape();
         var a = encoder.Encode(tape, Column("anchors"), PoolingMode.Mean);
         var p = encoder.Encode(tape, Column("positives"), PoolingMode.Mean);
