@@ -29,6 +29,9 @@ public sealed class Trainer
     public const string LastDir = "last";
     public const string StateFile = "trainer_state.json";
     public const string OptimizerFile = "optimizer.safetensors";
+
+    /// <summary>In last/: the loss's own weights (am-softmax-proxy's class proxies), for --resume.</summary>
+    public const string LossWeightsFile = "loss.safetensors";
     private const string StateFormat = "semblance-trainer-state";
     private const int StateVersion = 1;
     private static readonly string[] TokenizerFiles = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
@@ -43,6 +46,7 @@ public sealed class Trainer
     private List<(string Name, byte[] Content)> _tokenizerFiles = [];
     private int _maxLength;
     private Action<string> _writeModules = _ => { };
+    private IReadOnlyList<Parameter> _lossParameters = [];
 
     public Trainer(TrainerOptions options, TextWriter log)
     {
@@ -66,7 +70,9 @@ public sealed class Trainer
         if (totalSteps == 0) throw new InputFormatException($"{_o.DataPath}: {data.ExamplesPerEpoch} example(s) make no batch of at least 2 rows; add data");
         var schedule = new LearningRateSchedule(_o.LearningRate, _o.WarmupSteps, totalSteps, _o.Schedule);
         _tokens = new TrainingTokens(_tokenizer, _maxLength, _vocabSize);
-        var trainingStep = new TrainingStep(_model, _o.Loss, _o.LossSettings, _tokens.Get, _o.Seed, _o.Accumulate, _o.MaxGradNorm, _o.WeightDecay, _o.Pooling);
+        var settings = _o.LossSettings with { Classes = data.ClassCount, Dimension = _model.Dimension, Seed = _o.Seed };
+        var trainingStep = new TrainingStep(_model, _o.Loss, settings, _tokens.Get, _o.Seed, _o.Accumulate, _o.MaxGradNorm, _o.WeightDecay, _o.Pooling);
+        _lossParameters = trainingStep.Objective.Parameters;
         var optimizer = trainingStep.Optimizer;
         var state = new State();
         if (_o.ResumeDir is not null) state = Restore(optimizer);
@@ -221,6 +227,12 @@ public sealed class Trainer
             writer.Add("exp_avg_sq." + name, [v.Length], v);
         }
         writer.Save(Path.Combine(temp, OptimizerFile));
+        if (_lossParameters.Count > 0)
+        {
+            var loss = new SafeTensorsWriter();
+            foreach (var p in _lossParameters) loss.Add(p.Name, p.Shape, p.Data);
+            loss.Save(Path.Combine(temp, LossWeightsFile));
+        }
         var json = new JsonObject
         {
             ["format"] = StateFormat,
@@ -355,6 +367,18 @@ public sealed class Trainer
             BestSpearman = root["best_dev_spearman"] is null ? double.NaN : Field<double>("best_dev_spearman"),
             BestStep = Field<long>("best_step"),
         };
+        if (_lossParameters.Count > 0)
+        {
+            var lossPath = Path.Combine(dir, LossWeightsFile);
+            if (!File.Exists(lossPath)) throw new ModelFormatException($"{lossPath}: not found; --loss {_o.Loss} keeps its own weights there");
+            var saved = SafeTensorsContent.Read(lossPath);
+            foreach (var p in _lossParameters)
+            {
+                var values = saved.Get(p.Name, p.Shape);
+                values.CopyTo(p.Data, 0);
+                p.MarkUpdated();
+            }
+        }
         var moments = SafeTensorsContent.Read(Path.Combine(dir, OptimizerFile));
         if (!long.TryParse(moments.RequireMetadata("step"), NumberStyles.None, CultureInfo.InvariantCulture, out long step))
             throw new ModelFormatException($"{Path.Combine(dir, OptimizerFile)}: __metadata__ step is not a non-negative integer");

@@ -15,10 +15,14 @@ public enum TrainingFormat
 
     /// <summary>text&lt;TAB&gt;group; rows are same-group pairs drawn per epoch.</summary>
     Groups,
+
+    /// <summary>text&lt;TAB&gt;group; one row per text, its class (the group's index in order of first appearance) passed as its score.</summary>
+    Classes,
 }
 
-/// <summary>The hyper-parameters a loss may take (each loss reads the ones it names).</summary>
-public sealed record LossSettings(float Temperature = 0.05f, float Margin = 0.3f, float Scale = 20f, SimCseBatch SimCseBatch = SimCseBatch.Views);
+/// <summary>The hyper-parameters a loss may take (each loss reads the ones it names); Classes, Dimension and Seed size and seed a loss's own weights.</summary>
+public sealed record LossSettings(float Temperature = 0.05f, float Margin = 0.3f, float Scale = 20f, SimCseBatch SimCseBatch = SimCseBatch.Views,
+    int Classes = 0, int Dimension = 0, int Seed = 0);
 
 /// <summary>A named loss: its data format, whether it relies on dropout for its positives, and its factory.</summary>
 public sealed class TrainingLoss(string name, TrainingFormat format, bool needsDropout, Func<LossSettings, EmbeddingLoss> create)
@@ -35,7 +39,7 @@ public sealed class TrainingLoss(string name, TrainingFormat format, bool needsD
     public bool NeedsDropout { get; } = needsDropout;
 
     /// <summary>Whether each row's gold score is passed to the loss.</summary>
-    public bool UsesScores => Format == TrainingFormat.ScoredPairs;
+    public bool UsesScores => Format is TrainingFormat.ScoredPairs or TrainingFormat.Classes;
 
     public EmbeddingLoss Create(LossSettings settings) => create(settings);
 
@@ -55,7 +59,10 @@ public static class TrainingLosses
 
     public static TrainingLoss FlatNce { get; } = new("flatnce", TrainingFormat.Sentences, true, s => new FlatNceLoss(s.Temperature));
 
-    public static IReadOnlyList<TrainingLoss> All { get; } = [SimCse, SupervisedSimCse, CoSent, AmSoftmax, FlatNce];
+    public static TrainingLoss AmSoftmaxProxy { get; } = new("am-softmax-proxy", TrainingFormat.Classes, false,
+        s => new AmSoftmaxProxyLoss(s.Classes, s.Dimension, s.Seed, s.Margin, s.Scale));
+
+    public static IReadOnlyList<TrainingLoss> All { get; } = [SimCse, SupervisedSimCse, CoSent, AmSoftmax, FlatNce, AmSoftmaxProxy];
 
     public static IReadOnlyList<string> Names { get; } = All.Select(l => l.Name).ToArray();
 

@@ -65,8 +65,11 @@ public sealed class TrainingStep
         _seed = seed;
         _accumulate = accumulate;
         _maxGradNorm = maxGradNorm;
-        Optimizer = new AdamW(model.TrainableParameters(), weightDecay);
+        Optimizer = new AdamW(model.TrainableParameters().Concat(_objective.Parameters), weightDecay);
     }
+
+    /// <summary>The loss this step minimises (its own <see cref="EmbeddingLoss.Parameters"/> are trained too).</summary>
+    public EmbeddingLoss Objective => _objective;
 
     public AdamW Optimizer { get; }
 
@@ -94,6 +97,7 @@ public sealed class TrainingStep
         if (!double.IsFinite(norm)) return new StepResult(value.Reported, norm, false, forward, backward, Stopwatch.GetElapsedTime(end));
         Optimizer.Update(learningRate);
         _model.ZeroGradients();
+        foreach (var p in _objective.Parameters) p.ZeroGrad();
         return new StepResult(value.Reported, norm, true, forward, backward, Stopwatch.GetElapsedTime(end));
     }
 }
