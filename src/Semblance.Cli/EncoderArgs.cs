@@ -17,6 +17,9 @@ internal static class EncoderArgs
 
     public static readonly OptionSpec AllowNonFinite = new("--allow-nonfinite", null, "load weights/whitening holding NaN or Inf (refused by default); a non-finite embedding is still an error");
 
+    public static readonly OptionSpec AttentionScale = new("--attention-scale", "default|entropy", "entropy: multiply the attention logits of a sequence of n > --train-length tokens by log n / log N (default: default, plain attention)");
+    public static readonly OptionSpec TrainLength = new("--train-length", "N", "with --attention-scale entropy: the length N the model was trained at (e.g. 128 for all-MiniLM-L6-v2)");
+
     public static IReadOnlyList<OptionSpec> Common { get; } = [Model, Pooling, Normalize, MaxLength, BatchSize, Threads, PromptName, Prompt, AllowNonFinite];
 
     public static EncoderOptions Options(CommandArgs a) => new()
@@ -29,7 +32,15 @@ internal static class EncoderArgs
         PromptName = a.Get("--prompt-name"),
         Prompt = a.Get("--prompt"),
         AllowNonFinite = a.Has("--allow-nonfinite"),
+        EntropyScaleTrainLength = EntropyTrainLength(a),
     };
+
+    private static int EntropyTrainLength(CommandArgs a)
+    {
+        bool entropy = a.Choice("--attention-scale", "default", "default", "entropy") == "entropy";
+        if (entropy != a.Has("--train-length")) throw new UsageException("--attention-scale entropy and --train-length N go together");
+        return entropy ? a.GetInt("--train-length", 0, 2, 1 << 20) : 0;
+    }
 
     public static SentenceEncoder Load(CommandArgs a) => SentenceEncoder.Load(a.Require("--model"), Options(a));
 }

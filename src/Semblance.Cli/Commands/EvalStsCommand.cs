@@ -27,6 +27,8 @@ public sealed class EvalStsCommand : CliCommand
         EncoderArgs.BatchSize,
         EncoderArgs.Threads,
         EncoderArgs.AllowNonFinite,
+        EncoderArgs.AttentionScale,
+        EncoderArgs.TrainLength,
     ];
 
     public override int Execute(CommandArgs args, CliIO io)

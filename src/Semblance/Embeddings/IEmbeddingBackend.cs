@@ -28,6 +28,13 @@ public sealed record EncoderOptions
     /// checked: an item whose vector comes out non-finite is an error, never a silent NaN.
     /// </summary>
     public bool AllowNonFinite { get; init; }
+
+    /// <summary>
+    /// Entropy-invariant attention scale (Su, "entropy-invariant softmax attention"): 0 = off (the default); N &gt; 0 =
+    /// the length the model was trained at, and a sequence of n &gt; N tokens has its attention logits multiplied by
+    /// log n / log N, so the attention entropy stays near what training saw. BERT-family (transformer) models only.
+    /// </summary>
+    public int EntropyScaleTrainLength { get; init; }
 }
 
 public interface IEmbeddingBackend : IDisposable

@@ -120,14 +120,23 @@ internal sealed class BertSelfAttention
         var qkv = ws.Qkv;
         int h = _heads * _headDim, stride = 3 * h;
         Numerics.Attention.PairTransform? rotate = null;
-        if (_rotary is { } rotary)
+        int trainLength = ws.EntropyTrainLength;
+        if (_rotary is not null || trainLength > 0)
         {
+            var rotary = _rotary;
             rotate = (_, head, start, length) =>
             {
                 int q = start * stride + head * _headDim;
-                rotary.Rotate(qkv.AsSpan(q), length, stride);
-                rotary.Rotate(qkv.AsSpan(q + h), length, stride);
-                if (_rotaryValue) rotary.Rotate(qkv.AsSpan(q + 2 * h), length, stride);
+                if (rotary is not null)
+                {
+                    rotary.Rotate(qkv.AsSpan(q), length, stride);
+                    rotary.Rotate(qkv.AsSpan(q + h), length, stride);
+                    if (_rotaryValue) rotary.Rotate(qkv.AsSpan(q + 2 * h), length, stride);
+                }
+                // Entropy-invariant scale: multiplying this head's queries by log n / log N multiplies its logits by it.
+                float factor = ForwardRequest.EntropyFactor(length, trainLength);
+                if (factor != 1f)
+                    for (int t = 0; t < length; t++) System.Numerics.Tensors.TensorPrimitives.Multiply(qkv.AsSpan(q + t * stride, _headDim), factor, qkv.AsSpan(q + t * stride, _headDim));
             };
         }
         Numerics.Attention.SequenceMask? mask = batch.UsesSeq2SeqMask

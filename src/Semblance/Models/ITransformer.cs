@@ -9,6 +9,16 @@ namespace Semblance.Models;
 /// </summary>
 public sealed record ForwardRequest(bool AllHiddenStates = false, bool FirstLayer = false, bool Pooler = false, bool LinearPooler = false)
 {
+    /// <summary>
+    /// 0 = plain attention; N &gt; 0 = entropy-invariant scale: for a sequence of n &gt; N tokens the attention logits are
+    /// multiplied by <see cref="EntropyFactor"/> = log n / log N (inference only).
+    /// </summary>
+    public int EntropyTrainLength { get; init; }
+
+    /// <summary>log n / log N for n &gt; N &gt; 1, else 1.</summary>
+    public static float EntropyFactor(int length, int trainLength) =>
+        trainLength > 1 && length > trainLength ? (float)(Math.Log(length) / Math.Log(trainLength)) : 1f;
+
     public static ForwardRequest LastOnly { get; } = new();
 }
 
