@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The posts' recipes (issue 17), small and short: each step prints one result line; logs go to OUT/.
-# Usage: bench/recipes/posts.sh prepare|simcse-views|simcse-duplicate|gru-inbatch|gru-proxy|whitening|advisor [SIDE] [SEED]
+# Usage: bench/recipes/posts.sh prepare|simcse-views|simcse-duplicate|gru-inbatch|gru-proxy|whitening|advisor|entropy [SIDE] [SEED]
 #   SIDE = ours|torch (the simcse steps); run `prepare` first (writes OUT/data, ~1 min). OUT = $POSTS_OUT or /tmp/posts.
 # Every step runs with one thread under nice -n 10 (the machine is shared). Hyperparameters of record are below.
 set -euo pipefail
@@ -65,5 +65,19 @@ case "$step" in
     cut -f1,2 "$sts/train.tsv" | tr '\t' '\n' > "$out/data/train-sentences.txt"
     HF_HUB_OFFLINE=1 "${semblance[@]}" whiten fit --model sentence-transformers/all-MiniLM-L6-v2 --input "$out/data/train-sentences.txt" \
       --output "$out/whitening.safetensors" --eval-data "$sts/dev.tsv" --threads 1 ;;
+  entropy)  # long inputs: K consecutive STS-B test pairs joined into one (mean score); all-MiniLM-L6-v2 trained at 128 tokens
+    for k in 8 16 24; do
+      python3 -c 'import sys
+k = int(sys.argv[1]); rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[2], encoding="utf-8")]
+for i in range(0, len(rows) - k + 1, k):
+    g = rows[i:i + k]
+    print(" ".join(r[0] for r in g) + "\t" + " ".join(r[1] for r in g) + "\t" + str(sum(float(r[2]) for r in g) / k))' \
+        "$k" "$sts/test.tsv" > "$out/data/long-$k.tsv"
+      for scale in default entropy; do
+        extra=(); [ "$scale" = entropy ] && extra=(--train-length 128)
+        echo "long inputs k=$k attention $scale: $(HF_HUB_OFFLINE=1 "${semblance[@]}" eval sts --model sentence-transformers/all-MiniLM-L6-v2 \
+          --data "$out/data/long-$k.tsv" --max-length 512 --attention-scale "$scale" "${extra[@]}" --threads 1 | tail -1)"
+      done
+    done ;;
   *) echo "posts.sh: unknown step '$step'" >&2; exit 2 ;;
 esac
