@@ -449,6 +449,14 @@ def cosent_loss(a, b, scores, lam):
     return torch.logsumexp(torch.cat([torch.zeros(1), z[ranked]]), dim=0)
 
 
+def simcse_duplicate_loss(a, p, temperature):
+    """The 2B x 2B layout: both views stacked, each row's target its other view, its own column masked out."""
+    e = F.normalize(torch.cat([a, p]), dim=-1)
+    n, b = e.shape[0], a.shape[0]
+    logits = (e @ e.T / temperature).masked_fill(torch.eye(n, dtype=torch.bool), float("-inf"))
+    return F.cross_entropy(logits, torch.cat([torch.arange(b, n), torch.arange(0, b)]))
+
+
 def simcse_loss(a, p, temperature, hard=None):
     candidates = p if hard is None else torch.cat([p, hard])
     logits = F.normalize(a, dim=-1) @ F.normalize(candidates, dim=-1).T / temperature
@@ -499,6 +507,8 @@ def batch_loss(model, tokens, args, batch):
     a, b = pooled[:n], pooled[n:2 * n]
     if args.loss == "cosent":
         return cosent_loss(a, b, torch.tensor([row[1] for row in batch]), args.scale)
+    if args.loss == "simcse" and args.simcse_batch == "duplicate":
+        return simcse_duplicate_loss(a, b, args.temperature)
     if args.loss in ("simcse", "sup-simcse"):
         return simcse_loss(a, b, args.temperature, pooled[2 * n:] if columns == 3 else None)
     return am_softmax_loss(a, b, args.margin, args.scale)
@@ -651,6 +661,8 @@ def main():
     t.add_argument("--weight-decay", type=float, default=0.01)
     t.add_argument("--max-grad-norm", type=float, default=1.0)
     t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--simcse-batch", choices=["views", "duplicate"], default="views",
+                   help="simcse: B x B cross-view (default) or 2B x 2B over duplicated sentences, diagonal masked")
     e = sub.add_parser("eval")
     e.add_argument("--model", required=True)
     e.add_argument("--tokens", required=True)

@@ -6,7 +6,7 @@ namespace Semblance.Cli;
 internal static class EncoderArgs
 {
     public static readonly OptionSpec Model = new("--model", "DIR|ID", "model directory (Hugging Face or Semblance layout) or Hugging Face id ORG/NAME[@REV]");
-    public static readonly OptionSpec Pooling = new("--pooling", "P", "cls|mean|first-last-avg|last-avg|max|pooler (default: the directory's sentence-transformers config, else mean)");
+    public static readonly OptionSpec Pooling = new("--pooling", "P", "cls|mean|first-last-avg|last-avg|max|pooler|pooler-linear (pooler: tanh(dense(CLS)) as Hugging Face; pooler-linear: dense(CLS), no tanh) (default: the pooling `train` recorded, else the directory's sentence-transformers config, else mean)");
     public static readonly OptionSpec Normalize = new("--normalize", null, "L2-normalise vectors (default: as the directory says)");
     public static readonly OptionSpec MaxLength = new("--max-length", "N", "tokens per sequence incl. [CLS]/[SEP]; longer lines are truncated (default: max_position_embeddings, at most 512)");
     public static readonly OptionSpec BatchSize = new("--batch-size", "N", "sentences per batch (default 32)");
@@ -16,6 +16,9 @@ internal static class EncoderArgs
     public static readonly OptionSpec Prompt = new("--prompt", "TEXT", "prepend TEXT to every input (wins over --prompt-name)");
 
     public static readonly OptionSpec AllowNonFinite = new("--allow-nonfinite", null, "load weights/whitening holding NaN or Inf (refused by default); a non-finite embedding is still an error");
+
+    public static readonly OptionSpec AttentionScale = new("--attention-scale", "default|entropy", "entropy: multiply the attention logits of a sequence of n > --train-length tokens by log n / log N (default: default, plain attention)");
+    public static readonly OptionSpec TrainLength = new("--train-length", "N", "with --attention-scale entropy: the length N the model was trained at (e.g. 128 for all-MiniLM-L6-v2)");
 
     public static IReadOnlyList<OptionSpec> Common { get; } = [Model, Pooling, Normalize, MaxLength, BatchSize, Threads, PromptName, Prompt, AllowNonFinite];
 
@@ -29,7 +32,15 @@ internal static class EncoderArgs
         PromptName = a.Get("--prompt-name"),
         Prompt = a.Get("--prompt"),
         AllowNonFinite = a.Has("--allow-nonfinite"),
+        EntropyScaleTrainLength = EntropyTrainLength(a),
     };
+
+    private static int EntropyTrainLength(CommandArgs a)
+    {
+        bool entropy = a.Choice("--attention-scale", "default", "default", "entropy") == "entropy";
+        if (entropy != a.Has("--train-length")) throw new UsageException("--attention-scale entropy and --train-length N go together");
+        return entropy ? a.GetInt("--train-length", 0, 2, 1 << 20) : 0;
+    }
 
     public static SentenceEncoder Load(CommandArgs a) => SentenceEncoder.Load(a.Require("--model"), Options(a));
 }

@@ -1,5 +1,8 @@
 # Reference losses and gradients for what ../shared/fixtures/gradients does not cover: the GRU sentence encoder
-# (nn.Embedding + bidirectional nn.GRU + mean pooling) under AM-Softmax and FlatNCE, computed by PyTorch in float64.
+# (nn.Embedding + bidirectional nn.GRU + mean pooling) under AM-Softmax, FlatNCE and SimCSE's two batch layouts
+# (B x B cross-view; 2B x 2B over duplicated sentences, diagonal masked), and AM-Softmax with learned class proxies
+# (am-softmax-proxy: the anchors only, with classes; the proxies are an input and get a gradient), computed by
+# PyTorch in float64.
 # Usage: /usr/bin/python3 tools/gradients/make_gru_fixtures.py tests/Semblance.Tests/Training/Fixtures/gru
 #   (Debian python3-torch; deterministic for the seeds)
 import json, os, struct, sys
@@ -52,6 +55,32 @@ def flat_nce(a, p, tau=0.05):
     reported = torch.nn.functional.softplus(v).mean()
     return objective, reported
 
+def simcse_views(a, p, tau=0.05):
+    logits = torch.nn.functional.normalize(a, dim=1) @ torch.nn.functional.normalize(p, dim=1).T / tau
+    loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(a)))
+    return loss, loss
+
+def simcse_duplicate(a, p, tau=0.05):
+    # The blog's layout: each sentence twice in one batch of 2B; a row's target is its other copy, itself masked out.
+    e = torch.nn.functional.normalize(torch.cat([a, p]), dim=1)
+    n, b = len(e), len(a)
+    logits = (e @ e.T / tau).masked_fill(torch.eye(n, dtype=torch.bool), float("-inf"))
+    targets = torch.cat([torch.arange(b, n), torch.arange(0, b)])
+    loss = torch.nn.functional.cross_entropy(logits, targets)
+    return loss, loss
+
+classes = [0, 1, 2, 3, 0, 2]
+proxy_gen = torch.Generator().manual_seed(13)
+proxies32 = (torch.rand(4, 2 * H, generator=proxy_gen) * 2 - 1).float()
+proxies = proxies32.double().requires_grad_(True)
+
+def am_softmax_proxy(a, _p, s=30.0, m=0.35):
+    cos = torch.nn.functional.normalize(a, dim=1) @ torch.nn.functional.normalize(proxies, dim=1).T
+    t = torch.tensor(classes)
+    logits = s * (cos - m * torch.nn.functional.one_hot(t, len(proxies)).to(cos.dtype))
+    loss = torch.nn.functional.cross_entropy(logits, t)
+    return loss, loss
+
 def write_safetensors(path, tensors):
     header, blobs, offset = {}, [], 0
     for name, t in tensors.items():
@@ -72,16 +101,20 @@ with open(os.path.join(out, "config.json"), "w") as f:
     json.dump({"model_type": "semblance-gru", "vocab_size": V, "embedding_size": E, "hidden_size": H,
                "bidirectional": True, "pooling": "mean"}, f)
 with open(os.path.join(out, "batch.json"), "w") as f:
-    json.dump({"anchors": anchors, "positives": positives}, f)
+    json.dump({"anchors": anchors, "positives": positives, "classes": classes}, f)
 
 params = {"embeddings.weight": emb.weight, **{"gru." + n: p for n, p in gru.named_parameters()}}
-for loss_name, fn in [("am-softmax", am_softmax), ("flatnce", flat_nce)]:
-    for p in params.values():
+for loss_name, fn in [("am-softmax", am_softmax), ("flatnce", flat_nce), ("simcse-views", simcse_views), ("simcse-duplicate", simcse_duplicate),
+                      ("am-softmax-proxy", am_softmax_proxy)]:
+    for p in list(params.values()) + [proxies]:
         p.grad = None
     objective, reported = fn(encode(anchors), encode(positives))
     objective.backward()
     result = {"loss": reported.detach().reshape(1)}
     for name, p in params.items():
         result["grad." + name] = p.grad
+    if fn is am_softmax_proxy:
+        result["proxies.weight"] = proxies32
+        result["grad.proxies.weight"] = proxies.grad
     write_safetensors(os.path.join(out, loss_name + ".safetensors"), result)
     print(loss_name, float(reported), max(float(p.grad.abs().max()) for p in params.values()))

@@ -51,7 +51,8 @@ public sealed class BenchTrainCommand : CliCommand
         var (model, tokenizer, vocabSize, maxPositions, description) = LoadModel(args, seed);
         var tokens = new TrainingTokens(tokenizer, Math.Min(maxLength, maxPositions), vocabSize);
         var defaults = new TrainerOptions { Loss = loss, DataPath = dataPath, OutputDir = "" };
-        var trainingStep = new TrainingStep(model, loss, defaults.LossSettings, tokens.Get, seed, defaults.Accumulate, defaults.MaxGradNorm, defaults.WeightDecay);
+        var settings = defaults.LossSettings with { Classes = data.ClassCount, Dimension = model.Dimension, Seed = seed };
+        var trainingStep = new TrainingStep(model, loss, settings, tokens.Get, seed, defaults.Accumulate, defaults.MaxGradNorm, defaults.WeightDecay);
 
         // Rows in file order, cycling, as the PyTorch twin (bench/train/torch_train_bench.py) takes them, so both
         // see the same sentences; am-softmax draws its same-group pairs as `train` does.

@@ -18,7 +18,8 @@ public sealed class EvalStsCommand : CliCommand
         EncoderArgs.Model,
         new("--data", "FILE.tsv", "sentence1<TAB>sentence2<TAB>score per line"),
         new("--pooling", "P[,P...]", "pooling(s) to compare (default: the model's)"),
-        new("--whitening", "none|fit|FILE", "none (default); fit on the evaluated sentences (both columns, duplicates kept); or a whitening file"),
+        new("--whitening", "none|fit|FILE", "none (default); fit on the evaluated sentences (both columns, duplicates kept), or on --whitening-fit; or a whitening file"),
+        new("--whitening-fit", "FILE[,FILE...]", "with --whitening fit: fit on these files instead (e.g. the task's train,dev,test; a line with tabs gives its first two columns, other lines one sentence each)"),
         new("--dims", "K[,K...]", "whitened dimensions to keep, 0 = every direction with variance (default 0); needs --whitening fit or FILE"),
         new("--report", "FILE.html", "write the table and a gold-vs-cosine scatter of the first configuration"),
         new("--baseline", null, "for a semblance-lsa model, also score plain TF-IDF cosine with its vocabulary (no SVD)"),
@@ -26,6 +27,8 @@ public sealed class EvalStsCommand : CliCommand
         EncoderArgs.BatchSize,
         EncoderArgs.Threads,
         EncoderArgs.AllowNonFinite,
+        EncoderArgs.AttentionScale,
+        EncoderArgs.TrainLength,
     ];
 
     public override int Execute(CommandArgs args, CliIO io)
@@ -40,13 +43,18 @@ public sealed class EvalStsCommand : CliCommand
         if (whiteningArg == "none" && dims.Any(k => k != 0)) throw new UsageException("--dims needs --whitening fit or --whitening FILE");
         var data = StsDataset.Load(dataPath);
         var whitening = StsWhitening.Parse(whiteningArg);
+        var fitFiles = args.GetList("--whitening-fit");
+        if (args.Has("--whitening-fit") && whitening != StsWhitening.Fit) throw new UsageException("--whitening-fit needs --whitening fit");
+        var fitSentences = fitFiles.Count == 0 ? null : FitCorpus(fitFiles);
         var results = new List<StsResult>();
         foreach (var pooling in poolings.Count == 0 ? [null] : poolings.Cast<string?>())
         {
             var options = EncoderArgs.Options(args) with { Pooling = pooling, Normalize = false };
             using var encoder = SentenceEncoder.Load(model, options);
             var vectors = encoder.EncodeFlat(data.Sentences);
-            results.AddRange(StsEvaluator.Evaluate(data, vectors, encoder.Dimension, encoder.Backend.Pooling, whitening, dims, note => io.Err.WriteLine("note: " + note)));
+            var fit = fitSentences is null ? whitening
+                : StsWhitening.FitOn("fit:" + string.Join("+", fitFiles.Select(Path.GetFileName)), encoder.EncodeFlat(fitSentences), fitSentences.Count);
+            results.AddRange(StsEvaluator.Evaluate(data, vectors, encoder.Dimension, encoder.Backend.Pooling, fit, dims, note => io.Err.WriteLine("note: " + note)));
             if (args.Has("--baseline") && results.All(r => r.Configuration.Pooling != "tfidf"))
             {
                 if (encoder.Backend is not LsaBackend lsa)
@@ -67,5 +75,23 @@ public sealed class EvalStsCommand : CliCommand
         io.Out.WriteLine($"best: pooling={best.Configuration.Pooling} whitening={best.Configuration.Whitening} dims={best.Configuration.Dims}");
         io.Out.WriteLine($"spearman={StsReport.F2(best.Spearman)}");
         return 0;
+    }
+
+    /// <summary>The sentences of --whitening-fit: sentence1 and sentence2 of tab-separated (STS) lines, other lines whole; duplicates kept.</summary>
+    private static List<string> FitCorpus(IReadOnlyList<string> files)
+    {
+        var sentences = new List<string>();
+        foreach (var file in files)
+        {
+            foreach (var line in TextLines.ReadFile(file))
+            {
+                if (line.Trim().Length == 0) continue;
+                var fields = line.Split('\t');
+                if (fields.Length == 1) sentences.Add(line);
+                else sentences.AddRange(fields.Take(2));
+            }
+        }
+        if (sentences.Count < 2) throw new InputFormatException($"--whitening-fit {string.Join(",", files)}: {sentences.Count} sentence(s); whitening needs at least 2");
+        return sentences;
     }
 }

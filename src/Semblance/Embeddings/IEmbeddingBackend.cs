@@ -4,7 +4,7 @@ namespace Semblance.Embeddings;
 /// <summary>Options a user may set when loading an encoder; null/0 means "what the model directory says".</summary>
 public sealed record EncoderOptions
 {
-    /// <summary>Pooling name (cls, mean, first-last-avg, last-avg, max, pooler); null = directory's sentence-transformers config, else mean.</summary>
+    /// <summary>Pooling name (cls, mean, first-last-avg, last-avg, max, pooler, pooler-linear); null = the directory's semblance_pooling.json, else its sentence-transformers config, else mean.</summary>
     public string? Pooling { get; init; }
 
     /// <summary>L2-normalise outputs; null = as the directory says (sentence-transformers Normalize module).</summary>
@@ -28,6 +28,13 @@ public sealed record EncoderOptions
     /// checked: an item whose vector comes out non-finite is an error, never a silent NaN.
     /// </summary>
     public bool AllowNonFinite { get; init; }
+
+    /// <summary>
+    /// Entropy-invariant attention scale (Su, "entropy-invariant softmax attention"): 0 = off (the default); N &gt; 0 =
+    /// the length the model was trained at, and a sequence of n &gt; N tokens has its attention logits multiplied by
+    /// log n / log N, so the attention entropy stays near what training saw. BERT-family (transformer) models only.
+    /// </summary>
+    public int EntropyScaleTrainLength { get; init; }
 }
 
 public interface IEmbeddingBackend : IDisposable

@@ -25,8 +25,11 @@ public enum PoolingMode
     /// <summary>Element-wise max over t of h_last[t].</summary>
     Max,
 
-    /// <summary>BERT's pooler output tanh(W·h_last[0] + b); only models with a pooler layer.</summary>
+    /// <summary>BERT's pooler output tanh(W·h_last[0] + b) (Hugging Face's pooler_output); only models with a pooler layer.</summary>
     Pooler,
+
+    /// <summary>The pooler's dense layer without tanh, W·h_last[0] + b (SimBERT / RoFormer-Sim's linear pooler).</summary>
+    PoolerLinear,
 }
 
 public static class Pooling
@@ -39,11 +42,12 @@ public static class Pooling
         (PoolingMode.LastAvg, "last-avg"),
         (PoolingMode.Max, "max"),
         (PoolingMode.Pooler, "pooler"),
+        (PoolingMode.PoolerLinear, "pooler-linear"),
     ];
 
     public static string CliNames => string.Join("|", Names.Select(n => n.Name));
 
-    /// <summary>Parses a CLI name (cls|mean|first-last-avg|last-avg|max|pooler); <paramref name="source"/> names the option.</summary>
+    /// <summary>Parses a CLI name (cls|mean|first-last-avg|last-avg|max|pooler|pooler-linear); <paramref name="source"/> names the option.</summary>
     public static PoolingMode Parse(string name, string source = "--pooling")
     {
         foreach (var (mode, cliName) in Names)
@@ -63,18 +67,22 @@ public static class Pooling
     {
         PoolingMode.FirstLastAvg => new ForwardRequest(FirstLayer: true),
         PoolingMode.Pooler => new ForwardRequest(Pooler: true),
+        PoolingMode.PoolerLinear => new ForwardRequest(Pooler: true, LinearPooler: true),
         _ => ForwardRequest.LastOnly,
     };
+
+    /// <summary>Whether <paramref name="mode"/> reads the model's pooler layer (pooler or pooler-linear).</summary>
+    public static bool UsesPoolerLayer(PoolingMode mode) => mode is PoolingMode.Pooler or PoolingMode.PoolerLinear;
 
     /// <summary>Fails early, at load time, when <paramref name="mode"/> cannot work with <paramref name="model"/>.</summary>
     public static void EnsureSupported(PoolingMode mode, ITransformer model)
     {
-        if (mode == PoolingMode.Pooler && !model.HasPooler)
-            throw new SemblanceException(NoPoolerMessage(model.ModelType));
+        if (UsesPoolerLayer(mode) && !model.HasPooler)
+            throw new SemblanceException(NoPoolerMessage(model.ModelType, mode));
     }
 
-    private static string NoPoolerMessage(string modelType) =>
-        $"pooling mode 'pooler' needs a pooler layer (pooler.dense.weight), which this {modelType} model does not have; use cls, mean, first-last-avg, last-avg or max";
+    private static string NoPoolerMessage(string modelType, PoolingMode mode) =>
+        $"pooling mode '{Format(mode)}' needs a pooler layer (pooler.dense.weight), which this {modelType} model does not have; use cls, mean, first-last-avg, last-avg or max";
 
     /// <summary>
     /// Reads sentence-transformers' <c>1_Pooling/config.json</c>. Exactly one of pooling_mode_cls_token,
@@ -135,10 +143,10 @@ public static class Pooling
         int h = output.HiddenSize;
         if (destination.Length < batch.BatchSize * h)
             throw new ArgumentException($"destination holds {destination.Length} floats, {batch.BatchSize} x {h} needed", nameof(destination));
-        if (mode == PoolingMode.Pooler)
+        if (UsesPoolerLayer(mode))
         {
             var pooled = output.PoolerOutput;
-            if (pooled.IsEmpty) throw new SemblanceException(NoPoolerMessage("encoder"));
+            if (pooled.IsEmpty) throw new SemblanceException(NoPoolerMessage("encoder", mode));
             pooled[..(batch.BatchSize * h)].CopyTo(destination);
             return;
         }

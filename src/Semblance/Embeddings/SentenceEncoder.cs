@@ -38,6 +38,8 @@ public sealed class SentenceEncoder : IDisposable
         var backend = BackendRegistry.Open(directory, options);
         try
         {
+            if (options.EntropyScaleTrainLength > 0 && backend is not TransformerBackend)
+                throw new SemblanceException($"the entropy-invariant attention scale needs a transformer (BERT/RoFormer) model; {model} is {backend.ModelType}, which has no attention");
             var st = directory.SentenceTransformers;
             var encoder = new SentenceEncoder(backend, options.Normalize ?? backend.NormalizeByDefault)
             {

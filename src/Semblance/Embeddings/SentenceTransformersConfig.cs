@@ -18,11 +18,53 @@ public sealed record SentenceTransformersConfig(string? PoolingConfigPath, bool 
     /// <summary>config_sentence_transformers.json's <c>default_prompt_name</c>: the prompt applied when none is named; null = none.</summary>
     public string? DefaultPromptName { get; init; }
 
+    /// <summary>
+    /// The pooling Semblance's own <c>semblance_pooling.json</c> records (written by <c>semblance train</c>: the pooling
+    /// the model was trained with); it takes precedence over the Pooling module, which cannot name first-last-avg,
+    /// pooler or pooler-linear. Null when the file is absent.
+    /// </summary>
+    public PoolingMode? RecordedPooling { get; init; }
+
+    /// <summary>The file of <see cref="RecordedPooling"/>, in the model directory.</summary>
+    public const string RecordedPoolingFile = "semblance_pooling.json";
+
     public static SentenceTransformersConfig Read(string modelDirectory)
     {
         var (prompts, defaultPrompt) = ReadPrompts(modelDirectory);
-        return ReadModules(modelDirectory) with { Prompts = prompts, DefaultPromptName = defaultPrompt };
+        return ReadModules(modelDirectory) with { Prompts = prompts, DefaultPromptName = defaultPrompt, RecordedPooling = ReadRecordedPooling(modelDirectory) };
     }
+
+    private static PoolingMode? ReadRecordedPooling(string modelDirectory)
+    {
+        var path = Path.Combine(modelDirectory, RecordedPoolingFile);
+        if (!File.Exists(path)) return null;
+        using var doc = IO.StrictJson.ReadFile(path, static m => new ModelFormatException(m));
+        if (doc.RootElement.ValueKind != JsonValueKind.Object || !IO.StrictJson.TryGet(doc.RootElement, "pooling", out var p) || p.ValueKind != JsonValueKind.String)
+            throw new ModelFormatException($"{path}: expected {{\"pooling\": \"{Pooling.CliNames}\"}}");
+        try
+        {
+            return Pooling.Parse(p.GetString()!, path);
+        }
+        catch (SemblanceException e)
+        {
+            throw new ModelFormatException(e.Message);
+        }
+    }
+
+    /// <summary>Writes <see cref="RecordedPoolingFile"/> naming <paramref name="mode"/>.</summary>
+    public static void WriteRecordedPooling(string modelDirectory, PoolingMode mode) =>
+        File.WriteAllText(Path.Combine(modelDirectory, RecordedPoolingFile), new JsonObject { ["pooling"] = Pooling.Format(mode) }.ToJsonString() + "\n");
+
+    /// <summary>
+    /// The sentence-transformers Pooling mode nearest <paramref name="mode"/>: itself for cls, mean and max; mean for
+    /// last-avg and first-last-avg; cls for pooler and pooler-linear (the [CLS] vector they transform).
+    /// </summary>
+    public static PoolingMode ClosestModule(PoolingMode mode) => mode switch
+    {
+        PoolingMode.Cls or PoolingMode.Mean or PoolingMode.Max => mode,
+        PoolingMode.Pooler or PoolingMode.PoolerLinear => PoolingMode.Cls,
+        _ => PoolingMode.Mean,
+    };
 
     /// <summary>Reads <c>prompts</c> and <c>default_prompt_name</c> from config_sentence_transformers.json (absent file: none).</summary>
     private static (IReadOnlyDictionary<string, string>, string?) ReadPrompts(string modelDirectory)

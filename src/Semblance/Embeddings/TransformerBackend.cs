@@ -12,7 +12,7 @@ public sealed class TransformerBackend : IEmbeddingBackend
     private readonly ITransformer _model;
     private readonly ITokenizer _tokenizer;
     private readonly PoolingMode _pooling;
-    private readonly ForwardRequest _request;
+    private ForwardRequest _request;
     private readonly int _batchSize;
     private readonly ComputeContext _ctx;
     private readonly ConcurrentBag<IDisposable> _workspaces = [];
@@ -48,12 +48,16 @@ public sealed class TransformerBackend : IEmbeddingBackend
         {
             var tokenizer = directory.LoadTokenizer();
             PoolingMode pooling = options.Pooling is not null ? Embeddings.Pooling.Parse(options.Pooling)
+                : st.RecordedPooling is { } recorded ? recorded
                 : st.PoolingConfigPath is not null ? Embeddings.Pooling.LoadSentenceTransformersConfig(st.PoolingConfigPath, model.HiddenSize)
                 : PoolingMode.Mean;
             int maxLength = directory.MaxLength(options.MaxLength);
             var source = File.Exists(Path.Combine(directory.Path, "tokenizer.json")) ? "tokenizer.json (WordPiece)" : "vocab.txt (WordPiece)";
             return new TransformerBackend(model, tokenizer, pooling, maxLength, st.Normalize,
-                options.BatchSize, options.Threads, directory.Path, source + (tokenizer.DoLowerCase ? ", lower-cased" : ""));
+                options.BatchSize, options.Threads, directory.Path, source + (tokenizer.DoLowerCase ? ", lower-cased" : ""))
+            {
+                EntropyScaleTrainLength = options.EntropyScaleTrainLength,
+            };
         }
         catch
         {
@@ -63,6 +67,17 @@ public sealed class TransformerBackend : IEmbeddingBackend
     }
 
     public ITokenizer Tokenizer => _tokenizer;
+
+    /// <summary>The entropy-invariant attention scale's training length (0 = off); see <see cref="EncoderOptions.EntropyScaleTrainLength"/>.</summary>
+    public int EntropyScaleTrainLength
+    {
+        get => _request.EntropyTrainLength;
+        init
+        {
+            if (value < 0) throw new SemblanceException($"the entropy-invariant attention scale needs a positive training length, got {value}");
+            _request = _request with { EntropyTrainLength = value };
+        }
+    }
 
     /// <summary>
     /// The last hidden state of each text, unpooled: one [tokens][HiddenSize] array per text, [CLS] … [SEP] truncated to

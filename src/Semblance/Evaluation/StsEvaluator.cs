@@ -15,6 +15,20 @@ public sealed record StsWhitening(string Name, Whitening? Saved)
     /// </summary>
     public static readonly StsWhitening Fit = new("fit", null);
 
+    /// <summary>
+    /// Fit on another corpus's vectors ([<paramref name="rows"/>, d], e.g. every sentence of the task's train, dev and
+    /// test files, as the whitening paper does) instead of the evaluated file's; <paramref name="name"/> labels the rows.
+    /// </summary>
+    public static StsWhitening FitOn(string name, float[] vectors, int rows) => new(name, null) { Corpus = vectors, CorpusRows = rows };
+
+    /// <summary>The vectors <see cref="FitOn"/> fits on; null = the evaluated file's own sentences.</summary>
+    public float[]? Corpus { get; private init; }
+
+    public int CorpusRows { get; private init; }
+
+    /// <summary>Whether the whitening is fitted here (on the evaluated file or on <see cref="Corpus"/>) rather than loaded.</summary>
+    public bool Fits => this == Fit || Corpus is not null;
+
     public static StsWhitening FromFile(string path) => new(path, Whitening.Load(path));
 
     /// <summary>"none", "fit" or a whitening file path.</summary>
@@ -47,7 +61,14 @@ public static class StsEvaluator
         if (dims.Count == 0) dims = [0];
         var results = new List<StsResult>();
         WhiteningAccumulator? acc = null;
-        if (whitening == StsWhitening.Fit)
+        if (whitening.Corpus is { } corpus)
+        {
+            if (corpus.Length != (long)whitening.CorpusRows * dimension)
+                throw new ArgumentException($"the fit corpus holds {corpus.Length} floats, expected {whitening.CorpusRows}x{dimension}");
+            acc = new WhiteningAccumulator(dimension, whitening.Name);
+            acc.Add(corpus, whitening.CorpusRows);
+        }
+        else if (whitening == StsWhitening.Fit)
         {
             acc = new WhiteningAccumulator(dimension, data.Source);
             var rows = new float[(long)data.Pairs.Count * 2 * dimension];

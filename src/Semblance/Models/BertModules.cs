@@ -133,14 +133,23 @@ internal sealed class BertSelfAttention
             return;
         }
         Numerics.Attention.PairTransform? rotate = null;
-        if (_rotary is { } rotary)
+        int trainLength = ws.EntropyTrainLength;
+        if (_rotary is not null || trainLength > 0)
         {
+            var rotary = _rotary;
             rotate = (_, head, start, length) =>
             {
                 int q = start * stride + head * _headDim;
-                rotary.Rotate(qkv.AsSpan(q), length, stride);
-                rotary.Rotate(qkv.AsSpan(q + h), length, stride);
-                if (_rotaryValue) rotary.Rotate(qkv.AsSpan(q + 2 * h), length, stride);
+                if (rotary is not null)
+                {
+                    rotary.Rotate(qkv.AsSpan(q), length, stride);
+                    rotary.Rotate(qkv.AsSpan(q + h), length, stride);
+                    if (_rotaryValue) rotary.Rotate(qkv.AsSpan(q + 2 * h), length, stride);
+                }
+                // Entropy-invariant scale: multiplying this head's queries by log n / log N multiplies its logits by it.
+                float factor = ForwardRequest.EntropyFactor(length, trainLength);
+                if (factor != 1f)
+                    for (int t = 0; t < length; t++) System.Numerics.Tensors.TensorPrimitives.Multiply(qkv.AsSpan(q + t * stride, _headDim), factor, qkv.AsSpan(q + t * stride, _headDim));
             };
         }
         var mask = Seq2SeqMask.For(batch);
@@ -299,7 +308,7 @@ internal sealed class BertEncoder(BertLayer[] layers)
     }
 }
 
-/// <summary>pooler: tanh(dense(h[CLS])) per sequence.</summary>
+/// <summary>pooler: tanh(dense(h[CLS])) per sequence (Hugging Face's BertPooler); without tanh, the linear pooler.</summary>
 internal sealed class BertPooler(Linear dense)
 {
     public IEnumerable<ModelParameter> Parameters => dense.Parameters;
@@ -308,15 +317,18 @@ internal sealed class BertPooler(Linear dense)
 
     public void Pack() => dense.Pack();
 
-    public void Forward(ReadOnlySpan<float> last, TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx)
+    public void Forward(ReadOnlySpan<float> last, TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx, bool tanh = true)
     {
         int h = dense.OutFeatures, n = batch.BatchSize * h;
         Pooling.PoolRows(PoolingMode.Cls, default, last, batch.Offsets, h, ws.ClsRows);
         var y = ws.Pooler.AsSpan(0, n);
         dense.Forward(ws.ClsRows, batch.BatchSize, y, ctx);
-        Kernels.Tanh(y, y);
+        if (tanh) Kernels.Tanh(y, y);
     }
 
-    public Tensor Forward(TapePass pass, Tensor last) =>
-        pass.Tape.Tanh(dense.Forward(pass.Tape, pass.Tape.Pool(PoolingMode.Cls, null, last, pass.Batch.Offsets)));
+    public Tensor Forward(TapePass pass, Tensor last, bool tanh = true)
+    {
+        var linear = dense.Forward(pass.Tape, pass.Tape.Pool(PoolingMode.Cls, null, last, pass.Batch.Offsets));
+        return tanh ? pass.Tape.Tanh(linear) : linear;
+    }
 }

@@ -3,9 +3,22 @@ using Semblance.Numerics;
 
 namespace Semblance.Models;
 
-/// <summary>Which intermediate results a forward pass must keep.</summary>
-public sealed record ForwardRequest(bool AllHiddenStates = false, bool FirstLayer = false, bool Pooler = false)
+/// <summary>
+/// Which intermediate results a forward pass must keep. <paramref name="LinearPooler"/> leaves the pooler's tanh out:
+/// the pooler output is then W·h[CLS] + b (the dense layer with a linear activation, as SimBERT/RoFormer-Sim use it).
+/// </summary>
+public sealed record ForwardRequest(bool AllHiddenStates = false, bool FirstLayer = false, bool Pooler = false, bool LinearPooler = false)
 {
+    /// <summary>
+    /// 0 = plain attention; N &gt; 0 = entropy-invariant scale: for a sequence of n &gt; N tokens the attention logits are
+    /// multiplied by <see cref="EntropyFactor"/> = log n / log N (inference only).
+    /// </summary>
+    public int EntropyTrainLength { get; init; }
+
+    /// <summary>log n / log N for n &gt; N &gt; 1, else 1.</summary>
+    public static float EntropyFactor(int length, int trainLength) =>
+        trainLength > 1 && length > trainLength ? (float)(Math.Log(length) / Math.Log(trainLength)) : 1f;
+
     public static ForwardRequest LastOnly { get; } = new();
 }
 
@@ -22,7 +35,7 @@ public interface ITransformerOutput
 
     ReadOnlySpan<float> LastHiddenState { get; }
 
-    /// <summary>[BatchSize, HiddenSize]: tanh(W·h[CLS] + b); empty for models without a pooler.</summary>
+    /// <summary>[BatchSize, HiddenSize]: tanh(W·h[CLS] + b) (without tanh for ForwardRequest.LinearPooler); empty for models without a pooler.</summary>
     ReadOnlySpan<float> PoolerOutput { get; }
 }
 

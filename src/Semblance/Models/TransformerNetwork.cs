@@ -125,7 +125,7 @@ internal sealed class TransformerNetwork
         }
         _encoder.Forward(batch, ws, ctx, cached);
         if (_pooler is not null && request.Pooler)
-            _pooler.Forward(ws.Hidden(Config.NumHiddenLayers), batch, ws, ctx);
+            _pooler.Forward(ws.Hidden(Config.NumHiddenLayers), batch, ws, ctx, tanh: !request.LinearPooler);
     }
 
     /// <summary>The recording execution: the first layer's and the last layer's hidden states.</summary>
@@ -136,8 +136,8 @@ internal sealed class TransformerNetwork
         return _encoder.Forward(pass, x);
     }
 
-    /// <summary>The pooler on the tape: tanh(dense(h[CLS])).</summary>
-    public Tensor Pooler(TapePass pass, Tensor last) =>
-        (_pooler ?? throw new SemblanceException($"pooling '{Pooling.Format(PoolingMode.Pooler)}' needs a pooler layer (pooler.dense.weight), which this {Config.ModelType} model does not have"))
-        .Forward(pass, last);
+    /// <summary>The pooler on the tape: tanh(dense(h[CLS])), or dense(h[CLS]) when not <paramref name="tanh"/>.</summary>
+    public Tensor Pooler(TapePass pass, Tensor last, bool tanh = true) =>
+        (_pooler ?? throw new SemblanceException($"pooling '{Pooling.Format(tanh ? PoolingMode.Pooler : PoolingMode.PoolerLinear)}' needs a pooler layer (pooler.dense.weight), which this {Config.ModelType} model does not have"))
+        .Forward(pass, last, tanh);
 }

@@ -24,6 +24,9 @@ internal sealed class TransformerWorkspace : IDisposable
     public float[] ClsRows = [];
     public float[] Pooler = [];
 
+    /// <summary>The current pass's <see cref="ForwardRequest.EntropyTrainLength"/> (0 = off).</summary>
+    public int EntropyTrainLength { get; private set; }
+
     public TransformerOutput Output { get; }
 
     public int Tokens { get; private set; }
@@ -39,6 +42,7 @@ internal sealed class TransformerWorkspace : IDisposable
     {
         bool computePooler = hasPooler && request.Pooler;
         ObjectDisposedException.ThrowIf(Disposed, this);
+        EntropyTrainLength = request.EntropyTrainLength;
         int t = batch.TokenCount, h = config.HiddenSize, layers = config.NumHiddenLayers;
         Tokens = t;
         HiddenSize = h;

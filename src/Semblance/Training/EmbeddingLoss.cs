@@ -21,6 +21,9 @@ internal abstract class EmbeddingLoss
 
     public abstract LossValue Compute(Tape tape, IReadOnlyList<Tensor> columns, float[]? scores);
 
+    /// <summary>Weights the loss itself learns beside the encoder (AM-Softmax's class proxies); none for most losses.</summary>
+    public virtual IReadOnlyList<Parameter> Parameters => [];
+
     protected void CheckColumns(IReadOnlyList<Tensor> columns)
     {
         var (min, max) = Columns;

@@ -98,6 +98,11 @@ internal sealed class TrainableTransformer : ITrainableModel
     /// <summary>Masked-LM logits [rows, vocab] of hidden rows [rows, hidden] (the last layer's).</summary>
     public Tensor MaskedLmLogits(Tape tape, Tensor hidden) =>
         (_head ?? throw new InvalidOperationException("the model was loaded without a masked-LM head")).Forward(tape, hidden);
+    /// <summary>
+    /// Replaces config.json's hidden_dropout_prob and attention_probs_dropout_prob during training (both set to this
+    /// value; null keeps the config's). The saved config.json is not changed.
+    /// </summary>
+    public double? DropoutOverride { get; set; }
 
     public Parameter this[string name] =>
         _byName.TryGetValue(name, out var p) ? p : throw new KeyNotFoundException($"the model has no parameter '{name}'");
@@ -176,7 +181,8 @@ internal sealed class TrainableTransformer : ITrainableModel
             throw new ArgumentException($"{dropoutKeys.Length} dropout keys for {batch.BatchSize} sequences", nameof(dropoutKeys));
         _network.Validate(batch);
         if (dropoutKeys is null) return new TapePass(tape, batch, null, null, 0f, 0f);
-        return new TapePass(tape, batch, RowKeys(batch, dropoutKeys), dropoutKeys, (float)c.HiddenDropoutProb, (float)c.AttentionProbsDropoutProb);
+        return new TapePass(tape, batch, RowKeys(batch, dropoutKeys), dropoutKeys,
+            (float)(DropoutOverride ?? c.HiddenDropoutProb), (float)(DropoutOverride ?? c.AttentionProbsDropoutProb));
     }
 
     /// <summary>Forward pass then pooling: one vector per sequence, [BatchSize, HiddenSize].</summary>
@@ -184,8 +190,8 @@ internal sealed class TrainableTransformer : ITrainableModel
     {
         var pass = Pass(tape, batch, dropoutKeys);
         var output = Forward(pass);
-        return pooling == PoolingMode.Pooler
-            ? _network.Pooler(pass, output.Last)
+        return Pooling.UsesPoolerLayer(pooling)
+            ? _network.Pooler(pass, output.Last, tanh: pooling == PoolingMode.Pooler)
             : tape.Pool(pooling, output.FirstLayer, output.Last, output.Offsets);
     }
 

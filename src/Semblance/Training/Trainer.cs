@@ -17,7 +17,8 @@ namespace Semblance.Training;
 public sealed record TrainingResult(double BestSpearman, long Steps, bool Stopped);
 
 /// <summary>
-/// Trains a sentence encoder (BERT/RoFormer, or the GRU of <see cref="TrainableGru"/>) with mean pooling. Output layout:
+/// Trains a sentence encoder (BERT/RoFormer, or the GRU of <see cref="TrainableGru"/>) with the pooling of
+/// <see cref="TrainerOptions.Pooling"/> (mean by default), which the saved model records. Output layout:
 /// <c>OUTPUT/</c> holds the best model by dev Spearman (the latest when there is no dev set) in the Hugging Face
 /// layout, so <c>semblance encode --model OUTPUT</c> loads it; <c>OUTPUT/last/</c> holds the latest checkpoint plus
 /// optimizer.safetensors and trainer_state.json for <c>--resume</c>. Randomness (data order, dropout) is a pure
@@ -28,6 +29,9 @@ public sealed class Trainer
     public const string LastDir = "last";
     public const string StateFile = "trainer_state.json";
     public const string OptimizerFile = "optimizer.safetensors";
+
+    /// <summary>In last/: the loss's own weights (am-softmax-proxy's class proxies), for --resume.</summary>
+    public const string LossWeightsFile = "loss.safetensors";
     private const string StateFormat = "semblance-trainer-state";
     private const int StateVersion = 1;
     private static readonly string[] TokenizerFiles = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
@@ -42,6 +46,7 @@ public sealed class Trainer
     private List<(string Name, byte[] Content)> _tokenizerFiles = [];
     private int _maxLength;
     private Action<string> _writeModules = _ => { };
+    private IReadOnlyList<Parameter> _lossParameters = [];
 
     public Trainer(TrainerOptions options, TextWriter log)
     {
@@ -56,23 +61,27 @@ public sealed class Trainer
         LoadModel();
         if (_model is TrainableGru && _o.Loss.NeedsDropout)
             throw new SemblanceException($"--loss {_o.Loss} needs dropout to make two views of a sentence, and the GRU encoder has none; use {string.Join(", ", TrainingLosses.All.Where(l => !l.NeedsDropout))} with it");
+        CheckRecipe();
         var dev = _o.EvalData is null ? null : StsDataset.Load(_o.EvalData);
         ClaimOutput(checkOnly: false);
 
         var epochs = Enumerable.Range(0, _o.Epochs).Select(e => data.Batches(_o.BatchSize, _o.Seed, e).Where(b => b.Length >= 2).ToList()).ToList();
         long totalSteps = epochs.Sum(e => (long)e.Count);
         if (totalSteps == 0) throw new InputFormatException($"{_o.DataPath}: {data.ExamplesPerEpoch} example(s) make no batch of at least 2 rows; add data");
-        var schedule = new LearningRateSchedule(_o.LearningRate, _o.WarmupSteps, totalSteps);
+        var schedule = new LearningRateSchedule(_o.LearningRate, _o.WarmupSteps, totalSteps, _o.Schedule);
         _tokens = new TrainingTokens(_tokenizer, _maxLength, _vocabSize);
         using var teacher = OpenTeacher();
-        var trainingStep = new TrainingStep(_model, _o.Loss, _o.LossSettings, _tokens.Get, _o.Seed, _o.Accumulate, _o.MaxGradNorm, _o.WeightDecay,
-            _o.CorruptRate, _tokenizer.MaskId ?? -1, teacher is null ? null : texts => teacher.EncodeFlat(texts));
+        var settings = _o.LossSettings with { Classes = data.ClassCount, Dimension = _model.Dimension, Seed = _o.Seed };
+        var trainingStep = new TrainingStep(_model, _o.Loss, settings, _tokens.Get, _o.Seed, _o.Accumulate, _o.MaxGradNorm, _o.WeightDecay,
+            _o.Pooling, _o.CorruptRate, _tokenizer.MaskId ?? -1, teacher is null ? null : texts => teacher.EncodeFlat(texts));
+        _lossParameters = trainingStep.Objective.Parameters;
         var optimizer = trainingStep.Optimizer;
         var state = new State();
         if (_o.ResumeDir is not null) state = Restore(optimizer);
 
         using var context = new ComputeContext(Math.Max(1, _o.Threads));
         _log.WriteLine($"train: {_o.Loss} on {data.ExamplesPerEpoch} examples, {_o.Epochs} epoch(s) x {epochs[0].Count} batches of {_o.BatchSize} (accumulate {_o.Accumulate}), {totalSteps} steps{(state.Step > 0 ? $", resuming at step {state.Step}" : "")}");
+        _log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"recipe: pooling {Pooling.Format(_o.Pooling)}, {LearningRateSchedule.Format(_o.Schedule)} schedule, weight decay {_o.WeightDecay}, max grad norm {(_o.MaxGradNorm > 0 ? _o.MaxGradNorm.ToString(CultureInfo.InvariantCulture) : "off")}{(_o.Dropout is double p ? $", dropout {p}" : "")}{(_o.Loss == TrainingLosses.SimCse ? $", simcse batch {(_o.SimCseBatch == SimCseBatch.Duplicate ? "duplicate" : "views")}" : "")}"));
         var clock = Stopwatch.StartNew();
         double lossSum = 0;
         int lossCount = 0, examples = 0;
@@ -141,11 +150,35 @@ public sealed class Trainer
         return StsEvaluator.Evaluate(dev, vectors, model.Dimension, Pooling.Format(pooling), StsWhitening.None, [0])[0].Spearman;
     }
 
+    /// <summary>One-line errors for recipe choices the model cannot run (checked before any output is written).</summary>
+    private void CheckRecipe()
+    {
+        if (_model is TrainableGru)
+        {
+            if (_o.Pooling is not (PoolingMode.Mean or PoolingMode.LastAvg))
+                throw new SemblanceException($"--pooling {Pooling.Format(_o.Pooling)}: the GRU encoder pools by mean only");
+            if (_o.Dropout is not null) throw new SemblanceException("--dropout: the GRU encoder has no dropout");
+        }
+        if (_model is TrainableTransformer t)
+        {
+            if (Pooling.UsesPoolerLayer(_o.Pooling) && !t.HasPooler)
+                throw new SemblanceException($"--pooling {Pooling.Format(_o.Pooling)} needs a pooler layer (pooler.dense.weight), which this {t.Config.ModelType} model does not have; use cls, mean, first-last-avg or last-avg");
+            t.DropoutOverride = _o.Dropout;
+            bool noDropout = (_o.Dropout ?? Math.Max(t.Config.HiddenDropoutProb, t.Config.AttentionProbsDropoutProb)) <= 0;
+            if (noDropout && _o.Loss.NeedsDropout)
+                throw new SemblanceException($"--loss {_o.Loss} needs dropout to make two views of a sentence, and the dropout here is 0; give --dropout P > 0");
+        }
+        if (_o.Loss.Pooling != PoolingMode.Mean && _o.Pooling != _o.Loss.Pooling)
+            throw new SemblanceException($"--loss {_o.Loss} trains {Pooling.Format(_o.Loss.Pooling)} vectors; --pooling {Pooling.Format(_o.Pooling)} does not apply to it");
+        if (_o.SimCseBatch == SimCseBatch.Duplicate && _o.Loss != TrainingLosses.SimCse)
+            throw new SemblanceException($"--simcse-batch duplicate applies to --loss simcse only, not {_o.Loss}");
+    }
+
     private void EvaluateAndSave(StsDataset? dev, State state, AdamW optimizer, ComputeContext context)
     {
         if (dev is not null)
         {
-            double spearman = Evaluate(_model, _tokens.Tokenize, dev, context, pooling: _o.Loss.Pooling);
+            double spearman = Evaluate(_model, _tokens.Tokenize, dev, context, pooling: _o.Pooling);
             bool better = double.IsNaN(state.BestSpearman) || spearman > state.BestSpearman;
             if (better)
             {
@@ -199,6 +232,12 @@ public sealed class Trainer
             writer.Add("exp_avg_sq." + name, [v.Length], v);
         }
         writer.Save(Path.Combine(temp, OptimizerFile));
+        if (_lossParameters.Count > 0)
+        {
+            var loss = new SafeTensorsWriter();
+            foreach (var p in _lossParameters) loss.Add(p.Name, p.Shape, p.Data);
+            loss.Save(Path.Combine(temp, LossWeightsFile));
+        }
         var json = new JsonObject
         {
             ["format"] = StateFormat,
@@ -258,6 +297,7 @@ public sealed class Trainer
             _vocabSize = vocabSize;
             _maxLength = MaxSentenceLength(maxPositions);
             _configJson = MaskedLmConfig(_configJson);
+            _writeModules = dir => SentenceTransformersConfig.WriteRecordedPooling(dir, _o.Pooling);
             return;
         }
         var configFile = Path.Combine(source, TransformerLoader.ConfigFileName);
@@ -310,33 +350,38 @@ public sealed class Trainer
 
     /// <summary>
     /// What every saved model gets of the start model's sentence-transformers modules (pooling, normalisation,
-    /// max_seq_length, prompts), so the trained model encodes the way the one it started from did. Training pools with
-    /// mean, so the saved Pooling module says mean whatever the start model's said (a note is printed when it differs).
+    /// max_seq_length, prompts), so the trained model encodes the way the one it started from did, with the pooling it
+    /// was trained with: the Pooling module says it when sentence-transformers has it (cls, mean, max); every saved
+    /// model also records it in semblance_pooling.json, which Semblance reads first (first-last-avg, pooler and
+    /// pooler-linear exist only there). A note is printed when the start model's pooling differs.
     /// </summary>
     private Action<string> ModulesWriter(string source)
     {
         var st = SentenceTransformersConfig.Read(source);
+        var trained = _o.Pooling;
         bool hasModules = File.Exists(Path.Combine(source, "modules.json"));
-        if (!hasModules && st.MaxSeqLength == 0 && st.Prompts.Count == 0) return _ => { };
         int dimension = _model is TrainableTransformer t ? t.Config.HiddenSize : 0;
+        var module = SentenceTransformersConfig.ClosestModule(trained);
         if (st.PoolingConfigPath is { } poolingPath)
         {
             string before;
             try
             {
-                before = Pooling.Format(Pooling.LoadSentenceTransformersConfig(poolingPath, dimension > 0 ? dimension : null));
+                before = Pooling.Format(st.RecordedPooling ?? Pooling.LoadSentenceTransformersConfig(poolingPath, dimension > 0 ? dimension : null));
             }
             catch (ModelFormatException e)
             {
                 before = $"unreadable ({e.Message})";
             }
-            string trained = Pooling.Format(_o.Loss.Pooling);
-            if (before != trained && !(trained == "mean" && before == "last-avg"))
-                _log.WriteLine($"note: {poolingPath} says pooling {before}, but --loss {_o.Loss} trains {trained} vectors; the saved model's 1_Pooling/config.json says {trained}");
+            if (before != Pooling.Format(trained) && !(trained is PoolingMode.Mean or PoolingMode.LastAvg && before is "mean" or "last-avg"))
+                _log.WriteLine($"note: {poolingPath} says pooling {before}, but training pools with {Pooling.Format(trained)}; the saved model says {Pooling.Format(trained)}");
         }
+        if (hasModules && module != trained && !(trained == PoolingMode.LastAvg))
+            _log.WriteLine($"note: sentence-transformers has no '{Pooling.Format(trained)}' pooling; the saved 1_Pooling/config.json says {Pooling.Format(module)} (what sentence-transformers would use), semblance_pooling.json says {Pooling.Format(trained)} (what Semblance uses)");
         return dir =>
         {
-            SentenceTransformersConfig.Write(dir, hasModules ? _o.Loss.Pooling : null, st.Normalize, st.MaxSeqLength, dimension);
+            SentenceTransformersConfig.Write(dir, hasModules ? module : null, st.Normalize, st.MaxSeqLength, dimension);
+            SentenceTransformersConfig.WriteRecordedPooling(dir, trained);
             if (st.Prompts.Count > 0 || File.Exists(Path.Combine(source, "config_sentence_transformers.json")))
                 SentenceTransformersConfig.WritePrompts(dir, st.Prompts, st.DefaultPromptName);
         };
@@ -369,6 +414,18 @@ public sealed class Trainer
             BestSpearman = root["best_dev_spearman"] is null ? double.NaN : Field<double>("best_dev_spearman"),
             BestStep = Field<long>("best_step"),
         };
+        if (_lossParameters.Count > 0)
+        {
+            var lossPath = Path.Combine(dir, LossWeightsFile);
+            if (!File.Exists(lossPath)) throw new ModelFormatException($"{lossPath}: not found; --loss {_o.Loss} keeps its own weights there");
+            var saved = SafeTensorsContent.Read(lossPath);
+            foreach (var p in _lossParameters)
+            {
+                var values = saved.Get(p.Name, p.Shape);
+                values.CopyTo(p.Data, 0);
+                p.MarkUpdated();
+            }
+        }
         var moments = SafeTensorsContent.Read(Path.Combine(dir, OptimizerFile));
         if (!long.TryParse(moments.RequireMetadata("step"), NumberStyles.None, CultureInfo.InvariantCulture, out long step))
             throw new ModelFormatException($"{Path.Combine(dir, OptimizerFile)}: __metadata__ step is not a non-negative integer");

@@ -1,4 +1,6 @@
 // Settings of one `semblance train` run (the CLI maps its options onto these one to one).
+using Semblance.Embeddings;
+
 namespace Semblance.Training;
 
 public sealed record TrainerOptions
@@ -44,7 +46,19 @@ public sealed record TrainerOptions
     /// <summary>SimBERT / RoFormer-Sim: a sentence encoder whose vectors the [CLS] vector is distilled from (MSE); null = none.</summary>
     public string? TeacherModel { get; init; }
 
-    public LossSettings LossSettings => new(Temperature, Margin, Scale);
+    /// <summary>Unsupervised SimCSE's similarity layout (B×B cross-view, or 2B×2B with duplicated sentences).</summary>
+    public SimCseBatch SimCseBatch { get; init; } = SimCseBatch.Views;
+
+    public LossSettings LossSettings => new(Temperature, Margin, Scale, SimCseBatch);
+
+    /// <summary>How token vectors become the sentence vector the loss sees (and dev evaluation and the saved model use).</summary>
+    public PoolingMode Pooling { get; init; } = PoolingMode.Mean;
+
+    /// <summary>Overrides hidden_dropout_prob and attention_probs_dropout_prob of config.json for training; null keeps them.</summary>
+    public double? Dropout { get; init; }
+
+    /// <summary>What the learning rate does after the warm-up.</summary>
+    public ScheduleKind Schedule { get; init; } = ScheduleKind.Linear;
 
     public int Seed { get; init; } = 42;
 
@@ -67,6 +81,7 @@ public sealed record TrainerOptions
 
     public double WeightDecay { get; init; } = 0.01;
 
+    /// <summary>Global gradient-norm clipping threshold; 0 turns clipping off.</summary>
     public double MaxGradNorm { get; init; } = 1.0;
 
     public int Threads { get; init; } = Environment.ProcessorCount;

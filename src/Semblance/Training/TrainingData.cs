@@ -44,6 +44,7 @@ public sealed class TrainingData
     {
         var rows = new List<TrainingRow>();
         Dictionary<string, List<string>>? groups = loss.Format == TrainingFormat.Groups ? new(StringComparer.Ordinal) : null;
+        var classes = new Dictionary<string, int>(StringComparer.Ordinal);
         int? arity = null;
         long number = 0;
         foreach (var line in lines)
@@ -95,6 +96,13 @@ public sealed class TrainingData
                     if (!groups!.TryGetValue(fields[1], out var members)) groups[fields[1]] = members = [];
                     members.Add(fields[0]);
                     break;
+                case TrainingFormat.Classes:
+                    if (fields.Length != 2)
+                        throw new InputFormatException($"{where}: {fields.Length} tab-separated column{(fields.Length == 1 ? "" : "s")}, expected text<TAB>group");
+                    RequireText(fields, where);
+                    if (!classes.TryGetValue(fields[1], out int index)) classes[fields[1]] = index = classes.Count;
+                    rows.Add(new TrainingRow([fields[0]], index, fields[1]));
+                    break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(loss), loss.Format, null);
             }
@@ -107,8 +115,13 @@ public sealed class TrainingData
                 throw new InputFormatException($"{source}: group '{single.Key}' has only one member; am-softmax needs at least two texts per group (a positive pair)");
             if (groups.Count < 2) throw new InputFormatException($"{source}: only one group; am-softmax needs at least two groups (the others are the negatives)");
         }
-        return new TrainingData(source, loss, rows, groups);
+        if (loss.Format == TrainingFormat.Classes && classes.Count < 2)
+            throw new InputFormatException($"{source}: only one group; {loss} needs at least two groups (classes)");
+        return new TrainingData(source, loss, rows, groups) { ClassCount = classes.Count };
     }
+
+    /// <summary>The number of classes (distinct groups) of a Classes-format file (am-softmax-proxy); 0 otherwise.</summary>
+    public int ClassCount { get; private init; }
 
     private static string Expected(TrainingLoss loss) => loss.Format switch
     {

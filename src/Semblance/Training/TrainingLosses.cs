@@ -15,11 +15,15 @@ public enum TrainingFormat
 
     /// <summary>text&lt;TAB&gt;group; rows are same-group pairs drawn per epoch.</summary>
     Groups,
+
+    /// <summary>text&lt;TAB&gt;group; one row per text, its class (the group's index in order of first appearance) passed as its score.</summary>
+    Classes,
 }
 
-/// <summary>The hyper-parameters a loss may take (each loss reads the ones it names).</summary>
+/// <summary>The hyper-parameters a loss may take (each loss reads the ones it names); Classes, Dimension and Seed size and seed a loss's own weights.</summary>
 /// <remarks>A null <paramref name="Scale"/> means each loss's own default (CoSENT and AM-Softmax 20, SimBERT 30).</remarks>
-public sealed record LossSettings(float Temperature = 0.05f, float Margin = 0.3f, float? Scale = null);
+public sealed record LossSettings(float Temperature = 0.05f, float Margin = 0.3f, float? Scale = null, SimCseBatch SimCseBatch = SimCseBatch.Views,
+    int Classes = 0, int Dimension = 0, int Seed = 0);
 
 /// <summary>
 /// A named loss: its data format, whether it relies on dropout for its positives, its factory, the pooling whose
@@ -52,7 +56,7 @@ public sealed class TrainingLoss
     public bool NeedsDropout { get; }
 
     /// <summary>Whether each row's gold score is passed to the loss.</summary>
-    public bool UsesScores => Format == TrainingFormat.ScoredPairs;
+    public bool UsesScores => Format is TrainingFormat.ScoredPairs or TrainingFormat.Classes;
 
     /// <summary>The sentence vector the loss shapes: mean pooling, or [CLS] for SimBERT.</summary>
     public Embeddings.PoolingMode Pooling { get; }
@@ -68,7 +72,7 @@ public sealed class TrainingLoss
 /// <summary>The registry of training losses.</summary>
 public static class TrainingLosses
 {
-    public static TrainingLoss SimCse { get; } = new("simcse", TrainingFormat.Sentences, true, s => new SimCseLoss(s.Temperature));
+    public static TrainingLoss SimCse { get; } = new("simcse", TrainingFormat.Sentences, true, s => new SimCseLoss(s.Temperature, s.SimCseBatch));
 
     public static TrainingLoss SupervisedSimCse { get; } = new("sup-simcse", TrainingFormat.Pairs, false, s => new SimCseLoss(s.Temperature));
 
@@ -82,7 +86,10 @@ public static class TrainingLosses
     public static TrainingLoss SimBert { get; } = new("simbert", TrainingFormat.Pairs, false, s => new SimBertLoss(s.Scale ?? 30f),
         Embeddings.PoolingMode.Cls, trainsMaskedLmHead: true);
 
-    public static IReadOnlyList<TrainingLoss> All { get; } = [SimCse, SupervisedSimCse, CoSent, AmSoftmax, FlatNce, SimBert];
+    public static TrainingLoss AmSoftmaxProxy { get; } = new("am-softmax-proxy", TrainingFormat.Classes, false,
+        s => new AmSoftmaxProxyLoss(s.Classes, s.Dimension, s.Seed, s.Margin, s.Scale ?? 30f));
+
+    public static IReadOnlyList<TrainingLoss> All { get; } = [SimCse, SupervisedSimCse, CoSent, AmSoftmax, FlatNce, SimBert, AmSoftmaxProxy];
 
     public static IReadOnlyList<string> Names { get; } = All.Select(l => l.Name).ToArray();
 

@@ -41,7 +41,7 @@ public readonly record struct StepResult(double Loss, double GradientNorm, bool 
 /// <summary>
 /// The training step: for a batch of rows, embed every column (dropout keyed by seed, step, column and row, so a
 /// resumed or re-run step draws the same masks), compute the loss and its exact gradient (GradCache with
-/// <c>accumulate</c> chunks), clip to <c>maxGradNorm</c> and apply AdamW at the given learning rate.
+/// <c>accumulate</c> chunks), clip to <c>maxGradNorm</c> (0: no clipping) and apply AdamW at the given learning rate.
 /// </summary>
 internal sealed class TrainingStep
 {
@@ -55,14 +55,17 @@ internal sealed class TrainingStep
     private readonly double _corruptRate;
     private readonly int _maskId;
     private readonly Func<IReadOnlyList<string>, float[]>? _teacher;
+    private readonly PoolingMode _pooling;
 
     /// <param name="corruptRate">SimBERT only: the share of source tokens masked ([MASK] id <paramref name="maskId"/>) or deleted.</param>
     /// <param name="teacher">SimBERT only: a teacher's vectors of texts ([texts × hidden] row-major) to distil the [CLS] vector from.</param>
     public TrainingStep(ITrainableModel model, TrainingLoss loss, LossSettings settings, Func<string, int[]> tokens,
-        int seed, int accumulate = 1, double maxGradNorm = 1.0, double weightDecay = 0.01, double corruptRate = 0, int maskId = -1,
+        int seed, int accumulate = 1, double maxGradNorm = 1.0, double weightDecay = 0.01, PoolingMode pooling = PoolingMode.Mean,
+        double corruptRate = 0, int maskId = -1,
         Func<IReadOnlyList<string>, float[]>? teacher = null)
     {
         _teacher = teacher;
+        _pooling = pooling;
         if (loss.TrainsMaskedLmHead && model is not TrainableTransformer { HasMaskedLmHead: true })
             throw new SemblanceException($"--loss {loss} trains a BERT or RoFormer model with a masked-LM head");
         if (loss.TrainsMaskedLmHead && accumulate > 1)
@@ -76,8 +79,11 @@ internal sealed class TrainingStep
         _seed = seed;
         _accumulate = accumulate;
         _maxGradNorm = maxGradNorm;
-        Optimizer = new AdamW(model.TrainableParameters(), weightDecay);
+        Optimizer = new AdamW(model.TrainableParameters().Concat(_objective.Parameters), weightDecay);
     }
+
+    /// <summary>The loss this step minimises (its own <see cref="EmbeddingLoss.Parameters"/> are trained too).</summary>
+    public EmbeddingLoss Objective => _objective;
 
     public AdamW Optimizer { get; }
 
@@ -107,7 +113,7 @@ internal sealed class TrainingStep
             backwardStart = Stopwatch.GetTimestamp();
             if (double.IsFinite(value.Reported)) tape.Backward(value.Objective);
         }
-        else value = GradientCache.Accumulate(_model, _objective, ids, scores, keys, _accumulate, _loss.Pooling, context, out backwardStart);
+        else value = GradientCache.Accumulate(_model, _objective, ids, scores, keys, _accumulate, _pooling, context, out backwardStart);
         long end = Stopwatch.GetTimestamp();
         var forward = Stopwatch.GetElapsedTime(start, backwardStart);
         var backward = Stopwatch.GetElapsedTime(backwardStart, end);
@@ -116,6 +122,7 @@ internal sealed class TrainingStep
         if (!double.IsFinite(norm)) return new StepResult(value.Reported, norm, false, forward, backward, Stopwatch.GetElapsedTime(end));
         Optimizer.Update(learningRate);
         _model.ZeroGradients();
+        foreach (var p in _objective.Parameters) p.ZeroGrad();
         return new StepResult(value.Reported, norm, true, forward, backward, Stopwatch.GetElapsedTime(end));
     }
 }

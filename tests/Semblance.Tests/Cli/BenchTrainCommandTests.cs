@@ -21,7 +21,7 @@ public class BenchTrainCommandTests
     [InlineData("give either --model DIR or --init CONFIG.json --vocab FILE, not both", "--model", "m", "--init", "c.json", "--vocab", "v.txt", "--data", "x.txt")]
     [InlineData("--init needs --vocab FILE", "--init", "c.json", "--data", "x.txt")]
     [InlineData("missing required option --data", "--model", "m")]
-    [InlineData("--loss: 'triplet' is not one of simcse|sup-simcse|cosent|am-softmax|flatnce", "--model", "m", "--data", "x.txt", "--loss", "triplet")]
+    [InlineData("--loss: 'triplet' is not one of simcse|sup-simcse|cosent|am-softmax|flatnce|simbert|am-softmax-proxy", "--model", "m", "--data", "x.txt", "--loss", "triplet")]
     [InlineData("--steps: 0 is out of range", "--model", "m", "--data", "x.txt", "--steps", "0")]
     [InlineData("--batch-size: 1 is out of range", "--model", "m", "--data", "x.txt", "--batch-size", "1")]
     public void ArgumentMistakesAreUsageErrors(string message, params string[] args)

@@ -77,7 +77,7 @@ public sealed class PoolingTests : IDisposable
     [Fact]
     public void CliNamesRoundTrip()
     {
-        Assert.Equal("cls|mean|first-last-avg|last-avg|max|pooler", Pooling.CliNames);
+        Assert.Equal("cls|mean|first-last-avg|last-avg|max|pooler|pooler-linear", Pooling.CliNames);
         foreach (var mode in Enum.GetValues<PoolingMode>()) Assert.Equal(mode, Pooling.Parse(Pooling.Format(mode)));
         Assert.Equal(PoolingMode.FirstLastAvg, Pooling.Parse("First-Last-Avg"));
         var ex = Assert.Throws<SemblanceException>(() => Pooling.Parse("avg", "--pooling"));

@@ -65,7 +65,7 @@ public class TrainCommandTests
         var output = dir.Sub("out");
         var (code, _, err) = Train("--model", start, "--data", train, "--loss", "cosent", "--output", output, "--batch-size", "4", "--max-length", "32");
         Assert.True(code == 0, err);
-        Assert.Contains("says pooling cls, but --loss cosent trains mean vectors", err);
+        Assert.Contains("says pooling cls, but training pools with mean", err);
         Assert.Contains("1/1", err);
         foreach (var saved in new[] { output, Path.Combine(output, Trainer.LastDir) })
         {

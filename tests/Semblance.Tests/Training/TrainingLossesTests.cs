@@ -12,7 +12,7 @@ public class TrainingLossesTests
         Assert.Equal(TrainingLosses.All.Count, TrainingLosses.Names.Distinct().Count());
         foreach (var loss in TrainingLosses.All) Assert.Same(loss, TrainingLosses.Get(loss.Name));
         var e = Assert.Throws<SemblanceException>(() => TrainingLosses.Get("triplet"));
-        Assert.Equal("--loss: unknown loss 'triplet'; expected one of simcse|sup-simcse|cosent|am-softmax|flatnce|simbert", e.Message);
+        Assert.Equal("--loss: unknown loss 'triplet'; expected one of simcse|sup-simcse|cosent|am-softmax|flatnce|simbert|am-softmax-proxy", e.Message);
     }
 
     [Fact]

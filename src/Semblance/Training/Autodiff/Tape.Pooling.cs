@@ -14,7 +14,7 @@ internal sealed partial class Tape
     public Tensor Pool(PoolingMode mode, Tensor? first, Tensor last, int[] offsets)
     {
         if (mode == PoolingMode.FirstLastAvg && first is null) throw new ArgumentNullException(nameof(first), "first-last-avg needs the first layer's output");
-        if (mode == PoolingMode.Pooler) throw new SemblanceException("pooling 'pooler' is the model's pooler layer, not a pooling of token rows");
+        if (Pooling.UsesPoolerLayer(mode)) throw new SemblanceException($"pooling '{Pooling.Format(mode)}' is the model's pooler layer, not a pooling of token rows");
         int sequences = offsets.Length - 1, cols = last.Cols;
         var y = new float[sequences * cols];
         Pooling.PoolRows(mode, first is null ? default : first.Data, last.Data, offsets, cols, y);
