@@ -1,5 +1,6 @@
 // The encoder options shared by every command that loads a model (--model, --pooling, --batch-size, ...).
 using Semblance.Embeddings;
+using Semblance.Models;
 
 namespace Semblance.Cli;
 
@@ -17,6 +18,8 @@ internal static class EncoderArgs
 
     public static readonly OptionSpec AllowNonFinite = new("--allow-nonfinite", null, "load weights/whitening holding NaN or Inf (refused by default); a non-finite embedding is still an error");
 
+    public static readonly OptionSpec Precision = new("--precision", "int8|fp32", "encoder Linear weights: int8 (per-channel int8 weights, per-row int8 activations) or fp32 (default: the model directory's semblance_config.json, else fp32)");
+
     public static IReadOnlyList<OptionSpec> Common { get; } = [Model, Pooling, Normalize, MaxLength, BatchSize, Threads, PromptName, Prompt, AllowNonFinite];
 
     public static EncoderOptions Options(CommandArgs a) => new()
@@ -29,6 +32,7 @@ internal static class EncoderArgs
         PromptName = a.Get("--prompt-name"),
         Prompt = a.Get("--prompt"),
         AllowNonFinite = a.Has("--allow-nonfinite"),
+        Precision = a.Get("--precision") is { } precision ? WeightPrecisions.Parse(precision, "--precision") : null,
     };
 
     public static SentenceEncoder Load(CommandArgs a) => SentenceEncoder.Load(a.Require("--model"), Options(a));

@@ -99,7 +99,7 @@ public static unsafe partial class Gemm
     {
         private readonly SimdLevel _level;
         private readonly Int8Kernel _kernel;
-        private readonly float* _x, _y, _activationScales, _weightScales;
+        private readonly float* _x, _y, _activationScales, _weightScales, _inputMultipliers;
         private readonly byte* _codes;
         private readonly sbyte* _w;
         private readonly int* _columnSums;
@@ -124,6 +124,7 @@ public static unsafe partial class Gemm
             _w = w.Data.Pointer;
             _weightScales = w.Scales.Pointer;
             _columnSums = w.ColumnSums.Pointer;
+            _inputMultipliers = w.InputMultipliers is { } multipliers ? multipliers.Pointer : null;
             _grid = new TaskGrid(m, w.PanelCount, threads);
             _epilogue = new TileEpilogue(level, y, _n, bias, residual, activation);
             QuantizeParts = threads > 1 ? Math.Min(m, 4 * threads) : 1;
@@ -136,14 +137,27 @@ public static unsafe partial class Gemm
         public void Quantize(int part)
         {
             var (start, rows) = RowGroups.Part(_m, QuantizeParts, part);
+            var smoothed = _inputMultipliers == null ? null : new float[_k];
             for (int i = start; i < start + rows; i++)
             {
                 float* row = _x + (long)i * _k;
-                _activationScales[i] = RowQuantizer.Scale(new ReadOnlySpan<float>(row, _k), out float inverse);
-                byte* dst = _codes + (long)i * _stride;
-                if (_kernel == Int8Kernel.Vnni256) RowQuantizer.Biased(row, _k, inverse, dst, 4 * _quads);
-                else RowQuantizer.Signed16(row, _k, inverse, (short*)dst, 4 * _quads);
+                if (smoothed is not null)
+                {
+                    // x[k] / s[k] as x[k] · (1/s[k]): one rounding per element, the same in every tier (TensorPrimitives is element-wise).
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(row, _k), new ReadOnlySpan<float>(_inputMultipliers, _k), smoothed);
+                    fixed (float* p = smoothed) QuantizeRow(i, p);
+                    continue;
+                }
+                QuantizeRow(i, row);
             }
+        }
+
+        private void QuantizeRow(int i, float* row)
+        {
+            _activationScales[i] = RowQuantizer.Scale(new ReadOnlySpan<float>(row, _k), out float inverse);
+            byte* dst = _codes + (long)i * _stride;
+            if (_kernel == Int8Kernel.Vnni256) RowQuantizer.Biased(row, _k, inverse, dst, 4 * _quads);
+            else RowQuantizer.Signed16(row, _k, inverse, (short*)dst, 4 * _quads);
         }
 
         public void Run(int task)

@@ -27,8 +27,8 @@ internal enum Int8Kernel
 /// <remarks>
 /// Activation operand: 16-bit codes for Scalar/Vector256/Vector512 (4 codes = one 64-bit broadcast per row and
 /// quad), biased bytes code + 128 for Vnni256 (one 32-bit broadcast); the VNNI result is then Σ (a+128)·q, which
-/// the caller corrects by 128·Σₖ q[j,k] (<see cref="QuantizedWeight.ColumnSums"/>). Vnni256 holds 6 rows × 4 ymm
-/// accumulators (24 of the 32 registers AVX-512 machines give it); Vector512 6 rows × 4 zmm, each holding 8 columns
+/// the caller corrects by 128·Σₖ q[j,k] (<see cref="QuantizedWeight.ColumnSums"/>). Vnni256 holds 4 rows × 4 ymm
+/// accumulators: the JIT emits the VEX vpdpbusd, whose destination must be one of ymm0–15 (6 rows spilled); Vector512 6 rows × 4 zmm, each holding 8 columns
 /// × 2 pair sums, folded to 32 columns at the end.
 /// </remarks>
 internal static unsafe class Int8MicroKernel
@@ -38,7 +38,7 @@ internal static unsafe class Int8MicroKernel
     /// <summary>Bytes per quad (4 k) of one row of the activation operand.</summary>
     public static int ActivationBytesPerQuad(Int8Kernel kernel) => kernel == Int8Kernel.Vnni256 ? 4 : 8;
 
-    public static int MaxRows(Int8Kernel kernel) => kernel == Int8Kernel.Vector256 ? 2 : 6;
+    public static int MaxRows(Int8Kernel kernel) => kernel switch { Int8Kernel.Vector256 => 2, Int8Kernel.Vnni256 => 4, _ => 6 };
 
     /// <summary>The kernel for <paramref name="level"/> on this CPU.</summary>
     public static Int8Kernel For(SimdLevel level) => level switch

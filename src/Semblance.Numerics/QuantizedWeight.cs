@@ -18,8 +18,10 @@ public sealed class QuantizedWeight
 {
     internal const int PanelWidth = 32;
 
-    private QuantizedWeight(int outFeatures, int inFeatures, AlignedBuffer<sbyte> data, AlignedBuffer<float> scales, AlignedBuffer<int> columnSums)
+    private QuantizedWeight(int outFeatures, int inFeatures, AlignedBuffer<sbyte> data, AlignedBuffer<float> scales, AlignedBuffer<int> columnSums,
+        AlignedBuffer<float>? inputMultipliers)
     {
+        InputMultipliers = inputMultipliers;
         OutFeatures = outFeatures;
         InFeatures = inFeatures;
         Data = data;
@@ -31,7 +33,10 @@ public sealed class QuantizedWeight
     public int InFeatures { get; }
 
     /// <summary>Bytes held: codes, scales and column sums.</summary>
-    public long Bytes => Data.Length + 4L * Scales.Length + 4L * ColumnSums.Length;
+    public long Bytes => Data.Length + 4L * Scales.Length + 4L * ColumnSums.Length + 4L * (InputMultipliers?.Length ?? 0);
+
+    /// <summary>1/s[k] for a smoothed weight (each input is multiplied by it before the row is quantised); null when not smoothed.</summary>
+    internal AlignedBuffer<float>? InputMultipliers { get; }
 
     internal int Quads => (InFeatures + 3) / 4;
     internal int PanelCount => (OutFeatures + PanelWidth - 1) / PanelWidth;
@@ -43,8 +48,16 @@ public sealed class QuantizedWeight
 
     internal AlignedBuffer<int> ColumnSums { get; }
 
-    public static QuantizedWeight Quantize(ReadOnlySpan<float> weightOutIn, int outFeatures, int inFeatures)
+    /// <param name="inputSmoothing">Optional per-input factors s[k] &gt; 0 (SmoothQuant's migration): the weight's
+    /// column k is quantised as W[:, k]·s[k] and every activation row as x[k]/s[k] (the product is unchanged), which
+    /// moves an input channel's outlier range from the activation codes, shared by the whole row, into the weight,
+    /// where each output channel has its own scale. Empty = none.</param>
+    public static QuantizedWeight Quantize(ReadOnlySpan<float> weightOutIn, int outFeatures, int inFeatures, ReadOnlySpan<float> inputSmoothing = default)
     {
+        if (!inputSmoothing.IsEmpty && inputSmoothing.Length != inFeatures)
+            throw new ArgumentException($"input smoothing has {inputSmoothing.Length} values, expected {inFeatures}", nameof(inputSmoothing));
+        foreach (var f in inputSmoothing)
+            if (!(f > 0) || !float.IsFinite(f)) throw new ArgumentException($"input smoothing factors must be positive and finite, got {f}", nameof(inputSmoothing));
         if (outFeatures < 1 || inFeatures < 1)
             throw new ArgumentException($"weight shape must be positive, got {outFeatures}x{inFeatures}");
         if (weightOutIn.Length != checked(outFeatures * inFeatures))
@@ -58,9 +71,15 @@ public sealed class QuantizedWeight
         scales.Span.Clear();
         sums.Span.Clear();
         var codes = new int[inFeatures];
+        var smoothed = inputSmoothing.IsEmpty ? null : new float[inFeatures];
         for (int o = 0; o < outFeatures; o++)
         {
             var row = weightOutIn.Slice(o * inFeatures, inFeatures);
+            if (smoothed is not null)
+            {
+                for (int i = 0; i < inFeatures; i++) smoothed[i] = row[i] * inputSmoothing[i];
+                row = smoothed;
+            }
             float scale = RowQuantizer.Scale(row, out float inverse);
             int sum = 0;
             for (int i = 0; i < inFeatures; i++) sum += codes[i] = RowQuantizer.Code(row[i], inverse);
@@ -70,10 +89,16 @@ public sealed class QuantizedWeight
             for (int i = 0; i < inFeatures; i++)
                 dst[((panel * quads + i / 4) * PanelWidth + lane) * 4 + i % 4] = (sbyte)codes[i];
         }
-        return new QuantizedWeight(outFeatures, inFeatures, data, scales, sums);
+        AlignedBuffer<float>? multipliers = null;
+        if (!inputSmoothing.IsEmpty)
+        {
+            multipliers = new AlignedBuffer<float>(inFeatures);
+            for (int i = 0; i < inFeatures; i++) multipliers.Span[i] = 1f / inputSmoothing[i];
+        }
+        return new QuantizedWeight(outFeatures, inFeatures, data, scales, sums, multipliers);
     }
 
-    /// <summary>Writes scale[o] · q[o, k], the weight this quantisation stands for, in [outFeatures, inFeatures] layout.</summary>
+    /// <summary>Writes scale[o] · q[o, k] / s[k], the weight this quantisation stands for, in [outFeatures, inFeatures] layout.</summary>
     public void Dequantize(Span<float> weightOutIn)
     {
         if (weightOutIn.Length != OutFeatures * InFeatures)
@@ -83,7 +108,10 @@ public sealed class QuantizedWeight
         {
             int panel = o / PanelWidth, lane = o % PanelWidth;
             for (int i = 0; i < InFeatures; i++)
-                weightOutIn[o * InFeatures + i] = Scales.Span[o] * src[((panel * Quads + i / 4) * PanelWidth + lane) * 4 + i % 4];
+            {
+                float v = Scales.Span[o] * src[((panel * Quads + i / 4) * PanelWidth + lane) * 4 + i % 4];
+                weightOutIn[o * InFeatures + i] = InputMultipliers is null ? v : v * InputMultipliers.Span[i];
+            }
         }
     }
 }

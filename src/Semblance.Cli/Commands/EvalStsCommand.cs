@@ -25,6 +25,7 @@ public sealed class EvalStsCommand : CliCommand
         EncoderArgs.MaxLength,
         EncoderArgs.BatchSize,
         EncoderArgs.Threads,
+        EncoderArgs.Precision,
         EncoderArgs.AllowNonFinite,
     ];
 
