@@ -137,11 +137,11 @@ public static unsafe partial class Gemm
         public void Quantize(int part)
         {
             var (start, rows) = RowGroups.Part(_m, QuantizeParts, part);
-            var smoothed = _inputMultipliers == null ? null : new float[_k];
+            Span<float> smoothed = _inputMultipliers == null ? default : _k <= 4096 ? stackalloc float[_k] : new float[_k];
             for (int i = start; i < start + rows; i++)
             {
                 float* row = _x + (long)i * _k;
-                if (smoothed is not null)
+                if (_inputMultipliers != null)
                 {
                     // x[k] / s[k] as x[k] · (1/s[k]): one rounding per element, the same in every tier (TensorPrimitives is element-wise).
                     System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(row, _k), new ReadOnlySpan<float>(_inputMultipliers, _k), smoothed);
