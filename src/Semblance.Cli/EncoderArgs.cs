@@ -1,5 +1,6 @@
 // The encoder options shared by every command that loads a model (--model, --pooling, --batch-size, ...).
 using Semblance.Embeddings;
+using Semblance.Models;
 
 namespace Semblance.Cli;
 
@@ -19,6 +20,7 @@ internal static class EncoderArgs
 
     public static readonly OptionSpec AttentionScale = new("--attention-scale", "default|entropy", "entropy: multiply the attention logits of a sequence of n > --train-length tokens by log n / log N (default: default, plain attention)");
     public static readonly OptionSpec TrainLength = new("--train-length", "N", "with --attention-scale entropy: the length N the model was trained at (e.g. 128 for all-MiniLM-L6-v2)");
+    public static readonly OptionSpec Precision = new("--precision", "int8|fp32", "encoder Linear weights: int8 (per-channel int8 weights, per-row int8 activations) or fp32 (default: the model directory's semblance_config.json, else fp32)");
 
     public static IReadOnlyList<OptionSpec> Common { get; } = [Model, Pooling, Normalize, MaxLength, BatchSize, Threads, PromptName, Prompt, AllowNonFinite];
 
@@ -33,6 +35,7 @@ internal static class EncoderArgs
         Prompt = a.Get("--prompt"),
         AllowNonFinite = a.Has("--allow-nonfinite"),
         EntropyScaleTrainLength = EntropyTrainLength(a),
+        Precision = a.Get("--precision") is { } precision ? WeightPrecisions.Parse(precision, "--precision") : null,
     };
 
     private static int EntropyTrainLength(CommandArgs a)

@@ -20,7 +20,7 @@ namespace Semblance.Numerics;
 /// Measured on Zen 4 (MiniLM shapes, M = 32 × sentence length): this order beat the B-panel-resident order with
 /// 256-deep K-blocks by about 5% in the forward pass, where y no longer fits in L2.
 /// </remarks>
-internal static unsafe class Gemm
+internal static unsafe partial class Gemm
 {
     private const int RowsPerTask = 96;
     private const int PanelsPerTask = 6;
@@ -49,15 +49,8 @@ internal static unsafe class Gemm
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(ctx);
         int n = w.OutFeatures, k = w.InFeatures;
-        if (m < 0) throw new ArgumentOutOfRangeException(nameof(m), m, "m must not be negative");
-        if (x.Length < (long)m * k) throw new ArgumentException($"x has {x.Length} values, expected at least {m}x{k}", nameof(x));
-        if (y.Length < (long)m * n) throw new ArgumentException($"y has {y.Length} values, expected at least {m}x{n}", nameof(y));
-        if (!bias.IsEmpty && bias.Length != n) throw new ArgumentException($"bias has {bias.Length} values, expected {n}", nameof(bias));
+        CheckLinear(x, m, k, n, bias, residual, y);
         if (m == 0) return;
-        var yUsed = y[..(m * n)];
-        if (x[..(m * k)].Overlaps(yUsed)) throw new ArgumentException("x and y must not overlap", nameof(y));
-        if (!residual.IsEmpty && residual[..(m * n)].Overlaps(yUsed)) throw new ArgumentException("residual and y must not overlap", nameof(residual));
-
         fixed (float* px = x)
         fixed (float* py = y)
         fixed (float* pb = bias)
@@ -315,41 +308,29 @@ internal static unsafe class Gemm
     private sealed class LinearJob
     {
         private readonly SimdLevel _level;
-        private readonly float* _x, _w, _bias, _residual, _y;
-        private readonly int _m, _n, _k, _panels;
-        private readonly Activation _activation;
-        private readonly int _rowBlocks, _colBlocks;
+        private readonly float* _x, _w, _y;
+        private readonly int _m, _n, _k;
+        private readonly TaskGrid _grid;
+        private readonly TileEpilogue _epilogue;
 
         public LinearJob(SimdLevel level, float* x, int m, PackedWeight w, float* bias, float* residual, Activation activation, float* y, int threads)
         {
             _level = level;
             _x = x;
             _w = w.Data.Pointer;
-            _bias = bias;
-            _residual = residual;
             _y = y;
             _m = m;
             _n = w.OutFeatures;
             _k = w.InFeatures;
-            _panels = w.PanelCount;
-            _activation = activation;
-            _rowBlocks = (m + RowsPerTask - 1) / RowsPerTask;
-            int colBlocks = (_panels + PanelsPerTask - 1) / PanelsPerTask;
-            if (threads > 1)
-            {
-                // Enough tasks that dynamic hand-out evens out the threads' finishing times.
-                int wanted = (4 * threads + _rowBlocks - 1) / _rowBlocks;
-                colBlocks = Math.Max(colBlocks, Math.Min(wanted, _panels));
-            }
-            _colBlocks = colBlocks;
+            _grid = new TaskGrid(m, w.PanelCount, threads);
+            _epilogue = new TileEpilogue(level, y, _n, bias, residual, activation);
         }
 
-        public int TaskCount => _rowBlocks * _colBlocks;
+        public int TaskCount => _grid.TaskCount;
 
         public void Run(int task)
         {
-            var rowsOfTask = RowGroups.Part(_m, _rowBlocks, task / _colBlocks);
-            var panelsOfTask = RowGroups.Part(_panels, _colBlocks, task % _colBlocks);
+            var (rowsOfTask, panelsOfTask) = _grid[task];
             RowGroups groups = new(rowsOfTask.Start, rowsOfTask.Rows, MicroKernel.MaxRows(_level));
             float* tile = stackalloc float[12 * MicroKernel.Width];
             int kBlocks = (_k + KBlock - 1) / KBlock;
@@ -368,13 +349,62 @@ internal static unsafe class Gemm
                         int width = Math.Min(MicroKernel.Width, _n - col);
                         float* c = _y + (long)r0 * _n + col;
                         RunTile(_level, rows, _x + (long)r0 * _k + pc, _k, panel, MicroKernel.Width, c, _n, width, kc, !first, tile);
-                        if (last) Epilogue(r0, rows, col, width);
+                        if (last) _epilogue.Apply(r0, rows, col, width);
                     }
                 }
             }
         }
+    }
 
-        private void Epilogue(int r0, int rows, int col, int width)
+    /// <summary>
+    /// The tasks of one Linear call: up to <see cref="RowsPerTask"/> rows × <see cref="PanelsPerTask"/> panels each,
+    /// more column blocks when several threads need enough tasks to finish together. The grid never changes what
+    /// an output element is computed from, only who computes it.
+    /// </summary>
+    private readonly struct TaskGrid
+    {
+        private readonly int _m, _panels, _rowBlocks, _colBlocks;
+
+        public TaskGrid(int m, int panels, int threads)
+        {
+            _m = m;
+            _panels = panels;
+            _rowBlocks = (m + RowsPerTask - 1) / RowsPerTask;
+            int colBlocks = (panels + PanelsPerTask - 1) / PanelsPerTask;
+            if (threads > 1)
+            {
+                // Enough tasks that dynamic hand-out evens out the threads' finishing times.
+                int wanted = (4 * threads + _rowBlocks - 1) / _rowBlocks;
+                colBlocks = Math.Max(colBlocks, Math.Min(wanted, panels));
+            }
+            _colBlocks = colBlocks;
+        }
+
+        public int TaskCount => _rowBlocks * _colBlocks;
+
+        public ((int Start, int Rows) Rows, (int Start, int Rows) Panels) this[int task] =>
+            (RowGroups.Part(_m, _rowBlocks, task / _colBlocks), RowGroups.Part(_panels, _colBlocks, task % _colBlocks));
+    }
+
+    /// <summary>Bias, residual and activation applied to a finished tile of y while it is still in L1.</summary>
+    private readonly struct TileEpilogue
+    {
+        private readonly SimdLevel _level;
+        private readonly float* _y, _bias, _residual;
+        private readonly int _n;
+        private readonly Activation _activation;
+
+        public TileEpilogue(SimdLevel level, float* y, int n, float* bias, float* residual, Activation activation)
+        {
+            _level = level;
+            _y = y;
+            _n = n;
+            _bias = bias;
+            _residual = residual;
+            _activation = activation;
+        }
+
+        public void Apply(int r0, int rows, int col, int width)
         {
             if (_bias == null && _residual == null && _activation == Activation.None) return;
             if (width == MicroKernel.Width && _level == SimdLevel.Vector512)

@@ -18,7 +18,7 @@ internal sealed record GemmProbeResult(int M, int K, int N, int Threads, int Sam
 internal static class GemmProbe
 {
     /// <summary>Runs Linear on random data for about <paramref name="seconds"/> (after a warm-up) and reports per-call times.</summary>
-    public static GemmProbeResult Measure(int m, int k, int n, int threads, double seconds)
+    public static GemmProbeResult Measure(int m, int k, int n, int threads, double seconds, bool int8 = false)
     {
         if (m < 1 || k < 1 || n < 1) throw new ArgumentException($"shape must be positive, got m={m} k={k} n={n}");
         if (seconds <= 0) throw new ArgumentOutOfRangeException(nameof(seconds), seconds, "seconds must be positive");
@@ -29,15 +29,21 @@ internal static class GemmProbe
         for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
         for (int i = 0; i < w.Length; i++) w[i] = (float)(rng.NextDouble() * 2 - 1);
         for (int i = 0; i < bias.Length; i++) bias[i] = (float)(rng.NextDouble() * 2 - 1);
-        var packed = PackedWeight.Pack(w, n, k);
+        var packed = int8 ? null : PackedWeight.Pack(w, n, k);
+        var quantized = int8 ? QuantizedWeight.Quantize(w, n, k) : null;
         var y = new float[m * n];
         using var ctx = new ComputeContext(threads);
+        void Run()
+        {
+            if (quantized is not null) Gemm.Linear(x, m, quantized, bias, y, ctx);
+            else Gemm.Linear(x, m, packed!, bias, y, ctx);
+        }
 
         var clock = Stopwatch.StartNew();
         int warm = 0;
         while (clock.Elapsed.TotalSeconds < Math.Min(0.2, seconds / 4) || warm < 3)
         {
-            Gemm.Linear(x, m, packed, bias, y, ctx);
+            Run();
             warm++;
         }
         double perCall = clock.Elapsed.TotalSeconds / warm;
@@ -47,7 +53,7 @@ internal static class GemmProbe
         while (clock.Elapsed.TotalSeconds < seconds || samples.Count < 5)
         {
             long start = Stopwatch.GetTimestamp();
-            for (int c = 0; c < calls; c++) Gemm.Linear(x, m, packed, bias, y, ctx);
+            for (int c = 0; c < calls; c++) Run();
             samples.Add(Stopwatch.GetElapsedTime(start).TotalSeconds / calls);
         }
         samples.Sort();

@@ -2,6 +2,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Semblance.Embeddings;
+using Semblance.Models;
 
 namespace Semblance.Cli.Commands;
 
@@ -19,6 +20,7 @@ public sealed class BenchEncodeCommand : CliCommand
         EncoderArgs.Threads,
         EncoderArgs.MaxLength,
         EncoderArgs.Pooling,
+        EncoderArgs.Precision,
         new("--seconds", "S", "timed duration after warm-up (default 10); whole chunks are timed"),
     ];
 
@@ -31,7 +33,7 @@ public sealed class BenchEncodeCommand : CliCommand
         var options = EncoderArgs.Options(args);
         using var encoder = SentenceEncoder.Load(args.Require("--model"), options);
         var inv = CultureInfo.InvariantCulture;
-        io.Out.WriteLine(string.Create(inv, $"model={args.Require("--model")} sentences={sentences.Count} batch_size={options.BatchSize} threads={options.Threads} dim={encoder.Dimension}"));
+        io.Out.WriteLine(string.Create(inv, $"model={args.Require("--model")} sentences={sentences.Count} batch_size={options.BatchSize} threads={options.Threads} dim={encoder.Dimension} precision={options.Precision?.Name() ?? "model default"}"));
 
         // Length-bucketed work like the peers' plan: sentences ordered by length, cut into slices of 4 batches,
         // slices in a seeded random order (small slices, so a short time box still covers the corpus's length mix);

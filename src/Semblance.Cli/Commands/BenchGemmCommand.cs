@@ -15,6 +15,7 @@ public sealed class BenchGemmCommand : CliCommand
         new("--shapes", "MxKxN[,...]", "shapes to time (default: M in 16,128,512 x 384x1536, 1536x384, 768x3072, 3072x768)"),
         new("--threads", "N[,N...]", "thread counts (default 1,2)"),
         new("--seconds", "S", "time per shape (default 1)"),
+        new("--precision", "fp32|int8", "weights: float32 (default) or int8 (the int8 product; GFLOPS counts its multiply-adds as 2 ops)"),
     ];
 
     public override int Execute(CommandArgs args, CliIO io)
@@ -27,11 +28,12 @@ public sealed class BenchGemmCommand : CliCommand
         var threads = args.GetList("--threads").Select(t => int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0 ? v : throw new UsageException($"--threads: '{t}' is not a positive integer")).ToList();
         if (threads.Count == 0) threads = [1, 2];
         double seconds = args.GetDouble("--seconds", 1, 0.05, 600);
+        bool int8 = args.Choice("--precision", "fp32", "fp32", "int8") == "int8";
         io.Out.WriteLine("m\tk\tn\tthreads\tbest_gflops\tmedian_gflops");
         foreach (var (m, k, n) in shapes)
             foreach (var t in threads)
             {
-                var r = GemmProbe.Measure(m, k, n, t, seconds);
+                var r = GemmProbe.Measure(m, k, n, t, seconds, int8);
                 io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{m}\t{k}\t{n}\t{t}\t{r.BestGflops:F1}\t{r.MedianGflops:F1}"));
                 io.Out.Flush();
             }

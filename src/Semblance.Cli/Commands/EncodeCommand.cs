@@ -16,6 +16,7 @@ public sealed class EncodeCommand : CliCommand
         .. EncoderArgs.Common,
         EncoderArgs.AttentionScale,
         EncoderArgs.TrainLength,
+        EncoderArgs.Precision,
         new("--input", "FILE", "UTF-8 text, one item per line; - or absent = stdin"),
         new("--output", "FILE", "output file; - or absent = stdout (required for npy)"),
         new("--format", "jsonl|npy", "JSONL {\"embedding\":[...]} per line (default) or a float32 .npy [n, d]"),

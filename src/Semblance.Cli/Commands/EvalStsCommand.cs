@@ -26,6 +26,7 @@ public sealed class EvalStsCommand : CliCommand
         EncoderArgs.MaxLength,
         EncoderArgs.BatchSize,
         EncoderArgs.Threads,
+        EncoderArgs.Precision,
         EncoderArgs.AllowNonFinite,
         EncoderArgs.AttentionScale,
         EncoderArgs.TrainLength,

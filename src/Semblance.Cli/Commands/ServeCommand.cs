@@ -22,7 +22,7 @@ public sealed class ServeCommand : CliCommand
         new("--model-name", "NAME", "name reported as 'model' in responses (default: the --model value)"),
         new("--reranker", "CE", "a cross-encoder served at POST /rerank (TEI's shape)"),
         new("--generator", "MLM", "a masked-LM generator (SimBERT-style) served at POST /v1/generate-similar"),
-        EncoderArgs.Pooling, EncoderArgs.Normalize, EncoderArgs.MaxLength, EncoderArgs.BatchSize, EncoderArgs.Threads,
+        EncoderArgs.Pooling, EncoderArgs.Normalize, EncoderArgs.MaxLength, EncoderArgs.BatchSize, EncoderArgs.Threads, EncoderArgs.Precision,
         new("--whitening", "FILE", "apply a whitening file after pooling; 'dimensions' then keeps the leading whitened components"),
         new("--max-batch-tokens", "N", "token budget of one dynamic batch (default 16384)"),
         new("--max-wait-ms", "MS", "how long an idle batcher waits for more requests (default 2)"),

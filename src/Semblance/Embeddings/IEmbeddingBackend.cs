@@ -15,6 +15,12 @@ public sealed record EncoderOptions
 
     public int BatchSize { get; init; } = 32;
 
+    /// <summary>
+    /// How a transformer's encoder layers hold their Linear weights: float32, or int8 (per-channel int8 weights,
+    /// per-row dynamic int8 activations); null = what the model directory's semblance_config.json says, else float32.
+    /// </summary>
+    public Models.WeightPrecision? Precision { get; init; }
+
     /// <summary>A prompt of the model's (sentence-transformers' <c>prompt_name</c>, e.g. "query") prepended to every input; null = the model's default prompt.</summary>
     public string? PromptName { get; init; }
 

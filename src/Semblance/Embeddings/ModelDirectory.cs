@@ -19,8 +19,9 @@ public sealed class ModelDirectory
     private readonly int _naturalLength;
 
     private ModelDirectory(ModelLocation location, string modelType, SentenceTransformersConfig sentenceTransformers, int positionLimit, int naturalLength,
-        TransformerConfig? transformer)
+        TransformerConfig? transformer, WeightPrecision precision)
     {
+        Precision = precision;
         Transformer = transformer;
         Location = location;
         ModelType = modelType;
@@ -40,6 +41,9 @@ public sealed class ModelDirectory
 
     /// <summary>config.json parsed, for the BERT-family model types (bert, roformer, ernie); null for the others.</summary>
     public TransformerConfig? Transformer { get; }
+
+    /// <summary>The weight precision the model loads at by default (semblance_config.json, written by <c>semblance quantize</c>; else fp32).</summary>
+    public WeightPrecision Precision { get; }
 
     /// <summary>Pooling, normalisation, max_seq_length and prompts from the sentence-transformers files (none when absent).</summary>
     public SentenceTransformersConfig SentenceTransformers { get; }
@@ -97,6 +101,7 @@ public sealed class ModelDirectory
             positions = transformer.MaxPositionEmbeddings;
             natural = Math.Min(positions, DefaultLengthCap);
         }
-        return new ModelDirectory(location, modelType, SentenceTransformersConfig.Read(dir), positions, natural, transformer);
+        return new ModelDirectory(location, modelType, SentenceTransformersConfig.Read(dir), positions, natural, transformer,
+            WeightPrecisions.ReadDefault(dir) ?? WeightPrecision.Fp32);
     }
 }

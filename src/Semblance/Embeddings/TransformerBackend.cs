@@ -43,7 +43,7 @@ public sealed class TransformerBackend : IEmbeddingBackend
         var config = directory.Transformer ?? TransformerLoader.LoadConfig(directory.Path);
         if (config.Architectures.FirstOrDefault(a => a.EndsWith("ForSequenceClassification", StringComparison.Ordinal)) is { } head)
             throw new ModelFormatException($"{directory.Path}: the model is a cross-encoder ({head}: it scores a pair of texts, it does not embed one); use 'semblance pair-score' or 'rerank' with it, or give a sentence encoder");
-        var model = TransformerLoader.Load(directory.Path, config, options.AllowNonFinite);
+        var model = TransformerLoader.Load(directory.Path, config, options.AllowNonFinite, options.Precision ?? directory.Precision);
         try
         {
             var tokenizer = directory.LoadTokenizer();
@@ -155,6 +155,7 @@ public sealed class TransformerBackend : IEmbeddingBackend
             new("vocab_size", config.VocabSize.ToString(inv)),
             new("has_pooler", _model.HasPooler ? "yes" : "no"),
             new("parameters", _model.ParameterCount.ToString("N0", inv)),
+            new("precision", _model is TransformerModel { Precision: var precision } ? precision.Name() : WeightPrecision.Fp32.Name()),
             new("tokenizer", _tokenizerSource),
             new("max_length", MaxLength.ToString(inv)),
         ];

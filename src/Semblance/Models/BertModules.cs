@@ -114,7 +114,7 @@ internal sealed class BertSelfAttention
         return new BertSelfAttention(w.Path + "qkv", Linear.Load(w.Prefix("query"), h, h), Linear.Load(w.Prefix("key"), h, h), Linear.Load(w.Prefix("value"), h, h), c, rotary);
     }
 
-    public void Pack() => _qkv = Linear.Stack(_name, _query, _key, _value);
+    public void Pack(WeightPrecision precision) => _qkv = Linear.Stack(_name, precision, _query, _key, _value);
 
     /// <summary>
     /// Writes the per-head contexts, concatenated, to <c>ws.Context</c> [TokenCount, H]. With <paramref name="cached"/>
@@ -220,7 +220,7 @@ internal sealed class BertIntermediate(Linear dense, HiddenActivation activation
     public static BertIntermediate Load(WeightView w, TransformerConfig c) =>
         new(Linear.Load(w.Prefix("dense"), c.IntermediateSize, c.HiddenSize), c.Activation);
 
-    public void Pack() => dense.Pack();
+    public void Pack(WeightPrecision precision, LayerNorm? inputNorm) => dense.Pack(precision, inputNorm);
 
     public void Forward(TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx)
     {
@@ -247,13 +247,22 @@ internal sealed class BertLayer(int index, BertSelfAttention attention, DenseRes
         BertIntermediate.Load(w.Prefix("intermediate"), c),
         DenseResidualNorm.Load(w.Prefix("output"), c.IntermediateSize, c));
 
-    public void Pack()
+    /// <summary>
+    /// Packs the layer's Linears. At int8, attention.output.dense and intermediate.dense (the larger FFN product, GELU
+    /// fused) are int8, intermediate.dense smoothed by the attention LayerNorm; Q/K/V and output.dense stay float32.
+    /// Chosen by measurement on the STS-B test sentences (per-sentence cosine to float32): all four int8 gave
+    /// all-MiniLM-L6-v2 a minimum of 0.982 (snowflake-arctic-embed-xs 0.9993); Q/K/V feed the attention scores and
+    /// were the most sensitive product, output.dense (the GELU outputs' wide range) the next; with both float32 the
+    /// minimum is 0.997 (docs/BENCHMARKS.md).
+    /// </summary>
+    public void Pack(WeightPrecision precision)
     {
-        attention.Pack();
-        attentionOutput.Pack();
-        intermediate.Pack();
-        output.Pack();
+        attention.Pack(WeightPrecision.Fp32);
+        attentionOutput.Pack(precision);
+        intermediate.Pack(precision, attentionOutput.Norm);
+        output.Pack(WeightPrecision.Fp32);
     }
+
 
     public void Forward(ReadOnlySpan<float> input, Span<float> result, TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx, CachedRows? cached = null)
     {
@@ -284,9 +293,9 @@ internal sealed class BertEncoder(BertLayer[] layers)
         return new BertEncoder(layers);
     }
 
-    public void Pack()
+    public void Pack(WeightPrecision precision)
     {
-        foreach (var layer in layers) layer.Pack();
+        foreach (var layer in layers) layer.Pack(precision);
     }
 
     /// <summary>Runs every layer; layer l reads hidden state l and writes hidden state l + 1.</summary>

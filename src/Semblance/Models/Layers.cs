@@ -87,14 +87,14 @@ internal sealed class Linear
     private readonly ModelParameter? _weight;
     private readonly ModelParameter _bias;
     private PackedWeight? _packed;
+    private QuantizedWeight? _quantized;
 
-    private Linear(ModelParameter? weight, ModelParameter bias, int outFeatures, int inFeatures, PackedWeight? packed = null)
+    private Linear(ModelParameter? weight, ModelParameter bias, int outFeatures, int inFeatures)
     {
         _weight = weight;
         _bias = bias;
         OutFeatures = outFeatures;
         InFeatures = inFeatures;
-        _packed = packed;
     }
 
     public int OutFeatures { get; }
@@ -112,20 +112,48 @@ internal sealed class Linear
     public static Linear Of(ModelParameter weight, ModelParameter bias) => new(weight, bias, weight.Shape[0], weight.Shape[1]);
 
     /// <summary>
-    /// Prepares the inference-only execution: packs W for the GEMM micro-kernel, then lets go of the unpacked values
-    /// (see <see cref="ModelParameter.Release"/>).
+    /// Prepares the inference-only execution: packs W for the GEMM micro-kernel (float32, or quantised to int8 per
+    /// output channel), then lets go of the unpacked values (see <see cref="ModelParameter.Release"/>).
     /// </summary>
-    public void Pack()
+    /// <param name="inputNorm">For int8: the LayerNorm whose output this Linear reads, if any; its |γ| + |β| estimates
+    /// each input channel's range, and the weight is smoothed by it (<see cref="SmoothingFactors"/>).</param>
+    public void Pack(WeightPrecision precision = WeightPrecision.Fp32, LayerNorm? inputNorm = null)
     {
-        _packed = PackedWeight.Pack(Weight.Span, OutFeatures, InFeatures);
+        PackValues(Weight.Span, precision, inputNorm);
         Weight.Release();
+    }
+
+    private void PackValues(ReadOnlySpan<float> weight, WeightPrecision precision, LayerNorm? inputNorm)
+    {
+        if (precision == WeightPrecision.Int8)
+            _quantized = QuantizedWeight.Quantize(weight, OutFeatures, InFeatures, inputNorm is null ? default : SmoothingFactors(weight, inputNorm.OutputRange()));
+        else _packed = PackedWeight.Pack(weight, OutFeatures, InFeatures);
+    }
+
+    /// <summary>
+    /// SmoothQuant's factors with α = 1/2, s[k] = √(range of input k / max_o |W[o, k]|), the input's range estimated
+    /// from its LayerNorm instead of calibration data: BERT's few outlier hidden dimensions are the LayerNorm's large
+    /// γ/β entries, and without smoothing they set every token row's int8 step (MiniLM-L6 STS-B sentences: cosine
+    /// to float32 down to 0.98). A zero range or column keeps s = 1.
+    /// </summary>
+    private float[] SmoothingFactors(ReadOnlySpan<float> weight, float[] inputRange)
+    {
+        var factors = new float[InFeatures];
+        for (int k = 0; k < InFeatures; k++)
+        {
+            float column = 0;
+            for (int o = 0; o < OutFeatures; o++) column = Math.Max(column, Math.Abs(weight[o * InFeatures + k]));
+            float s = MathF.Sqrt(inputRange[k] / column);
+            factors[k] = float.IsFinite(s) && s > 0 ? s : 1f;
+        }
+        return factors;
     }
 
     /// <summary>
     /// An inference-only Linear computing several that read the same input (query, key, value): their weights
     /// stacked along the output dimension, so one GEMM pass replaces three. Only the packed copy is kept.
     /// </summary>
-    public static Linear Stack(string name, params Linear[] parts)
+    public static Linear Stack(string name, WeightPrecision precision, params Linear[] parts)
     {
         int inFeatures = parts[0].InFeatures, total = parts.Sum(p => p.OutFeatures);
         var stacked = new float[total * inFeatures];
@@ -138,22 +166,32 @@ internal sealed class Linear
             part.Weight.Release();
             row += part.OutFeatures;
         }
-        return new Linear(null, new ModelParameter(name + ".bias", new FloatTensor(name + ".bias", [total], bias)), total, inFeatures,
-            PackedWeight.Pack(stacked, total, inFeatures));
+        var linear = new Linear(null, new ModelParameter(name + ".bias", new FloatTensor(name + ".bias", [total], bias)), total, inFeatures);
+        linear.PackValues(stacked, precision, null);
+        return linear;
     }
 
     private PackedWeight Packed => _packed ?? throw new InvalidOperationException($"{Weight.Name}: Pack() was not called before the inference forward");
 
-    public void Forward(ReadOnlySpan<float> x, int rows, Span<float> y, ComputeContext ctx) =>
-        Gemm.Linear(x, rows, Packed, _bias.Span, y, ctx);
+    public void Forward(ReadOnlySpan<float> x, int rows, Span<float> y, ComputeContext ctx)
+    {
+        if (_quantized is { } q) Gemm.Linear(x, rows, q, _bias.Span, y, ctx);
+        else Gemm.Linear(x, rows, Packed, _bias.Span, y, ctx);
+    }
 
     /// <summary>y = epilogue(x·Wᵀ + b), the activation applied in the product's epilogue while the tile is in cache.</summary>
-    public void Forward(ReadOnlySpan<float> x, int rows, Numerics.Activation epilogue, Span<float> y, ComputeContext ctx) =>
-        Gemm.Linear(x, rows, Packed, _bias.Span, epilogue, y, ctx);
+    public void Forward(ReadOnlySpan<float> x, int rows, Numerics.Activation epilogue, Span<float> y, ComputeContext ctx)
+    {
+        if (_quantized is { } q) Gemm.Linear(x, rows, q, _bias.Span, epilogue, y, ctx);
+        else Gemm.Linear(x, rows, Packed, _bias.Span, epilogue, y, ctx);
+    }
 
     /// <summary>y = (x·Wᵀ + b) + residual, the skip connection added in the product's epilogue.</summary>
-    public void Forward(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> residual, Span<float> y, ComputeContext ctx) =>
-        Gemm.Linear(x, rows, Packed, _bias.Span, residual[..(rows * OutFeatures)], y, ctx);
+    public void Forward(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> residual, Span<float> y, ComputeContext ctx)
+    {
+        if (_quantized is { } q) Gemm.Linear(x, rows, q, _bias.Span, residual[..(rows * OutFeatures)], y, ctx);
+        else Gemm.Linear(x, rows, Packed, _bias.Span, residual[..(rows * OutFeatures)], y, ctx);
+    }
 
     /// <summary>The recording execution.</summary>
     public Tensor Forward(Tape tape, Tensor x) => tape.Linear(x, Weight.Trainable, _bias.Trainable);
@@ -177,6 +215,14 @@ internal sealed class LayerNorm
 
     public IEnumerable<ModelParameter> Parameters => [_weight, _bias];
 
+    /// <summary>|γ[k]| + |β[k]|: the scale of output channel k (the normalised input has unit variance).</summary>
+    public float[] OutputRange()
+    {
+        var range = new float[Size];
+        for (int k = 0; k < Size; k++) range[k] = Math.Abs(_weight.Span[k]) + Math.Abs(_bias.Span[k]);
+        return range;
+    }
+
     public static LayerNorm Load(WeightView w, int size, double eps) =>
         new(ModelParameter.Load(w, "weight", size), ModelParameter.Load(w, "bias", size), (float)eps);
 
@@ -198,7 +244,10 @@ internal sealed class DenseResidualNorm(Linear dense, LayerNorm layerNorm)
         Linear.Load(w.Prefix("dense"), c.HiddenSize, inFeatures),
         LayerNorm.Load(w.Prefix("LayerNorm"), c.HiddenSize, c.LayerNormEps));
 
-    public void Pack() => _dense.Pack();
+    public void Pack(WeightPrecision precision = WeightPrecision.Fp32) => _dense.Pack(precision);
+
+    /// <summary>The LayerNorm that produces this block's output.</summary>
+    public LayerNorm Norm => _layerNorm;
 
     public void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, Span<float> sum, Span<float> output, int rows, ComputeContext ctx)
     {

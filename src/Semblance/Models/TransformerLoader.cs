@@ -20,12 +20,12 @@ public static class TransformerLoader
     public static ITransformer Load(string modelDir, bool allowNonFinite = false) => Load(modelDir, LoadConfig(modelDir), allowNonFinite);
 
     /// <summary>As <see cref="Load(string, bool)"/>, with config.json already parsed (see Embeddings.ModelDirectory).</summary>
-    public static TransformerModel Load(string modelDir, TransformerConfig config, bool allowNonFinite = false)
+    public static TransformerModel Load(string modelDir, TransformerConfig config, bool allowNonFinite = false, WeightPrecision precision = WeightPrecision.Fp32)
     {
         var weights = ModelWeights.Open(modelDir, allowNonFinite);
         try
         {
-            return TransformerModel.Load(config, weights);
+            return TransformerModel.Load(config, weights, precision);
         }
         catch
         {

@@ -15,22 +15,27 @@ public sealed class TransformerModel : ITransformer
     private readonly TransformerNetwork _network;
     private bool _disposed;
 
-    private TransformerModel(ModelWeights weights, TransformerNetwork network)
+    private TransformerModel(ModelWeights weights, TransformerNetwork network, WeightPrecision precision)
     {
         _weights = weights;
         _network = network;
         ParameterCount = weights.UsedElementCount;
+        Precision = precision;
     }
 
     /// <summary>Builds the model from loaded weights; on success the model owns (and disposes) them.</summary>
-    internal static TransformerModel Load(TransformerConfig config, ModelWeights weights)
+    /// <param name="precision">How the encoder layers' Linear weights are held (int8: quantised once, here).</param>
+    internal static TransformerModel Load(TransformerConfig config, ModelWeights weights, WeightPrecision precision = WeightPrecision.Fp32)
     {
         var root = TransformerNetwork.Root(config, weights);
         root.Prefix("encoder").RequireLayers(config.NumHiddenLayers, "attention.self.query.weight");
         var network = TransformerNetwork.Load(config, root, TransformerNetwork.HasPoolerWeights(config, root));
-        network.Pack();
-        return new TransformerModel(weights, network);
+        network.Pack(precision);
+        return new TransformerModel(weights, network, precision);
     }
+
+    /// <summary>The precision of the encoder layers' Linear weights.</summary>
+    public WeightPrecision Precision { get; }
 
     public TransformerConfig Config => _network.Config;
 

@@ -76,11 +76,13 @@ internal sealed class TransformerNetwork
     /// <summary>
     /// Prepares the inference-only execution (packs every Linear and drops its unpacked weight); call once before the
     /// first inference forward. The network's <see cref="Parameters"/> cannot be read or trained afterwards.
+    /// <paramref name="precision"/> applies to the encoder layers' Linears; the embedding projection and the pooler
+    /// (one small product per batch or sequence) stay float32.
     /// </summary>
-    public void Pack()
+    public void Pack(WeightPrecision precision = WeightPrecision.Fp32)
     {
         _project?.Pack();
-        _encoder.Pack();
+        _encoder.Pack(precision);
         _pooler?.Pack();
     }
 

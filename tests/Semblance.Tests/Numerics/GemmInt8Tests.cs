@@ -1,0 +1,198 @@
+// The int8 Linear product: exact against an independent integer reference, tiers equal, rows independent of batch and threads.
+using Semblance.Numerics;
+
+namespace Semblance.Tests.Numerics;
+
+public class GemmInt8Tests
+{
+    public static TheoryData<string> Kernels()
+    {
+        var data = new TheoryData<string>();
+        foreach (var kernel in Enum.GetValues<Int8Kernel>())
+            if (Int8MicroKernel.IsSupported(kernel)) data.Add(kernel.ToString());
+        return data;
+    }
+
+    private static readonly (int M, int K, int N)[] Shapes =
+    [
+        (1, 1, 1), (1, 5, 33), (3, 4, 32), (7, 13, 17), (13, 64, 64), (16, 384, 100), (25, 31, 31),
+        (37, 300, 65), (100, 520, 64), (130, 257, 96), (2, 40, 50), (5, 9, 31),
+    ];
+
+    /// <summary>The definition, written out: per-row and per-channel symmetric codes, an integer dot product, one scale multiply.</summary>
+    private static float[] Reference(float[] x, int m, int k, float[] w, int n, float[]? bias)
+    {
+        var (wq, ws) = Codes(w, n, k);
+        var (xq, xs) = Codes(x, m, k);
+        var y = new float[m * n];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                long sum = 0;
+                for (int p = 0; p < k; p++) sum += xq[i * k + p] * wq[j * k + p];
+                float v = (int)sum * (xs[i] * ws[j]);
+                y[i * n + j] = bias is null ? v : v + bias[j];
+            }
+        return y;
+    }
+
+    private static (int[] Codes, float[] Scales) Codes(float[] a, int rows, int k)
+    {
+        var codes = new int[rows * k];
+        var scales = new float[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            float max = 0;
+            for (int p = 0; p < k; p++) max = Math.Max(max, Math.Abs(a[r * k + p]));
+            scales[r] = max / 127f;
+            float inverse = 127f / max;
+            for (int p = 0; p < k; p++) codes[r * k + p] = (int)Math.Clamp(MathF.Round(a[r * k + p] * inverse, MidpointRounding.ToEven), -127f, 127f);
+        }
+        return (codes, scales);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void EveryKernelEqualsTheIntegerReferenceBitwise(string kernel)
+    {
+        foreach (var (m, k, n) in Shapes)
+        {
+            var x = NumericsTestData.Random(m * k, m + 7 * k);
+            var w = NumericsTestData.Random(n * k, n + 11 * k);
+            var bias = NumericsTestData.Random(n, n);
+            var y = new float[m * n];
+            var noBias = new float[m * n];
+            using (Gemm.ForceInt8(Enum.Parse<Int8Kernel>(kernel)))
+            {
+                Gemm.Linear(x, m, QuantizedWeight.Quantize(w, n, k), bias, y, ComputeContext.Single);
+                Gemm.Linear(x, m, QuantizedWeight.Quantize(w, n, k), ReadOnlySpan<float>.Empty, noBias, ComputeContext.Single);
+            }
+            Assert.Equal(Reference(x, m, k, w, n, bias), y);
+            Assert.Equal(Reference(x, m, k, w, n, null), noBias);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void FusedEpiloguesEqualTheScalarKernel(string kernel)
+    {
+        var (m, k, n) = (29, 600, 70);
+        var x = NumericsTestData.Random(m * k, 1);
+        var w = QuantizedWeight.Quantize(NumericsTestData.Random(n * k, 2), n, k);
+        var bias = NumericsTestData.Random(n, 3);
+        var residual = NumericsTestData.Random(m * n, 4);
+        foreach (var activation in new[] { Activation.Gelu, Activation.GeluTanh })
+        {
+            var expected = new float[m * n];
+            var actual = new float[m * n];
+            using (Gemm.ForceInt8(Int8Kernel.Scalar)) Gemm.Linear(x, m, w, bias, activation, expected, ComputeContext.Single);
+            using (Gemm.ForceInt8(Enum.Parse<Int8Kernel>(kernel))) Gemm.Linear(x, m, w, bias, activation, actual, ComputeContext.Single);
+            Assert.Equal(expected, actual);
+        }
+        var withResidual = new float[m * n];
+        var scalarResidual = new float[m * n];
+        using (Gemm.ForceInt8(Int8Kernel.Scalar)) Gemm.Linear(x, m, w, bias, residual, scalarResidual, ComputeContext.Single);
+        using (Gemm.ForceInt8(Enum.Parse<Int8Kernel>(kernel))) Gemm.Linear(x, m, w, bias, residual, withResidual, ComputeContext.Single);
+        Assert.Equal(scalarResidual, withResidual);
+        var plain = new float[m * n];
+        Gemm.Linear(x, m, w, bias, plain, ComputeContext.Single);
+        for (int i = 0; i < m * n; i++) Assert.Equal(plain[i] + residual[i], withResidual[i]);
+    }
+
+    [Fact]
+    public void CloseToTheFloatProduct()
+    {
+        var (m, k, n) = (40, 384, 96);
+        var x = NumericsTestData.Random(m * k, 5);
+        var wf = NumericsTestData.Random(n * k, 6);
+        var exact = new float[m * n];
+        var quantized = new float[m * n];
+        Gemm.Linear(x, m, PackedWeight.Pack(wf, n, k), ReadOnlySpan<float>.Empty, exact, ComputeContext.Single);
+        Gemm.Linear(x, m, QuantizedWeight.Quantize(wf, n, k), ReadOnlySpan<float>.Empty, quantized, ComputeContext.Single);
+        double err = 0, norm = 0;
+        for (int i = 0; i < m * n; i++)
+        {
+            err += (exact[i] - quantized[i]) * (double)(exact[i] - quantized[i]);
+            norm += exact[i] * (double)exact[i];
+        }
+        // Uniform data, 8-bit codes on both sides: the relative error is about 1%; a wrong layout gives ~100%.
+        Assert.InRange(Math.Sqrt(err / norm), 0.0, 0.02);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void RowIsBitwiseIdenticalWhateverBatchOrThreadCount(string kernel)
+    {
+        var (m, k, n) = (211, 777, 161);
+        var x = NumericsTestData.Random(m * k, 12);
+        var w = QuantizedWeight.Quantize(NumericsTestData.Random(n * k, 13), n, k);
+        var bias = NumericsTestData.Random(n, 14);
+        using var scope = Gemm.ForceInt8(Enum.Parse<Int8Kernel>(kernel));
+        var full = new float[m * n];
+        Gemm.Linear(x, m, w, bias, Activation.Gelu, full, ComputeContext.Single);
+        foreach (int threads in new[] { 2, 3 })
+        {
+            using var ctx = new ComputeContext(threads);
+            var y = new float[m * n];
+            Gemm.Linear(x, m, w, bias, Activation.Gelu, y, ctx);
+            Assert.Equal(full, y);
+            foreach (int sub in new[] { 2, 13, 100 })
+            {
+                var part = new float[sub * n];
+                Gemm.Linear(x.AsSpan(50 * k, sub * k), sub, w, bias, Activation.Gelu, part, ctx);
+                Assert.Equal(full.AsSpan(50 * n, sub * n).ToArray(), part);
+            }
+        }
+        foreach (int row in new[] { 0, 97, 210 })
+        {
+            var alone = new float[n];
+            Gemm.Linear(x.AsSpan(row * k, k), 1, w, bias, Activation.Gelu, alone, ComputeContext.Single);
+            Assert.Equal(full.AsSpan(row * n, n).ToArray(), alone);
+        }
+    }
+
+    [Fact]
+    public void QuantizeKeepsEachWeightWithinHalfAStep()
+    {
+        var (n, k) = (45, 37);
+        var w = NumericsTestData.Random(n * k, 20);
+        w[3 * k + 5] = 0; // a zero row is kept exactly
+        for (int p = 0; p < k; p++) w[7 * k + p] = 0;
+        var q = QuantizedWeight.Quantize(w, n, k);
+        var back = new float[n * k];
+        q.Dequantize(back);
+        for (int o = 0; o < n; o++)
+        {
+            float max = 0;
+            for (int p = 0; p < k; p++) max = Math.Max(max, Math.Abs(w[o * k + p]));
+            for (int p = 0; p < k; p++)
+                Assert.True(Math.Abs(back[o * k + p] - w[o * k + p]) <= max / 127f * 0.5001f, $"row {o} col {p}");
+        }
+        Assert.All(back.AsSpan(7 * k, k).ToArray(), v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
+    public void NonFiniteInputRowComesOutNonFiniteAndLeavesOtherRowsAlone()
+    {
+        var (m, k, n) = (3, 40, 33);
+        var x = NumericsTestData.Random(m * k, 30);
+        var w = QuantizedWeight.Quantize(NumericsTestData.Random(n * k, 31), n, k);
+        var clean = new float[m * n];
+        Gemm.Linear(x, m, w, ReadOnlySpan<float>.Empty, clean, ComputeContext.Single);
+        x[1 * k + 7] = float.NaN;
+        var y = new float[m * n];
+        Gemm.Linear(x, m, w, ReadOnlySpan<float>.Empty, y, ComputeContext.Single);
+        Assert.All(y.AsSpan(n, n).ToArray(), v => Assert.True(float.IsNaN(v)));
+        Assert.Equal(clean.AsSpan(0, n).ToArray(), y.AsSpan(0, n).ToArray());
+        Assert.Equal(clean.AsSpan(2 * n, n).ToArray(), y.AsSpan(2 * n, n).ToArray());
+    }
+
+    [Fact]
+    public void ShapeMistakesThrow()
+    {
+        var w = QuantizedWeight.Quantize(new float[6], 2, 3);
+        Assert.Throws<ArgumentException>(() => QuantizedWeight.Quantize(new float[5], 2, 3));
+        Assert.Throws<ArgumentException>(() => Gemm.Linear(new float[5], 2, w, ReadOnlySpan<float>.Empty, new float[4], ComputeContext.Single));
+        Assert.Throws<ArgumentException>(() => Gemm.Linear(new float[6], 2, w, new float[3], new float[4], ComputeContext.Single));
+    }
+}
