@@ -159,9 +159,10 @@ class BertEmbeddings(nn.Module):
         self.LayerNorm = nn.LayerNorm(h, eps=c.get("layer_norm_eps", 1e-12))
         self.dropout = nn.Dropout(c.get("hidden_dropout_prob", 0.1))
 
-    def forward(self, ids):
+    def forward(self, ids, types=None):
         positions = torch.arange(ids.shape[1]).unsqueeze(0)
-        x = self.word_embeddings(ids) + self.token_type_embeddings(torch.zeros_like(ids)) + self.position_embeddings(positions)
+        types = torch.zeros_like(ids) if types is None else types
+        x = self.word_embeddings(ids) + self.token_type_embeddings(types) + self.position_embeddings(positions)
         return self.dropout(self.LayerNorm(x))
 
 
@@ -266,12 +267,32 @@ class Bert(nn.Module):
             if pad_id is not None and 0 <= pad_id < self.config["vocab_size"]:
                 self.embeddings.word_embeddings.weight[pad_id].zero_()
 
-    def forward(self, ids, mask):
-        additive = (~mask)[:, None, None, :].to(torch.float32) * torch.finfo(torch.float32).min
-        x = self.embeddings(ids)
+    def hidden(self, ids, mask, types=None):
+        """The last hidden state [B, T, H] (padded rows included)."""
+        additive = (~mask)[:, None, None, :].to(self.embeddings.LayerNorm.weight.dtype) * torch.finfo(torch.float32).min
+        x = self.embeddings(ids, types)
         for layer in self.encoder.layer:
             x = layer(x, additive)
-        return mean_pool(x, mask)
+        return x
+
+    def forward(self, ids, mask):
+        return mean_pool(self.hidden(ids, mask), mask)
+
+
+class BertForSequenceClassification(nn.Module):
+    """Hugging Face's head for pair scoring (cross-encoders): classifier(dropout(tanh(pooler.dense(h[CLS]))))."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.config = c
+        self.bert = Bert(c)
+        self.dropout = nn.Dropout(c.get("hidden_dropout_prob", 0.1))
+        self.classifier = nn.Linear(c["hidden_size"], c.get("num_labels", 1))
+
+    def forward(self, ids, mask, types):
+        """Logits [B, num_labels] of pairs tokenized [CLS] a [SEP] b [SEP] with their token type ids."""
+        pooled = torch.tanh(self.bert.pooler.dense(self.bert.hidden(ids, mask, types)[:, 0]))
+        return self.classifier(self.dropout(pooled))
 
 
 class Gru(nn.Module):
@@ -413,6 +434,27 @@ def cosent_loss(a, b, scores, lam):
     z = c[None, :] - c[:, None]          # z[i, j] = c_j - c_i
     ranked = scores[:, None] > scores[None, :]
     return torch.logsumexp(torch.cat([torch.zeros(1), z[ranked]]), dim=0)
+
+
+def pair_cosent_loss(logits, scores, lam):
+    """CoSENT on a cross-encoder's pair scores s: log(1 + sum_{y_i > y_j} exp(lambda (s_j - s_i)))."""
+    s = lam * logits[:, 0]
+    z = s[None, :] - s[:, None]
+    ranked = scores[:, None] > scores[None, :]
+    return torch.logsumexp(torch.cat([torch.zeros(1, dtype=s.dtype), z[ranked]]), dim=0)
+
+
+def pair_bce_loss(logits, targets):
+    """BCEWithLogits on the one-label score against targets in [0, 1] (0/1 labels or soft, e.g. STS score / 5)."""
+    return F.binary_cross_entropy_with_logits(logits[:, 0], targets)
+
+
+def pair_mse_loss(logits, targets):
+    return F.mse_loss(logits[:, 0], targets)
+
+
+def pair_ce_loss(logits, classes):
+    return F.cross_entropy(logits, classes)
 
 
 def simcse_loss(a, p, temperature, hard=None):

@@ -21,6 +21,9 @@ public interface ITrainableModel
 
     /// <summary>One vector per sequence, [BatchSize, dimension]; dropout keys (one per sequence) turn dropout on.</summary>
     Tensor Encode(Tape tape, TokenBatch batch, PoolingMode pooling, ulong[]? dropoutKeys = null);
+
+    /// <summary>The tensor name a parameter is saved under (its own name, unless the saved layout nests it).</summary>
+    string CheckpointName(Parameter p) => p.Name;
 }
 
 public static class TrainableModelExtensions

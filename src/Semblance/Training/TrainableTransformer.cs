@@ -18,15 +18,20 @@ public sealed record TransformerHiddenStates(Tensor FirstLayer, Tensor Last, int
 public sealed class TrainableTransformer : ITrainableModel
 {
     private readonly TransformerNetwork _network;
+    private readonly SequenceClassificationHead? _head;
     private readonly Dictionary<string, Parameter> _byName;
 
-    private TrainableTransformer(TransformerNetwork network)
+    private TrainableTransformer(TransformerNetwork network, SequenceClassificationHead? head = null)
     {
         _network = network;
+        _head = head;
         // Materialise the float32 copies now: the checkpoint they come from is closed after loading.
-        Parameters = network.Parameters.Select(p => p.Trainable).ToList();
+        Parameters = network.Parameters.Concat(head?.Parameters ?? []).Select(p => p.Trainable).ToList();
         _byName = Parameters.ToDictionary(p => p.Name, StringComparer.Ordinal);
     }
+
+    /// <summary>Outputs of the sequence-classification head (<see cref="LoadPairScorer"/>), 0 for a bare encoder.</summary>
+    public int NumLabels => _head?.NumLabels ?? 0;
 
     public TransformerConfig Config => _network.Config;
 
@@ -54,6 +59,68 @@ public sealed class TrainableTransformer : ITrainableModel
         var root = TransformerNetwork.Root(config, weights);
         root.Prefix("encoder").RequireLayers(config.NumHiddenLayers, "attention.self.query.weight");
         return new TrainableTransformer(TransformerNetwork.Load(config, root, TransformerNetwork.HasPoolerWeights(config, root)));
+    }
+
+    /// <summary>
+    /// A <c>*ForSequenceClassification</c> model for pair scoring: the encoder of <paramref name="modelDir"/> plus its
+    /// <c>classifier.*</c> head, or — from a bare encoder — a fresh head of <paramref name="numLabels"/> outputs (and a
+    /// fresh pooler for BERT when the checkpoint has none), drawn as <see cref="Initialize"/> draws. A checkpoint that
+    /// already has a head keeps it; <paramref name="numLabels"/> must then agree with its config.json.
+    /// </summary>
+    public static TrainableTransformer LoadPairScorer(string modelDir, int? numLabels, int seed, bool allowNonFinite = false)
+    {
+        var config = TransformerLoader.LoadConfig(modelDir);
+        using var weights = ModelWeights.Open(modelDir, allowNonFinite);
+        bool stored = SequenceClassificationHead.Present(weights.Root);
+        if (stored && numLabels is int asked && asked != config.NumLabels)
+            throw new ModelFormatException($"--num-labels {asked} disagrees with {Path.Combine(modelDir, TransformerLoader.ConfigFileName)}: its classifier has num_labels {config.NumLabels}; drop --num-labels to fine-tune that head, or start from an encoder without classifier.* weights");
+        int labels = stored ? config.NumLabels : numLabels ?? 1;
+        var root = TransformerNetwork.Root(config, weights);
+        root.Prefix("encoder").RequireLayers(config.NumHiddenLayers, "attention.self.query.weight");
+        // What the checkpoint lacks (the head, BERT's pooler) comes fresh; everything it has is read from it.
+        var source = new CheckpointOrFresh(weights, new InitialWeights(config, seed));
+        var network = TransformerNetwork.Load(config, new WeightView(source, root.Path, root.Path.Length), pooler: !config.IsRoFormer);
+        var head = SequenceClassificationHead.Load(new WeightView(source, "", 0), config, labels);
+        return new TrainableTransformer(network, head);
+    }
+
+    /// <summary>
+    /// Logits [BatchSize, NumLabels] of each sequence (a <c>[CLS] text [SEP] text_pair [SEP]</c> pair): the encoder, then
+    /// the head on the pooler output (BERT) or the [CLS] row (RoFormer), as transformers' *ForSequenceClassification.
+    /// </summary>
+    public Tensor Score(Tape tape, TokenBatch batch, ulong[]? dropoutKeys = null)
+    {
+        var head = _head ?? throw new InvalidOperationException("this model has no sequence-classification head; load it with LoadPairScorer");
+        var pass = Pass(tape, batch, dropoutKeys);
+        var output = Forward(pass);
+        return head.Forward(pass, head.ReadsPooler ? _network.Pooler(pass, output.Last) : output.Last);
+    }
+
+    /// <summary>
+    /// The name a tensor is saved under: the bare model's names for an encoder; for a pair scorer, transformers'
+    /// *ForSequenceClassification names (encoder under <c>bert.</c>/<c>roformer.</c>, head under <c>classifier.</c>).
+    /// </summary>
+    public string CheckpointName(Parameter p) =>
+        _head is null || p.Name.StartsWith("classifier.", StringComparison.Ordinal) ? p.Name : BaseModelPrefix(Config) + "." + p.Name;
+
+    /// <summary>transformers' base_model_prefix of the model type (bert, roformer, ernie).</summary>
+    public static string BaseModelPrefix(TransformerConfig config) => config.ModelType;
+
+    /// <summary>transformers' class name of the sequence-classification model of the model type.</summary>
+    public static string SequenceClassificationArchitecture(TransformerConfig config) => config.ModelType switch
+    {
+        "roformer" => "RoFormerForSequenceClassification",
+        "ernie" => "ErnieForSequenceClassification",
+        _ => "BertForSequenceClassification",
+    };
+
+    private sealed class CheckpointOrFresh(ModelWeights checkpoint, ITensorSource fresh) : ITensorSource
+    {
+        public string Source => checkpoint.Source;
+
+        public bool Contains(string name) => checkpoint.Contains(name);
+
+        public FloatTensor Get(string name, int[] shape) => checkpoint.Contains(name) ? checkpoint.Get(name, shape) : fresh.Get(name, shape);
     }
 
     /// <summary>
@@ -152,7 +219,7 @@ public sealed class TrainableTransformer : ITrainableModel
     public void SaveWeights(string path)
     {
         var writer = new SafeTensorsWriter();
-        foreach (var p in Parameters) writer.Add(p.Name, p.Shape, p.Data);
+        foreach (var p in Parameters) writer.Add(CheckpointName(p), p.Shape, p.Data);
         writer.Save(path);
     }
 }

@@ -15,13 +15,43 @@ public enum TrainingFormat
 
     /// <summary>text&lt;TAB&gt;group; rows are same-group pairs drawn per epoch.</summary>
     Groups,
+
+    /// <summary>text&lt;TAB&gt;text_pair&lt;TAB&gt;label: one pair per line, scored as one sequence (pair-score task).</summary>
+    LabelledPairs,
+}
+
+/// <summary>What `semblance train` trains: a sentence encoder (bi-encoder) or an interaction model scoring pairs (cross-encoder).</summary>
+public enum TrainingTask
+{
+    /// <summary>Texts encoded apart, compared by cosine; saved as the encoder checkpoint it started from.</summary>
+    Embedding,
+
+    /// <summary>Both texts in one sequence, logits out of a sequence-classification head; saved as *ForSequenceClassification.</summary>
+    PairScore,
+}
+
+/// <summary>What a pair-score loss takes from the label column.</summary>
+public enum PairTarget
+{
+    /// <summary>Any finite number; only the order matters (cosent).</summary>
+    Ordinal,
+
+    /// <summary>label / --max-score must lie in [0, 1] (bce: 0/1 or soft targets; mse: graded).</summary>
+    UnitInterval,
+
+    /// <summary>An integer class index below num_labels (ce).</summary>
+    Class,
 }
 
 /// <summary>The hyper-parameters a loss may take (each loss reads the ones it names).</summary>
 public sealed record LossSettings(float Temperature = 0.05f, float Margin = 0.3f, float Scale = 20f);
 
+/// <summary>How a pair-score label column becomes targets: divided by <paramref name="MaxScore"/> (bce, mse); class indices below <paramref name="NumLabels"/> (ce).</summary>
+public sealed record PairLabels(double MaxScore = 1.0, int NumLabels = 1);
+
 /// <summary>A named loss: its data format, whether it relies on dropout for its positives, and its factory.</summary>
-public sealed class TrainingLoss(string name, TrainingFormat format, bool needsDropout, Func<LossSettings, EmbeddingLoss> create)
+public sealed class TrainingLoss(string name, TrainingFormat format, bool needsDropout, Func<LossSettings, EmbeddingLoss> create,
+    TrainingTask task = TrainingTask.Embedding, PairTarget target = PairTarget.Ordinal)
 {
     /// <summary>The name on the command line (<c>--loss</c>) and in trainer_state.json.</summary>
     public string Name { get; } = name;
@@ -35,7 +65,12 @@ public sealed class TrainingLoss(string name, TrainingFormat format, bool needsD
     public bool NeedsDropout { get; } = needsDropout;
 
     /// <summary>Whether each row's gold score is passed to the loss.</summary>
-    public bool UsesScores => Format == TrainingFormat.ScoredPairs;
+    public bool UsesScores => Format is TrainingFormat.ScoredPairs or TrainingFormat.LabelledPairs;
+
+    public TrainingTask Task { get; } = task;
+
+    /// <summary>Pair-score losses: what the label column must hold.</summary>
+    public PairTarget Target { get; } = target;
 
     public EmbeddingLoss Create(LossSettings settings) => create(settings);
 
@@ -55,12 +90,30 @@ public static class TrainingLosses
 
     public static TrainingLoss FlatNce { get; } = new("flatnce", TrainingFormat.Sentences, true, s => new FlatNceLoss(s.Temperature));
 
+    /// <summary>The sentence-encoder (embedding task) losses.</summary>
     public static IReadOnlyList<TrainingLoss> All { get; } = [SimCse, SupervisedSimCse, CoSent, AmSoftmax, FlatNce];
 
     public static IReadOnlyList<string> Names { get; } = All.Select(l => l.Name).ToArray();
 
-    /// <summary>The loss called <paramref name="name"/>; an unknown name is a one-line error listing the known ones.</summary>
-    public static TrainingLoss Get(string name) =>
-        All.FirstOrDefault(l => l.Name == name)
-        ?? throw new SemblanceException($"--loss: unknown loss '{name}'; expected one of {string.Join("|", Names)}");
+    /// <summary>Pair-score CoSENT: the logits of the batch's pairs ranked as the gold scores rank them (scale λ = --scale).</summary>
+    public static TrainingLoss PairCoSent { get; } = new("cosent", TrainingFormat.LabelledPairs, false, s => new PairCoSentLoss(s.Scale), TrainingTask.PairScore, PairTarget.Ordinal);
+
+    public static TrainingLoss PairBce { get; } = new("bce", TrainingFormat.LabelledPairs, false, _ => new PairBceLoss(), TrainingTask.PairScore, PairTarget.UnitInterval);
+
+    public static TrainingLoss PairMse { get; } = new("mse", TrainingFormat.LabelledPairs, false, _ => new PairMseLoss(), TrainingTask.PairScore, PairTarget.UnitInterval);
+
+    public static TrainingLoss PairCrossEntropy { get; } = new("ce", TrainingFormat.LabelledPairs, false, _ => new PairCrossEntropyLoss(), TrainingTask.PairScore, PairTarget.Class);
+
+    /// <summary>The pair-score (cross-encoder) losses.</summary>
+    public static IReadOnlyList<TrainingLoss> PairScoring { get; } = [PairCoSent, PairBce, PairMse, PairCrossEntropy];
+
+    public static IReadOnlyList<TrainingLoss> For(TrainingTask task) => task == TrainingTask.PairScore ? PairScoring : All;
+
+    /// <summary>The CLI name of a task (--task).</summary>
+    public static string TaskName(TrainingTask task) => task == TrainingTask.PairScore ? "pair-score" : "embedding";
+
+    /// <summary>The loss called <paramref name="name"/> for <paramref name="task"/>; an unknown name is a one-line error listing the known ones.</summary>
+    public static TrainingLoss Get(string name, TrainingTask task = TrainingTask.Embedding) =>
+        For(task).FirstOrDefault(l => l.Name == name)
+        ?? throw new SemblanceException($"--loss: unknown loss '{name}' for --task {TaskName(task)}; expected one of {string.Join("|", For(task).Select(l => l.Name))}");
 }
