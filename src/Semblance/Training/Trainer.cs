@@ -222,6 +222,7 @@ public sealed class Trainer
             ["format"] = StateFormat,
             ["version"] = StateVersion,
             ["loss"] = _o.Loss.Name,
+            ["task"] = TrainingLosses.TaskName(_o.Task),
             ["step"] = state.Step,
             ["epoch"] = state.Epoch,
             ["batch_in_epoch"] = state.Batch,
@@ -368,6 +369,9 @@ public sealed class Trainer
             throw new ModelFormatException($"{statePath}: expected format \"{StateFormat}\" version {StateVersion}");
         string loss = Field<string>("loss");
         if (loss != _o.Loss.Name) throw new SemblanceException($"--resume {_o.ResumeDir}: the checkpoint was trained with --loss {loss}, not {_o.Loss}");
+        // States written before the pair-score task existed have no "task": they are embedding runs.
+        string task = StrictJson.Field<string>(root, "task", statePath, Error, optional: true) ?? TrainingLosses.TaskName(TrainingTask.Embedding);
+        if (task != TrainingLosses.TaskName(_o.Task)) throw new SemblanceException($"--resume {_o.ResumeDir}: the checkpoint was trained with --task {task}, not {TrainingLosses.TaskName(_o.Task)}");
         var state = new State
         {
             Step = Field<long>("step"),

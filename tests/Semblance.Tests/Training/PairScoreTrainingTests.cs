@@ -164,6 +164,21 @@ public class PairScoreTrainingTests
         Assert.Single(again.Err.Trim().Split('\n'));
     }
 
+    [Fact]
+    public void ResumingAnEmbeddingRunAsPairScoreIsRefused()
+    {
+        using var dir = new TempDir();
+        var train = dir.File("train.tsv");
+        File.WriteAllLines(train, Enumerable.Range(0, 8).Select(i => $"w{i} w{i + 1}\tw{i + 2}\t{i % 5}"));
+        var output = dir.Sub("out");
+        var first = CliAppTests.Run("train", "--model", Path.Combine(Dir, "cls1"), "--data", train, "--loss", "cosent", "--output", output, "--batch-size", "4", "--threads", "1");
+        Assert.True(first.Code == 0, first.Err);
+        var (code, _, err) = CliAppTests.Run("train", "--task", "pair-score", "--resume", output, "--data", train, "--loss", "cosent", "--output", output, "--threads", "1");
+        Assert.Equal(1, code);
+        Assert.Contains("trained with --task embedding, not pair-score", err);
+        Assert.Single(err.Trim().Split('\n'));
+    }
+
     [Theory]
     [InlineData("cls1", "bce", "a b\tc d\t3", new string[0], "outside [0, 1]")]
     [InlineData("cls1", "bce", "a b\tc d\t3", new[] { "--max-score", "5" }, null)]
