@@ -20,7 +20,7 @@ semblance="${SEMBLANCE:-$root/semblance}"
 py="${PY:-/usr/bin/python3}"
 runs="${CE_RUNS:-/tmp/ce-runs}"
 id=sentence-transformers/all-MiniLM-L6-v2
-loss="${1:?usage: cross-encoder-stsb.sh cosent|bce|mse SEED}" seed="${2:?usage: cross-encoder-stsb.sh cosent|bce|mse SEED}"
+loss="${1:?usage: cross-encoder-stsb.sh cosent|bce|mse|bi-cosent SEED}" seed="${2:?usage: cross-encoder-stsb.sh cosent|bce|mse|bi-cosent SEED}"
 case "$loss" in
   cosent) extra=(--task pair-score) ;;
   bce|mse) extra=(--task pair-score --max-score 5) ;;
