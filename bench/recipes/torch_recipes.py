@@ -307,6 +307,22 @@ class MaskedLmHead(nn.Module):
                 "cls.predictions.transform.LayerNorm.weight": self.LayerNorm.weight,
                 "cls.predictions.transform.LayerNorm.bias": self.LayerNorm.bias, "cls.predictions.bias": self.bias}
 
+class BertForSequenceClassification(nn.Module):
+    """Hugging Face's head for pair scoring (cross-encoders): classifier(dropout(tanh(pooler.dense(h[CLS]))))."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.config = c
+        self.bert = Bert(c)
+        self.dropout = nn.Dropout(c.get("hidden_dropout_prob", 0.1))
+        self.classifier = nn.Linear(c["hidden_size"], c.get("num_labels", 1))
+
+    def forward(self, ids, mask, types):
+        """Logits [B, num_labels] of pairs tokenized [CLS] a [SEP] b [SEP] with their token type ids."""
+        additive = (~mask)[:, None, None, :].to(torch.float32) * torch.finfo(torch.float32).min
+        pooled = torch.tanh(self.bert.pooler.dense(self.bert.hidden(ids, additive, types)[:, 0]))
+        return self.classifier(self.dropout(pooled))
+
 
 class Gru(nn.Module):
     """embedding -> bidirectional GRU over the real tokens -> mean of [forward; backward] states."""
@@ -455,6 +471,27 @@ def simcse_duplicate_loss(a, p, temperature):
     n, b = e.shape[0], a.shape[0]
     logits = (e @ e.T / temperature).masked_fill(torch.eye(n, dtype=torch.bool), float("-inf"))
     return F.cross_entropy(logits, torch.cat([torch.arange(b, n), torch.arange(0, b)]))
+
+
+def pair_cosent_loss(logits, scores, lam):
+    """CoSENT on a cross-encoder's pair scores s: log(1 + sum_{y_i > y_j} exp(lambda (s_j - s_i)))."""
+    s = lam * logits[:, 0]
+    z = s[None, :] - s[:, None]
+    ranked = scores[:, None] > scores[None, :]
+    return torch.logsumexp(torch.cat([torch.zeros(1, dtype=s.dtype), z[ranked]]), dim=0)
+
+
+def pair_bce_loss(logits, targets):
+    """BCEWithLogits on the one-label score against targets in [0, 1] (0/1 labels or soft, e.g. STS score / 5)."""
+    return F.binary_cross_entropy_with_logits(logits[:, 0], targets)
+
+
+def pair_mse_loss(logits, targets):
+    return F.mse_loss(logits[:, 0], targets)
+
+
+def pair_ce_loss(logits, classes):
+    return F.cross_entropy(logits, classes)
 
 
 def simcse_loss(a, p, temperature, hard=None):

@@ -1,4 +1,5 @@
-// `semblance train`: fine-tune or train from scratch a BERT/RoFormer or GRU sentence encoder; prints best_dev_spearman last (with --eval-data).
+// `semblance train`: fine-tune or train from scratch a BERT/RoFormer or GRU sentence encoder, or (--task pair-score) a
+// cross-encoder from a BERT/RoFormer checkpoint; prints best_dev_spearman last (with --eval-data).
 using System.Globalization;
 using Semblance.Training;
 
@@ -8,15 +9,20 @@ public sealed class TrainCommand : CliCommand
 {
     public override string Name => "train";
 
-    public override string Summary => $"train a sentence encoder ({string.Join("|", TrainingLosses.Names)}) and save it in the Hugging Face layout";
+    public override string Summary => $"train a sentence encoder ({string.Join("|", TrainingLosses.Names)}) or a cross-encoder (--task pair-score: {string.Join("|", TrainingLosses.PairScoring.Select(l => l.Name))}) in the Hugging Face layout";
+
+    private static readonly string[] LossNames = [.. TrainingLosses.Names.Union(TrainingLosses.PairScoring.Select(l => l.Name))];
 
     public override IReadOnlyList<OptionSpec> Options { get; } =
     [
         new("--model", "DIR", "model directory to fine-tune (BERT/RoFormer, or a semblance-gru checkpoint)"),
         new("--init", "CONFIG.json", "train from scratch: config.json of the new model, bert/roformer or semblance-gru (with --vocab)"),
         new("--vocab", "FILE", "vocab.txt for --init"),
-        new("--data", "FILE", "simcse/flatnce: one sentence per line; sup-simcse: a<TAB>b[<TAB>hard negative]; simbert: a<TAB>b (similar sentences); cosent: a<TAB>b<TAB>score (0..5); am-softmax, am-softmax-proxy: text<TAB>group"),
-        new("--loss", "LOSS", string.Join("|", TrainingLosses.Names)),
+        new("--task", "TASK", "embedding (a sentence encoder, the default) | pair-score (a cross-encoder: both texts in one sequence, a classification head on top)"),
+        new("--data", "FILE", "simcse/flatnce: one sentence per line; sup-simcse: a<TAB>b[<TAB>hard negative]; cosent: a<TAB>b<TAB>score (0..5); simbert: a<TAB>b (similar sentences); am-softmax, am-softmax-proxy: text<TAB>group; pair-score: text<TAB>text_pair<TAB>label"),
+        new("--loss", "LOSS", $"embedding: {string.Join("|", TrainingLosses.Names)}; pair-score: {string.Join("|", TrainingLosses.PairScoring.Select(l => l.Name))}"),
+        new("--num-labels", "N", "pair-score: outputs of a new classification head (default 1; ce needs 2 or more); a checkpoint's head keeps its own"),
+        new("--max-score", "M", "pair-score bce/mse: targets are label / M, which must lie in [0, 1] (default 1; 5 for STS scores)"),
         new("--output", "DIR", "where the best model (and last/ for --resume) is written"),
         new("--epochs", "N", "passes over the data (default 1)"),
         new("--batch-size", "B", "rows per optimizer step, the in-batch negatives (default 64)"),
@@ -26,7 +32,7 @@ public sealed class TrainCommand : CliCommand
         new("--max-length", "N", "tokens per sentence incl. [CLS]/[SEP] (default 64, at most max_position_embeddings)"),
         new("--temperature", "T", "simcse/sup-simcse/flatnce temperature (default 0.05)"),
         new("--margin", "M", "am-softmax(-proxy) additive margin (default 0.3; the GRU post: 0.35)"),
-        new("--scale", "S", "cosent / am-softmax(-proxy) / simbert scale s, logits = s·cos (default 20; simbert and am-softmax-proxy 30)"),
+        new("--scale", "S", "cosent / am-softmax(-proxy) / simbert scale s, logits = s·cos; pair-score cosent: λ on the pair logits (default 20; simbert and am-softmax-proxy 30)"),
         new("--corrupt", "RATE", "simbert: mask or delete this share of source tokens, RoFormer-Sim's denoising (default 0)"),
         new("--teacher", "MODEL", "simbert: distil the [CLS] vector from this encoder's vectors (MSE), as RoFormer-Sim does"),
         new("--seed", "S", "seed of data order, dropout and --init weights (default 42)"),
@@ -47,13 +53,18 @@ public sealed class TrainCommand : CliCommand
     public override int Execute(CommandArgs args, CliIO io)
     {
         args.Require("--loss");
-        var loss = TrainingLosses.Get(args.Choice("--loss", "", [.. TrainingLosses.Names]));
+        var task = args.Choice("--task", "embedding", "embedding", "pair-score") == "pair-score" ? TrainingTask.PairScore : TrainingTask.Embedding;
+        var loss = TrainingLosses.Get(args.Choice("--loss", "", LossNames), task);
+        if (task != TrainingTask.PairScore && (args.Has("--num-labels") || args.Has("--max-score")))
+            throw new UsageException("--num-labels and --max-score apply to --task pair-score only");
         if (args.Has("--model") && args.Has("--init")) throw new UsageException("give either --model DIR or --init CONFIG.json --vocab FILE, not both");
         if (!args.Has("--model") && !args.Has("--init") && !args.Has("--resume")) throw new UsageException("missing --model DIR (or --init CONFIG.json --vocab FILE)");
         if (args.Has("--init") && !args.Has("--vocab")) throw new UsageException("--init needs --vocab FILE");
         var options = new TrainerOptions
         {
             Loss = loss,
+            NumLabels = args.Has("--num-labels") ? args.GetInt("--num-labels", 1, 1, 1 << 16) : null,
+            MaxScore = args.GetDouble("--max-score", 1, 1e-9, 1e9),
             DataPath = args.Require("--data"),
             OutputDir = args.Require("--output"),
             ModelDir = args.Get("--model") is { } modelArg ? Semblance.Embeddings.ModelLocator.Resolve(modelArg) : null,

@@ -94,6 +94,7 @@ public sealed class CrossEncoder : IDisposable
             if (!SequenceClassificationHead.Present(transformer.Checkpoint))
                 throw new ModelFormatException($"{directory.Path}: the checkpoint has no sequence-classification head (no classifier.* weights), so it is a sentence encoder, not a cross-encoder; use it with encode/search, or give a *ForSequenceClassification checkpoint");
             var head = SequenceClassificationHead.Load(transformer.Checkpoint, transformer.Config);
+            head.Pack();
             if (head.ReadsPooler && !transformer.HasPooler)
                 throw new ModelFormatException($"{directory.Path}: BertForSequenceClassification reads the pooler, but the checkpoint has no pooler.dense weights");
             return new CrossEncoder(directory, transformer, head, directory.LoadTokenizer(), maxLength, options);

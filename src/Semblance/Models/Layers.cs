@@ -79,6 +79,9 @@ internal sealed class TapePass(Tape tape, TokenBatch batch, ulong[]? rowKeys, ul
 
     /// <summary>hidden_dropout_prob at dropout site <paramref name="site"/> (sites number the dropout layers in order).</summary>
     public Tensor Dropout(Tensor x, int site) => tape.Dropout(x, hiddenDropout, rowKeys, site);
+
+    /// <summary>hidden_dropout_prob on a [sequences, H] tensor (one row per sequence, as a head sees it), keyed by the sequence keys.</summary>
+    public Tensor SequenceDropout(Tensor x, int site) => tape.Dropout(x, hiddenDropout, sequenceKeys, site);
 }
 
 /// <summary>y = x·Wᵀ + b with W stored [out, in] in the checkpoint; inference packs W once (<see cref="Pack"/>).</summary>

@@ -2,6 +2,7 @@
 // on top of the encoder, loaded from the same checkpoint under the head's own prefix (classifier.*).
 using Semblance.Embeddings;
 using Semblance.Numerics;
+using Semblance.Training.Autodiff;
 
 namespace Semblance.Models;
 
@@ -35,17 +36,43 @@ internal sealed class SequenceClassificationHead
     public static bool Present(WeightView checkpoint) =>
         checkpoint.Contains("classifier.weight") || checkpoint.Contains("classifier.out_proj.weight");
 
-    /// <summary>Loads the head from the checkpoint's root view (names <c>classifier.*</c>); shapes follow config's num_labels.</summary>
-    public static SequenceClassificationHead Load(WeightView checkpoint, TransformerConfig c)
+    /// <summary>
+    /// Loads the head from the checkpoint's root view (names <c>classifier.*</c>) with <paramref name="numLabels"/>
+    /// outputs (config's num_labels when null). The weights stay unpacked: call <see cref="Pack"/> before the inference
+    /// <see cref="Forward(ITransformerOutput, TokenBatch, Span{float}, Span{float}, ComputeContext)"/>; training reads them on the tape.
+    /// </summary>
+    public static SequenceClassificationHead Load(WeightView checkpoint, TransformerConfig c, int? numLabels = null)
     {
         var w = checkpoint.Prefix("classifier");
-        var head = c.IsRoFormer
-            ? new SequenceClassificationHead(Linear.Load(w.Prefix("dense"), c.HiddenSize, c.HiddenSize), Linear.Load(w.Prefix("out_proj"), c.NumLabels, c.HiddenSize), c.Activation)
-            : new SequenceClassificationHead(null, Linear.Load(w, c.NumLabels, c.HiddenSize), c.Activation);
-        head._dense?.Pack();
-        head._output.Pack();
-        return head;
+        int labels = numLabels ?? c.NumLabels;
+        return c.IsRoFormer
+            ? new SequenceClassificationHead(Linear.Load(w.Prefix("dense"), c.HiddenSize, c.HiddenSize), Linear.Load(w.Prefix("out_proj"), labels, c.HiddenSize), c.Activation)
+            : new SequenceClassificationHead(null, Linear.Load(w, labels, c.HiddenSize), c.Activation);
     }
+
+    /// <summary>Prepares the inference-only execution (packs the Linear weights).</summary>
+    public void Pack()
+    {
+        _dense?.Pack();
+        _output.Pack();
+    }
+
+    /// <summary>
+    /// The recording execution, as transformers' heads compute it in training: BERT dropout(pooler output) → classifier;
+    /// RoFormer dropout(h[CLS]) → dense → act → dropout → out_proj. <paramref name="pooled"/> is the pooler output
+    /// (BERT) or the last hidden state (RoFormer). Dropout (hidden_dropout_prob) is keyed per sequence, at sites after the encoder's.
+    /// </summary>
+    public Tensor Forward(TapePass pass, Tensor pooled)
+    {
+        var tape = pass.Tape;
+        if (_dense is null) return _output.Forward(tape, pass.SequenceDropout(pooled, DropoutSite));
+        var cls = tape.Pool(PoolingMode.Cls, null, pooled, pass.Batch.Offsets);
+        var hidden = tape.Activation(_dense.Forward(tape, pass.SequenceDropout(cls, DropoutSite)), _activation);
+        return _output.Forward(tape, pass.SequenceDropout(hidden, DropoutSite + 1));
+    }
+
+    /// <summary>The head's dropout sites, numbered far above the encoder's so their masks never coincide.</summary>
+    private const int DropoutSite = 1 << 20;
 
     /// <summary>
     /// Logits [BatchSize, NumLabels] from the forward pass's output: the pooler output (BERT) or the [CLS] rows of the

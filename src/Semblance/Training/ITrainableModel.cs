@@ -19,11 +19,11 @@ internal interface ITrainableModel
     /// <summary>The longest sequence the model takes (max_position_embeddings, or the GRU's max_length).</summary>
     int MaxPositions { get; }
 
-    /// <summary>The name <paramref name="parameter"/> is saved under in model.safetensors (its own name unless the layout adds a prefix).</summary>
-    string SavedName(Parameter parameter) => parameter.Name;
-
     /// <summary>One vector per sequence, [BatchSize, dimension]; dropout keys (one per sequence) turn dropout on.</summary>
     Tensor Encode(Tape tape, TokenBatch batch, PoolingMode pooling, ulong[]? dropoutKeys = null);
+
+    /// <summary>The tensor name a parameter is saved under (its own name, unless the saved layout nests it).</summary>
+    string CheckpointName(Parameter p) => p.Name;
 }
 
 internal static class TrainableModelExtensions

@@ -18,18 +18,22 @@ internal sealed record TransformerHiddenStates(Tensor FirstLayer, Tensor Last, i
 internal sealed class TrainableTransformer : ITrainableModel
 {
     private readonly TransformerNetwork _network;
+    private readonly SequenceClassificationHead? _head;
     private readonly Dictionary<string, Parameter> _byName;
-    private readonly MaskedLmHead? _head;
+    private readonly MaskedLmHead? _mlmHead;
 
-    private TrainableTransformer(TransformerNetwork network, MaskedLmHead? head = null)
+    private TrainableTransformer(TransformerNetwork network, SequenceClassificationHead? head = null, MaskedLmHead? mlmHead = null)
     {
         _network = network;
         _head = head;
+        _mlmHead = mlmHead;
         // Materialise the float32 copies now: the checkpoint they come from is closed after loading.
-        var all = head is null ? network.Parameters : network.Parameters.Concat(head.Parameters);
-        Parameters = all.Select(p => p.Trainable).ToList();
+        Parameters = network.Parameters.Concat(head?.Parameters ?? []).Concat(mlmHead?.Parameters ?? []).Select(p => p.Trainable).ToList();
         _byName = Parameters.ToDictionary(p => p.Name, StringComparer.Ordinal);
     }
+
+    /// <summary>Outputs of the sequence-classification head (<see cref="LoadPairScorer"/>), 0 for a bare encoder.</summary>
+    public int NumLabels => _head?.NumLabels ?? 0;
 
     public TransformerConfig Config => _network.Config;
 
@@ -47,15 +51,15 @@ internal sealed class TrainableTransformer : ITrainableModel
     public bool HasPooler => _network.HasPooler;
 
     /// <summary>Whether the model carries a masked-LM head (<see cref="LoadWithMaskedLmHead"/>); it is then saved as *ForMaskedLM.</summary>
-    public bool HasMaskedLmHead => _head is not null;
+    public bool HasMaskedLmHead => _mlmHead is not null;
 
     /// <summary>
     /// The checkpoint name a parameter is saved under: the bare model's names, or with a masked-LM head the
     /// *ForMaskedLM layout transformers expects (<c>bert.</c>/<c>roformer.</c> before the network's names, the head's
     /// <c>cls.predictions.*</c> as they are; the tied decoder weight is not written, as safetensors saving drops it).
     /// </summary>
-    public string SavedName(Parameter parameter) =>
-        _head is null || parameter.Name.StartsWith("cls.", StringComparison.Ordinal) ? parameter.Name : MaskedLmPrefix(Config) + parameter.Name;
+    private string MaskedLmCheckpointName(Parameter parameter) =>
+        parameter.Name.StartsWith("cls.", StringComparison.Ordinal) ? parameter.Name : MaskedLmPrefix(Config) + parameter.Name;
 
     /// <summary>The base-model prefix of BertForMaskedLM / RoFormerForMaskedLM checkpoints.</summary>
     public static string MaskedLmPrefix(TransformerConfig config) => config.IsRoFormer ? "roformer." : "bert.";
@@ -78,7 +82,7 @@ internal sealed class TrainableTransformer : ITrainableModel
         var network = TransformerNetwork.Load(config, root, TransformerNetwork.HasPoolerWeights(config, root));
         initialized = !MaskedLmHead.Present(weights.Root);
         var headSource = initialized ? new WeightView(new InitialWeights(config, seed), "", 0) : weights.Root;
-        return new TrainableTransformer(network, MaskedLmHead.LoadTied(headSource, network.WordEmbeddings, config));
+        return new TrainableTransformer(network, mlmHead: MaskedLmHead.LoadTied(headSource, network.WordEmbeddings, config));
     }
 
     /// <summary>A fresh network (<see cref="Initialize"/>) with a fresh tied masked-LM head.</summary>
@@ -86,7 +90,7 @@ internal sealed class TrainableTransformer : ITrainableModel
     {
         RequireMaskedLmType(config, "config.json");
         var bare = Initialize(config, seed);
-        return new TrainableTransformer(bare._network, MaskedLmHead.LoadTied(new WeightView(new InitialWeights(config, seed ^ 0x5EED), "", 0), bare._network.WordEmbeddings, config));
+        return new TrainableTransformer(bare._network, mlmHead: MaskedLmHead.LoadTied(new WeightView(new InitialWeights(config, seed ^ 0x5EED), "", 0), bare._network.WordEmbeddings, config));
     }
 
     private static void RequireMaskedLmType(TransformerConfig config, string where)
@@ -97,7 +101,7 @@ internal sealed class TrainableTransformer : ITrainableModel
 
     /// <summary>Masked-LM logits [rows, vocab] of hidden rows [rows, hidden] (the last layer's).</summary>
     public Tensor MaskedLmLogits(Tape tape, Tensor hidden) =>
-        (_head ?? throw new InvalidOperationException("the model was loaded without a masked-LM head")).Forward(tape, hidden);
+        (_mlmHead ?? throw new InvalidOperationException("the model was loaded without a masked-LM head")).Forward(tape, hidden);
     /// <summary>
     /// Replaces config.json's hidden_dropout_prob and attention_probs_dropout_prob during training (both set to this
     /// value; null keeps the config's). The saved config.json is not changed.
@@ -115,6 +119,69 @@ internal sealed class TrainableTransformer : ITrainableModel
         var root = TransformerNetwork.Root(config, weights);
         root.Prefix("encoder").RequireLayers(config.NumHiddenLayers, "attention.self.query.weight");
         return new TrainableTransformer(TransformerNetwork.Load(config, root, TransformerNetwork.HasPoolerWeights(config, root)));
+    }
+
+    /// <summary>
+    /// A <c>*ForSequenceClassification</c> model for pair scoring: the encoder of <paramref name="modelDir"/> plus its
+    /// <c>classifier.*</c> head, or — from a bare encoder — a fresh head of <paramref name="numLabels"/> outputs (and a
+    /// fresh pooler for BERT when the checkpoint has none), drawn as <see cref="Initialize"/> draws. A checkpoint that
+    /// already has a head keeps it; <paramref name="numLabels"/> must then agree with its config.json.
+    /// </summary>
+    public static TrainableTransformer LoadPairScorer(string modelDir, int? numLabels, int seed, bool allowNonFinite = false)
+    {
+        var config = TransformerLoader.LoadConfig(modelDir);
+        using var weights = ModelWeights.Open(modelDir, allowNonFinite);
+        bool stored = SequenceClassificationHead.Present(weights.Root);
+        if (stored && numLabels is int asked && asked != config.NumLabels)
+            throw new ModelFormatException($"--num-labels {asked} disagrees with {Path.Combine(modelDir, TransformerLoader.ConfigFileName)}: its classifier has num_labels {config.NumLabels}; drop --num-labels to fine-tune that head, or start from an encoder without classifier.* weights");
+        int labels = stored ? config.NumLabels : numLabels ?? 1;
+        var root = TransformerNetwork.Root(config, weights);
+        root.Prefix("encoder").RequireLayers(config.NumHiddenLayers, "attention.self.query.weight");
+        // What the checkpoint lacks (the head, BERT's pooler) comes fresh; everything it has is read from it.
+        var source = new CheckpointOrFresh(weights, new InitialWeights(config, seed));
+        var network = TransformerNetwork.Load(config, new WeightView(source, root.Path, root.Path.Length), pooler: !config.IsRoFormer);
+        var head = SequenceClassificationHead.Load(new WeightView(source, "", 0), config, labels);
+        return new TrainableTransformer(network, head);
+    }
+
+    /// <summary>
+    /// Logits [BatchSize, NumLabels] of each sequence (a <c>[CLS] text [SEP] text_pair [SEP]</c> pair): the encoder, then
+    /// the head on the pooler output (BERT) or the [CLS] row (RoFormer), as transformers' *ForSequenceClassification.
+    /// </summary>
+    public Tensor Score(Tape tape, TokenBatch batch, ulong[]? dropoutKeys = null)
+    {
+        var head = _head ?? throw new InvalidOperationException("this model has no sequence-classification head; load it with LoadPairScorer");
+        var pass = Pass(tape, batch, dropoutKeys);
+        var output = Forward(pass);
+        return head.Forward(pass, head.ReadsPooler ? _network.Pooler(pass, output.Last) : output.Last);
+    }
+
+    /// <summary>
+    /// The name a tensor is saved under: the bare model's names for an encoder; for a pair scorer, transformers'
+    /// *ForSequenceClassification names (encoder under <c>bert.</c>/<c>roformer.</c>, head under <c>classifier.</c>).
+    /// </summary>
+    public string CheckpointName(Parameter p) =>
+        _mlmHead is not null ? MaskedLmCheckpointName(p)
+        : _head is null || p.Name.StartsWith("classifier.", StringComparison.Ordinal) ? p.Name : BaseModelPrefix(Config) + "." + p.Name;
+
+    /// <summary>transformers' base_model_prefix of the model type (bert, roformer, ernie).</summary>
+    public static string BaseModelPrefix(TransformerConfig config) => config.ModelType;
+
+    /// <summary>transformers' class name of the sequence-classification model of the model type.</summary>
+    public static string SequenceClassificationArchitecture(TransformerConfig config) => config.ModelType switch
+    {
+        "roformer" => "RoFormerForSequenceClassification",
+        "ernie" => "ErnieForSequenceClassification",
+        _ => "BertForSequenceClassification",
+    };
+
+    private sealed class CheckpointOrFresh(ModelWeights checkpoint, ITensorSource fresh) : ITensorSource
+    {
+        public string Source => checkpoint.Source;
+
+        public bool Contains(string name) => checkpoint.Contains(name);
+
+        public FloatTensor Get(string name, int[] shape) => checkpoint.Contains(name) ? checkpoint.Get(name, shape) : fresh.Get(name, shape);
     }
 
     /// <summary>
@@ -214,7 +281,7 @@ internal sealed class TrainableTransformer : ITrainableModel
     public void SaveWeights(string path)
     {
         var writer = new SafeTensorsWriter();
-        foreach (var p in Parameters) writer.Add(SavedName(p), p.Shape, p.Data);
+        foreach (var p in Parameters) writer.Add(CheckpointName(p), p.Shape, p.Data);
         writer.Save(path);
     }
 }

@@ -57,11 +57,19 @@ public sealed class Trainer
     public TrainingResult Run()
     {
         ClaimOutput(checkOnly: true);
-        var data = TrainingData.Load(_o.DataPath, _o.Loss);
+        // Data errors print alone (before the model is read); pair-score labels are checked against the model's head, so later.
+        var data = _o.Task == TrainingTask.PairScore ? null : TrainingData.Load(_o.DataPath, _o.Loss);
         LoadModel();
         if (_model is TrainableGru && _o.Loss.NeedsDropout)
             throw new SemblanceException($"--loss {_o.Loss} needs dropout to make two views of a sentence, and the GRU encoder has none; use {string.Join(", ", TrainingLosses.All.Where(l => !l.NeedsDropout))} with it");
         CheckRecipe();
+        if (_model is PairScoringModel pair)
+        {
+            int labels = pair.Dimension, need = ((PairScoreLoss)_o.Loss.Create(_o.LossSettings)).Labels;
+            if (need == 1 ? labels != 1 : labels < 2)
+                throw new SemblanceException($"--loss {_o.Loss} needs a head with {(need == 1 ? "one output (num_labels 1)" : "two or more classes")}, but the model's has num_labels {labels}; {(need == 1 ? "use --loss ce, or" : "pass --num-labels N, or use")} {(need == 1 ? "start from an encoder" : "cosent|bce|mse")}");
+        }
+        data ??= TrainingData.Load(_o.DataPath, _o.Loss, new PairLabels(_o.MaxScore, Math.Max(1, _model.Dimension)));
         var dev = _o.EvalData is null ? null : StsDataset.Load(_o.EvalData);
         ClaimOutput(checkOnly: false);
 
@@ -73,7 +81,7 @@ public sealed class Trainer
         using var teacher = OpenTeacher();
         var settings = _o.LossSettings with { Classes = data.ClassCount, Dimension = _model.Dimension, Seed = _o.Seed };
         var trainingStep = new TrainingStep(_model, _o.Loss, settings, _tokens.Get, _o.Seed, _o.Accumulate, _o.MaxGradNorm, _o.WeightDecay,
-            _o.Pooling, _o.CorruptRate, _tokenizer.MaskId ?? -1, teacher is null ? null : texts => teacher.EncodeFlat(texts));
+            _o.Pooling, _o.CorruptRate, _tokenizer.MaskId ?? -1, teacher is null ? null : texts => teacher.EncodeFlat(texts), _tokens.GetPair);
         _lossParameters = trainingStep.Objective.Parameters;
         var optimizer = trainingStep.Optimizer;
         var state = new State();
@@ -174,11 +182,27 @@ public sealed class Trainer
             throw new SemblanceException($"--simcse-batch duplicate applies to --loss simcse only, not {_o.Loss}");
     }
 
+    /// <summary>
+    /// A cross-encoder's score of each pair (<see cref="PairScoringModel.ScoreOf"/>), without dropout, through the
+    /// inference batch loop; the dev Spearman of a pair-score run is <see cref="Correlation.Spearman"/> of these against gold.
+    /// </summary>
+    internal static double[] PairScores(PairScoringModel model, Func<StsPair, TokenizedText> tokenize, IReadOnlyList<StsPair> pairs, ComputeContext context, int batchSize = 64)
+    {
+        int labels = model.Dimension;
+        var logits = new float[(long)pairs.Count * labels];
+        var tape = new Tape(context, recording: false);
+        LengthSortedBatches.Embed(pairs, logits, labels, batchSize, context, tokenize,
+            (batch, output) => model.Encode(tape, batch, PoolingMode.Cls).Data.AsSpan().CopyTo(output), CancellationToken.None);
+        return Enumerable.Range(0, pairs.Count).Select(i => PairScoringModel.ScoreOf(logits.AsSpan(i * labels, labels))).ToArray();
+    }
+
     private void EvaluateAndSave(StsDataset? dev, State state, AdamW optimizer, ComputeContext context)
     {
         if (dev is not null)
         {
-            double spearman = Evaluate(_model, _tokens.Tokenize, dev, context, pooling: _o.Pooling);
+            double spearman = _model is PairScoringModel pair
+                ? 100 * Correlation.Spearman(PairScores(pair, p => _tokens.TokenizePair(p.Sentence1, p.Sentence2), dev.Pairs, context), dev.Gold)
+                : Evaluate(_model, _tokens.Tokenize, dev, context, pooling: _o.Pooling);
             bool better = double.IsNaN(state.BestSpearman) || spearman > state.BestSpearman;
             if (better)
             {
@@ -213,7 +237,7 @@ public sealed class Trainer
         AtomicFile.WriteAllText(Path.Combine(dir, TransformerLoader.ConfigFileName), _configJson);
         foreach (var (name, content) in _tokenizerFiles) AtomicFile.Write(Path.Combine(dir, name), s => s.Write(content));
         var writer = new SafeTensorsWriter();
-        foreach (var p in _model.Parameters) writer.Add(_model.SavedName(p), p.Shape, p.Data);
+        foreach (var p in _model.Parameters) writer.Add(_model.CheckpointName(p), p.Shape, p.Data);
         writer.Save(Path.Combine(dir, ModelWeights.SingleFileName));
         _writeModules(dir);
     }
@@ -243,6 +267,7 @@ public sealed class Trainer
             ["format"] = StateFormat,
             ["version"] = StateVersion,
             ["loss"] = _o.Loss.Name,
+            ["task"] = TrainingLosses.TaskName(_o.Task),
             ["step"] = state.Step,
             ["epoch"] = state.Epoch,
             ["batch_in_epoch"] = state.Batch,
@@ -275,6 +300,7 @@ public sealed class Trainer
         }
         else
         {
+            if (_o.Task == TrainingTask.PairScore) throw new SemblanceException("--task pair-score starts from a checkpoint: give --model DIR (a BERT/RoFormer encoder or a *ForSequenceClassification model), not --init");
             var configPath = _o.InitConfig ?? throw new SemblanceException("train needs --model DIR, or --init CONFIG.json with --vocab FILE");
             var vocab = _o.VocabPath ?? throw new SemblanceException("--init needs --vocab FILE (a vocab.txt for the new model)");
             var model = _o.Loss.TrainsMaskedLmHead
@@ -301,6 +327,16 @@ public sealed class Trainer
             return;
         }
         var configFile = Path.Combine(source, TransformerLoader.ConfigFileName);
+        if (_o.Task == TrainingTask.PairScore)
+        {
+            _tokenizer = BertTokenizer.Load(source);
+            _tokenizerFiles = TokenizerFiles.Where(f => File.Exists(Path.Combine(source, f))).Select(f => (f, File.ReadAllBytes(Path.Combine(source, f)))).ToList();
+            // A resumed run's checkpoint already has its head; --num-labels is checked against it as against any head.
+            var scorer = TrainableTransformer.LoadPairScorer(source, _o.NumLabels, _o.Seed, _o.AllowNonFinite);
+            (_model, _vocabSize, _maxLength) = (new PairScoringModel(scorer, _tokenizer.SepId), scorer.VocabSize, Math.Min(_o.MaxLength, scorer.MaxPositions));
+            _configJson = SequenceClassificationConfig(File.ReadAllText(configFile), scorer);
+            return;
+        }
         var loaded = LoadTrainable(source, configFile);
         (_model, _vocabSize, _maxLength) = (loaded, loaded.VocabSize, MaxSentenceLength(loaded.MaxPositions));
         _tokenizer = BertTokenizer.Load(source);
@@ -345,6 +381,29 @@ public sealed class Trainer
         if (_model is not TrainableTransformer { HasMaskedLmHead: true } t) return json;
         var root = JsonNode.Parse(json) as JsonObject ?? throw new ModelFormatException("config.json: expected a JSON object");
         root["architectures"] = new JsonArray(TrainableTransformer.MaskedLmArchitecture(t.Config));
+        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
+    /// <summary>
+    /// The start model's config.json as transformers' *ForSequenceClassification config: architectures, num_labels,
+    /// id2label and label2id (kept when the start model already names its labels and their count agrees).
+    /// </summary>
+    private static string SequenceClassificationConfig(string json, TrainableTransformer model)
+    {
+        var root = JsonNode.Parse(json) as JsonObject ?? throw new ModelFormatException("config.json: expected a JSON object");
+        int labels = model.NumLabels;
+        var names = model.Config.Id2Label.Count == labels ? model.Config.Id2Label : Enumerable.Range(0, labels).Select(i => $"LABEL_{i}").ToList();
+        root["architectures"] = new JsonArray(TrainableTransformer.SequenceClassificationArchitecture(model.Config));
+        root["num_labels"] = labels;
+        var id2label = new JsonObject();
+        var label2id = new JsonObject();
+        for (int i = 0; i < labels; i++)
+        {
+            id2label[i.ToString(CultureInfo.InvariantCulture)] = names[i];
+            label2id[names[i]] = i;
+        }
+        root["id2label"] = id2label;
+        root["label2id"] = label2id;
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
 
@@ -406,6 +465,9 @@ public sealed class Trainer
             throw new ModelFormatException($"{statePath}: expected format \"{StateFormat}\" version {StateVersion}");
         string loss = Field<string>("loss");
         if (loss != _o.Loss.Name) throw new SemblanceException($"--resume {_o.ResumeDir}: the checkpoint was trained with --loss {loss}, not {_o.Loss}");
+        // States written before the pair-score task existed have no "task": they are embedding runs.
+        string task = StrictJson.Field<string>(root, "task", statePath, Error, optional: true) ?? TrainingLosses.TaskName(TrainingTask.Embedding);
+        if (task != TrainingLosses.TaskName(_o.Task)) throw new SemblanceException($"--resume {_o.ResumeDir}: the checkpoint was trained with --task {task}, not {TrainingLosses.TaskName(_o.Task)}");
         var state = new State
         {
             Step = Field<long>("step"),

@@ -7,6 +7,15 @@ public sealed record TrainerOptions
 {
     public required TrainingLoss Loss { get; init; }
 
+    /// <summary>The loss's task: a sentence encoder, or a cross-encoder scoring pairs.</summary>
+    public TrainingTask Task => Loss.Task;
+
+    /// <summary>Pair-score task: outputs of a fresh classification head (null = 1, or the checkpoint's head's num_labels).</summary>
+    public int? NumLabels { get; init; }
+
+    /// <summary>Pair-score bce/mse: the label column is divided by this to give a target in [0, 1].</summary>
+    public double MaxScore { get; init; } = 1.0;
+
     public required string DataPath { get; init; }
 
     public required string OutputDir { get; init; }

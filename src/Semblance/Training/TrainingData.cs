@@ -38,10 +38,11 @@ public sealed class TrainingData
     /// <summary>Examples per epoch: rows, or for am-softmax the number of same-group pairs drawn.</summary>
     public int ExamplesPerEpoch => Groups is null ? Rows.Count : Groups.Values.Sum(g => (g.Count + 1) / 2);
 
-    public static TrainingData Load(string path, TrainingLoss loss) => Parse(TextLines.ReadFile(path), path, loss);
+    public static TrainingData Load(string path, TrainingLoss loss, PairLabels? labels = null) => Parse(TextLines.ReadFile(path), path, loss, labels);
 
-    public static TrainingData Parse(IEnumerable<string> lines, string source, TrainingLoss loss)
+    public static TrainingData Parse(IEnumerable<string> lines, string source, TrainingLoss loss, PairLabels? labels = null)
     {
+        labels ??= new PairLabels();
         var rows = new List<TrainingRow>();
         Dictionary<string, List<string>>? groups = loss.Format == TrainingFormat.Groups ? new(StringComparer.Ordinal) : null;
         var classes = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -88,6 +89,12 @@ public sealed class TrainingData
                     RequireText(fields.AsSpan(0, 2).ToArray(), where);
                     rows.Add(new TrainingRow([fields[0], fields[1]], (float)score));
                     break;
+                case TrainingFormat.LabelledPairs:
+                    if (fields.Length != 3)
+                        throw new InputFormatException($"{where}: {fields.Length} tab-separated column{(fields.Length == 1 ? "" : "s")}, expected text<TAB>text_pair<TAB>label for --task pair-score");
+                    RequireText(fields.AsSpan(0, 2).ToArray(), where);
+                    rows.Add(new TrainingRow([fields[0], fields[1]], PairTargetOf(fields[2], where, loss, labels)));
+                    break;
                 case TrainingFormat.Groups:
                     if (fields.Length != 2)
                         throw new InputFormatException($"{where}: {fields.Length} tab-separated column{(fields.Length == 1 ? "" : "s")}, expected text<TAB>group");
@@ -122,6 +129,34 @@ public sealed class TrainingData
 
     /// <summary>The number of classes (distinct groups) of a Classes-format file (am-softmax-proxy); 0 otherwise.</summary>
     public int ClassCount { get; private init; }
+    /// <summary>The target of a pair-score label as <paramref name="loss"/> needs it, or a one-line error naming the line.</summary>
+    private static float PairTargetOf(string field, string where, TrainingLoss loss, PairLabels labels)
+    {
+        if (!double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out double label) || !double.IsFinite(label))
+            throw new InputFormatException($"{where}: label '{field}' in column 3 is not a number; --loss {loss} needs {Needs(loss, labels)}");
+        switch (loss.Target)
+        {
+            case PairTarget.UnitInterval:
+                double target = label / labels.MaxScore;
+                if (target is < 0 or > 1)
+                    throw new InputFormatException(string.Create(CultureInfo.InvariantCulture, $"{where}: label {field} is outside [0, {labels.MaxScore}]; --loss {loss} needs {Needs(loss, labels)}{(labels.MaxScore == 1 && label is > 1 and <= MaxScore ? " (for 0–5 STS scores pass --max-score 5)" : "")}"));
+                return (float)target;
+            case PairTarget.Class:
+                if (label != Math.Floor(label) || label < 0 || label >= labels.NumLabels)
+                    throw new InputFormatException($"{where}: label {field} is not a class index; --loss {loss} needs {Needs(loss, labels)}");
+                return (float)label;
+            default:
+                return (float)label;
+        }
+    }
+
+    private static string Needs(TrainingLoss loss, PairLabels labels) => loss.Target switch
+    {
+        PairTarget.UnitInterval when loss == TrainingLosses.PairBce => string.Create(CultureInfo.InvariantCulture, $"0/1 labels (or soft targets) in [0, 1] after dividing by --max-score {labels.MaxScore}"),
+        PairTarget.UnitInterval => string.Create(CultureInfo.InvariantCulture, $"graded labels in [0, {labels.MaxScore}] (--max-score), trained as label / {labels.MaxScore}"),
+        PairTarget.Class => $"an integer class 0..{labels.NumLabels - 1} (num_labels {labels.NumLabels})",
+        _ => "a number (only the order of the labels matters)",
+    };
 
     private static string Expected(TrainingLoss loss) => loss.Format switch
     {
@@ -129,6 +164,7 @@ public sealed class TrainingData
         TrainingFormat.Pairs when loss.TrainsMaskedLmHead => "sentence<TAB>similar sentence lines",
         TrainingFormat.Pairs => "anchor<TAB>positive[<TAB>hard negative] lines",
         TrainingFormat.ScoredPairs => "sentence1<TAB>sentence2<TAB>score lines",
+        TrainingFormat.LabelledPairs => "text<TAB>text_pair<TAB>label lines",
         _ => "text<TAB>group lines",
     };
 

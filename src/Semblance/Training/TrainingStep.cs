@@ -21,14 +21,21 @@ public sealed class TrainingTokens(BertTokenizer tokenizer, int maxLength, int v
 
     public int[] Get(string text) => Tokenize(text).Ids;
 
-    public TokenizedText Tokenize(string text) => _cache.GetOrAdd(text, t =>
+    /// <summary>The ids of a pair as one sequence, <c>[CLS] text [SEP] text_pair [SEP]</c>, truncated longest-first.</summary>
+    public int[] GetPair(string text, string textPair) => TokenizePair(text, textPair).Ids;
+
+    public TokenizedText TokenizePair(string text, string textPair) => _cache.GetOrAdd(text + "\t" + textPair, _ =>
+        Checked(tokenizer.EncodePair(text, textPair, maxLength), text));
+
+    public TokenizedText Tokenize(string text) => _cache.GetOrAdd(text, t => Checked(tokenizer.Encode(t, maxLength), t));
+
+    private TokenizedText Checked(TokenizedText encoded, string text)
     {
-        var encoded = tokenizer.Encode(t, maxLength);
         foreach (int id in encoded.Ids)
             if (id >= vocabSize)
-                throw new ModelFormatException($"token id {id} of '{t}' is outside the model's vocab_size {vocabSize}; the vocabulary does not match config.json");
+                throw new ModelFormatException($"token id {id} of '{text}' is outside the model's vocab_size {vocabSize}; the vocabulary does not match config.json");
         return encoded;
-    });
+    }
 }
 
 /// <summary>
@@ -49,6 +56,7 @@ internal sealed class TrainingStep
     private readonly TrainingLoss _loss;
     private readonly EmbeddingLoss _objective;
     private readonly Func<string, int[]> _tokens;
+    private readonly Func<string, string, int[]>? _pairTokens;
     private readonly int _seed;
     private readonly int _accumulate;
     private readonly double _maxGradNorm;
@@ -62,8 +70,10 @@ internal sealed class TrainingStep
     public TrainingStep(ITrainableModel model, TrainingLoss loss, LossSettings settings, Func<string, int[]> tokens,
         int seed, int accumulate = 1, double maxGradNorm = 1.0, double weightDecay = 0.01, PoolingMode pooling = PoolingMode.Mean,
         double corruptRate = 0, int maskId = -1,
-        Func<IReadOnlyList<string>, float[]>? teacher = null)
+        Func<IReadOnlyList<string>, float[]>? teacher = null, Func<string, string, int[]>? pairTokens = null)
     {
+        if (loss.Task == TrainingTask.PairScore && pairTokens is null) throw new ArgumentNullException(nameof(pairTokens), "a pair-score loss needs the pair tokenizer");
+        _pairTokens = pairTokens;
         _teacher = teacher;
         _pooling = pooling;
         if (loss.TrainsMaskedLmHead && model is not TrainableTransformer { HasMaskedLmHead: true })
@@ -89,13 +99,15 @@ internal sealed class TrainingStep
 
     public StepResult Run(TrainingRow[] rows, long step, double learningRate, ComputeContext context)
     {
-        int columns = rows[0].Texts.Length;
+        // A pair-score row is one sequence (the pair); an embedding row is one sequence per text.
+        bool pairs = _loss.Task == TrainingTask.PairScore;
+        int columns = pairs ? 1 : rows[0].Texts.Length;
         var ids = new List<IReadOnlyList<int[]>>();
         var keys = new ulong[columns][];
         ulong stepKey = DropoutMask.Mix(DropoutMask.Mix((ulong)(uint)_seed) ^ (ulong)step);
         for (int c = 0; c < columns; c++)
         {
-            ids.Add(rows.Select(r => _tokens(r.Texts[c])).ToList());
+            ids.Add(rows.Select(r => pairs ? _pairTokens!(r.Texts[0], r.Texts[1]) : _tokens(r.Texts[c])).ToList());
             keys[c] = new ulong[rows.Length];
             for (int r = 0; r < rows.Length; r++) keys[c][r] = DropoutMask.Mix(stepKey ^ ((ulong)c << 48) ^ (ulong)r);
         }

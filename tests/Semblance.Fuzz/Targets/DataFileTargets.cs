@@ -51,9 +51,10 @@ public sealed class TsvTarget : FuzzTarget
         File.WriteAllBytes(path, input);
         int refused = 0;
         try { GC.KeepAlive(StsDataset.Load(path)); } catch (SemblanceException) { refused++; }
-        foreach (var loss in TrainingLosses.All)
-            try { GC.KeepAlive(TrainingData.Load(path, loss)); } catch (SemblanceException) { refused++; }
-        if (refused == TrainingLosses.All.Count + 1) throw new InputFormatException("refused by every reader");
+        var losses = TrainingLosses.All.Concat(TrainingLosses.PairScoring).ToList();
+        foreach (var loss in losses)
+            try { GC.KeepAlive(TrainingData.Load(path, loss, new PairLabels(MaxScore: 5, NumLabels: 3))); } catch (SemblanceException) { refused++; }
+        if (refused == losses.Count + 1) throw new InputFormatException("refused by every reader");
     }
 }
 

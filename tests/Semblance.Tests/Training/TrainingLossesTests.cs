@@ -12,7 +12,19 @@ public class TrainingLossesTests
         Assert.Equal(TrainingLosses.All.Count, TrainingLosses.Names.Distinct().Count());
         foreach (var loss in TrainingLosses.All) Assert.Same(loss, TrainingLosses.Get(loss.Name));
         var e = Assert.Throws<SemblanceException>(() => TrainingLosses.Get("triplet"));
-        Assert.Equal("--loss: unknown loss 'triplet'; expected one of simcse|sup-simcse|cosent|am-softmax|flatnce|simbert|am-softmax-proxy", e.Message);
+        Assert.Equal("--loss: unknown loss 'triplet' for --task embedding; expected one of simcse|sup-simcse|cosent|am-softmax|flatnce|simbert|am-softmax-proxy", e.Message);
+
+        // The pair-score (cross-encoder) losses: their own names, resolved only for their task.
+        Assert.Equal(TrainingLosses.PairScoring.Count, TrainingLosses.PairScoring.Select(l => l.Name).Distinct().Count());
+        foreach (var loss in TrainingLosses.PairScoring)
+        {
+            Assert.Same(loss, TrainingLosses.Get(loss.Name, TrainingTask.PairScore));
+            Assert.Equal(TrainingTask.PairScore, loss.Task);
+            Assert.True(loss.UsesScores);
+        }
+        Assert.NotSame(TrainingLosses.CoSent, TrainingLosses.Get("cosent", TrainingTask.PairScore));
+        e = Assert.Throws<SemblanceException>(() => TrainingLosses.Get("simcse", TrainingTask.PairScore));
+        Assert.Equal("--loss: unknown loss 'simcse' for --task pair-score; expected one of cosent|bce|mse|ce", e.Message);
     }
 
     [Fact]
