@@ -177,3 +177,29 @@ public class CurIndexTests
         foreach (var line in err.Split('\n', StringSplitOptions.RemoveEmptyEntries)) Assert.DoesNotContain("   at ", line);
     }
 }
+
+public class BenchCurTests
+{
+    [SharedFact]
+    public void RecallIsOneWhenTheBudgetCoversTheCorpusAndScoresAreCachedBetweenRuns()
+    {
+        using var temp = new TempDir();
+        var ce = HeadFixtures.ModelDirectory("bert-tiny-cls1", temp);
+        File.WriteAllLines(temp.File("corpus.txt"), ["a cat sits on the mat", "stocks fell sharply today", "a kitten is sleeping", "the market rallied", "dogs bark at night", "rain is expected tomorrow"]);
+        File.WriteAllLines(temp.File("tests.txt"), ["a kitten", "shares fell"]);
+        File.WriteAllLines(temp.File("anchors.txt"), ["a cat", "the stock market", "a dog barking", "weather forecast"]);
+        string[] command = ["bench", "cur", "--model", ce, "--bi-encoder", SharedData.FixtureModel("bert-tiny-uncased"), "--corpus", temp.File("corpus.txt"),
+            "--queries", temp.File("tests.txt"), "--anchor-queries", temp.File("anchors.txt"), "--cache", temp.File("cache"),
+            "--anchor-items", "2,3", "--budgets", "2,6", "-k", "3", "--threads", "1"];
+        var (code, stdout, err) = CliAppTests.Run(command);
+        Assert.True(code == 0, err);
+        Assert.Contains("2 of 2 test queries and 4 of 4 anchor queries scored", stdout);
+        Assert.Contains("| 6 | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 |", stdout);
+        Assert.Contains("| 2 | ", stdout);
+        Assert.Contains("scored anchor query 4", err);
+        (code, var again, err) = CliAppTests.Run(command);
+        Assert.True(code == 0, err);
+        Assert.DoesNotContain("scored", err);
+        Assert.Equal(stdout.Split('\n').Where(l => l.StartsWith('|')), again.Split('\n').Where(l => l.StartsWith('|')));
+    }
+}
