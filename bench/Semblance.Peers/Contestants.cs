@@ -121,54 +121,22 @@ internal sealed class OrtContestant : IContestant
     public float[] Encode(IReadOnlyList<string> texts)
     {
         int n = texts.Count, h = _dimension;
-        var ids = texts.Select(t => _tokenizer.Encode(t, _maxLength).Ids).ToArray();
-        var order = Enumerable.Range(0, n).OrderBy(i => ids[i].Length).ToArray();
+        var encoded = texts.Select(t => _tokenizer.Encode(t, _maxLength)).ToArray();
         var output = new float[n * h];
-        for (int start = 0; start < n; start += _batch)
+        OrtBatches.Run(_session, _run, _inputNames, _outputNames, encoded, _batch, (rows, longest, hidden) =>
         {
-            int count = Math.Min(_batch, n - start), longest = 0;
-            for (int j = 0; j < count; j++) longest = Math.Max(longest, ids[order[start + j]].Length);
-            var inputIds = new long[count * longest];
-            var mask = new long[count * longest];
-            var types = new long[count * longest];
-            for (int j = 0; j < count; j++)
+            for (int j = 0; j < rows.Length; j++)
             {
-                var seq = ids[order[start + j]];
-                for (int p = 0; p < seq.Length; p++)
+                int row = rows[j], t = encoded[row].Length;
+                var v = output.AsSpan(row * h, h);
+                for (int p = 0; p < t; p++)
                 {
-                    inputIds[j * longest + p] = seq[p];
-                    mask[j * longest + p] = 1;
+                    var token = hidden.Slice((j * longest + p) * h, h);
+                    for (int d = 0; d < h; d++) v[d] += token[d];
                 }
+                SentenceEncoder.NormalizeInPlace(v);
             }
-            long[] shape = [count, longest];
-            var values = _inputNames.Select(name => OrtValue.CreateTensorValueFromMemory(name switch
-            {
-                "input_ids" => inputIds,
-                "attention_mask" => mask,
-                "token_type_ids" => types,
-                _ => throw new InvalidOperationException($"{MiniLm.Package} graph: unexpected input '{name}'"),
-            }, shape)).ToArray();
-            try
-            {
-                using var results = _session.Run(_run, _inputNames, values, _outputNames);
-                var hidden = results[0].GetTensorDataAsSpan<float>();
-                for (int j = 0; j < count; j++)
-                {
-                    int row = order[start + j], t = ids[row].Length;
-                    var v = output.AsSpan(row * h, h);
-                    for (int p = 0; p < t; p++)
-                    {
-                        var token = hidden.Slice((j * longest + p) * h, h);
-                        for (int d = 0; d < h; d++) v[d] += token[d];
-                    }
-                    SentenceEncoder.NormalizeInPlace(v);
-                }
-            }
-            finally
-            {
-                foreach (var value in values) value.Dispose();
-            }
-        }
+        });
         return output;
     }
 
@@ -177,6 +145,57 @@ internal sealed class OrtContestant : IContestant
         _session.Dispose();
         _options.Dispose();
         _run.Dispose();
+    }
+}
+
+/// <summary>Receives one batch's output: the input rows it holds (in batch order), the padded length, the first output.</summary>
+internal delegate void OrtBatchOutput(ReadOnlySpan<int> rows, int longest, ReadOnlySpan<float> output);
+
+/// <summary>
+/// Runs an ONNX Runtime BERT-style session (inputs input_ids / attention_mask / token_type_ids) over token sequences
+/// sorted by length, in batches padded to each batch's longest, as Semblance forms its batches.
+/// </summary>
+internal static class OrtBatches
+{
+    public static void Run(InferenceSession session, RunOptions run, string[] inputNames, string[] outputNames, IReadOnlyList<TokenizedText> encoded, int batch, OrtBatchOutput consume)
+    {
+        int n = encoded.Count;
+        var order = Enumerable.Range(0, n).OrderBy(i => encoded[i].Length).ToArray();
+        for (int start = 0; start < n; start += batch)
+        {
+            int count = Math.Min(batch, n - start), longest = 0;
+            for (int j = 0; j < count; j++) longest = Math.Max(longest, encoded[order[start + j]].Length);
+            var ids = new long[count * longest];
+            var mask = new long[count * longest];
+            var types = new long[count * longest];
+            for (int j = 0; j < count; j++)
+            {
+                var e = encoded[order[start + j]];
+                for (int p = 0; p < e.Length; p++)
+                {
+                    ids[j * longest + p] = e.Ids[p];
+                    mask[j * longest + p] = 1;
+                    types[j * longest + p] = e.TypeIds.Length > p ? e.TypeIds[p] : 0;
+                }
+            }
+            long[] shape = [count, longest];
+            var values = inputNames.Select(name => OrtValue.CreateTensorValueFromMemory(name switch
+            {
+                "input_ids" => ids,
+                "attention_mask" => mask,
+                "token_type_ids" => types,
+                _ => throw new InvalidOperationException($"graph: unexpected input '{name}'"),
+            }, shape)).ToArray();
+            try
+            {
+                using var results = session.Run(run, inputNames, values, outputNames);
+                consume(order.AsSpan(start, count), longest, results[0].GetTensorDataAsSpan<float>());
+            }
+            finally
+            {
+                foreach (var value in values) value.Dispose();
+            }
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 // and ONNX Runtime C# on the raw graph. Bench-only: nothing in src/ depends on this project or on ONNX Runtime.
 //   throughput [--input FILE | --sts DIR] [--model DIR|ID --onnx FILE] [--per-round N] [--rounds R] [--threads 1,2] [--batches 1,32] [--contestants ...]
 //   agreement --input FILE [--threshold 0.999] [--show 12] [--groups NAME:COUNT,...]
+//   pairs --model CE --onnx FILE [--sts DIR] [--max-length N] [--per-round N] [--rounds R] [--threads 1,2] [--batches 1,32]
 using System.Globalization;
 using Semblance.IO;
 using Semblance.Peers;
@@ -10,6 +11,7 @@ const string Usage = """
 usage: Semblance.Peers throughput [--input FILE | --sts DIR] [--model DIR|ID --onnx FILE] [--per-round N] [--rounds R] [--threads 1,2] [--batches 1,32]
                                   [--contestants package,ort,semblance]   (also: package-unsorted, ort-nospin)
        Semblance.Peers agreement --input FILE [--threshold 0.999] [--show 12] [--groups NAME:COUNT,...]
+       Semblance.Peers pairs --model CE --onnx FILE [--sts DIR] [--max-length N] [--per-round N] [--rounds R] [--threads 1,2] [--batches 1,32]
 """;
 
 if (args.Length == 0 || args[0] is "-h" or "--help")
@@ -55,6 +57,18 @@ try
                 ? (n, k) : throw new ArgumentException($"--groups: expected NAME:COUNT, got '{g}'")).ToList();
             Reject(options);
             code = Agreement.Run(lines, threshold, show, groups);
+            break;
+        }
+        case "pairs":
+        {
+            var model = Get("--model", "") is { Length: > 0 } m ? m : throw new ArgumentException("--model CE is required");
+            var onnx = Get("--onnx", "") is { Length: > 0 } o ? o : throw new ArgumentException("--onnx FILE is required (tools/onnx/export_cross_encoder.py export)");
+            var train = Path.Combine(Get("--sts", "../shared/data/sts-b-en"), "train.tsv");
+            if (!File.Exists(train)) throw new ArgumentException($"{train}: not found (pass --sts DIR)");
+            var pairs = TextLines.ReadFile(train).Select(l => l.Split('\t')).Select(f => (f[0], f[1])).ToList();
+            var settings = new PairThroughputSettings(model, onnx, pairs, Int("--max-length", 64), Int("--per-round", 300), Int("--rounds", 5), Ints("--threads", "1,2"), Ints("--batches", "1,32"));
+            Reject(options);
+            code = PairThroughput.Run(settings, Console.Out);
             break;
         }
         default:

@@ -29,7 +29,7 @@ public sealed class SearchCommand : CliCommand
         new("--graph-k", "N", "with --geodesic: neighbours per item in the graph (default 10)"),
         new("--entry-points", "N", "with --geodesic: nearest items the paths start from (default 8)"),
         new("--rerank", "CE", "re-score the retrieved candidates with this cross-encoder and keep the best k (text queries)"),
-        new("--rerank-depth", "N", "with --rerank: candidates retrieved per query before re-scoring (default max(k, 50))"),
+        new("--rerank-depth", "N", "with --rerank, or on a CUR index: candidates retrieved per query before re-scoring (default max(k, 50))"),
         new("--threads", "N", "worker threads (default: all CPUs)"),
     ];
 
@@ -43,7 +43,8 @@ public sealed class SearchCommand : CliCommand
         if (!args.Has("--geodesic") && (args.Has("--graph-k") || args.Has("--entry-points")))
             throw new UsageException("--graph-k and --entry-points apply to --geodesic");
         int threads = args.GetInt("--threads", Environment.ProcessorCount, 1);
-        if (args.Has("--rerank-depth") && !args.Has("--rerank")) throw new UsageException("--rerank-depth applies to --rerank CE");
+        if (CrossEncoders.CurIndex.IsCurIndex(dir)) return SearchCur(args, io, dir, k, threads);
+        if (args.Has("--rerank-depth") && !args.Has("--rerank")) throw new UsageException("--rerank-depth applies to --rerank CE (or to a CUR index)");
         if (args.Has("--rerank") && (args.Has("--query-vectors") || args.Has("--geodesic")))
             throw new UsageException("--rerank needs text queries (--query or --queries) and plain nearest-neighbour retrieval");
         int depth = args.GetInt("--rerank-depth", Math.Max(k, 50), 1);
@@ -88,6 +89,18 @@ public sealed class SearchCommand : CliCommand
         }
         else hits = index.Vectors.SearchBatch(queries, k, new SearchOptions { EfSearch = ef, Filter = Filter(args) });
         WriteHits(io.Out, hits);
+        return 0;
+    }
+
+    /// <summary>A CUR index: exact cross-encoder scores against the anchor items, C · pinv(A) · R over all items, the best --rerank-depth re-scored.</summary>
+    private static int SearchCur(CommandArgs args, CliIO io, string dir, int k, int threads)
+    {
+        foreach (var other in new[] { "--query-vectors", "--model", "--whitening", "--ef-search", "--filter", "--geodesic", "--rerank" })
+            if (args.Has(other)) throw new UsageException($"{other} does not apply to a CUR index ({dir} scores text queries with its own cross-encoder)");
+        int depth = args.GetInt("--rerank-depth", Math.Max(k, 50), 0);
+        var texts = args.Get("--query") is { } one ? [one] : io.ReadLines(args.Get("--queries")).ToList();
+        using var index = CrossEncoders.CurIndex.Open(dir, new CrossEncoders.CurIndexOptions { Threads = threads, AllowEncoderMismatch = args.Has("--allow-encoder-mismatch") });
+        WriteHits(io.Out, [.. texts.Select(q => index.Search(q, k, depth))]);
         return 0;
     }
 

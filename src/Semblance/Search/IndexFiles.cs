@@ -20,6 +20,8 @@ public sealed class IndexManifest
     public const string FormatName = "semblance-index";
     /// <summary>2: the "encoder" object replaces version 1's "model" and "whitening" paths; optional "fields" file.</summary>
     public const int CurrentVersion = 2;
+    /// <summary>The kind of a CUR cross-encoder index (CrossEncoders/CurIndex): items and anchor matrices, no vectors.</summary>
+    public const string CurKind = "cur";
 
     public int Version { get; init; } = CurrentVersion;
     public long Generation { get; init; }
@@ -315,6 +317,19 @@ internal static partial class IndexDirectory
     public static string FileName(string role, long generation) => $"{role}.{generation}.bin";
 
     /// <summary>
+    /// The start of every save: claims the directory, takes the writer lock unless this process holds it (the lock to
+    /// dispose, or null), deletes files no manifest names, and returns the generation to write.
+    /// </summary>
+    public static (IndexLock? Lock, long Generation) BeginSave(string directory)
+    {
+        Claim(directory, replace: true);
+        var own = IndexLock.IsHeldHere(directory) ? null : IndexLock.Acquire(directory);
+        IndexManifest? old = File.Exists(Path.Combine(directory, IndexManifest.FileName)) ? ReadManifest(directory) : null;
+        CollectGarbage(directory, old);
+        return (own, (old?.Generation ?? 0) + 1);
+    }
+
+    /// <summary>
     /// The commit point: the manifest is written to a temp file, fsynced, renamed over manifest.json and the directory
     /// fsynced. Afterwards files of other generations (and temp files of crashed writers) are deleted.
     /// </summary>
@@ -345,7 +360,7 @@ internal static partial class IndexDirectory
     }
 
     /// <summary>Data files (<c>ROLE.GEN.bin</c>) and crash-left temp files (<c>.NAME….tmp</c>) of an index writer.</summary>
-    [System.Text.RegularExpressions.GeneratedRegex(@"^((items|vectors|graph|quantizer|originals)\.[0-9]+\.bin|\..+\.tmp)$")]
+    [System.Text.RegularExpressions.GeneratedRegex(@"^((items|vectors|graph|quantizer|originals|cur)\.[0-9]+\.bin|\..+\.tmp)$")]
     private static partial System.Text.RegularExpressions.Regex OwnFileName();
 
     /// <summary>An index directory: it carries the index marker, or (written before markers existed) a manifest.</summary>

@@ -189,11 +189,8 @@ public abstract class VectorIndex : IVectorIndex
     /// </summary>
     public void Save(string directory)
     {
-        IndexDirectory.Claim(directory, replace: true);
-        using var own = IndexLock.IsHeldHere(directory) ? null : IndexLock.Acquire(directory);
-        IndexManifest? old = File.Exists(Path.Combine(directory, IndexManifest.FileName)) ? IndexDirectory.ReadManifest(directory) : null;
-        IndexDirectory.CollectGarbage(directory, old);
-        long gen = (old?.Generation ?? 0) + 1;
+        var (own, gen) = IndexDirectory.BeginSave(directory);
+        using var writeLock = own;
         var files = new Dictionary<string, IndexFileEntry>
         {
             ["items"] = IndexDataFile.Write(directory, IndexDirectory.FileName("items", gen), Items.Write),
@@ -233,6 +230,8 @@ public abstract class VectorIndex : IVectorIndex
     {
         var m = IndexDirectory.ReadManifest(directory);
         var mpath = Path.Combine(directory, IndexManifest.FileName);
+        if (m.Kind == IndexManifest.CurKind)
+            throw new InputFormatException($"{directory}: a CUR (cross-encoder) index holds no vectors; search it with 'semblance search --index {directory} --query TEXT' and rebuild it to change it");
         var metric = m.Metric switch
         {
             "ip" => Metric.InnerProduct,
