@@ -3,11 +3,12 @@
 # the Chinese training data, fine-tuned with CoSENT on ATEC train_partial + STS-B zh train.
 # Usage: bench/recipes/chinese-model.sh OUT_DIR            (then: ./semblance encode --model OUT_DIR ...)
 # Reads ../shared/data (atec/train_partial.tsv, sts-b-zh/{train,dev}.tsv, ocnli-zh/train.tsv for characters only).
-# Knobs (environment): SEED (default 1), THREADS (default 1), EPOCHS (1), LR (5e-5), BATCH (32), MAX_LENGTH (64),
+# Knobs (environment): SEED (default 1), THREADS (default 1), EPOCHS (1), LR (1e-4), BATCH (32), MAX_LENGTH (64),
 # ATEC_EVERY (default 1: every ATEC train_partial pair; k = pairs 1, 1+k, ... only, to bound the run time),
 # WORK (default OUT_DIR.work: the extended start model, the training file and the run's logs; removed at the end
 # unless KEEP_WORK=1). Needs /usr/bin/python3 with Debian's python3-torch (bench/recipes/extend_vocab.py).
-# Run time and scores: docs/BENCHMARKS.md, "A Chinese model".
+# EXTEND_INIT / EXTEND_SEED: how the new characters' embedding rows start (bench/recipes/extend_vocab.py).
+# Run time and scores: docs/BENCHMARKS.md, "A Chinese model" (the target is not met yet).
 set -euo pipefail
 if [ $# -ne 1 ]; then echo "usage: bench/recipes/chinese-model.sh OUT_DIR" >&2; exit 2; fi
 out="$1"
@@ -15,7 +16,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 data="${SEMBLANCE_SHARED:-$root/../shared}/data"
 semblance="${SEMBLANCE:-$root/semblance}"
 py="${PY:-/usr/bin/python3}"
-seed="${SEED:-1}" threads="${THREADS:-1}" epochs="${EPOCHS:-1}" lr="${LR:-5e-5}" batch="${BATCH:-32}" maxlen="${MAX_LENGTH:-64}"
+seed="${SEED:-1}" threads="${THREADS:-1}" epochs="${EPOCHS:-1}" lr="${LR:-1e-4}" batch="${BATCH:-32}" maxlen="${MAX_LENGTH:-64}"
 work="${WORK:-$out.work}"
 for f in atec/train_partial.tsv sts-b-zh/train.tsv sts-b-zh/dev.tsv ocnli-zh/train.tsv; do
   [ -f "$data/$f" ] || { echo "chinese-model.sh: $data/$f is missing (the recipe trains on ../shared/data)" >&2; exit 1; }

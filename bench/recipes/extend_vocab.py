@@ -4,8 +4,9 @@
 Copies the Hugging Face BERT directory SRC_DIR to OUT_DIR and appends to its vocab.txt every CJK character
 (U+3400-U+4DBF, U+4E00-U+9FFF, U+F900-U+FAFF) that occurs in the TEXT_FILEs (any UTF-8 text; the .tsv pair files are
 read whole) and is not already a token, most frequent first. Each new token's row of
-embeddings.word_embeddings.weight is a copy of the [UNK] row, so before any training the extended model embeds
-every text exactly as the original one did (all these characters were [UNK] before); training then separates them.
+embeddings.word_embeddings.weight is drawn from N(mean, sd^2) of the existing rows, per dimension (EXTEND_SEED,
+default 0); EXTEND_INIT=unk copies the [UNK] row instead, so that before training the model embeds every text as
+the original did (all these characters were [UNK]), which trains far slower (docs/BENCHMARKS.md).
 config.json's vocab_size is updated; the other files (sentence-transformers modules, tokenizer_config.json) are
 copied unchanged. The safetensors I/O is torch_recipes.py's (F32 tensors).
 """
@@ -47,8 +48,14 @@ def main():
     table = weights[key]
     if table.shape[0] != len(vocab):
         raise SystemExit(f"extend_vocab.py: {key} has {table.shape[0]} rows but vocab.txt has {len(vocab)} tokens")
-    unk = table[vocab.index("[UNK]")]
-    weights[key] = torch.cat([table, unk.unsqueeze(0).repeat(len(added), 1)], dim=0)
+    if os.environ.get("EXTEND_INIT", "random") == "unk":
+        rows = table[vocab.index("[UNK]")].unsqueeze(0).repeat(len(added), 1)
+    else:
+        # Distinct rows from the table's own per-dimension mean and spread (seeded): the new characters are told
+        # apart from the first step, so the start model already matches texts by the characters they share.
+        generator = torch.Generator().manual_seed(int(os.environ.get("EXTEND_SEED", "0")))
+        rows = table.mean(0) + torch.randn(len(added), table.shape[1], generator=generator) * table.std(0)
+    weights[key] = torch.cat([table, rows], dim=0)
     save_safetensors(os.path.join(out, "model.safetensors"), weights)
     with open(os.path.join(out, "vocab.txt"), "w", encoding="utf-8") as f:
         f.write("".join(token + "\n" for token in vocab + added))
