@@ -20,6 +20,8 @@ public static class CliApp
 
     public static int Run(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr, Stream? stdinStream = null, bool? stderrIsTerminal = null)
     {
+        // RoFormerTokenizer checkpoints (jieba words before WordPiece) load in every command.
+        Semblance.Jieba.JiebaWordSegmenter.Register();
         bool verbose = args.Contains("--verbose");
         args = args.Where(a => a != "--verbose").ToArray();
         if (args.Length == 0 || args[0] is "--help" or "-h" or "help")

@@ -198,16 +198,38 @@ public sealed class BertTokenizer : ITokenizer
             int position = 0;
             while (!output.IsFull && _specials.TryFind(source, position, out int index, out int which))
             {
-                _basic.Tokenize(source[position..index], output);
+                TokenizeSpan(source[position..index], output);
                 if (output.IsFull) return;
                 output.Add(_specials.Id(which), _specials.Token(which));
                 position = index + _specials.Token(which).Length;
             }
-            if (!output.IsFull) _basic.Tokenize(source[position..], output);
+            if (!output.IsFull) TokenizeSpan(source[position..], output);
         }
         finally
         {
             if (lowered is not null) ArrayPool<char>.Shared.Return(lowered);
+        }
+    }
+
+    /// <summary>
+    /// Text between special tokens: BasicTokenizer + WordPiece, or, with a <see cref="BertTokenizerOptions.WordSegmenter"/>,
+    /// per segmented word the word's own token when the vocabulary has it, else BasicTokenizer + WordPiece of the word
+    /// (Hugging Face's RoFormerTokenizer).
+    /// </summary>
+    private void TokenizeSpan(ReadOnlySpan<char> span, TokenOutput output)
+    {
+        var segmenter = Options.WordSegmenter;
+        if (segmenter is null)
+        {
+            _basic.Tokenize(span, output);
+            return;
+        }
+        if (span.IsEmpty) return;
+        foreach (var word in segmenter.Segment(span.ToString()))
+        {
+            if (output.IsFull) return;
+            if (word.Length > 0 && Vocabulary.TryGetId(word, out int id)) output.Add(id, word);
+            else _basic.Tokenize(word, output);
         }
     }
 

@@ -17,7 +17,10 @@ internal static class BertTokenizerLoader
 
     private static readonly JsonDocumentOptions JsonOptions = new() { CommentHandling = JsonCommentHandling.Skip };
 
-    public static BertTokenizer Load(string modelDirectory)
+    public static BertTokenizer Load(string modelDirectory) => Load(modelDirectory, WordSegmenters.Jieba);
+
+    /// <param name="jieba">The segmenter a RoFormerTokenizer checkpoint gets; null refuses such checkpoints.</param>
+    internal static BertTokenizer Load(string modelDirectory, IWordSegmenter? jieba)
     {
         ArgumentNullException.ThrowIfNull(modelDirectory);
         if (!Directory.Exists(modelDirectory))
@@ -51,7 +54,7 @@ internal static class BertTokenizerLoader
         {
             files.Add(TokenizerConfigJson);
             using var document = ReadObject(configPath);
-            (vocabulary, options, bool mask) = ReadTokenizerConfig(document.RootElement, configPath, vocabulary, options);
+            (vocabulary, options, bool mask) = ReadTokenizerConfig(document.RootElement, configPath, vocabulary, options, jieba);
             maskConfigured |= mask;
         }
 
@@ -188,7 +191,7 @@ internal static class BertTokenizerLoader
     }
 
     private static (Vocabulary, BertTokenizerOptions, bool MaskConfigured) ReadTokenizerConfig(
-        JsonElement root, string path, Vocabulary vocabulary, BertTokenizerOptions options)
+        JsonElement root, string path, Vocabulary vocabulary, BertTokenizerOptions options, IWordSegmenter? jieba)
     {
         if (GetBool(root, "do_basic_tokenize", "do_basic_tokenize", path) == false)
             throw new ModelFormatException($"{path}: do_basic_tokenize is false; only the standard BERT pipeline (do_basic_tokenize true) is supported");
@@ -201,6 +204,7 @@ internal static class BertTokenizerLoader
             NeverSplit = GetStringList(root, "never_split", path) ?? options.NeverSplit,
             ModelMaxLength = ReadModelMaxLength(root, path),
         };
+        options = options with { WordSegmenter = ReadWordSegmenter(root, path, jieba) };
         (options, bool mask) = ReadSpecialTokens(root, path, options);
 
         var added = ReadAddedTokensDecoder(root, path);
@@ -208,6 +212,21 @@ internal static class BertTokenizerLoader
         var tokens = Enumerable.Range(0, vocabulary.Count).Select(i => vocabulary[i]).ToList();
         (vocabulary, options) = ApplyAddedTokens(tokens, added, path, options);
         return (vocabulary, options, mask);
+    }
+
+    /// <summary>
+    /// <c>tokenizer_class</c> RoFormerTokenizer(Fast) segments with jieba (HMM off) before WordPiece: the registered
+    /// <see cref="WordSegmenters.Jieba"/> (<paramref name="jieba"/>), and without one the checkpoint is refused rather than tokenized character by
+    /// character. Any other class (BertTokenizer, absent, ...) means no segmentation.
+    /// </summary>
+    private static IWordSegmenter? ReadWordSegmenter(JsonElement root, string path, IWordSegmenter? jieba)
+    {
+        string? tokenizerClass = GetString(root, "tokenizer_class", "tokenizer_class", path);
+        if (tokenizerClass is not ("RoFormerTokenizer" or "RoFormerTokenizerFast")) return null;
+        return jieba ?? throw new ModelFormatException(
+            $"{path}: tokenizer_class {tokenizerClass} cuts Chinese text into jieba words before WordPiece, and no jieba " +
+            "segmenter is registered in this process; use the semblance command, or reference Semblance.Jieba and call " +
+            "JiebaWordSegmenter.Register() (tokenizing character by character would give other ids than the model was trained on)");
     }
 
     /// <summary>Special-token names, from tokenizer_config.json or special_tokens_map.json (same keys).</summary>

@@ -51,6 +51,14 @@ public sealed record BertTokenizerOptions
     /// <summary><c>model_max_length</c>, or null when unknown (absent, or Hugging Face's "no limit" sentinel 1e30).</summary>
     public int? ModelMaxLength { get; init; }
 
+    /// <summary>
+    /// <c>tokenizer_class</c> RoFormerTokenizer: each span between special tokens (after lowercasing) is first cut
+    /// into words by this segmenter (jieba, HMM off, for the released Chinese RoFormer models); a word that is a
+    /// vocabulary token becomes that token, any other word goes through BasicTokenizer + WordPiece. Null: no
+    /// segmentation (BertTokenizer).
+    /// </summary>
+    public IWordSegmenter? WordSegmenter { get; init; }
+
     /// <summary>Whether accents are stripped: <see cref="StripAccents"/>, or <see cref="DoLowerCase"/> when it is null.</summary>
     public bool StripsAccents => StripAccents ?? DoLowerCase;
 }
