@@ -29,15 +29,15 @@ public static class ClusterHosting
     public const string ClusterId = "semblance";
     public const string ServiceId = "semblance";
 
-    /// <summary>The localhost primary silo's port: every localhost silo joins through it.</summary>
+    /// <summary>The default localhost primary silo's port: every localhost silo joins through the primary.</summary>
     public const int PrimaryPort = 11111;
 
     /// <summary>Configures a silo: membership, storage, endpoints on <paramref name="address"/>, faster failure detection.</summary>
-    public static void ConfigureSilo(ISiloBuilder silo, Membership membership, SiloSettings settings, int siloPort, int gatewayPort, IPAddress address)
+    public static void ConfigureSilo(ISiloBuilder silo, Membership membership, SiloSettings settings, int siloPort, int gatewayPort, IPAddress address, int primaryPort = PrimaryPort)
     {
         if (membership.IsLocalhost)
         {
-            silo.UseLocalhostClustering(siloPort, gatewayPort, new IPEndPoint(IPAddress.Loopback, PrimaryPort), ServiceId, ClusterId);
+            silo.UseLocalhostClustering(siloPort, gatewayPort, new IPEndPoint(IPAddress.Loopback, primaryPort), ServiceId, ClusterId);
             silo.AddMemoryGrainStorage(StorageName);
         }
         else
