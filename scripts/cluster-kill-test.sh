@@ -34,7 +34,8 @@ mkdir -p "$storage"
 
 start_silo() { # $1 = silo number 0..2
   local n=$1
-  cli cluster silo --storage "$storage" --model "$model" --port $((base + n)) --primary-port "$primary" \
+  # dotnet itself in the background (not a shell function), so $! is the silo's own pid for SIGKILL.
+  dotnet "$dll" cluster silo --storage "$storage" --model "$model" --port $((base + n)) --primary-port "$primary" \
     --gateway-port $((base + 5 + n)) > "$work/silo$n.log" 2>&1 &
   pids[$n]=$!
   for _ in $(seq 1 240); do
@@ -64,11 +65,11 @@ lines=$(wc -l < "$work/corpus.txt")
 queries=$(wc -l < "$work/queries.txt")
 
 # 1. Encoding job; silo 2 is killed once a few chunks are committed.
-cli cluster encode --gateway-port "$gateways" --input "$work/corpus.txt" --output "$storage/encoded" \
+dotnet "$dll" cluster encode --gateway-port "$gateways" --input "$work/corpus.txt" --output "$storage/encoded" \
   --chunk-lines 40 --parallel 3 --timeout 900 > "$work/encode.out" 2> "$work/encode.err" &
 encode_pid=$!
 chunks() { ls "$storage/encoded/chunks" 2>/dev/null | grep -c '^chunk-' || true; }
-wait_for 600 test "$(chunks)" -ge 5 || { echo "error: no chunk committed in 600 s" >&2; cat "$work/encode.err" >&2; exit 1; }
+wait_for 600 test "$(chunks)" -ge 3 || { echo "error: no chunk committed in 600 s" >&2; cat "$work/encode.err" >&2; exit 1; }
 kill_silo 2
 if ! wait "$encode_pid"; then cat "$work/encode.err" >&2; echo "error: the encoding job failed" >&2; exit 1; fi
 read -r enc_lines enc_rows enc_verified < <(sed -E 's/.*lines=([0-9]+) rows=([0-9]+) verified=([0-9]+).*/\1 \2 \3/' "$work/encode.out")
@@ -80,7 +81,7 @@ start_silo 2
 cli cluster index build --gateway-port "$gateways" --index kill --input "$work/corpus.txt" --shards 3 --replicas 2 > "$work/build.out"
 cli index build --input "$work/corpus.txt" --model "$model" --output "$work/flat" > /dev/null
 cli search --index "$work/flat" --queries "$work/queries.txt" -k 5 > "$work/single.jsonl"
-cli cluster index search --gateway-port "$gateways" --index kill --queries "$work/queries.txt" --k 5 \
+dotnet "$dll" cluster index search --gateway-port "$gateways" --index kill --queries "$work/queries.txt" --k 5 \
   --shard-timeout 3000 --retry-partial 120 > "$work/cluster.jsonl" 2> "$work/search.err" &
 search_pid=$!
 wait_for 300 test "$(wc -l < "$work/cluster.jsonl")" -ge $((queries / 3)) || { echo "error: searches did not start" >&2; cat "$work/search.err" >&2; exit 1; }
