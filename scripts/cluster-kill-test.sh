@@ -48,7 +48,7 @@ start_silo() { # $1 = silo number 0..2
 kill_silo() {
   kill -9 "${pids[$1]}"; wait "${pids[$1]}" 2>/dev/null || true; unset "pids[$1]"; killed=$((killed + 1))
 }
-wait_for() { # $1 = seconds, $2... = test command
+wait_for() { # $1 = seconds, $2... = a command evaluated afresh every quarter second
   local limit=$1; shift
   for _ in $(seq 1 $((limit * 4))); do "$@" && return 0; sleep 0.25; done
   return 1
@@ -68,8 +68,8 @@ queries=$(wc -l < "$work/queries.txt")
 dotnet "$dll" cluster encode --gateway-port "$gateways" --input "$work/corpus.txt" --output "$storage/encoded" \
   --chunk-lines 40 --parallel 3 --timeout 900 > "$work/encode.out" 2> "$work/encode.err" &
 encode_pid=$!
-chunks() { ls "$storage/encoded/chunks" 2>/dev/null | grep -c '^chunk-' || true; }
-wait_for 600 test "$(chunks)" -ge 3 || { echo "error: no chunk committed in 600 s" >&2; cat "$work/encode.err" >&2; exit 1; }
+enough_chunks() { [ "$(ls "$storage/encoded/chunks" 2>/dev/null | grep -c '^chunk-' || true)" -ge 3 ]; }
+wait_for 600 enough_chunks || { echo "error: no chunk committed in 600 s" >&2; cat "$work/encode.err" >&2; exit 1; }
 kill_silo 2
 if ! wait "$encode_pid"; then cat "$work/encode.err" >&2; echo "error: the encoding job failed" >&2; exit 1; fi
 read -r enc_lines enc_rows enc_verified < <(sed -E 's/.*lines=([0-9]+) rows=([0-9]+) verified=([0-9]+).*/\1 \2 \3/' "$work/encode.out")
@@ -84,7 +84,8 @@ cli search --index "$work/flat" --queries "$work/queries.txt" -k 5 > "$work/sing
 dotnet "$dll" cluster index search --gateway-port "$gateways" --index kill --queries "$work/queries.txt" --k 5 \
   --shard-timeout 3000 --retry-partial 120 > "$work/cluster.jsonl" 2> "$work/search.err" &
 search_pid=$!
-wait_for 300 test "$(wc -l < "$work/cluster.jsonl")" -ge $((queries / 3)) || { echo "error: searches did not start" >&2; cat "$work/search.err" >&2; exit 1; }
+enough_answers() { [ "$(wc -l < "$work/cluster.jsonl")" -ge $((queries / 3)) ]; }
+wait_for 300 enough_answers || { echo "error: searches did not start" >&2; cat "$work/search.err" >&2; exit 1; }
 kill_silo 1
 wait "$search_pid" || { cat "$work/search.err" >&2; echo "error: the search workload failed" >&2; exit 1; }
 
