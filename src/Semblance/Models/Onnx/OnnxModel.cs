@@ -64,7 +64,7 @@ internal sealed class OnnxTensor
                 break;
             case Float:
                 Require(source, FloatData, n);
-                FloatData!.CopyTo(result);
+                FloatData?.CopyTo(result);   // null when the tensor is empty (n = 0)
                 break;
             case Float16 when HasRaw:
                 RequireRawLength(source, n * 2);
@@ -104,7 +104,7 @@ internal sealed class OnnxTensor
                 break;
             case Int64:
                 Require(source, Int64Data, n);
-                Int64Data!.CopyTo(result);
+                Int64Data?.CopyTo(result);   // null when the tensor is empty (n = 0)
                 break;
             case Int32 when HasRaw:
                 RequireRawLength(source, n * 4);

@@ -167,6 +167,19 @@ public sealed class OnnxImporterTests : IDisposable
         Assert.Equal(before, Directory.GetFileSystemEntries(_dir.Path).Order().ToList());
     }
 
+    [Fact]
+    public void EmptyTensorsWithoutDataReadAsEmpty()
+    {
+        // Found by the onnx fuzz target (corpus/onnx/regression-empty-int64-tensor.bin): a [0]-shaped int64 constant
+        // without int64_data or raw_data made ToInt64s dereference the absent list.
+        var ints = new OnnxTensor { Name = "c", Dims = [0], DataType = 7 };
+        Assert.Empty(ints.ToInt64s("fuzz.onnx"));
+        var floats = new OnnxTensor { Name = "f", Dims = [0], DataType = 1 };
+        Assert.Empty(floats.ToFloats("fuzz.onnx"));
+        var missing = new OnnxTensor { Name = "g", Dims = [2], DataType = 7 };
+        Assert.Contains("has 0 values; expected 2", Assert.Throws<ModelFormatException>(() => missing.ToInt64s("fuzz.onnx")).Message);
+    }
+
     private static bool IsInt64Scalar(List<OnnxRewriter.Field> t, long value) =>
         t.Any(f => f.Number == 2 && f.Value == 7) && t.FirstOrDefault(f => f.Number == 9) is { } raw && raw.Bytes.Length == 8
         && BitConverter.ToInt64(raw.Bytes) == value;
