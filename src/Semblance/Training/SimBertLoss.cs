@@ -23,7 +23,7 @@ internal readonly record struct SimBertValue(LossValue Total, double Generation,
 /// cross-entropy taken against its pair partner (row of (a, b) ↔ row of (b, a)).</item>
 /// </list>
 /// As an <see cref="EmbeddingLoss"/> it is the similarity term over two embedding columns (the sources' and the
-/// targets' vectors); <see cref="Compute(Tape, TrainableTransformer, IReadOnlyList{int[]}, IReadOnlyList{int[]}, ulong[], SimBertOptions)"/>
+/// targets' vectors); <see cref="Compute(Tape, TrainableTransformer, IReadOnlyList{int[]}, IReadOnlyList{int[]}, ulong[], SimBertOptions, float[])"/>
 /// is the whole objective, which needs the model's token outputs and therefore runs without GradCache.
 /// </summary>
 internal sealed class SimBertLoss(float scale = 30f) : EmbeddingLoss
