@@ -15,12 +15,12 @@ using Semblance.Server;
 namespace Semblance.Fuzz.Targets;
 
 /// <summary>
-/// Input: byte 0 picks the route, byte 1 the Content-Type header, the rest is the body. Every POST route of the
+/// Input: byte 0 picks the route (all eight POST routes), byte 1 the Content-Type header, the rest is the body. Every POST route of the
 /// server is reachable; the server runs the default encoder fitted on a few sentences, with a flat index for /search.
 /// </summary>
 public sealed class HttpBodyTarget : FuzzTarget
 {
-    private static readonly string[] Routes = ["/v1/embeddings", "/embed", "/embed_all", "/similarity", "/search", "/tokenize", "/rerank"];
+    private static readonly string[] Routes = ["/v1/embeddings", "/embed", "/embed_all", "/similarity", "/search", "/tokenize", "/rerank", "/v1/generate-similar"];
 
     private static readonly string?[] ContentTypes =
     [
@@ -46,6 +46,8 @@ public sealed class HttpBodyTarget : FuzzTarget
         Request(4, 0, """{"queries": ["password", "refund"], "k": 3}"""),
         Request(5, 0, """{"inputs": ["tokenize me", "\u00e9t\u00e9"], "add_special_tokens": true}"""),
         Request(6, 0, """{"query": "q", "texts": ["a", "b"], "raw_scores": true, "return_text": true}"""),
+        Request(7, 0, """{"input": ["hello world", "the dog run"], "n": 2, "rank": true, "top_p": 0.9, "seed": 3, "max_new_tokens": 4}"""),
+        Request(7, 0, """{"input": "hello", "num_beams": 2, "n": 2, "max_new_tokens": 3}"""),
     ];
 
     public override void Prepare() => GC.KeepAlive(Client.Value);
@@ -92,6 +94,9 @@ public sealed class HttpBodyTarget : FuzzTarget
         var server = EmbeddingServer.Create(encoder, new EmbeddingServerOptions { MaxBodyBytes = 1 << 20 }, index,
             builder => builder.WebHost.UseTestServer());
         server.Reranker = CrossEncoder.Load(rerankerDir);
+        string generatorDir = WriteModel(Path.Combine(dir, "generator"),
+            Templates.BertConfig().Replace("[\"BertModel\"]", "[\"BertForMaskedLM\"]"), MaskedLmWeights());
+        server.Generator = Semblance.Generation.MaskedLanguageModel.Load(generatorDir, threads: 1);
         server.StartAsync().GetAwaiter().GetResult();
         var test = (TestServer)server.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>();
         return test.CreateClient();
@@ -104,6 +109,22 @@ public sealed class HttpBodyTarget : FuzzTarget
         File.WriteAllText(Path.Combine(dir, "vocab.txt"), Templates.VocabTxt);
         File.WriteAllBytes(Path.Combine(dir, "model.safetensors"), weights);
         return dir;
+    }
+
+    /// <summary>The template BERT with a masked-LM head (the decoder tied to the word embeddings, as checkpoints save it).</summary>
+    private static byte[] MaskedLmWeights()
+    {
+        var model = Semblance.Training.TrainableTransformer.Initialize(Semblance.Models.TransformerConfig.Parse(Templates.BertConfig(), "template"), 11);
+        var w = new Semblance.Models.SafeTensorsWriter();
+        foreach (var p in model.Parameters) w.Add("bert." + p.Name, p.Shape, p.Data);
+        var rng = new Random(5);
+        float[] Values(int n, float scale) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() - 0.5) * scale)];
+        w.Add("cls.predictions.transform.dense.weight", [8, 8], Values(64, 0.5f));
+        w.Add("cls.predictions.transform.dense.bias", [8], Values(8, 0.1f));
+        w.Add("cls.predictions.transform.LayerNorm.weight", [8], [.. Enumerable.Repeat(1f, 8)]);
+        w.Add("cls.predictions.transform.LayerNorm.bias", [8], new float[8]);
+        w.Add("cls.predictions.bias", [Templates.VocabTokens.Length], Values(Templates.VocabTokens.Length, 0.1f));
+        return w.ToBytes();
     }
 
     private static byte[] ClassifierWeights()
