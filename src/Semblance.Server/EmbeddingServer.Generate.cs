@@ -10,8 +10,7 @@ namespace Semblance.Server;
 
 public sealed partial class EmbeddingServer
 {
-    private readonly SemaphoreSlim _generateGate = new(1, 1);
-    private int _generateQueued;
+    private readonly BoundedRoute _generateRoute;
 
     /// <summary>The generator behind <c>POST /v1/generate-similar</c>, set before the server starts (owned and disposed by the server); null: the route says there is none.</summary>
     public MaskedLanguageModel? Generator { get; set; }
@@ -64,56 +63,17 @@ public sealed partial class EmbeddingServer
             throw ApiException.BadRequest(e.Message, null);
         }
 
-        int units = sources.Count * options.Candidates;
-        Admit(ref _generateQueued, units, "candidates are waiting to be generated");
-        IReadOnlyList<GenerationResult> results;
-        try
-        {
-            await _generateGate.WaitAsync(ctx.RequestAborted);
-            try
-            {
-                results = await Task.Run(() => rank ? generator.GenerateRanked(sources, options, n) : generator.Generate(sources, options), ctx.RequestAborted);
-            }
-            finally
-            {
-                _generateGate.Release();
-            }
-        }
-        finally
-        {
-            Interlocked.Add(ref _generateQueued, -units);
-        }
+        var results = await _generateRoute.RunAsync(sources.Count * options.Candidates, "candidates are waiting to be generated",
+            () => rank ? generator.GenerateRanked(sources, options, n) : generator.Generate(sources, options), ctx.RequestAborted);
         await WriteJson(ctx, 200, w =>
         {
             w.WriteStartObject();
             w.WriteString("object", "list");
             w.WriteStartArray("data");
-            for (int i = 0; i < results.Count; i++)
-            {
-                using var one = new MemoryStream();
-                using (var inner = new Utf8JsonWriter(one)) results[i].WriteJson(inner);
-                using var parsed = JsonDocument.Parse(one.ToArray());
-                w.WriteStartObject();
-                w.WriteNumber("index", i);
-                foreach (var p in parsed.RootElement.EnumerateObject()) p.WriteTo(w);
-                w.WriteEndObject();
-            }
+            for (int i = 0; i < results.Count; i++) results[i].WriteJson(w, i);
             w.WriteEndArray();
             w.WriteEndObject();
         });
-    }
-
-    /// <summary>Reserves <paramref name="units"/> places in a route's bounded queue, or answers 429 with Retry-After.</summary>
-    private void Admit(ref int queued, int units, string waiting)
-    {
-        while (true)
-        {
-            int q = Volatile.Read(ref queued);
-            if (q > 0 && q + units > _options.QueueCapacity)
-                throw new ApiException(429, $"the server is busy: {q} {waiting} and the queue holds {_options.QueueCapacity}; retry later",
-                    "rate_limit_error", null, "queue_full") { RetryAfterSeconds = 1 };
-            if (Interlocked.CompareExchange(ref queued, q + units, q) == q) return;
-        }
     }
 
     private static double? Number(JsonElement root, string name)

@@ -9,8 +9,7 @@ namespace Semblance.Server;
 
 public sealed partial class EmbeddingServer
 {
-    private readonly SemaphoreSlim _rerankGate = new(1, 1);
-    private int _rerankQueued;
+    private readonly BoundedRoute _rerankRoute;
 
     /// <summary>The cross-encoder behind <c>POST /rerank</c>, set before the server starts (owned and disposed by the server); null: the route says there is none.</summary>
     public CrossEncoder? Reranker { get; set; }
@@ -41,25 +40,8 @@ public sealed partial class EmbeddingServer
         bool returnText = JsonRequest.Bool(root, "return_text", false);
         JsonRequest.Bool(root, "truncate", true);
 
-        int n = texts.Count;
-        Admit(ref _rerankQueued, n, "pairs are waiting to be reranked");
-        RankedText[] ranked;
-        try
-        {
-            await _rerankGate.WaitAsync(ctx.RequestAborted);
-            try
-            {
-                ranked = await Task.Run(() => reranker.Rank(query, texts, raw: raw, cancellationToken: ctx.RequestAborted), ctx.RequestAborted);
-            }
-            finally
-            {
-                _rerankGate.Release();
-            }
-        }
-        finally
-        {
-            Interlocked.Add(ref _rerankQueued, -n);
-        }
+        var ranked = await _rerankRoute.RunAsync(texts.Count, "pairs are waiting to be reranked",
+            () => reranker.Rank(query, texts, raw: raw, cancellationToken: ctx.RequestAborted), ctx.RequestAborted);
         if (ranked.FirstOrDefault(r => !float.IsFinite(r.Score)) is { } bad)
             throw new ApiException(500, $"the reranker produced a non-finite score for text {bad.Index}", "server_error", "texts", "non_finite_score");
         await WriteJson(ctx, 200, w =>

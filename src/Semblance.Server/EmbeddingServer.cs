@@ -51,6 +51,8 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
         _counter = counter ?? new TokenCounter(encoder.Backend);
         _metrics = new ServerMetrics(() => _batcher?.QueueDepth ?? 0);
         _batcher = new EmbeddingBatcher(encoder, options, _metrics);
+        _rerankRoute = new BoundedRoute(options.QueueCapacity);
+        _generateRoute = new BoundedRoute(options.QueueCapacity);
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -147,9 +149,9 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
         await _app.DisposeAsync();
         _batcher.Dispose();
         _searchGate.Dispose();
-        _rerankGate.Dispose();
+        _rerankRoute.Dispose();
         Reranker?.Dispose();
-        _generateGate.Dispose();
+        _generateRoute.Dispose();
         Generator?.Dispose();
         _tokenEmbeddingGate.Dispose();
         _index?.Dispose();

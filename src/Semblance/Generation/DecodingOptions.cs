@@ -100,10 +100,14 @@ public sealed record GenerationResult(string Source, bool SourceTruncated, Gener
     /// <c>{"source", "candidates": [{"text", "ids", "stop", "logprob"[, "score"][, "similarity"]}]}</c>
     /// (score: beam search's length-penalised score; similarity: the cosine to the source when ranked).
     /// </summary>
-    public void WriteJson(Utf8JsonWriter w)
+    public void WriteJson(Utf8JsonWriter w) => WriteJson(w, null);
+
+    /// <summary>As <see cref="WriteJson(Utf8JsonWriter)"/>, with an <c>"index"</c> member first when given (the server's list entries).</summary>
+    public void WriteJson(Utf8JsonWriter w, int? index)
     {
         ArgumentNullException.ThrowIfNull(w);
         w.WriteStartObject();
+        if (index is int i) w.WriteNumber("index", i);
         w.WriteString("source", Source);
         w.WriteStartArray("candidates");
         foreach (var c in Candidates)

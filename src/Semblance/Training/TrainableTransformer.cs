@@ -77,8 +77,7 @@ internal sealed class TrainableTransformer : ITrainableModel
         var config = TransformerLoader.LoadConfig(modelDir);
         RequireMaskedLmType(config, Path.Combine(modelDir, TransformerLoader.ConfigFileName));
         using var weights = ModelWeights.Open(modelDir, allowNonFinite);
-        var root = TransformerNetwork.Root(config, weights);
-        root.Prefix("encoder").RequireLayers(config.NumHiddenLayers, "attention.self.query.weight");
+        var root = EncoderRoot(config, weights);
         var network = TransformerNetwork.Load(config, root, TransformerNetwork.HasPoolerWeights(config, root));
         initialized = !MaskedLmHead.Present(weights.Root);
         var headSource = initialized ? new WeightView(new InitialWeights(config, seed), "", 0) : weights.Root;
@@ -102,6 +101,15 @@ internal sealed class TrainableTransformer : ITrainableModel
     /// <summary>Masked-LM logits [rows, vocab] of hidden rows [rows, hidden] (the last layer's).</summary>
     public Tensor MaskedLmLogits(Tape tape, Tensor hidden) =>
         (_mlmHead ?? throw new InvalidOperationException("the model was loaded without a masked-LM head")).Forward(tape, hidden);
+
+    /// <summary>The base model's weights in a checkpoint (prefix resolved), with every encoder layer present.</summary>
+    private static WeightView EncoderRoot(TransformerConfig config, ModelWeights weights)
+    {
+        var root = TransformerNetwork.Root(config, weights);
+        root.Prefix("encoder").RequireLayers(config.NumHiddenLayers, "attention.self.query.weight");
+        return root;
+    }
+
     /// <summary>
     /// Replaces config.json's hidden_dropout_prob and attention_probs_dropout_prob during training (both set to this
     /// value; null keeps the config's). The saved config.json is not changed.
@@ -116,8 +124,7 @@ internal sealed class TrainableTransformer : ITrainableModel
     {
         var config = TransformerLoader.LoadConfig(modelDir);
         using var weights = ModelWeights.Open(modelDir, allowNonFinite);
-        var root = TransformerNetwork.Root(config, weights);
-        root.Prefix("encoder").RequireLayers(config.NumHiddenLayers, "attention.self.query.weight");
+        var root = EncoderRoot(config, weights);
         return new TrainableTransformer(TransformerNetwork.Load(config, root, TransformerNetwork.HasPoolerWeights(config, root)));
     }
 
@@ -135,8 +142,7 @@ internal sealed class TrainableTransformer : ITrainableModel
         if (stored && numLabels is int asked && asked != config.NumLabels)
             throw new ModelFormatException($"--num-labels {asked} disagrees with {Path.Combine(modelDir, TransformerLoader.ConfigFileName)}: its classifier has num_labels {config.NumLabels}; drop --num-labels to fine-tune that head, or start from an encoder without classifier.* weights");
         int labels = stored ? config.NumLabels : numLabels ?? 1;
-        var root = TransformerNetwork.Root(config, weights);
-        root.Prefix("encoder").RequireLayers(config.NumHiddenLayers, "attention.self.query.weight");
+        var root = EncoderRoot(config, weights);
         // What the checkpoint lacks (the head, BERT's pooler) comes fresh; everything it has is read from it.
         var source = new CheckpointOrFresh(weights, new InitialWeights(config, seed));
         var network = TransformerNetwork.Load(config, new WeightView(source, root.Path, root.Path.Length), pooler: !config.IsRoFormer);

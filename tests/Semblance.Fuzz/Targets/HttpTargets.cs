@@ -111,12 +111,19 @@ public sealed class HttpBodyTarget : FuzzTarget
         return dir;
     }
 
-    /// <summary>The template BERT with a masked-LM head (the decoder tied to the word embeddings, as checkpoints save it).</summary>
-    private static byte[] MaskedLmWeights()
+    /// <summary>The template BERT under <c>bert.</c> (a *For… checkpoint's layout) plus the head tensors <paramref name="head"/> adds.</summary>
+    private static byte[] WithHead(int seed, Action<Semblance.Models.SafeTensorsWriter> head)
     {
-        var model = Semblance.Training.TrainableTransformer.Initialize(Semblance.Models.TransformerConfig.Parse(Templates.BertConfig(), "template"), 11);
+        var model = Semblance.Training.TrainableTransformer.Initialize(Semblance.Models.TransformerConfig.Parse(Templates.BertConfig(), "template"), seed);
         var w = new Semblance.Models.SafeTensorsWriter();
         foreach (var p in model.Parameters) w.Add("bert." + p.Name, p.Shape, p.Data);
+        head(w);
+        return w.ToBytes();
+    }
+
+    /// <summary>A masked-LM head (the decoder tied to the word embeddings, as checkpoints save it).</summary>
+    private static byte[] MaskedLmWeights() => WithHead(11, w =>
+    {
         var rng = new Random(5);
         float[] Values(int n, float scale) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() - 0.5) * scale)];
         w.Add("cls.predictions.transform.dense.weight", [8, 8], Values(64, 0.5f));
@@ -124,16 +131,12 @@ public sealed class HttpBodyTarget : FuzzTarget
         w.Add("cls.predictions.transform.LayerNorm.weight", [8], [.. Enumerable.Repeat(1f, 8)]);
         w.Add("cls.predictions.transform.LayerNorm.bias", [8], new float[8]);
         w.Add("cls.predictions.bias", [Templates.VocabTokens.Length], Values(Templates.VocabTokens.Length, 0.1f));
-        return w.ToBytes();
-    }
+    });
 
-    private static byte[] ClassifierWeights()
+    /// <summary>A one-label sequence-classification head.</summary>
+    private static byte[] ClassifierWeights() => WithHead(7, w =>
     {
-        var model = Semblance.Training.TrainableTransformer.Initialize(Semblance.Models.TransformerConfig.Parse(Templates.BertConfig(), "template"), 7);
-        var w = new Semblance.Models.SafeTensorsWriter();
-        foreach (var p in model.Parameters) w.Add("bert." + p.Name, p.Shape, p.Data);
         w.Add("classifier.weight", [1, 8], [0.5f, -0.25f, 0.125f, 0.3f, -0.6f, 0.2f, 0.1f, -0.05f]);
         w.Add("classifier.bias", [1], [0.01f]);
-        return w.ToBytes();
-    }
+    });
 }
