@@ -22,4 +22,28 @@ public sealed class MembershipTests
         Assert.StartsWith("--membership:", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
+    [Fact]
+    public void The_schema_script_defines_every_query_the_orleans_providers_load()
+    {
+        var script = PostgresSchema.Script();
+        string[] keys =
+        [
+            "InsertMembershipVersionKey", "InsertMembershipKey", "UpdateMembershipKey", "UpdateIAmAlivetimeKey", "MembershipReadRowKey",
+            "MembershipReadAllKey", "GatewaysQueryKey", "DeleteMembershipTableEntriesKey", "CleanupDefunctSiloEntriesKey",
+            "ReadFromStorageKey", "WriteToStorageKey", "ClearStorageKey", "DeleteStorageKey",
+        ];
+        foreach (var key in keys) Assert.Contains($"('{key}', $q$", script);
+        Assert.Contains("CREATE TABLE OrleansQuery", script);
+    }
+
+    [Fact]
+    public async Task An_unreachable_database_is_a_one_line_error_naming_the_url_without_its_password()
+    {
+        // Port 1 on loopback: nothing listens, the connection is refused at once.
+        var m = Membership.Parse("postgres://orleans:s3cret@127.0.0.1:1/cluster");
+        var e = await Assert.ThrowsAsync<SemblanceException>(() => PostgresSchema.EnsureAsync(m.ConnectionString!));
+        Assert.StartsWith("cannot use PostgreSQL at postgres://orleans@127.0.0.1:1/cluster: ", e.Message);
+        Assert.DoesNotContain("s3cret", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
 }

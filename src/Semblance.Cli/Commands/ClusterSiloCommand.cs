@@ -24,6 +24,9 @@ public sealed class ClusterSiloCommand : CliCommand
         new("--threads", "N", "encoder and search threads (default 1)"),
     ];
 
+    /// <summary>The exit code of a silo whose membership store cannot be reached or prepared.</summary>
+    public const int ExitMembershipUnreachable = 2;
+
     public override int Execute(CommandArgs args, CliIO io)
     {
         var membership = ClusterArgs.Membership(args);
@@ -34,6 +37,20 @@ public sealed class ClusterSiloCommand : CliCommand
         if (!IPAddress.TryParse(args.Get("--address") ?? "127.0.0.1", out var address)) throw new UsageException("--address: expected an IP address");
         var settings = new SiloSettings(args.Get("--model") ?? "sentence-transformers/all-MiniLM-L6-v2", storage, args.GetInt("--threads", 1, 1));
         Directory.CreateDirectory(storage);
+        if (!membership.IsLocalhost)
+        {
+            // The membership database must answer before the silo starts; its schema is created when missing.
+            try
+            {
+                if (PostgresSchema.EnsureAsync(membership.ConnectionString!).GetAwaiter().GetResult())
+                    io.Err.WriteLine($"created the Orleans schema in {PostgresSchema.Describe(membership.ConnectionString!)}");
+            }
+            catch (SemblanceException e)
+            {
+                io.Err.WriteLine($"error: {e.Message}");
+                return ExitMembershipUnreachable;
+            }
+        }
         using var host = Host.CreateDefaultBuilder()
             .ConfigureLogging(l => l.ClearProviders())
             .UseOrleans(silo => ClusterHosting.ConfigureSilo(silo, membership, settings, port, gateway, address, primary))
