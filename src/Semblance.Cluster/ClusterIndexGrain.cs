@@ -27,10 +27,37 @@ public sealed class ClusterIndexGrain(
         OutputDirectory.Claim(spec.Directory, "semblance-cluster-index", replace: true, "");
         var counts = await Task.WhenAll(Enumerable.Range(0, spec.Shards)
             .Select(s => GrainFactory.GetGrain<IShard>(ShardKey(name, s, 0)).Build(spec, s, input)));
+        await Record(spec with { Count = counts.Sum() });
+        return counts.Sum();
+    }
+
+    public async Task<long> Add(string input)
+    {
+        var name = this.GetPrimaryKeyString();
+        var spec = Load() ?? throw new SemblanceException($"{name}: no such index; build it with 'semblance cluster index build'");
+        long first = spec.Count;
+        if (first == 0)
+        {
+            // A map from before counts were recorded: the shards know.
+            var counts = await Task.WhenAll(Enumerable.Range(0, spec.Shards).Select(s => GrainFactory.GetGrain<IShard>(ShardKey(name, s, 0)).Count()));
+            first = counts.Sum();
+        }
+        long added = TextLines.ReadFile(input).LongCount();
+        if (added == 0) return first;
+        // Every shard commits its part atomically (replica 0 writes; the other replicas reopen the new generation).
+        // The count is recorded only once every shard committed, so a failed add repeated with the same input
+        // gives the same ids, which the shards replace instead of duplicating.
+        await Task.WhenAll(Enumerable.Range(0, spec.Shards).Select(s => GrainFactory.GetGrain<IShard>(ShardKey(name, s, 0)).Add(spec, s, input, first)));
+        await Record(spec with { Count = first + added });
+        return first + added;
+    }
+
+    /// <summary>Keeps the shard map in grain storage and beside the shards (atomic rename).</summary>
+    private async Task Record(ClusterIndexSpec spec)
+    {
         AtomicFile.WriteAllText(Path.Combine(spec.Directory, MapFile), JsonSerializer.Serialize(spec) + "\n");
         state.State.Spec = spec;
         await state.WriteStateAsync();
-        return counts.Sum();
     }
 
     public static string ShardKey(string index, int shard, int replica) => $"{index}/{shard}/{replica}";

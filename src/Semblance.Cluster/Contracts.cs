@@ -31,7 +31,10 @@ public sealed record EncodeJobStatus([property: Id(0)] int Chunks, [property: Id
 [GenerateSerializer, Immutable, Alias("semblance.lease")]
 public sealed record ChunkLease([property: Id(0)] ChunkSpec? Chunk, [property: Id(1)] bool Done);
 
-/// <summary>A sharded index: its shard count, replicas per shard, kind and metric, and where its shards live.</summary>
+/// <summary>
+/// A sharded index: its shard count, replicas per shard, kind and metric, where its shards live, and how many items it
+/// holds (the next added item's id; 0 in maps written before it was recorded, then the shards are counted).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("semblance.index-spec")]
 public sealed record ClusterIndexSpec(
     [property: Id(0)] string Name,
@@ -39,7 +42,8 @@ public sealed record ClusterIndexSpec(
     [property: Id(2)] int Replicas,
     [property: Id(3)] string Kind,
     [property: Id(4)] string Metric,
-    [property: Id(5)] string Directory);
+    [property: Id(5)] string Directory,
+    [property: Id(6)] long Count = 0);
 
 /// <summary>One hit of a shard or of the merged answer.</summary>
 [GenerateSerializer, Immutable, Alias("semblance.hit")]
@@ -114,6 +118,13 @@ public interface IShard : IGrainWithStringKey
 
     [Alias("Count")]
     Task<long> Count();
+
+    /// <summary>
+    /// Adds the input lines whose id (<paramref name="firstId"/> + line number) hashes to this shard, replacing items
+    /// with the same id (so a repeated add is harmless), and commits the shard atomically; returns the shard's count.
+    /// </summary>
+    [Alias("Add")]
+    Task<long> Add(ClusterIndexSpec spec, int shard, string input, long firstId);
 }
 
 /// <summary>The coordinator of one index (keyed by its name): the shard map, fan-out search and the exact merge.</summary>
@@ -125,6 +136,13 @@ public interface IClusterIndex : IGrainWithStringKey
 
     [Alias("Spec")]
     Task<ClusterIndexSpec?> Spec();
+
+    /// <summary>
+    /// Appends the lines of <paramref name="input"/> with ids continuing from the index's count, each to the shard its
+    /// id hashes to (every shard committed atomically); returns the new count. A failed add may be repeated.
+    /// </summary>
+    [Alias("Add")]
+    Task<long> Add(string input);
 
     [Alias("Search")]
     Task<ClusterSearchResult> Search(string query, int k, TimeSpan shardTimeout);

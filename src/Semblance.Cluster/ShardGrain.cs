@@ -13,24 +13,32 @@ namespace Semblance.Cluster;
 public sealed class ShardGrain(SiloModel model) : Grain, IShard
 {
     private SemanticIndex? _index;
+    private DateTime _opened;
 
     /// <summary>The shard an item id belongs to: CRC-32C of its UTF-8 bytes, modulo the shard count.</summary>
     public static int ShardOf(string id, int shards) => (int)(Crc32C.Compute(Encoding.UTF8.GetBytes(id)) % (uint)shards);
 
     public static string DirectoryOf(ClusterIndexSpec spec, int shard) => Path.Combine(spec.Directory, $"shard-{shard:D3}");
 
-    public async Task<long> Build(ClusterIndexSpec spec, int shard, string input)
+    /// <summary>The lines of <paramref name="input"/> whose id (<paramref name="firstId"/> + line number) hashes to <paramref name="shard"/>.</summary>
+    public static (List<string> Texts, List<string> Ids) LinesOf(string input, int shards, int shard, long firstId = 0)
     {
         var texts = new List<string>();
         var ids = new List<string>();
-        long line = 0;
+        long line = firstId;
         foreach (var text in TextLines.ReadFile(input))
         {
             var id = (line++).ToString(CultureInfo.InvariantCulture);
-            if (ShardOf(id, spec.Shards) != shard) continue;
+            if (ShardOf(id, shards) != shard) continue;
             texts.Add(text);
             ids.Add(id);
         }
+        return (texts, ids);
+    }
+
+    public async Task<long> Build(ClusterIndexSpec spec, int shard, string input)
+    {
+        var (texts, ids) = LinesOf(input, spec.Shards, shard);
         var dir = DirectoryOf(spec, shard);
         var metric = VectorIndex.ParseMetric(spec.Metric);
         long count = await model.Use(encoder =>
@@ -43,32 +51,67 @@ public sealed class ShardGrain(SiloModel model) : Grain, IShard
             index.Save(dir);
             return index.Vectors.Count;
         });
+        Close();
+        return count;
+    }
+
+    public async Task<long> Add(ClusterIndexSpec spec, int shard, string input, long firstId)
+    {
+        var (texts, ids) = LinesOf(input, spec.Shards, shard, firstId);
+        var dir = DirectoryOf(spec, shard);
+        long count = await model.Use(encoder =>
+        {
+            // The writer lock across read, add and commit: another writer of this shard fails clearly instead of racing.
+            using var writeLock = IndexLock.Acquire(dir);
+            using var index = SemanticIndex.Open(dir, new SemanticIndexOptions { Threads = model.Settings.Threads });
+            UseSiloEncoder(index, encoder);
+            if (texts.Count > 0)
+            {
+                index.Upsert(texts, ids);
+                index.Save();
+            }
+            return index.Vectors.Count;
+        });
+        Close();
+        return count;
+    }
+
+    /// <summary>Encodes with the silo's loaded model as the index records its encoder (prompt, whitening, normalisation).</summary>
+    private static void UseSiloEncoder(SemanticIndex index, Embeddings.SentenceEncoder encoder)
+    {
+        var recorded = index.Encoder ?? throw new SemblanceException($"{index.Directory}: records no encoder");
+        if (!index.Encodes(encoder)) index.UseEncoder(encoder, recorded.Model, recorded.Whitening);
+    }
+
+    private void Close()
+    {
         _index?.Dispose();
         _index = null;
-        return count;
     }
 
     /// <summary>The shard's index, opened on first use; missing or damaged files are an error naming the directory.</summary>
     private SemanticIndex Open()
     {
-        if (_index is not null) return _index;
         var key = this.GetPrimaryKeyString();
         var parts = key.Split('/');
         if (parts.Length != 3 || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out int shard))
             throw new SemblanceException($"{key}: not a shard key (index/shard/replica)");
         var dir = Path.Combine(model.IndexDirectory(parts[0]), $"shard-{shard:D3}");
+        // Another replica may have committed an add: a newer manifest means a new generation to open.
+        var stamp = File.GetLastWriteTimeUtc(Path.Combine(dir, IndexManifest.FileName));
+        if (_index is not null && stamp == _opened) return _index;
+        Close();
         var index = SemanticIndex.Open(dir, new SemanticIndexOptions { Threads = model.Settings.Threads });
-        _index = index;
+        (_index, _opened) = (index, stamp);
         return index;
     }
 
     public async Task<float[]> EncodeQuery(string query)
     {
         var index = Open();
-        var recorded = index.Encoder ?? throw new SemblanceException($"{index.Directory}: records no encoder");
         return await model.Use(encoder =>
         {
-            if (!index.Encodes(encoder)) index.UseEncoder(encoder, recorded.Model, recorded.Whitening);
+            UseSiloEncoder(index, encoder);
             return index.EncodeQueries([query]);
         });
     }
@@ -80,8 +123,7 @@ public sealed class ShardGrain(SiloModel model) : Grain, IShard
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        _index?.Dispose();
-        _index = null;
+        Close();
         return Task.CompletedTask;
     }
 }

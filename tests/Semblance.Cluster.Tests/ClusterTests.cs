@@ -140,6 +140,43 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
     }
 
     [SharedFact]
+    public async Task Added_items_get_the_next_ids_land_on_their_hashed_shards_and_every_replica_sees_them()
+    {
+        var first = WriteInput(60, unique: true);
+        var name = $"add{Guid.NewGuid():N}";
+        var index = fixture.Cluster.Client.GetGrain<IClusterIndex>(name);
+        Assert.Equal(60, await index.Build(new ClusterIndexSpec(name, 3, 2, "flat", "cosine", ""), first));
+        // Every replica opens the first generation before the add, so each must notice the new one.
+        for (int i = 0; i < 4; i++) Assert.Empty((await index.Search("piano", 3, TimeSpan.FromSeconds(30))).Missing);
+
+        var more = NewDir("more") + ".txt";
+        string[] added = ["a violin concerto in the evening", "snow on the mountain pass", "the ferry leaves at noon"];
+        File.WriteAllLines(more, added);
+        Assert.Equal(63, await index.Add(more));
+        Assert.Equal(63, (await index.Spec())!.Count);
+
+        for (int s = 0; s < 3; s++)
+        {
+            long expected = ShardGrain.LinesOf(first, 3, s).Ids.Count + ShardGrain.LinesOf(more, 3, s, firstId: 60).Ids.Count;
+            for (int r = 0; r < 2; r++)
+                Assert.Equal(expected, await fixture.Cluster.Client.GetGrain<IShard>(ClusterIndexGrain.ShardKey(name, s, r)).Count());
+        }
+        for (int i = 0; i < added.Length; i++)
+        {
+            // Twice, so both replicas of the shard answer (the coordinator rotates its first replica per query).
+            for (int turn = 0; turn < 2; turn++)
+            {
+                var r = await index.Search(added[i], 1, TimeSpan.FromSeconds(30));
+                Assert.Empty(r.Missing);
+                Assert.Equal((60 + i).ToString(CultureInfo.InvariantCulture), r.Hits[0].Id);
+                Assert.Equal(added[i], r.Hits[0].Text);
+            }
+        }
+        // A second add of the same file is new items: it appends them again with the next ids.
+        Assert.Equal(66, await index.Add(more));
+    }
+
+    [SharedFact]
     public async Task A_damaged_shard_is_reported_missing_and_left_untouched()
     {
         var input = WriteInput(90);
