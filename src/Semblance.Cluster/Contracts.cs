@@ -63,6 +63,10 @@ public interface IEncoderWorker : IGrainWithIntegerKey
     /// <summary>Encodes the lines of a chunk and commits them as one chunk file (atomic rename).</summary>
     [Alias("EncodeChunk")]
     Task<ChunkResult> EncodeChunk(ChunkSpec chunk);
+
+    /// <summary>Encodes texts with the silo's model: their un-normalised rows, row-major (the HTTP front end's batches).</summary>
+    [Alias("Encode")]
+    Task<float[]> Encode(string[] texts);
 }
 
 /// <summary>One encoding job, keyed by its full output directory: hands out chunk leases and records commits.</summary>

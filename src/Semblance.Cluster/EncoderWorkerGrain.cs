@@ -16,4 +16,11 @@ public sealed class EncoderWorkerGrain(SiloModel model, ILocalSiloDetails silo) 
         ChunkFile.Write(ChunkFile.PathOf(chunk.ChunkDirectory, chunk.Index), chunk.FirstLine, lines, vectors, dimension);
         return new ChunkResult(chunk.Index, lines.Length, dimension, silo.SiloAddress.ToString());
     }
+
+    public Task<float[]> Encode(string[] texts) => model.Use(e =>
+    {
+        var rows = new float[(long)texts.Length * e.Dimension];
+        e.EncodeInto(texts, rows, normalize: false);
+        return rows;
+    });
 }

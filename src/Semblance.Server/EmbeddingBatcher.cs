@@ -137,10 +137,23 @@ internal sealed class EmbeddingBatcher : IDisposable
         {
             var texts = new List<string>(total);
             foreach (var job in live) texts.AddRange(job.Texts);
-            var vectors = new float[(long)total * dim];
-            long before = _encoder.TokensProcessed;
-            _encoder.EncodeInto(texts, vectors, normalize: false);
-            long used = _encoder.TokensProcessed - before;
+            float[] vectors;
+            long used;
+            if (_options.RemoteEncoder is { } remote)
+            {
+                // The batch is encoded elsewhere; its tokens are the ones counted when the requests were admitted.
+                vectors = remote(texts, CancellationToken.None).GetAwaiter().GetResult();
+                if (vectors.LongLength != (long)total * dim)
+                    throw new SemblanceException($"the remote encoder returned {vectors.LongLength} values for {total} texts of dimension {dim}: is it running the served model?");
+                used = live.Sum(j => j.EstimatedTokens);
+            }
+            else
+            {
+                vectors = new float[(long)total * dim];
+                long before = _encoder.TokensProcessed;
+                _encoder.EncodeInto(texts, vectors, normalize: false);
+                used = _encoder.TokensProcessed - before;
+            }
             _metrics?.RecordBatch(total, used);
             int row = 0;
             foreach (var job in live)

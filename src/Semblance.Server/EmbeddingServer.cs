@@ -372,7 +372,7 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
     private async Task SearchIndex(HttpContext ctx)
     {
         using var doc = await JsonRequest.ReadObjectAsync(ctx.Request, _options.MaxBodyBytes, ctx.RequestAborted);
-        if (_index is null)
+        if (_index is null && _options.RemoteSearch is null)
             throw new ApiException(404, "no index is loaded; start the server with --index IDX to use /search", "invalid_request_error", null, "no_index");
         var root = doc.RootElement;
         var single = JsonRequest.Optional(root, "query");
@@ -388,8 +388,13 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
         int k = JsonRequest.Int(root, "k", 1, _options.MaxSearchK) ?? 10;
         int ef = JsonRequest.Int(root, "ef_search", 1, 1 << 16) ?? 0;
         var filter = SearchFilter(JsonRequest.Optional(root, "filter"));
-        var encoded = await Encode(queries.Select(_index.QueryText).ToList(), refuseTooLong: false, param, ctx.RequestAborted);
-        var q = _index.FinishEncoded(encoded.Vectors.Span, queries.Count);
+        if (_options.RemoteSearch is { } remote)
+        {
+            await SearchRemote(ctx, remote, queries, k, single is not null, filter is null && ef == 0);
+            return;
+        }
+        var encoded = await Encode(queries.Select(_index!.QueryText).ToList(), refuseTooLong: false, param, ctx.RequestAborted);
+        var q = _index!.FinishEncoded(encoded.Vectors.Span, queries.Count);
         SearchHit[][] hits;
         // Index searches share per-index scratch state; one at a time keeps them correct.
         await _searchGate.WaitAsync(ctx.RequestAborted);
@@ -418,6 +423,39 @@ public sealed partial class EmbeddingServer : IAsyncDisposable
             }
             w.WriteEndObject();
         });
+    }
+
+    /// <summary>/search answered by <see cref="EmbeddingServerOptions.RemoteSearch"/>: the same shape, plus each answer's missing shards.</summary>
+    private static async Task SearchRemote(HttpContext ctx, Func<string, int, CancellationToken, Task<(IReadOnlyList<SearchHit> Hits, IReadOnlyList<int> MissingShards)>> remote,
+        IReadOnlyList<string> queries, int k, bool single, bool plain)
+    {
+        if (!plain) throw ApiException.BadRequest("'filter' and 'ef_search' are not supported by a cluster index", "filter");
+        var answers = await Task.WhenAll(queries.Select(q => remote(q, k, ctx.RequestAborted)));
+        await WriteJson(ctx, 200, w =>
+        {
+            w.WriteStartObject();
+            if (single) WriteAnswer(w, answers[0]);
+            else
+            {
+                w.WriteStartArray("results");
+                foreach (var a in answers)
+                {
+                    w.WriteStartObject();
+                    WriteAnswer(w, a);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
+            w.WriteEndObject();
+        });
+
+        static void WriteAnswer(Utf8JsonWriter w, (IReadOnlyList<SearchHit> Hits, IReadOnlyList<int> MissingShards) a)
+        {
+            SearchHitJson.WriteHits(w, a.Hits);
+            w.WriteStartArray("missing_shards");
+            foreach (var s in a.MissingShards) w.WriteNumberValue(s);
+            w.WriteEndArray();
+        }
     }
 
     /// <summary>"filter": {"field": value, ...} with string, number, boolean or null values (see SearchOptions.Filter).</summary>

@@ -40,6 +40,19 @@ public sealed record EmbeddingServerOptions
     /// <summary>How long shutdown waits for in-flight requests to finish.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Runs the forward passes elsewhere (e.g. a cluster's encoder workers, <c>semblance serve --cluster</c>): the
+    /// un-normalised rows of the texts, row-major. The served encoder still tokenizes, counts tokens and describes the
+    /// model, so it must be the model the remote side loads. Null: the served encoder encodes.
+    /// </summary>
+    public Func<IReadOnlyList<string>, CancellationToken, Task<float[]>>? RemoteEncoder { get; init; }
+
+    /// <summary>
+    /// Answers <c>POST /search</c> elsewhere (e.g. a sharded index on a cluster): the top k hits of one query and the
+    /// shards that did not answer (listed as <c>missing_shards</c>; empty means exact). Null: the served index answers.
+    /// </summary>
+    public Func<string, int, CancellationToken, Task<(IReadOnlyList<Semblance.Search.SearchHit> Hits, IReadOnlyList<int> MissingShards)>>? RemoteSearch { get; init; }
+
     internal void Validate()
     {
         if (Urls.Count == 0) throw new SemblanceException("server: at least one URL to listen on is required");

@@ -22,6 +22,17 @@ internal static class ClusterArgs
         return ports;
     }
 
+    /// <summary>A client host connected to the cluster the options name (for a long-lived client such as the server).</summary>
+    public static Microsoft.Extensions.Hosting.IHost Connect(CommandArgs args)
+    {
+        var membership = Membership(args);
+        var ports = GatewayPorts(args);
+        return Task.Run(() => ClusterHosting.ConnectAsync(membership, ports)).GetAwaiter().GetResult();
+    }
+
+    public static Orleans.IClusterClient Client(Microsoft.Extensions.Hosting.IHost host) =>
+        (Orleans.IClusterClient)host.Services.GetService(typeof(Orleans.IClusterClient))!;
+
     /// <summary>Runs <paramref name="work"/> with a client connected to the cluster named by the options.</summary>
     public static T WithClient<T>(CommandArgs args, Func<Orleans.IClusterClient, Task<T>> work)
     {
@@ -30,7 +41,7 @@ internal static class ClusterArgs
         return Task.Run(async () =>
         {
             using var host = await ClusterHosting.ConnectAsync(membership, ports);
-            var client = (Orleans.IClusterClient)host.Services.GetService(typeof(Orleans.IClusterClient))!;
+            var client = Client(host);
             try
             {
                 return await work(client);

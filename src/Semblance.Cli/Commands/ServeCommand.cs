@@ -30,17 +30,26 @@ public sealed class ServeCommand : CliCommand
         new("--max-inputs", "N", "texts per request (default 2048)"),
         new("--max-chars", "N", "characters per text (default 100000)"),
         new("--max-body", "BYTES", "request body size limit (default 8388608)"),
+        new("--cluster", null, "run the forward passes on a Semblance cluster's encoder workers (their --model must be this --model)"),
+        new("--cluster-index", "NAME", "with --cluster: answer POST /search from this sharded cluster index (answers name missing_shards)"),
+        new("--shard-timeout", "MS", "with --cluster-index: per-shard timeout in milliseconds (default 5000)"),
+        .. ClusterArgs.ClientOptions,
     ];
 
     public override int Execute(CommandArgs args, CliIO io)
     {
-        var server = CreateServer(args, io, out var model);
+        using var cluster = args.Has("--cluster") ? ClusterArgs.Connect(args) : null;
+        var server = CreateServer(args, io, out var model, cluster is null ? null : ClusterArgs.Client(cluster));
         return Run(server, model, io);
     }
 
     /// <summary>The server the options describe, not yet started (tests start it on a free port).</summary>
-    internal static EmbeddingServer CreateServer(CommandArgs args, CliIO io, out string model)
+    internal static EmbeddingServer CreateServer(CommandArgs args, CliIO io, out string model, Orleans.IClusterClient? cluster = null)
     {
+        if (cluster is null && (args.Has("--cluster-index") || args.Has("--shard-timeout") || args.Has("--membership") || args.Has("--gateway-port")))
+            throw new UsageException("--cluster-index, --shard-timeout, --membership and --gateway-port need --cluster");
+        if (args.Has("--cluster-index") && args.Has("--index")) throw new UsageException("give --index (a local index) or --cluster-index, not both");
+        var clusterIndex = args.Get("--cluster-index") is { } name ? ClusterIndexBuildCommand.CheckName(name) : null;
         var defaults = new EmbeddingServerOptions();
         var urls = (args.Get("--urls") ?? "http://127.0.0.1:8080").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(WithScheme).ToArray();
@@ -61,6 +70,9 @@ public sealed class ServeCommand : CliCommand
                 MaxBatchTokens = args.GetInt("--max-batch-tokens", defaults.MaxBatchTokens, 1),
                 MaxBatchWait = TimeSpan.FromMilliseconds(args.GetDouble("--max-wait-ms", defaults.MaxBatchWait.TotalMilliseconds, 0, 1000)),
                 MaxBodyBytes = args.GetInt("--max-body", (int)defaults.MaxBodyBytes, 1024),
+                RemoteEncoder = cluster is null ? null : Semblance.Cluster.ClusterServing.Encoder(cluster),
+                RemoteSearch = cluster is null || clusterIndex is null ? null
+                    : Semblance.Cluster.ClusterServing.Search(cluster, clusterIndex, TimeSpan.FromMilliseconds(args.GetInt("--shard-timeout", 5000, 1))),
             };
             // Without --pooling the index's pooling is served, so /embed and /search agree.
             var encoderOptions = EncoderArgs.Options(args);
