@@ -62,6 +62,7 @@ public static class ClusterHosting
     {
         silo.Services.AddSingleton(settings);
         silo.Services.AddSingleton<SiloModel>();
+        silo.AddPlacementDirector<ReplicaPlacement, ReplicaPlacementDirector>();
     }
 
     /// <summary>Configures a client to reach the cluster through the given gateways (localhost) or the membership table.</summary>

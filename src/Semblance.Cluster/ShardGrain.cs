@@ -3,13 +3,12 @@
 using System.Globalization;
 using System.Text;
 using Orleans;
-using Orleans.Placement;
 using Semblance.IO;
 using Semblance.Search;
 
 namespace Semblance.Cluster;
 
-[ActivationCountBasedPlacement]
+[ReplicaPlacement]
 public sealed class ShardGrain(SiloModel model) : Grain, IShard
 {
     private SemanticIndex? _index;

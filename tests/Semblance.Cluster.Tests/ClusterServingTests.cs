@@ -6,8 +6,11 @@ using Semblance.Tests;
 
 namespace Semblance.Cluster.Tests;
 
-/// <summary>The HTTP front end on the cluster: /v1/embeddings encoded by encoder workers, /search by a sharded index.</summary>
-public sealed class ClusterServingTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+/// <summary>
+/// The HTTP front end on the cluster: /v1/embeddings encoded by encoder workers, /search by a sharded index. Part of
+/// <see cref="ClusterTests"/> so both share one cluster and one storage directory (a second fixture would delete it).
+/// </summary>
+public sealed partial class ClusterTests
 {
     [SharedFact]
     public async Task The_server_answers_embeddings_and_search_from_the_cluster_as_a_local_server_would()

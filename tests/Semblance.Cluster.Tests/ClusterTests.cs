@@ -6,7 +6,7 @@ using Semblance.Tests;
 
 namespace Semblance.Cluster.Tests;
 
-public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+public sealed partial class ClusterTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
 {
     private static string NewDir(string name) => Path.Combine(ClusterFixture.Storage, $"{name}-{Guid.NewGuid():N}");
 
@@ -174,6 +174,37 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
         }
         // A second add of the same file is new items: it appends them again with the next ids.
         Assert.Equal(66, await index.Add(more));
+    }
+
+    [Fact]
+    public void Replicas_of_a_shard_map_to_distinct_silos()
+    {
+        for (int silos = 1; silos <= 5; silos++)
+            for (int shard = 0; shard < 20; shard++)
+            {
+                var places = Enumerable.Range(0, silos).Select(r => ReplicaPlacementDirector.SiloIndex($"idx/{shard}/{r}", silos)).ToArray();
+                Assert.Equal(silos, places.Distinct().Count());
+                Assert.All(places, p => Assert.InRange(p, 0, silos - 1));
+            }
+    }
+
+    [Fact]
+    public async Task Replica_activations_of_one_shard_land_on_distinct_silos()
+    {
+        var management = fixture.Cluster.Client.GetGrain<Orleans.Runtime.IManagementGrain>(0);
+        var name = $"place{Guid.NewGuid():N}";
+        for (int shard = 0; shard < 4; shard++)
+        {
+            var silos = new HashSet<string>();
+            for (int r = 0; r < 3; r++)
+            {
+                var grain = fixture.Cluster.Client.GetGrain<IShard>(ClusterIndexGrain.ShardKey(name, shard, r));
+                // Any call activates the replica; a shard without files answers with an error, which is fine here.
+                await Assert.ThrowsAnyAsync<Exception>(() => grain.Count());
+                silos.Add((await management.GetActivationAddress(grain))!.ToString());
+            }
+            Assert.Equal(3, silos.Count);
+        }
     }
 
     [SharedFact]
