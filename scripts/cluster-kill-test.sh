@@ -120,6 +120,7 @@ lines=$(wc -l < "$work/corpus.txt")
 queries=$(wc -l < "$work/queries.txt")
 
 # 1. Encoding job; a silo is killed once a few chunks are committed.
+t_start=$SECONDS
 dotnet "$dll" cluster encode "${membership[@]}" --input "$work/corpus.txt" --output "$storage/encoded" \
   --chunk-lines 40 --parallel 3 --timeout 900 > "$work/encode.out" 2> "$work/encode.err" &
 encode_pid=$!
@@ -127,15 +128,19 @@ enough_chunks() { [ "$(ls "$storage/encoded/chunks" 2>/dev/null | grep -c '^chun
 wait_for 600 enough_chunks || { echo "error: no chunk committed in 600 s" >&2; cat "$work/encode.err" >&2; exit 1; }
 kill_silo "$victim_encode"
 if ! wait "$encode_pid"; then cat "$work/encode.err" >&2; echo "error: the encoding job failed" >&2; exit 1; fi
+t_encode=$((SECONDS - t_start))
 read -r enc_lines enc_rows enc_verified < <(sed -E 's/.*lines=([0-9]+) rows=([0-9]+) verified=([0-9]+).*/\1 \2 \3/' "$work/encode.out")
 encoded_once=0
 [ "$enc_rows" = "$enc_lines" ] && encoded_once=$enc_verified
 
 # 2. Sharded index (the victim back), single-machine flat reference, search workload with a silo killed mid-way.
 start_silo "$victim_encode"
+t_start=$SECONDS
 cli cluster index build "${membership[@]}" --index kill --input "$work/corpus.txt" --shards 3 --replicas 2 > "$work/build.out"
+t_build=$((SECONDS - t_start))
 cli index build --input "$work/corpus.txt" --model "$model" --output "$work/flat" > /dev/null
 cli search --index "$work/flat" --queries "$work/queries.txt" -k 5 > "$work/single.jsonl"
+t_start=$SECONDS
 dotnet "$dll" cluster index search "${membership[@]}" --index kill --queries "$work/queries.txt" --k 5 \
   --shard-timeout 3000 --retry-partial 120 > "$work/cluster.jsonl" 2> "$work/search.err" &
 search_pid=$!
@@ -143,10 +148,11 @@ enough_answers() { [ "$(wc -l < "$work/cluster.jsonl")" -ge $((queries / 3)) ]; 
 wait_for 300 enough_answers || { echo "error: searches did not start" >&2; cat "$work/search.err" >&2; exit 1; }
 kill_silo "$victim_search"
 wait "$search_pid" || { cat "$work/search.err" >&2; echo "error: the search workload failed" >&2; exit 1; }
+t_search=$((SECONDS - t_start))
 
 searches=$(jq -c 'select((.missing_shards | length) == 0)' "$work/cluster.jsonl" | wc -l)
 exact=$(paste -d '\t' <(jq -c '[.hits[].id]' "$work/single.jsonl") <(jq -c 'select((.missing_shards | length) == 0) | [.hits[].id]' "$work/cluster.jsonl") \
   | awk -F '\t' '$1 == $2' | wc -l)
-echo "membership=$mode killed silo $victim_encode during the encode job and silo $victim_search during the searches"
+echo "membership=$mode killed silo $victim_encode during the encode job and silo $victim_search during the searches; encode ${t_encode}s, index build ${t_build}s, searches ${t_search}s"
 echo "lines=$lines encoded_once=$encoded_once searches=$searches exact=$exact killed=$killed"
 [ "$encoded_once" = "$lines" ] && [ "$searches" = "$queries" ] && [ "$exact" = "$queries" ] && [ "$killed" = 2 ]
