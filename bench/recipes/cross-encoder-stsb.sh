@@ -9,9 +9,10 @@
 #                    CrossEncoder trains STS-B
 #         mse        cross-encoder, MSE of the logit against score / 5 (--max-score 5)
 #         bi-cosent  the bi-encoder (feature-based) CoSENT fine-tune of the same start with the same settings
-# Settings (all four): 1 epoch, batch 16 (360 steps), lr 2e-5, warm-up 36 steps (10 %), weight decay 0.01, clip 1.0,
-# max length 128 (per pair for the cross-encoder, per sentence for the bi-encoder), dev (STS-B en dev) at the epoch end
-# (the saved model), one thread, nice -n 10. Test Spearman ×100: the cross-encoder's raw logit, the bi-encoder's cosine
+# Settings (all four): EPOCHS epochs (env, default 1), batch 16 (360 steps an epoch), lr LR (env, default 2e-5), linear
+# warm-up over the first 10 % of the steps then linear decay, weight decay 0.01, clip 1.0, max length 128 (per pair for
+# the cross-encoder, per sentence for the bi-encoder), dev (STS-B en dev) every EVAL_EVERY steps (env, default 180)
+# and at the end, the dev-best checkpoint kept, one thread, nice -n 10. Test Spearman ×100: the cross-encoder's raw logit, the bi-encoder's cosine
 # of mean-pooled embeddings (`semblance eval sts`).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -28,13 +29,15 @@ case "$loss" in
   *) echo "cross-encoder-stsb.sh: unknown loss '$loss'; expected cosent|bce|mse|bi-cosent" >&2; exit 2 ;;
 esac
 
+epochs="${EPOCHS:-1}" lr="${LR:-2e-5}" every="${EVAL_EVERY:-180}"
+steps=$(( (5749 + 15) / 16 * epochs ))
 dir="$runs/$loss-s$seed"
 rm -rf "$dir"
 mkdir -p "$dir"
 start=$(date +%s.%N)
 nice -n 10 "$semblance" train "${extra[@]}" --model "$id" --data "$sts/train.tsv" --loss "${loss#bi-}" --output "$dir/model" \
-  --epochs 1 --batch-size 16 --lr 2e-5 --warmup 36 --max-length 128 \
-  --eval-data "$sts/dev.tsv" --threads 1 --seed "$seed" > "$dir/train.out" 2> "$dir/train.log"
+  --epochs "$epochs" --batch-size 16 --lr "$lr" --warmup $(( steps / 10 )) --max-length 128 \
+  --eval-data "$sts/dev.tsv" --eval-every "$every" --threads 1 --seed "$seed" > "$dir/train.out" 2> "$dir/train.log"
 wall=$(echo "$(date +%s.%N) - $start" | bc)
 dev=$(sed -n 's/^best_dev_spearman=//p' "$dir/train.out")
 best_step=$(grep -o 'best [0-9.]* at step [0-9]*' "$dir/train.log" | tail -1 | awk '{print $NF}')
@@ -51,6 +54,6 @@ gold = [float(l.rstrip("\n").split("\t")[2]) for l in open(sys.argv[2], encoding
 assert len(scores) == len(gold)
 print(round(100 * spearman(scores, gold), 2))' "$dir/test-scores.jsonl" "$sts/test.tsv")
 fi
-printf '{"model": "%s", "loss": "%s", "seed": %s, "best_step": %s, "dev": %s, "test": %s, "wall_s": %.1f}\n' \
-  "$([ "$loss" = bi-cosent ] && echo bi-encoder || echo cross-encoder)" "${loss#bi-}" "$seed" "$best_step" "$dev" "$test" "$wall" > "$dir/result.json"
+printf '{"model": "%s", "loss": "%s", "seed": %s, "epochs": %s, "lr": "%s", "best_step": %s, "dev": %s, "test": %s, "wall_s": %.1f}\n' \
+  "$([ "$loss" = bi-cosent ] && echo bi-encoder || echo cross-encoder)" "${loss#bi-}" "$seed" "$epochs" "$lr" "$best_step" "$dev" "$test" "$wall" > "$dir/result.json"
 cat "$dir/result.json"
