@@ -107,6 +107,39 @@ public class CrossEncoderTests
         var top = System.Text.Json.JsonDocument.Parse(stdout.Trim()).RootElement;
         Assert.Equal(model.Rank("a cat", ["stocks fell", "a kitten"])[0].Index, top.GetProperty("index").GetInt32());
     }
+
+    [SharedFact]
+    public void EvalStsCrossEncoderReportsTheLogitsSpearmanAndTheDevChosenThresholdAccuracy()
+    {
+        using var temp = new TempDir();
+        var dir = HeadFixtures.ModelDirectory("bert-tiny-cls1", temp);
+        (string, string)[] devPairs = [("a cat", "a kitten"), ("stocks fell", "a cat"), ("a dog runs", "a dog is running"), ("rain today", "a cat")];
+        (string, string)[] testPairs = [("a kitten", "a cat"), ("a cat", "markets rose"), ("dogs run", "a dog runs"), ("the sun", "stocks fell")];
+        int[] devLabels = [1, 0, 1, 0], testLabels = [1, 0, 0, 1];
+        string Write(string name, (string, string)[] pairs, int[] labels)
+        {
+            File.WriteAllLines(temp.File(name), pairs.Select((p, i) => $"{p.Item1}\t{p.Item2}\t{labels[i]}"));
+            return temp.File(name);
+        }
+        var dev = Write("dev.tsv", devPairs, devLabels);
+        var test = Write("test.tsv", testPairs, testLabels);
+        var (code, stdout, err) = CliAppTests.Run("eval", "sts", "--cross-encoder", "--model", dir, "--data", test, "--threshold-dev", dev, "--threads", "1");
+        Assert.True(code == 0, err);
+        using var model = CrossEncoder.Load(dir, new CrossEncoderOptions { Threads = 1 });
+        double[] Logits((string, string)[] pairs) => model.Predict(pairs).Select(l => (double)l[0]).ToArray();
+        var testLogits = Logits(testPairs);
+        var chosen = Semblance.Evaluation.ThresholdAccuracy.Best(Logits(devPairs), devLabels.Select(l => l == 1).ToArray());
+        double accuracy = Semblance.Evaluation.ThresholdAccuracy.At(testLogits, testLabels.Select(l => l == 1).ToArray(), chosen.Threshold);
+        double spearman = 100 * Semblance.Evaluation.Correlation.Spearman(testLogits, testLabels.Select(l => (double)l).ToArray());
+        Assert.Contains(FormattableString.Invariant($"dev_accuracy={chosen.Accuracy:F2} accuracy={accuracy:F2}"), stdout);
+        Assert.EndsWith(FormattableString.Invariant($"spearman={spearman:F2}\n"), stdout.Replace("\r\n", "\n"));
+        // A graded file given as the threshold dev set is a one-line error naming it.
+        var graded = temp.File("graded.tsv");
+        File.WriteAllText(graded, "a cat\ta kitten\t1\nstocks fell\ta cat\t4.5\n");
+        (code, _, err) = CliAppTests.Run("eval", "sts", "--cross-encoder", "--model", dir, "--data", test, "--threshold-dev", graded, "--threads", "1");
+        Assert.Equal(1, code);
+        Assert.Contains($"{graded}: pair 2 has label 4.5; threshold accuracy needs 0/1 labels", err);
+    }
 }
 
 public class CrossEncoderIsNotAnEncoderTests
