@@ -165,7 +165,7 @@ public sealed class Trainer
         if (_model is TrainableGru)
         {
             if (_o.Pooling is not (PoolingMode.Mean or PoolingMode.LastAvg))
-                throw new SemblanceException($"--pooling {Pooling.Format(_o.Pooling)}: the GRU encoder pools by mean only");
+                throw new SemblanceException($"--pooling {Pooling.Format(_o.Pooling)}: the GRU encoder pools as its config.json's \"pooling\" says (mean or last)");
             if (_o.Dropout is not null) throw new SemblanceException("--dropout: the GRU encoder has no dropout");
         }
         if (_model is TrainableTransformer t)
