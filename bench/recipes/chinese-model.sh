@@ -4,11 +4,13 @@
 # Usage: bench/recipes/chinese-model.sh OUT_DIR            (then: ./semblance encode --model OUT_DIR ...)
 # Reads ../shared/data (atec/train_partial.tsv, sts-b-zh/{train,dev}.tsv, ocnli-zh/train.tsv for characters only).
 # Knobs (environment): SEED (default 1), THREADS (default 1), EPOCHS (1), LR (1e-4), BATCH (32), MAX_LENGTH (64),
-# ATEC_EVERY (default 1: every ATEC train_partial pair; k = pairs 1, 1+k, ... only, to bound the run time),
+# EMBEDDING_LR_SCALE (default 10: the token-embedding table, new rows included, learns at this multiple of LR),
+# ATEC_EVERY (default 6: ATEC train_partial pairs 1, 1+k, 1+2k, ... only, to bound the run time; 1 = every pair),
 # WORK (default OUT_DIR.work: the extended start model, the training file and the run's logs; removed at the end
 # unless KEEP_WORK=1). Needs /usr/bin/python3 with Debian's python3-torch (bench/recipes/extend_vocab.py).
 # EXTEND_INIT / EXTEND_SEED: how the new characters' embedding rows start (bench/recipes/extend_vocab.py).
-# Run time and scores: docs/BENCHMARKS.md, "A Chinese model" (about 17 min with ATEC_EVERY=6 on the loaded 2-vCPU machine).
+# Run time and scores: docs/BENCHMARKS.md, "A Chinese model" (the defaults, 1 thread: 27-44 min on the loaded 2-vCPU
+# machine, 3.5 CPU-minutes of training; ATEC_EVERY=1 has 3.2x the steps).
 set -euo pipefail
 if [ $# -ne 1 ]; then echo "usage: bench/recipes/chinese-model.sh OUT_DIR" >&2; exit 2; fi
 out="$1"
@@ -16,7 +18,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 data="${SEMBLANCE_SHARED:-$root/../shared}/data"
 semblance="${SEMBLANCE:-$root/semblance}"
 py="${PY:-/usr/bin/python3}"
-seed="${SEED:-1}" threads="${THREADS:-1}" epochs="${EPOCHS:-1}" lr="${LR:-1e-4}" batch="${BATCH:-32}" maxlen="${MAX_LENGTH:-64}"
+seed="${SEED:-1}" emb_scale="${EMBEDDING_LR_SCALE:-10}" threads="${THREADS:-1}" epochs="${EPOCHS:-1}" lr="${LR:-1e-4}" batch="${BATCH:-32}" maxlen="${MAX_LENGTH:-64}"
 work="${WORK:-$out.work}"
 for f in atec/train_partial.tsv sts-b-zh/train.tsv sts-b-zh/dev.tsv ocnli-zh/train.tsv; do
   [ -f "$data/$f" ] || { echo "chinese-model.sh: $data/$f is missing (the recipe trains on ../shared/data)" >&2; exit 1; }
@@ -33,12 +35,12 @@ base="$("$semblance" info --model sentence-transformers/all-MiniLM-L6-v2 | sed -
   "$data/atec/train_partial.tsv" "$data/sts-b-zh/train.tsv" "$data/ocnli-zh/train.tsv"
 # 2. CoSENT data: STS-B zh train as is (0-5), ATEC's 0/1 labels as 0/5 (CoSENT only uses the order within a batch).
 { cat "$data/sts-b-zh/train.tsv"
-  awk -F'\t' -v k="${ATEC_EVERY:-1}" 'BEGIN { OFS = "\t" } NR % k == 1 || k == 1 { print $1, $2, ($3 == 1 ? 5 : 0) }' "$data/atec/train_partial.tsv"; } \
+  awk -F'\t' -v k="${ATEC_EVERY:-6}" 'BEGIN { OFS = "\t" } NR % k == 1 || k == 1 { print $1, $2, ($3 == 1 ? 5 : 0) }' "$data/atec/train_partial.tsv"; } \
   > "$work/cosent.tsv"
 steps=$(( $(wc -l < "$work/cosent.tsv") * epochs / batch ))
 nice -n 10 "$semblance" train --model "$work/start" --data "$work/cosent.tsv" --loss cosent --output "$work/run" \
   --epochs "$epochs" --batch-size "$batch" --lr "$lr" --warmup $(( steps / 10 )) --max-length "$maxlen" \
-  --eval-data "$data/sts-b-zh/dev.tsv" --seed "$seed" --threads "$threads" > "$work/train.out" 2> "$work/train.log"
+  --embedding-lr-scale "$emb_scale" --eval-data "$data/sts-b-zh/dev.tsv" --seed "$seed" --threads "$threads" > "$work/train.out" 2> "$work/train.log"
 mkdir -p "$out"
 for f in "$work/run"/*; do
   [ "$(basename "$f")" = last ] || cp -r "$f" "$out/"

@@ -16,16 +16,20 @@ import torch
 
 
 class GruSentenceEncoder(torch.nn.Module):
-    """embedding -> bidirectional GRU -> mean over the real tokens (both directions concatenated)."""
+    """embedding -> GRU (config.json's "bidirectional") -> config.json's "pooling": "mean" over the real tokens
+    (directions concatenated) or "last" (each direction's final state, h_n)."""
 
-    def __init__(self, vocab_size: int, embedding_size: int, hidden_size: int):
+    def __init__(self, vocab_size: int, embedding_size: int, hidden_size: int, bidirectional: bool, pooling: str):
         super().__init__()
         self.embeddings = torch.nn.Embedding(vocab_size, embedding_size)
-        self.gru = torch.nn.GRU(embedding_size, hidden_size, batch_first=True, bidirectional=True)
+        self.gru = torch.nn.GRU(embedding_size, hidden_size, batch_first=True, bidirectional=bidirectional)
+        self.pooling = pooling
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         packed = torch.nn.utils.rnn.pack_padded_sequence(self.embeddings(ids), lengths, batch_first=True, enforce_sorted=False)
-        states, _ = self.gru(packed)
+        states, final = self.gru(packed)
+        if self.pooling == "last":
+            return torch.cat(list(final), dim=1)
         states, _ = torch.nn.utils.rnn.pad_packed_sequence(states, batch_first=True)
         return states.sum(1) / lengths.unsqueeze(1).to(states.dtype)
 
@@ -51,7 +55,8 @@ def main() -> int:
         sys.exit(__doc__.strip())
     model_dir, ids_path, vectors_path = sys.argv[1:]
     config = json.load(open(f"{model_dir}/config.json", encoding="utf-8"))
-    model = GruSentenceEncoder(config["vocab_size"], config["embedding_size"], config["hidden_size"])
+    model = GruSentenceEncoder(config["vocab_size"], config["embedding_size"], config["hidden_size"],
+                               config.get("bidirectional", True), config.get("pooling", "mean"))
     model.load_state_dict(read_safetensors(f"{model_dir}/model.safetensors"), strict=True)
     sequences = [json.loads(line)["ids"] for line in open(ids_path, encoding="utf-8")]
     lengths = torch.tensor([len(s) for s in sequences])

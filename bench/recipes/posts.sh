@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The posts' recipes (issue 17), small and short: each step prints one result line; logs go to OUT/.
-# Usage: bench/recipes/posts.sh prepare|simcse-views|simcse-duplicate|gru-inbatch|gru-proxy|whitening|advisor|entropy [SIDE] [SEED]
+# Usage: bench/recipes/posts.sh prepare|simcse-views|simcse-duplicate|gru-inbatch|gru-proxy|gru-proxy-post|whitening|advisor|entropy [SIDE] [SEED]
 #   SIDE = ours|torch (the simcse steps); run `prepare` first (writes OUT/data, ~1 min). OUT = $POSTS_OUT or /tmp/posts.
 # Every step runs with one thread under nice -n 10 (the machine is shared). Hyperparameters of record are below.
 set -euo pipefail
@@ -33,14 +33,15 @@ simcse() {  # $1 = views|duplicate: unsupervised SimCSE, small BERT from scratch
   fi
 }
 
-gru() {  # $1 = am-softmax|am-softmax-proxy: GRU from scratch on STS-B train groups, s 30, m 0.35; retrieval on dev groups
-  local dir="$out/gru-$1-s$seed"
+gru() {  # $1 = am-softmax|am-softmax-proxy, $2 = gru.json|gru-post.json: GRU from scratch on STS-B train groups,
+  # s 30, m 0.35; retrieval on dev groups. gru-post.json is the post's encoder: one direction, its last state.
+  local dir="$out/gru-$1-${2%.json}-s$seed"
   rm -rf "$dir"; mkdir -p "$dir"
-  "${semblance[@]}" train --init "$here/gru.json" --vocab "$vocab" --data "$out/data/groups.tsv" --loss "$1" --output "$dir/model" \
+  "${semblance[@]}" train --init "$here/$2" --vocab "$vocab" --data "$out/data/groups.tsv" --loss "$1" --output "$dir/model" \
     --epochs 10 --batch-size 64 --lr 1e-3 --warmup 50 --scale 30 --margin 0.35 --max-length 64 --seed "$seed" --threads 1 \
     > "$dir/train.out" 2> "$dir/train.log"
-  echo "gru $1 seed $seed: $("${semblance[@]}" eval retrieval --model "$dir/model" --data "$out/data/heldout-groups.tsv" --threads 1 | tr '\n' ' ')"
-  echo "gru $1 seed $seed: sts test $("${semblance[@]}" eval sts --model "$dir/model" --data "$sts/test.tsv" --threads 1 | tail -1)"
+  echo "gru $1 $2 seed $seed: $("${semblance[@]}" eval retrieval --model "$dir/model" --data "$out/data/heldout-groups.tsv" --threads 1 | tr '\n' ' ')"
+  echo "gru $1 $2 seed $seed: sts test $("${semblance[@]}" eval sts --model "$dir/model" --data "$sts/test.tsv" --threads 1 | tail -1)"
 }
 
 case "$step" in
@@ -54,8 +55,9 @@ case "$step" in
     wc -l "$out/data/simcse.txt" "$out/data/groups.tsv" "$out/data/heldout-groups.tsv" ;;
   simcse-views) simcse views ;;
   simcse-duplicate) simcse duplicate ;;
-  gru-inbatch) gru am-softmax ;;
-  gru-proxy) gru am-softmax-proxy ;;
+  gru-inbatch) gru am-softmax gru.json ;;
+  gru-proxy) gru am-softmax-proxy gru.json ;;
+  gru-proxy-post) gru am-softmax-proxy gru-post.json ;;
   whitening)  # all-MiniLM-L6-v2 (mean pooling) on STS-B test: whitening fitted on test only vs on train+dev+test
     for fit in "" "$sts/train.tsv,$sts/dev.tsv,$sts/test.tsv"; do
       echo "whitening fit on ${fit:-test.tsv (default)}: $(HF_HUB_OFFLINE=1 "${semblance[@]}" eval sts --model sentence-transformers/all-MiniLM-L6-v2 \

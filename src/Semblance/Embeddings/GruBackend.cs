@@ -33,7 +33,7 @@ public sealed class GruBackend : IEmbeddingBackend
     {
         var directory = model.Path;
         if (options.Pooling is not null && Embeddings.Pooling.Parse(options.Pooling) is not (PoolingMode.Mean or PoolingMode.LastAvg))
-            throw new SemblanceException($"--pooling {options.Pooling}: a {GruConfig.ModelTypeName} model pools by mean only (its config.json says \"pooling\": \"mean\")");
+            throw new SemblanceException($"--pooling {options.Pooling}: a {GruConfig.ModelTypeName} model pools as its config.json's \"pooling\" says (mean or last)");
         var gru = GruModel.Load(directory, options.AllowNonFinite);
         var tokenizer = model.LoadTokenizer();
         if (tokenizer.VocabSize > gru.Config.VocabSize)

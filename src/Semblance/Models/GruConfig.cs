@@ -6,7 +6,9 @@ namespace Semblance.Models;
 
 /// <summary>
 /// Sizes of <c>nn.Embedding(vocab_size, embedding_size)</c> + <c>nn.GRU(embedding_size, hidden_size,
-/// bidirectional=True, batch_first=True)</c> + mean pooling. Every field is checked with a one-line error naming the
+/// bidirectional, batch_first=True)</c> + pooling: "mean" (the mean of the states over the real tokens, the default)
+/// or "last" (each direction's final state, PyTorch's h_n; one direction with "last" is the GRU + AM-Softmax post's
+/// encoder, Keras <c>GRU(units)</c> without return_sequences). Every field is checked with a one-line error naming the
 /// file and the field; unknown fields are rejected because this format is ours and a misspelt size would otherwise
 /// silently fall back to a default.
 /// </summary>
@@ -22,13 +24,21 @@ public sealed class GruConfig
 
     public int EmbeddingSize { get; init; }
 
-    /// <summary>Per direction; the sentence vector has 2 × hidden_size values.</summary>
+    /// <summary>Per direction; the sentence vector has hidden_size values per direction.</summary>
     public int HiddenSize { get; init; }
+
+    /// <summary>Both directions (default) or the forward one only.</summary>
+    public bool Bidirectional { get; init; } = true;
+
+    /// <summary>The sentence vector: the mean of the states over the real tokens, or each direction's final state.</summary>
+    public GruPooling Pooling { get; init; } = GruPooling.Mean;
 
     /// <summary>Tokens per sentence including [CLS] and [SEP] when encoding (default 512).</summary>
     public int MaxLength { get; init; } = 512;
 
-    public int Dimension => 2 * HiddenSize;
+    public int Directions => Bidirectional ? 2 : 1;
+
+    public int Dimension => Directions * HiddenSize;
 
     /// <summary>Whether config.json at <paramref name="path"/> names this model type; false when it cannot be read as such.</summary>
     public static bool Declares(string path)
@@ -63,16 +73,21 @@ public sealed class GruConfig
                     throw new ModelFormatException($"{source}: unknown field '{property.Name}'; a {ModelTypeName} config has {string.Join(", ", Fields)}");
             if (!IO.StrictJson.TryGet(root, "model_type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != ModelTypeName)
                 throw new ModelFormatException($"{source}: model_type must be \"{ModelTypeName}\", got {(IO.StrictJson.TryGet(root, "model_type", out var t) ? t.GetRawText() : "nothing")}");
-            if (Optional(root, "bidirectional") is { } bidirectional && bidirectional.ValueKind != JsonValueKind.True)
-                throw new ModelFormatException($"{source}: bidirectional must be true (only the bidirectional GRU is implemented), got {bidirectional.GetRawText()}");
-            if (Optional(root, "pooling") is { } pooling && (pooling.ValueKind != JsonValueKind.String || pooling.GetString() != "mean"))
-                throw new ModelFormatException($"{source}: pooling must be \"mean\" (the mean of both directions' states over the real tokens), got {pooling.GetRawText()}");
+            if (Optional(root, "bidirectional") is { } bidirectional && bidirectional.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                throw new ModelFormatException($"{source}: bidirectional must be true or false, got {bidirectional.GetRawText()}");
+            var poolingMode = GruPooling.Mean;
+            if (Optional(root, "pooling") is { } pooling)
+                poolingMode = pooling.ValueKind == JsonValueKind.String && pooling.GetString() is "mean" or "last"
+                    ? (pooling.GetString() == "last" ? GruPooling.Last : GruPooling.Mean)
+                    : throw new ModelFormatException($"{source}: pooling must be \"mean\" (the mean of the states over the real tokens) or \"last\" (each direction's final state), got {pooling.GetRawText()}");
             var config = new GruConfig
             {
                 VocabSize = PositiveInt(root, source, "vocab_size", null),
                 EmbeddingSize = PositiveInt(root, source, "embedding_size", null),
                 HiddenSize = PositiveInt(root, source, "hidden_size", null),
                 MaxLength = PositiveInt(root, source, "max_length", 512),
+                Bidirectional = Optional(root, "bidirectional") is not { ValueKind: JsonValueKind.False },
+                Pooling = poolingMode,
             };
             if (config.MaxLength < 2)
                 throw new ModelFormatException($"{source}: max_length must be at least 2 ([CLS] and [SEP]), got {config.MaxLength}");
@@ -98,10 +113,21 @@ public sealed class GruConfig
         ["vocab_size"] = VocabSize,
         ["embedding_size"] = EmbeddingSize,
         ["hidden_size"] = HiddenSize,
-        ["bidirectional"] = true,
-        ["pooling"] = "mean",
+        ["bidirectional"] = Bidirectional,
+        ["pooling"] = Pooling == GruPooling.Last ? "last" : "mean",
         ["max_length"] = MaxLength,
     }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
 
-    public string Describe() => $"{ModelTypeName} (embedding {EmbeddingSize}, hidden {HiddenSize} per direction, vocab {VocabSize})";
+    public string Describe() =>
+        $"{ModelTypeName} (embedding {EmbeddingSize}, hidden {HiddenSize} per direction{(Bidirectional ? "" : ", forward only")}{(Pooling == GruPooling.Last ? ", last-state pooling" : "")}, vocab {VocabSize})";
+}
+
+/// <summary>How <see cref="GruConfig"/>'s encoder turns the GRU states into the sentence vector.</summary>
+public enum GruPooling
+{
+    /// <summary>The mean of each direction's states over the sentence's real tokens.</summary>
+    Mean,
+
+    /// <summary>Each direction's final state: forward after the last token, backward after the first (PyTorch's h_n).</summary>
+    Last,
 }

@@ -1,4 +1,4 @@
-// The GRU sentence encoder (embedding → bidirectional GRU → mean pooling), defined once: GruNetwork owns the
+// The GRU sentence encoder (embedding → GRU, one or both directions → mean or last-state pooling), defined once: GruNetwork owns the
 // parameters by their PyTorch names; GruModel is its inference execution (batched, no tape), TrainableGru its tape one.
 using System.Numerics.Tensors;
 using Tensor = Semblance.Training.Autodiff.Tensor;
@@ -30,9 +30,10 @@ internal sealed record GruDirection(bool Reverse, ModelParameter WeightIh, Model
 }
 
 /// <summary>
-/// e_t = E[id_t]; h→_t = GRU→(e_t, h→_{t−1}); h←_t = GRU←(e_t, h←_{t+1}); sentence = mean_t [h→_t ; h←_t] (2H values).
-/// Tensor names follow PyTorch (<c>embeddings.weight</c>, <c>gru.weight_ih_l0</c>, <c>gru.weight_ih_l0_reverse</c>, ...)
-/// so the weights load into <c>nn.Embedding</c> + <c>nn.GRU(bidirectional=True, batch_first=True)</c>.
+/// e_t = E[id_t]; h→_t = GRU→(e_t, h→_{t−1}); h←_t = GRU←(e_t, h←_{t+1}) (bidirectional only); sentence =
+/// mean_t [h→_t ; h←_t] (pooling "mean") or [h→_T ; h←_1] (pooling "last": each direction's final state), H values per
+/// direction. Tensor names follow PyTorch (<c>embeddings.weight</c>, <c>gru.weight_ih_l0</c>, <c>gru.weight_ih_l0_reverse</c>, ...)
+/// so the weights load into <c>nn.Embedding</c> + <c>nn.GRU(bidirectional=..., batch_first=True)</c>.
 /// </summary>
 internal sealed class GruNetwork
 {
@@ -47,33 +48,39 @@ internal sealed class GruNetwork
 
     public ModelParameter Embedding { get; }
 
-    /// <summary>Forward, then reverse.</summary>
+    /// <summary>Forward, then reverse (bidirectional only).</summary>
     public GruDirection[] Directions { get; }
 
-    /// <summary>The tensors in <c>state_dict</c> order of <c>nn.Embedding</c> + <c>nn.GRU(bidirectional=True)</c>.</summary>
+    /// <summary>The tensors in <c>state_dict</c> order of <c>nn.Embedding</c> + <c>nn.GRU</c>.</summary>
     public IEnumerable<ModelParameter> Parameters => Directions.SelectMany(d => d.Parameters).Prepend(Embedding);
 
     public static GruNetwork Load(GruConfig c, WeightView w) => new(c,
         ModelParameter.Load(w, "embeddings.weight", c.VocabSize, c.EmbeddingSize),
-        [GruDirection.Load(w, c, reverse: false), GruDirection.Load(w, c, reverse: true)]);
+        c.Bidirectional ? [GruDirection.Load(w, c, reverse: false), GruDirection.Load(w, c, reverse: true)] : [GruDirection.Load(w, c, reverse: false)]);
 
-    /// <summary>The recording execution: one mean-pooled [2H] vector per sequence.</summary>
+    /// <summary>The recording execution: one [directions × H] vector per sequence.</summary>
     public Tensor Encode(Tape tape, TokenBatch batch)
     {
         var e = tape.Embedding(Embedding.Trainable, batch.Ids);
-        var forward = Directions[0].Forward(tape, e, batch.Offsets);
-        var backward = Directions[1].Forward(tape, e, batch.Offsets);
-        return tape.Pool(PoolingMode.Mean, null, tape.ConcatColumns(forward, backward), batch.Offsets);
+        var states = Directions.Select(d => d.Forward(tape, e, batch.Offsets)).ToArray();
+        if (Config.Pooling == GruPooling.Mean)
+            return tape.Pool(PoolingMode.Mean, null, states.Length == 1 ? states[0] : tape.ConcatColumns(states), batch.Offsets);
+        // The final state of each direction: the forward one at the sentence's last row, the reverse one at its first.
+        int n = batch.Offsets.Length - 1;
+        var finals = Directions.Select((d, i) => tape.Embedding(states[i],
+            Enumerable.Range(0, n).Select(s => d.Reverse ? batch.Offsets[s] : batch.Offsets[s + 1] - 1).ToArray())).ToArray();
+        return finals.Length == 1 ? finals[0] : tape.ConcatColumns(finals);
     }
 }
 
 /// <summary>
-/// The inference execution of <see cref="GruNetwork"/>: sentence = [mean_t h→_t ; mean_t h←_t].
-/// The input projections W_ih·e_t + b_ih of every token and both directions are one GEMM against the two W_ih
-/// stacked ([6H, E], packed at load). The recurrence then runs one time step for all sentences of the batch at
+/// The inference execution of <see cref="GruNetwork"/>: sentence = [mean_t h→_t ; mean_t h←_t] or the final states.
+/// The input projections W_ih·e_t + b_ih of every token and every direction are one GEMM against the W_ih
+/// stacked ([D·3H, E], packed at load). The recurrence then runs one time step for all sentences of the batch at
 /// once: sentences sorted by decreasing length, so the ones still running at step t are a prefix and
 /// W_hh·h + b_hh is one [active, H] × [H, 3H] GEMM per step. GEMM rows and gate updates are independent per row,
-/// so a sentence's vector does not depend on the batch it is encoded in. The two directions run in parallel.
+/// so a sentence's vector does not depend on the batch it is encoded in. The two directions run in parallel. A sentence
+/// leaves the active prefix after its last step, so its state row then holds its final state.
 /// </summary>
 public sealed class GruModel
 {
@@ -82,27 +89,27 @@ public sealed class GruModel
     private readonly float[] _inputBias;
     private readonly PackedWeight[] _recurrentWeights;
 
-    /// <summary>Packs the network for inference: both directions' W_ih stacked into one [6H, E], each W_hh on its own.</summary>
+    /// <summary>Packs the network for inference: the directions' W_ih stacked into one [D·3H, E], each W_hh on its own.</summary>
     private GruModel(GruNetwork network)
     {
         _network = network;
-        int e = Config.EmbeddingSize, g3 = 3 * Config.HiddenSize;
-        var inputWeights = new float[2 * g3 * e];
-        _inputBias = new float[2 * g3];
-        _recurrentWeights = new PackedWeight[2];
-        for (int d = 0; d < 2; d++)
+        int e = Config.EmbeddingSize, g3 = 3 * Config.HiddenSize, directions = Config.Directions;
+        var inputWeights = new float[directions * g3 * e];
+        _inputBias = new float[directions * g3];
+        _recurrentWeights = new PackedWeight[directions];
+        for (int d = 0; d < directions; d++)
         {
             var direction = network.Directions[d];
             direction.WeightIh.Span.CopyTo(inputWeights.AsSpan(d * g3 * e));
             direction.BiasIh.Span.CopyTo(_inputBias.AsSpan(d * g3));
             _recurrentWeights[d] = PackedWeight.Pack(direction.WeightHh.Span, g3, Config.HiddenSize);
         }
-        _inputWeights = PackedWeight.Pack(inputWeights, 2 * g3, e);
+        _inputWeights = PackedWeight.Pack(inputWeights, directions * g3, e);
     }
 
     public GruConfig Config => _network.Config;
 
-    /// <summary>Sentence vector size: 2 × hidden_size.</summary>
+    /// <summary>Sentence vector size: hidden_size per direction.</summary>
     public int Dimension => Config.Dimension;
 
     public long ParameterCount => _network.Parameters.Sum(p => (long)p.Span.Length);
@@ -132,7 +139,7 @@ public sealed class GruModel
         {
             int h = c.HiddenSize, g3 = 3 * h;
             Grow(ref Embedded, tokens * c.EmbeddingSize);
-            Grow(ref InputGates, tokens * 2 * g3);
+            Grow(ref InputGates, tokens * c.Directions * g3);
             if (Order.Length < sequences) Order = new int[sequences];
             Grow(ref Pooled, sequences * c.Dimension);
             foreach (var d in Directions)
@@ -162,7 +169,7 @@ public sealed class GruModel
 
     public Workspace CreateWorkspace() => new();
 
-    /// <summary>Writes one [2H] vector per sequence of <paramref name="batch"/> into <paramref name="pooled"/> ([BatchSize, 2H]).</summary>
+    /// <summary>Writes one [D·H] vector per sequence of <paramref name="batch"/> into <paramref name="pooled"/> ([BatchSize, D·H]).</summary>
     public void Encode(TokenBatch batch, Span<float> pooled, Workspace workspace, ComputeContext ctx)
     {
         int n = batch.BatchSize, e = Config.EmbeddingSize, dim = Dimension;
@@ -182,13 +189,13 @@ public sealed class GruModel
         Gemm.Linear(workspace.Embedded, tokens, _inputWeights, _inputBias, workspace.InputGates, ctx);
 
         Recurrent.LongestFirst(batch.Offsets, workspace.Order);
-        ctx.For(2, d => RunDirection(d, batch, workspace, ctx));
+        ctx.For(Config.Directions, d => RunDirection(d, batch, workspace, ctx));
         workspace.Pooled.AsSpan(0, n * dim).CopyTo(pooled);
     }
 
     private void RunDirection(int d, TokenBatch batch, Workspace workspace, ComputeContext ctx)
     {
-        int n = batch.BatchSize, h = Config.HiddenSize, g3 = 3 * h, dim = Dimension;
+        int n = batch.BatchSize, h = Config.HiddenSize, g3 = 3 * h, dim = Dimension, stride = Config.Directions * g3;
         var buffers = workspace.Directions[d];
         var state = buffers.State.AsSpan(0, n * h);
         var sum = buffers.Sum.AsSpan(0, n * h);
@@ -205,16 +212,19 @@ public sealed class GruModel
             {
                 int s = order[i];
                 int row = offsets[s] + (d == 0 ? t : batch.Length(s) - 1 - t);
-                gates.AsSpan(row * 2 * g3 + d * g3, g3).CopyTo(buffers.StepInput.AsSpan(i * g3, g3));
+                gates.AsSpan(row * stride + d * g3, g3).CopyTo(buffers.StepInput.AsSpan(i * g3, g3));
             }
             Gemm.Linear(state[..(active * h)], active, _recurrentWeights[d], _network.Directions[d].BiasHh.Span, buffers.StepRecurrent, ctx);
             Recurrent.GruUpdate(buffers.StepInput, buffers.StepRecurrent, state, active, h, buffers.Scratch);
             TensorPrimitives.Add(sum[..(active * h)], state[..(active * h)], sum[..(active * h)]);
         }
+        bool last = Config.Pooling == GruPooling.Last;
         for (int i = 0; i < n; i++)
         {
             int s = order[i];
-            TensorPrimitives.Divide(sum.Slice(i * h, h), batch.Length(s), workspace.Pooled.AsSpan(s * dim + d * h, h));
+            var target = workspace.Pooled.AsSpan(s * dim + d * h, h);
+            if (last) state.Slice(i * h, h).CopyTo(target);
+            else TensorPrimitives.Divide(sum.Slice(i * h, h), batch.Length(s), target);
         }
     }
 }

@@ -14,10 +14,16 @@ internal sealed class AdamW
 {
     private readonly Dictionary<string, (float[] M, float[] V)> _state = new(StringComparer.Ordinal);
 
-    public AdamW(IEnumerable<Parameter> parameters, double weightDecay = 0.01, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-6)
+    /// <param name="embeddingRateScale">
+    /// Multiplies the learning rate (and so the decay step) of the token-embedding table (<see cref="IsTokenEmbedding"/>);
+    /// 1 = one rate for all. New vocabulary rows start untrained, so a larger rate lets them learn within a short run.
+    /// </param>
+    public AdamW(IEnumerable<Parameter> parameters, double weightDecay = 0.01, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-6,
+        double embeddingRateScale = 1)
     {
         Parameters = parameters.Where(p => p.RequiresGrad).ToList();
         WeightDecay = weightDecay;
+        EmbeddingRateScale = embeddingRateScale;
         Beta1 = beta1;
         Beta2 = beta2;
         Epsilon = epsilon;
@@ -32,6 +38,12 @@ internal sealed class AdamW
     public double Beta2 { get; }
 
     public double Epsilon { get; }
+
+    public double EmbeddingRateScale { get; }
+
+    /// <summary>The token-embedding table: a transformer's <c>embeddings.word_embeddings.weight</c>, the GRU's <c>embeddings.weight</c>.</summary>
+    public static bool IsTokenEmbedding(Parameter p) =>
+        p.Name is "embeddings.word_embeddings.weight" or "embeddings.weight";
 
     /// <summary>Optimizer steps taken so far (the t of the bias correction).</summary>
     public long Step { get; private set; }
@@ -76,8 +88,9 @@ internal sealed class AdamW
                 s = (new float[p.Length], new float[p.Length]);
                 _state[p.Name] = s;
             }
-            float decay = Decays(p) ? (float)(learningRate * WeightDecay) : 0f;
-            float stepSize = (float)(learningRate / c1);
+            double rate = IsTokenEmbedding(p) ? learningRate * EmbeddingRateScale : learningRate;
+            float decay = Decays(p) ? (float)(rate * WeightDecay) : 0f;
+            float stepSize = (float)(rate / c1);
             float rootC2 = (float)Math.Sqrt(c2), eps = (float)Epsilon;
             Apply(p.Data, g, s.M, s.V, b1, b2, 1f - decay, stepSize, rootC2, eps);
             p.MarkUpdated();

@@ -6,7 +6,7 @@ using Semblance.Training.Autodiff;
 namespace Semblance.Training;
 
 /// <summary>
-/// <see cref="GruNetwork"/> (embedding → bidirectional GRU → mean pooling, PyTorch tensor names) on a <see cref="Tape"/>;
+/// <see cref="GruNetwork"/> (embedding → GRU → mean or last-state pooling, PyTorch tensor names) on a <see cref="Tape"/>;
 /// the same parameters <see cref="GruModel"/> runs for inference.
 /// </summary>
 internal sealed class TrainableGru : ITrainableModel
@@ -27,7 +27,7 @@ internal sealed class TrainableGru : ITrainableModel
 
     public int HiddenSize => Config.HiddenSize;
 
-    /// <summary>Sentence vector size: both directions.</summary>
+    /// <summary>Sentence vector size: hidden_size per direction.</summary>
     public int Dimension => Config.Dimension;
 
     public int MaxPositions => Config.MaxLength;
@@ -77,7 +77,7 @@ internal sealed class TrainableGru : ITrainableModel
     public Tensor Encode(Tape tape, TokenBatch batch, PoolingMode pooling, ulong[]? dropoutKeys = null)
     {
         if (pooling is not (PoolingMode.Mean or PoolingMode.LastAvg))
-            throw new SemblanceException($"the GRU encoder pools by mean only, not '{Embeddings.Pooling.Format(pooling)}'");
+            throw new SemblanceException($"the GRU encoder pools as its config.json's \"pooling\" says (mean or last), not by '{Embeddings.Pooling.Format(pooling)}'");
         return _network.Encode(tape, batch);
     }
 

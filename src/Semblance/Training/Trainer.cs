@@ -81,7 +81,8 @@ public sealed class Trainer
         using var teacher = OpenTeacher();
         var settings = _o.LossSettings with { Classes = data.ClassCount, Dimension = _model.Dimension, Seed = _o.Seed };
         var trainingStep = new TrainingStep(_model, _o.Loss, settings, _tokens.Get, _o.Seed, _o.Accumulate, _o.MaxGradNorm, _o.WeightDecay,
-            _o.Pooling, _o.CorruptRate, _tokenizer.MaskId ?? -1, teacher is null ? null : texts => teacher.EncodeFlat(texts), _tokens.GetPair);
+            _o.Pooling, _o.CorruptRate, _tokenizer.MaskId ?? -1, teacher is null ? null : texts => teacher.EncodeFlat(texts), _tokens.GetPair,
+            _o.EmbeddingLearningRateScale);
         _lossParameters = trainingStep.Objective.Parameters;
         var optimizer = trainingStep.Optimizer;
         var state = new State();
@@ -89,7 +90,7 @@ public sealed class Trainer
 
         using var context = new ComputeContext(Math.Max(1, _o.Threads));
         _log.WriteLine($"train: {_o.Loss} on {data.ExamplesPerEpoch} examples, {_o.Epochs} epoch(s) x {epochs[0].Count} batches of {_o.BatchSize} (accumulate {_o.Accumulate}), {totalSteps} steps{(state.Step > 0 ? $", resuming at step {state.Step}" : "")}");
-        _log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"recipe: pooling {Pooling.Format(_o.Pooling)}, {LearningRateSchedule.Format(_o.Schedule)} schedule, weight decay {_o.WeightDecay}, max grad norm {(_o.MaxGradNorm > 0 ? _o.MaxGradNorm.ToString(CultureInfo.InvariantCulture) : "off")}{(_o.Dropout is double p ? $", dropout {p}" : "")}{(_o.Loss == TrainingLosses.SimCse ? $", simcse batch {(_o.SimCseBatch == SimCseBatch.Duplicate ? "duplicate" : "views")}" : "")}"));
+        _log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"recipe: pooling {Pooling.Format(_o.Pooling)}, {LearningRateSchedule.Format(_o.Schedule)} schedule, weight decay {_o.WeightDecay}{(_o.EmbeddingLearningRateScale != 1 ? $", embedding lr x{_o.EmbeddingLearningRateScale}" : "")}, max grad norm {(_o.MaxGradNorm > 0 ? _o.MaxGradNorm.ToString(CultureInfo.InvariantCulture) : "off")}{(_o.Dropout is double p ? $", dropout {p}" : "")}{(_o.Loss == TrainingLosses.SimCse ? $", simcse batch {(_o.SimCseBatch == SimCseBatch.Duplicate ? "duplicate" : "views")}" : "")}"));
         var clock = Stopwatch.StartNew();
         double lossSum = 0;
         int lossCount = 0, examples = 0;
@@ -164,7 +165,7 @@ public sealed class Trainer
         if (_model is TrainableGru)
         {
             if (_o.Pooling is not (PoolingMode.Mean or PoolingMode.LastAvg))
-                throw new SemblanceException($"--pooling {Pooling.Format(_o.Pooling)}: the GRU encoder pools by mean only");
+                throw new SemblanceException($"--pooling {Pooling.Format(_o.Pooling)}: the GRU encoder pools as its config.json's \"pooling\" says (mean or last)");
             if (_o.Dropout is not null) throw new SemblanceException("--dropout: the GRU encoder has no dropout");
         }
         if (_model is TrainableTransformer t)

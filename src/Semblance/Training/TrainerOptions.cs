@@ -90,6 +90,9 @@ public sealed record TrainerOptions
 
     public double WeightDecay { get; init; } = 0.01;
 
+    /// <summary>The token-embedding table's learning rate is this multiple of the schedule's (1 = the same rate).</summary>
+    public double EmbeddingLearningRateScale { get; init; } = 1;
+
     /// <summary>Global gradient-norm clipping threshold; 0 turns clipping off.</summary>
     public double MaxGradNorm { get; init; } = 1.0;
 

@@ -70,7 +70,7 @@ internal sealed class TrainingStep
     public TrainingStep(ITrainableModel model, TrainingLoss loss, LossSettings settings, Func<string, int[]> tokens,
         int seed, int accumulate = 1, double maxGradNorm = 1.0, double weightDecay = 0.01, PoolingMode pooling = PoolingMode.Mean,
         double corruptRate = 0, int maskId = -1,
-        Func<IReadOnlyList<string>, float[]>? teacher = null, Func<string, string, int[]>? pairTokens = null)
+        Func<IReadOnlyList<string>, float[]>? teacher = null, Func<string, string, int[]>? pairTokens = null, double embeddingRateScale = 1)
     {
         if (loss.Task == TrainingTask.PairScore && pairTokens is null) throw new ArgumentNullException(nameof(pairTokens), "a pair-score loss needs the pair tokenizer");
         _pairTokens = pairTokens;
@@ -89,7 +89,7 @@ internal sealed class TrainingStep
         _seed = seed;
         _accumulate = accumulate;
         _maxGradNorm = maxGradNorm;
-        Optimizer = new AdamW(model.TrainableParameters().Concat(_objective.Parameters), weightDecay);
+        Optimizer = new AdamW(model.TrainableParameters().Concat(_objective.Parameters), weightDecay, embeddingRateScale: embeddingRateScale);
     }
 
     /// <summary>The loss this step minimises (its own <see cref="EmbeddingLoss.Parameters"/> are trained too).</summary>

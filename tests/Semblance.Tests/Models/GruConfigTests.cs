@@ -17,6 +17,18 @@ public class GruConfigTests
         Assert.Equal(64, GruConfig.Parse("{" + Valid + ", \"bidirectional\": true, \"pooling\": \"mean\", \"max_length\": 64}", "g").MaxLength);
     }
 
+    [Fact]
+    public void TheGruAmSoftmaxPostsEncoderIsOneDirectionAndItsLastState()
+    {
+        var config = GruConfig.Parse("{" + Valid + ", \"bidirectional\": false, \"pooling\": \"last\"}", "gru.json");
+        Assert.Equal((false, GruPooling.Last, 1, 8), (config.Bidirectional, config.Pooling, config.Directions, config.Dimension));
+        var again = GruConfig.Parse(config.ToJson(), "again.json");
+        Assert.Equal((false, GruPooling.Last, 8), (again.Bidirectional, again.Pooling, again.Dimension));
+        Assert.Contains("forward only, last-state pooling", config.Describe());
+        var defaults = GruConfig.Parse("{" + Valid + "}", "gru.json");
+        Assert.Equal((true, GruPooling.Mean), (defaults.Bidirectional, defaults.Pooling));
+    }
+
     [Theory]
     [InlineData("{\"model_type\": \"semblance-gru\", \"embedding_size\": 16, \"hidden_size\": 8}", "gru.json: vocab_size is missing; expected a positive integer")]
     [InlineData("{" + Valid + ", \"max_length\": 0}", "gru.json: max_length must be a positive integer, got 0")]
@@ -24,8 +36,8 @@ public class GruConfigTests
     [InlineData("{\"model_type\": \"semblance-gru\", \"vocab_size\": 100, \"embedding_size\": \"16\", \"hidden_size\": 8}", "gru.json: embedding_size must be a positive integer, got \"16\"")]
     [InlineData("{\"model_type\": \"semblance-gru\", \"vocab_size\": 100, \"embedding_size\": 16, \"hidden_size\": -3}", "gru.json: hidden_size must be a positive integer, got -3")]
     [InlineData("{\"model_type\": \"semblance-gru\", \"vocab_size\": 1.5, \"embedding_size\": 16, \"hidden_size\": 8}", "gru.json: vocab_size must be a positive integer, got 1.5")]
-    [InlineData("{" + Valid + ", \"bidirectional\": false}", "gru.json: bidirectional must be true")]
-    [InlineData("{" + Valid + ", \"pooling\": \"max\"}", "gru.json: pooling must be \"mean\"")]
+    [InlineData("{" + Valid + ", \"bidirectional\": 0}", "gru.json: bidirectional must be true or false, got 0")]
+    [InlineData("{" + Valid + ", \"pooling\": \"max\"}", "gru.json: pooling must be \"mean\" (the mean of the states over the real tokens) or \"last\"")]
     [InlineData("{" + Valid + ", \"hiden_size\": 8}", "gru.json: unknown field 'hiden_size'; a semblance-gru config has model_type, vocab_size")]
     [InlineData("{\"model_type\": \"bert\", \"vocab_size\": 100, \"embedding_size\": 16, \"hidden_size\": 8}", "gru.json: model_type must be \"semblance-gru\", got \"bert\"")]
     [InlineData("[1, 2]", "gru.json: expected a JSON object")]

@@ -44,6 +44,51 @@ public class GruModelTests
         Assert.True(expected.Max(Math.Abs) > 0.05f, "the vectors are not trivially small");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void LastStatePoolingIsEachDirectionsFinalState(bool bidirectional)
+    {
+        // With pooling "mean", L·mean over a sentence of length L minus (L−1)·mean over the sentence without its last
+        // token is the forward state after the last token; without its first token, the reverse state after the first.
+        using var meanDir = new TempDir();
+        using var lastDir = new TempDir();
+        var (meanTrainable, meanModel) = Pair(meanDir);
+        var last = TrainableGru.Initialize(new GruConfig
+        {
+            VocabSize = 50, EmbeddingSize = 24, HiddenSize = 40, Bidirectional = bidirectional, Pooling = GruPooling.Last,
+        }, 7);
+        for (int p = 0; p < last.Parameters.Count; p++) Assert.Equal(meanTrainable.Parameters[p].Data, last.Parameters[p].Data);
+        Assert.Equal(bidirectional ? 9 : 5, last.Parameters.Count);
+        last.Save(lastDir.Path);
+        var lastModel = GruModel.Load(lastDir.Path);
+        int h = 40;
+        Assert.Equal(bidirectional ? 2 * h : h, lastModel.Dimension);
+
+        var sentences = Sentences(9, 5).Where(x => x.Length >= 2).ToList();
+        var heads = sentences.Select(x => x[..^1]).ToList();
+        var tails = sentences.Select(x => x[1..]).ToList();
+        var whole = Infer(meanModel, sentences, ComputeContext.Single);
+        var withoutLast = Infer(meanModel, heads, ComputeContext.Single);
+        var withoutFirst = Infer(meanModel, tails, ComputeContext.Single);
+        var inferred = Infer(lastModel, sentences, ComputeContext.Single);
+        var taped = last.Encode(new Tape(recording: false), TokenBatch.FromSequences(sentences), PoolingMode.Mean).Data;
+        int d = lastModel.Dimension;
+        for (int s = 0; s < sentences.Count; s++)
+        {
+            int n = sentences[s].Length;
+            for (int j = 0; j < d; j++)
+            {
+                bool reverse = j >= h;
+                float expected = reverse
+                    ? n * whole[s * 2 * h + j] - (n - 1) * withoutFirst[s * 2 * h + j]
+                    : n * whole[s * 2 * h + j] - (n - 1) * withoutLast[s * 2 * h + j];
+                Assert.True(Math.Abs(expected - inferred[s * d + j]) <= 1e-4f, $"sentence {s} value {j}: expected {expected}, inference {inferred[s * d + j]}");
+                Assert.True(Math.Abs(taped[s * d + j] - inferred[s * d + j]) <= 1e-5f, $"sentence {s} value {j}: training {taped[s * d + j]}, inference {inferred[s * d + j]}");
+            }
+        }
+    }
+
     [Fact]
     public void ASentenceGetsTheSameVectorInAnyBatchAndThreadCount()
     {

@@ -37,6 +37,36 @@ public class OptimizerTests
         Assert.Equal(3, opt.Step);
     }
 
+    [Fact]
+    public void TheTokenEmbeddingTableLearnsAtItsOwnRate()
+    {
+        var table = new Parameter("embeddings.word_embeddings.weight", [2, 2], [0.5f, -1f, 2f, 0.1f]);
+        var dense = new Parameter("encoder.layer.0.dense.weight", [2, 2], [0.5f, -1f, 2f, 0.1f]);
+        var gru = new Parameter("embeddings.weight", [1, 2], [0.5f, -1f]);
+        Assert.True(AdamW.IsTokenEmbedding(table));
+        Assert.True(AdamW.IsTokenEmbedding(gru));
+        Assert.False(AdamW.IsTokenEmbedding(dense));
+        var opt = new AdamW([table, dense], weightDecay: 0.1, beta1: 0.9, beta2: 0.99, epsilon: 1e-6, embeddingRateScale: 10);
+        var wt = table.Data.Select(v => (double)v).ToArray();
+        var wd = dense.Data.Select(v => (double)v).ToArray();
+        var mt = new double[4]; var vt = new double[4]; var md = new double[4]; var vd = new double[4];
+        for (int step = 1; step <= 3; step++)
+        {
+            var g = GradientCheck.Random(4, 70 + step);
+            g.CopyTo(table.GradBuffer(), 0);
+            g.CopyTo(dense.GradBuffer(), 0);
+            opt.Update(0.001);
+            Reference(wt, g, mt, vt, 0.01, 0.1, step);
+            Reference(wd, g, md, vd, 0.001, 0.1, step);
+        }
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(wt[i], table.Data[i], 5);
+            Assert.Equal(wd[i], dense.Data[i], 5);
+        }
+        Assert.NotEqual(table.Data, dense.Data);
+    }
+
     private static void Reference(double[] w, float[] g, double[] m, double[] v, double lr, double decay, int t)
     {
         for (int i = 0; i < w.Length; i++)

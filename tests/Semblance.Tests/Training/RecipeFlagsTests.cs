@@ -157,6 +157,7 @@ public class RecipeFlagsTests
         Assert.NotEqual(baseline, Weights(Options("dropout") with { Dropout = 0.3 }));
         Assert.NotEqual(baseline, Weights(Options("decay") with { WeightDecay = 0.5 }));
         Assert.NotEqual(baseline, Weights(Options("noclip") with { MaxGradNorm = 0 }));
+        Assert.NotEqual(baseline, Weights(Options("embedding-lr") with { EmbeddingLearningRateScale = 10 }));
         Assert.NotEqual(baseline, Weights(Options("constant") with { Schedule = ScheduleKind.Constant }));
         Assert.NotEqual(baseline, Weights(Options("duplicate") with { SimCseBatch = SimCseBatch.Duplicate }));
         Assert.NotEqual(baseline, Weights(Options("cls") with { Pooling = PoolingMode.Cls }));
