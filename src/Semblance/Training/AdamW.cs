@@ -13,10 +13,15 @@ namespace Semblance.Training;
 internal sealed class AdamW
 {
     private readonly Dictionary<string, (float[] M, float[] V)> _state = new(StringComparer.Ordinal);
+    private readonly Func<Parameter, double>? _learningRateFactor;
 
-    public AdamW(IEnumerable<Parameter> parameters, double weightDecay = 0.01, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-6)
+    /// <param name="learningRateFactor">Per parameter, the multiple of the scheduled learning rate it is updated with
+    /// (null = 1 for all); e.g. a larger rate for a freshly initialised head.</param>
+    public AdamW(IEnumerable<Parameter> parameters, double weightDecay = 0.01, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-6,
+        Func<Parameter, double>? learningRateFactor = null)
     {
         Parameters = parameters.Where(p => p.RequiresGrad).ToList();
+        _learningRateFactor = learningRateFactor;
         WeightDecay = weightDecay;
         Beta1 = beta1;
         Beta2 = beta2;
@@ -76,8 +81,9 @@ internal sealed class AdamW
                 s = (new float[p.Length], new float[p.Length]);
                 _state[p.Name] = s;
             }
-            float decay = Decays(p) ? (float)(learningRate * WeightDecay) : 0f;
-            float stepSize = (float)(learningRate / c1);
+            double rate = learningRate * (_learningRateFactor?.Invoke(p) ?? 1.0);
+            float decay = Decays(p) ? (float)(rate * WeightDecay) : 0f;
+            float stepSize = (float)(rate / c1);
             float rootC2 = (float)Math.Sqrt(c2), eps = (float)Epsilon;
             Apply(p.Data, g, s.M, s.V, b1, b2, 1f - decay, stepSize, rootC2, eps);
             p.MarkUpdated();
