@@ -9,7 +9,8 @@
 #                                              30, max length 32 per sentence, one thread, stopped after SIMBERT_MINUTES
 #                                              (default 55) minutes; the model is checkpointed every 50 steps, so a stopped
 #                                              run leaves the last checkpoint in $SIMBERT_MODEL
-#   bench/recipes/simbert-minilm.sh eval       generation report + STS-B test Spearman (cls and mean) of the model
+#   bench/recipes/simbert-minilm.sh eval       generation reports (top-p 0.95 and top-k 5 sampling) + STS-B test
+#                                              Spearman (cls and mean) of the model and of the start model
 #   bench/recipes/simbert-minilm.sh OUT        all three in turn, the model written to OUT
 # SIMBERT_DATA (default /tmp/simbert-data), SIMBERT_MODEL (/work/models/simbert-minilm), SIMBERT_EVAL (/tmp/simbert-eval).
 set -euo pipefail
@@ -32,13 +33,16 @@ case "${1:-}" in
       --max-length 32 --eval-every 50 --seed 42 --threads 1 || [ $? -eq 124 ]
     ;;
   eval)
-    nice -n 10 python3 "$here/simbert_eval.py" "$semblance" "$model" "$data/heldout.txt" "$out" --per-half 50
+    for sampling in "--top-p 0.95" "--top-k 5 --top-p 1"; do
+      nice -n 10 python3 "$here/simbert_eval.py" "$semblance" "$model" "$data/heldout.txt" "$out/${sampling// /}" \
+        --per-half 50 -n 5 --sampling "$sampling"
+    done
     for m in "$model" "$id"; do
       nice -n 10 "$semblance" eval sts --model "$m" --data "$shared/data/sts-b-en/test.tsv" --pooling cls,mean --threads 1
     done
     ;;
   ""|-*)
-    sed -n '2,14p' "$0" >&2
+    sed -n '2,15p' "$0" >&2
     exit 2
     ;;
   *)

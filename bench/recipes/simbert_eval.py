@@ -1,13 +1,14 @@
 # Generation quality of a SimBERT-style model on held-out sources, with `semblance generate` (sampling, --rank) and `encode`.
 """Usage: simbert_eval.py SEMBLANCE MODEL HELDOUT.txt OUT_DIR [--judge JUDGE_MODEL] [--examples N] [--per-half N]
-                        [--max-new-tokens N] [-n K] [--seed S]
+                        [--max-new-tokens N] [-n K] [--seed S] [--sampling "GENERATE OPTIONS"]
 
 HELDOUT.txt is simbert_data.py's: two halves (STS-B test, SNLI test premises); --per-half N uses the first N of each
 (default all), --max-new-tokens bounds each generation (default 24).
 
-Two candidate sets per source, both top-p 0.95 sampling with one seed (default 1):
-  unranked  `generate -n 2K`: every drawn sample, as drawn (copies and duplicates included);
-  ranked    `generate -n K --rank`: SimBERT's recipe, the same 2K draws with empty candidates, copies of the source and
+Two candidate sets per source, both sampled with one seed (default 1; top-p 0.95 unless --sampling gives other
+`generate` options, e.g. "--top-k 5 --top-p 1"); a seed draws the same candidates in both calls:
+  unranked  `generate -n K`: the first K draws, as drawn (copies and duplicates included);
+  ranked    `generate -n K --rank`: SimBERT's recipe, 2K draws with empty candidates, copies of the source and
             duplicates dropped, the K closest to the source by the model's own vector kept (K default 5).
 For each set: the share of candidates that are not copies of the source (lower-cased, spaces and final punctuation
 ignored), distinct-2 (distinct word bigrams / all bigrams over the set), and the mean cosine of non-copy candidates to
@@ -72,7 +73,7 @@ def summarise(sources, candidates, own, judged, at):
 def main():
     args = sys.argv[1:]
     options = {"--judge": "sentence-transformers/all-MiniLM-L6-v2", "--examples": "20", "--per-half": "0", "--max-new-tokens": "24",
-               "-n": "5", "--seed": "1"}
+               "-n": "5", "--seed": "1", "--sampling": "--top-p 0.95"}
     for name in options:
         if name in args:
             i = args.index(name)
@@ -87,16 +88,16 @@ def main():
         half = len(sources) // 2
         sources = sources[:per_half] + sources[half:half + per_half]
     n = options["-n"]
-    base = [semblance, "generate", "--model", model, "--top-p", "0.95", "--seed", options["--seed"],
+    base = [semblance, "generate", "--model", model, *options["--sampling"].split(), "--seed", options["--seed"],
             "--max-new-tokens", options["--max-new-tokens"], "--threads", "1"]
-    drawn = run(base + ["-n", str(2 * int(n))], sources)
+    drawn = run(base + ["-n", n], sources)
     ranked = run(base + ["-n", n, "--rank"], sources)
     sets = {"unranked": [[c["text"] for c in g["candidates"]] for g in drawn],
             "ranked": [[c["text"] for c in g["candidates"]] for g in ranked]}
     texts = sources + [c for name in ("unranked", "ranked") for cs in sets[name] for c in cs]
     own = encode(semblance, model, texts, None)
     judged = encode(semblance, judge, texts, None)
-    report = {"sources": len(sources), "n": int(n), "seed": int(options["--seed"])}
+    report = {"sources": len(sources), "n": int(n), "seed": int(options["--seed"]), "sampling": options["--sampling"]}
     at, rows = len(sources), {}
     for name in ("unranked", "ranked"):
         report[name], rows[name], at = summarise(sources, sets[name], own, judged, at)
