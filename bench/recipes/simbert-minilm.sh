@@ -12,7 +12,9 @@
 #   bench/recipes/simbert-minilm.sh eval       generation reports (top-p 0.95 and top-k 5 sampling) + STS-B test
 #                                              Spearman (cls and mean) of the model and of the start model
 #   bench/recipes/simbert-minilm.sh OUT        all three in turn, the model written to OUT
-# SIMBERT_DATA (default /tmp/simbert-data), SIMBERT_MODEL (/work/models/simbert-minilm), SIMBERT_EVAL (/tmp/simbert-eval).
+# SIMBERT_DATA (default /tmp/simbert-data), SIMBERT_MODEL (/work/models/simbert-minilm), SIMBERT_EVAL (/tmp/simbert-eval),
+# SEMBLANCE_SHARED (default ../shared next to the checkout). From a clean clone the first call of ./semblance builds the
+# CLI; all-MiniLM-L6-v2 comes from its NuGet package (cached after the first use).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 here="$root/bench/recipes"
@@ -42,10 +44,10 @@ case "${1:-}" in
     done
     ;;
   ""|-*)
-    sed -n '2,15p' "$0" >&2
+    sed -n '2,17p' "$0" >&2
     exit 2
     ;;
   *)
-    SIMBERT_MODEL="$1" "$0" data && SIMBERT_MODEL="$1" "$0" train && SIMBERT_MODEL="$1" "$0" eval
+    for step in data train eval; do SIMBERT_MODEL="$1" bash "${BASH_SOURCE[0]}" "$step"; done
     ;;
 esac
