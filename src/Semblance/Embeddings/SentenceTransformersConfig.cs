@@ -29,7 +29,7 @@ public sealed record SentenceTransformersConfig(string? PoolingConfigPath, bool 
     /// The pooling the directory declares for a model of width <paramref name="hiddenSize"/>: <see cref="RecordedPooling"/>,
     /// else the sentence-transformers Pooling module's mode; null when it declares none.
     /// </summary>
-    public PoolingMode? DeclaredPooling(int hiddenSize) =>
+    internal PoolingMode? DeclaredPooling(int hiddenSize) =>
         RecordedPooling ?? (PoolingConfigPath is not null ? Embeddings.Pooling.LoadSentenceTransformersConfig(PoolingConfigPath, hiddenSize) : null);
 
     /// <summary>The file of <see cref="RecordedPooling"/>, in the model directory.</summary>
