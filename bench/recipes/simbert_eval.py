@@ -1,17 +1,20 @@
-# Generation quality of a SimBERT-style model on held-out sources, with `semblance generate --greedy` and `encode`.
+# Generation quality of a SimBERT-style model on held-out sources, with `semblance generate` (sampling, --rank) and `encode`.
 """Usage: simbert_eval.py SEMBLANCE MODEL HELDOUT.txt OUT_DIR [--judge JUDGE_MODEL] [--examples N] [--per-half N]
-                        [--max-new-tokens N]
+                        [--max-new-tokens N] [-n K] [--seed S] [--sampling "GENERATE OPTIONS"]
 
 HELDOUT.txt is simbert_data.py's: two halves (STS-B test, SNLI test premises); --per-half N uses the first N of each
 (default all), --max-new-tokens bounds each generation (default 24).
 
-Candidates: until sampling/beams land in `generate`, each source gets up to 3 greedy candidates, decoded from the
-source as given, without its last word and without its first word (distinct inputs only). Reports, over all
-candidates: the share that are not copies of the source (lower-cased, spaces and final punctuation ignored),
-distinct-2 (distinct word bigrams / all bigrams), and the cosine of candidate to source by the model's own
-vectors ([CLS], as trained) and by a judge encoder: "unranked" averages every non-copy candidate, "ranked" takes per
-source the non-copy candidate the model's own vector ranks first (the SimBERT recipe). Writes report.json and
-examples.md (the first N sources with their ranked candidate) into OUT_DIR.
+Two candidate sets per source, both sampled with one seed (default 1; top-p 0.95 unless --sampling gives other
+`generate` options, e.g. "--top-k 5 --top-p 1"); a seed draws the same candidates in both calls:
+  unranked  `generate -n K`: the first K draws, as drawn (copies and duplicates included);
+  ranked    `generate -n K --rank`: SimBERT's recipe, 2K draws with empty candidates, copies of the source and
+            duplicates dropped, the K closest to the source by the model's own vector kept (K default 5).
+For each set: the share of candidates that are not copies of the source (lower-cased, spaces and final punctuation
+ignored), distinct-2 (distinct word bigrams / all bigrams over the set), and the mean cosine of non-copy candidates to
+their source by the model's own vector (its declared pooling, [CLS] for `train --loss simbert`) and by a judge encoder
+(default all-MiniLM-L6-v2, its mean pooling); for ranked also the top-1 candidate's cosines. Writes report.json,
+examples.md (the first N/2 sources of each half with their top ranked candidate) and candidates.jsonl into OUT_DIR.
 """
 import json
 import os
@@ -40,19 +43,37 @@ def key(text):
     return re.sub(r"[\s.!?]+", "", text.lower())
 
 
-def variants(source):
-    body, tail = re.match(r"^(.*?)([.!?]*)$", source.strip()).groups()
-    words = body.split()
-    out = [source]
-    if len(words) > 3:
-        out.append(" ".join(words[:-1]) + tail)
-        out.append(" ".join(words[1:]) + tail)
-    return list(dict.fromkeys(out))
+def summarise(sources, candidates, own, judged, at):
+    """Metrics of one candidate set; own/judged hold the sources' vectors first, this set's from index at."""
+    flat = [c for cs in candidates for c in cs]
+    rows, copies, fresh = [], 0, {"own": [], "judge": []}
+    for s, cs in enumerate(candidates):
+        scored = []
+        for c in cs:
+            scored.append((c, cos(own[s], own[at]), cos(judged[s], judged[at])))
+            at += 1
+            if key(c) == key(sources[s]):
+                copies += 1
+            else:
+                fresh["own"].append(scored[-1][1])
+                fresh["judge"].append(scored[-1][2])
+        rows.append(scored)
+    bigrams = [tuple(w[i:i + 2]) for c in flat for w in [c.lower().split()] for i in range(len(w) - 1)]
+    report = {
+        "candidates": len(flat),
+        "sources_with_a_candidate": sum(1 for cs in candidates if cs),
+        "non_copy_share": 1 - copies / max(1, len(flat)),
+        "distinct_2": len(set(bigrams)) / max(1, len(bigrams)),
+        "cosine_own": sum(fresh["own"]) / max(1, len(fresh["own"])),
+        "cosine_judge": sum(fresh["judge"]) / max(1, len(fresh["judge"])),
+    }
+    return report, rows, at
 
 
 def main():
     args = sys.argv[1:]
-    options = {"--judge": "sentence-transformers/all-MiniLM-L6-v2", "--examples": "20", "--per-half": "0", "--max-new-tokens": "24"}
+    options = {"--judge": "sentence-transformers/all-MiniLM-L6-v2", "--examples": "20", "--per-half": "0", "--max-new-tokens": "24",
+               "-n": "5", "--seed": "1", "--sampling": "--top-p 0.95"}
     for name in options:
         if name in args:
             i = args.index(name)
@@ -66,55 +87,39 @@ def main():
     if per_half:
         half = len(sources) // 2
         sources = sources[:per_half] + sources[half:half + per_half]
-    inputs, owner = [], []
-    for s, source in enumerate(sources):
-        for v in variants(source):
-            inputs.append(v)
-            owner.append(s)
-    generated = run([semblance, "generate", "--model", model, "--greedy", "--max-new-tokens", options["--max-new-tokens"], "--threads", "1"], inputs)
-    candidates = [[] for _ in sources]
-    for s, g in zip(owner, generated):
-        candidates[s].append(g["text"])
-    flat = [c for cs in candidates for c in cs]
-    own = encode(semblance, model, sources + flat, "cls")
-    judged = encode(semblance, judge, sources + flat, None)
-    n = len(sources)
-    report = {"sources": n, "candidates": len(flat)}
-    copies = sum(1 for s, cs in enumerate(candidates) for c in cs if key(c) == key(sources[s]))
-    report["non_copy_share"] = 1 - copies / len(flat)
-    bigrams = [tuple(w[i:i + 2]) for c in flat for w in [c.lower().split()] for i in range(len(w) - 1)]
-    report["distinct_2"] = len(set(bigrams)) / max(1, len(bigrams))
-    at, rows = n, []
-    for s, cs in enumerate(candidates):
-        scored = []
-        for c in cs:
-            scored.append((c, cos(own[s], own[at]), cos(judged[s], judged[at])))
-            at += 1
-        rows.append(scored)
-    for name, col in (("own", 1), ("judge", 2)):
-        unranked = [r[col] for s, scored in enumerate(rows) for r in scored if key(r[0]) != key(sources[s])]
-        ranked = []
-        for s, scored in enumerate(rows):
-            fresh = [r for r in scored if key(r[0]) != key(sources[s])]
-            if fresh:
-                ranked.append(max(fresh, key=lambda r: r[1])[col])
-        report[f"cosine_{name}_unranked"] = sum(unranked) / max(1, len(unranked))
-        report[f"cosine_{name}_ranked"] = sum(ranked) / max(1, len(ranked))
-        report["sources_with_a_non_copy"] = len(ranked)
+    n = options["-n"]
+    base = [semblance, "generate", "--model", model, *options["--sampling"].split(), "--seed", options["--seed"],
+            "--max-new-tokens", options["--max-new-tokens"], "--threads", "1"]
+    drawn = run(base + ["-n", n], sources)
+    ranked = run(base + ["-n", n, "--rank"], sources)
+    sets = {"unranked": [[c["text"] for c in g["candidates"]] for g in drawn],
+            "ranked": [[c["text"] for c in g["candidates"]] for g in ranked]}
+    texts = sources + [c for name in ("unranked", "ranked") for cs in sets[name] for c in cs]
+    own = encode(semblance, model, texts, None)
+    judged = encode(semblance, judge, texts, None)
+    report = {"sources": len(sources), "n": int(n), "seed": int(options["--seed"]), "sampling": options["--sampling"]}
+    at, rows = len(sources), {}
+    for name in ("unranked", "ranked"):
+        report[name], rows[name], at = summarise(sources, sets[name], own, judged, at)
+    tops = [scored[0] for scored in rows["ranked"] if scored]
+    report["ranked"]["top1_cosine_own"] = sum(r[1] for r in tops) / max(1, len(tops))
+    report["ranked"]["top1_cosine_judge"] = sum(r[2] for r in tops) / max(1, len(tops))
     report["judge"] = judge
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "report.json"), "w", encoding="utf-8") as f:
         json.dump(report, f, indent=1)
-    picks = list(range(min(examples // 2, n))) + list(range(n // 2, min(n // 2 + examples - examples // 2, n)))
+    half = len(sources) // 2
+    picks = list(range(min(examples // 2, half))) + list(range(half, min(half + examples - examples // 2, len(sources))))
     with open(os.path.join(out, "examples.md"), "w", encoding="utf-8") as f:
-        f.write("| source | ranked candidate | own cos | judge cos |\n| --- | --- | --- | --- |\n")
+        f.write("| source | top ranked candidate | own cos | judge cos | an unranked sample |\n| --- | --- | --- | --- | --- |\n")
         for s in picks:
-            fresh = [r for r in rows[s] if key(r[0]) != key(sources[s])] or rows[s]
-            best = max(fresh, key=lambda r: r[1])
-            f.write(f"| {sources[s]} | {best[0]} | {best[1]:.3f} | {best[2]:.3f} |\n")
+            best = rows["ranked"][s][0] if rows["ranked"][s] else ("(none)", float("nan"), float("nan"))
+            sample = sets["unranked"][s][0] if sets["unranked"][s] else ""
+            f.write(f"| {sources[s]} | {best[0]} | {best[1]:.3f} | {best[2]:.3f} | {sample} |\n")
     with open(os.path.join(out, "candidates.jsonl"), "w", encoding="utf-8") as f:
-        for s, scored in enumerate(rows):
-            f.write(json.dumps({"source": sources[s], "candidates": [{"text": c, "own": o, "judge": j} for c, o, j in scored]}) + "\n")
+        for s, source in enumerate(sources):
+            f.write(json.dumps({"source": source, **{name: [{"text": c, "own": o, "judge": j} for c, o, j in rows[name][s]]
+                                                     for name in ("unranked", "ranked")}}) + "\n")
     print(json.dumps(report, indent=1))
 
 

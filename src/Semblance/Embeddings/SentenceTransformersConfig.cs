@@ -25,6 +25,13 @@ public sealed record SentenceTransformersConfig(string? PoolingConfigPath, bool 
     /// </summary>
     public PoolingMode? RecordedPooling { get; init; }
 
+    /// <summary>
+    /// The pooling the directory declares for a model of width <paramref name="hiddenSize"/>: <see cref="RecordedPooling"/>,
+    /// else the sentence-transformers Pooling module's mode; null when it declares none.
+    /// </summary>
+    internal PoolingMode? DeclaredPooling(int hiddenSize) =>
+        RecordedPooling ?? (PoolingConfigPath is not null ? Embeddings.Pooling.LoadSentenceTransformersConfig(PoolingConfigPath, hiddenSize) : null);
+
     /// <summary>The file of <see cref="RecordedPooling"/>, in the model directory.</summary>
     public const string RecordedPoolingFile = "semblance_pooling.json";
 

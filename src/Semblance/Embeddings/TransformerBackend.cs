@@ -48,9 +48,7 @@ public sealed class TransformerBackend : IEmbeddingBackend
         {
             var tokenizer = directory.LoadTokenizer();
             PoolingMode pooling = options.Pooling is not null ? Embeddings.Pooling.Parse(options.Pooling)
-                : st.RecordedPooling is { } recorded ? recorded
-                : st.PoolingConfigPath is not null ? Embeddings.Pooling.LoadSentenceTransformersConfig(st.PoolingConfigPath, model.HiddenSize)
-                : PoolingMode.Mean;
+                : st.DeclaredPooling(model.HiddenSize) ?? PoolingMode.Mean;
             int maxLength = directory.MaxLength(options.MaxLength);
             var source = File.Exists(Path.Combine(directory.Path, "tokenizer.json")) ? "tokenizer.json (WordPiece)" : "vocab.txt (WordPiece)";
             return new TransformerBackend(model, tokenizer, pooling, maxLength, st.Normalize,

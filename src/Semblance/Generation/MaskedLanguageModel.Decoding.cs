@@ -42,8 +42,7 @@ public sealed partial class MaskedLanguageModel
     /// <summary>
     /// SimBERT's recipe: generate with <paramref name="options"/> (ask for more candidates than needed, e.g. 2n), drop
     /// empty candidates, exact copies of the source and duplicates, and keep the <paramref name="keep"/> most similar to
-    /// the source by the model's own sentence vector (the pooler over [CLS] when the checkpoint has one, else the [CLS]
-    /// row of the last layer), by cosine, best first.
+    /// the source by the model's own sentence vector (see <see cref="SentenceVectors"/>), by cosine, best first.
     /// </summary>
     public IReadOnlyList<GenerationResult> GenerateRanked(IReadOnlyList<string> sources, DecodingOptions options, int keep)
     {
@@ -75,8 +74,8 @@ public sealed partial class MaskedLanguageModel
     }
 
     /// <summary>
-    /// The model's sentence vectors of whole token sequences (with [CLS]/[SEP]), bidirectional attention: the pooler
-    /// output when the checkpoint has a pooler, else the last layer's [CLS] row.
+    /// The model's sentence vectors of whole token sequences (with [CLS]/[SEP]), bidirectional attention: the last
+    /// layer's [CLS] row when the directory declares cls pooling or the checkpoint has no pooler, else the pooler output.
     /// </summary>
     public float[][] SentenceVectors(IReadOnlyList<int[]> sequences)
     {
@@ -86,9 +85,9 @@ public sealed partial class MaskedLanguageModel
         {
             var chunk = sequences.Skip(first).Take(64).Select(s => s.Length > _model.MaxPositions ? s[.._model.MaxPositions] : s).ToList();
             var batch = TokenBatch.FromSequences(chunk);
-            var output = _model.Forward(batch, new ForwardRequest(Pooler: _model.HasPooler), _workspace, _ctx);
+            var output = _model.Forward(batch, new ForwardRequest(Pooler: _vectorIsPooler), _workspace, _ctx);
             for (int b = 0; b < chunk.Count; b++)
-                vectors[first + b] = (_model.HasPooler ? output.PoolerOutput.Slice(b * h, h) : output.LastHiddenState.Slice(batch.Offsets[b] * h, h)).ToArray();
+                vectors[first + b] = (_vectorIsPooler ? output.PoolerOutput.Slice(b * h, h) : output.LastHiddenState.Slice(batch.Offsets[b] * h, h)).ToArray();
         }
         return vectors;
     }

@@ -30,6 +30,7 @@ public sealed partial class MaskedLanguageModel : IDisposable
     private readonly ComputeContext _ctx;
     private readonly IDisposable _workspace;
     private readonly int[] _banned;
+    private readonly bool _vectorIsPooler;
 
     private MaskedLanguageModel(ModelDirectory directory, TransformerModel model, MaskedLmHead head, BertTokenizer tokenizer, int threads)
     {
@@ -38,6 +39,9 @@ public sealed partial class MaskedLanguageModel : IDisposable
         _head = head;
         _tokenizer = tokenizer;
         _ctx = new ComputeContext(threads);
+        // A directory that declares [CLS] pooling (what `train --loss simbert` writes: its contrast trains the [CLS]
+        // row, not the start model's pooler) is ranked by that row; otherwise by the pooler when there is one.
+        _vectorIsPooler = model.HasPooler && directory.SentenceTransformers.DeclaredPooling(model.HiddenSize) != PoolingMode.Cls;
         _workspace = model.CreateWorkspace();
         _banned = new[] { tokenizer.PadId, tokenizer.UnkId, tokenizer.ClsId, tokenizer.MaskId ?? -1 }.Where(id => id >= 0).Distinct().ToArray();
     }

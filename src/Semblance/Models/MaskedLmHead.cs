@@ -44,8 +44,11 @@ internal sealed class MaskedLmHead
 
     public int VocabSize => _decoder.OutFeatures;
 
+    /// <summary>The head's weight names start with this (Hugging Face's <c>cls.predictions.*</c>), also as trained parameters.</summary>
+    public const string Prefix = "cls.predictions.";
+
     /// <summary>True when the checkpoint's root view holds an MLM head.</summary>
-    public static bool Present(WeightView checkpoint) => checkpoint.Contains("cls.predictions.transform.dense.weight");
+    public static bool Present(WeightView checkpoint) => checkpoint.Contains(Prefix + "transform.dense.weight");
 
     /// <summary>Loads the head from the checkpoint root; <paramref name="encoderRoot"/> is where the encoder's names resolve (for the tied embeddings).</summary>
     public static MaskedLmHead Load(WeightView checkpoint, WeightView encoderRoot, TransformerConfig c, string source)

@@ -13,17 +13,16 @@ namespace Semblance.Training;
 internal sealed class AdamW
 {
     private readonly Dictionary<string, (float[] M, float[] V)> _state = new(StringComparer.Ordinal);
+    private readonly Func<Parameter, double>? _learningRateFactor;
 
-    /// <param name="embeddingRateScale">
-    /// Multiplies the learning rate (and so the decay step) of the token-embedding table (<see cref="IsTokenEmbedding"/>);
-    /// 1 = one rate for all. New vocabulary rows start untrained, so a larger rate lets them learn within a short run.
-    /// </param>
+    /// <param name="learningRateFactor">Per parameter, the multiple of the scheduled learning rate it is updated with
+    /// (null = 1 for all); e.g. a larger rate for a freshly initialised head.</param>
     public AdamW(IEnumerable<Parameter> parameters, double weightDecay = 0.01, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-6,
-        double embeddingRateScale = 1)
+        Func<Parameter, double>? learningRateFactor = null)
     {
         Parameters = parameters.Where(p => p.RequiresGrad).ToList();
+        _learningRateFactor = learningRateFactor;
         WeightDecay = weightDecay;
-        EmbeddingRateScale = embeddingRateScale;
         Beta1 = beta1;
         Beta2 = beta2;
         Epsilon = epsilon;
@@ -38,8 +37,6 @@ internal sealed class AdamW
     public double Beta2 { get; }
 
     public double Epsilon { get; }
-
-    public double EmbeddingRateScale { get; }
 
     /// <summary>The token-embedding table: a transformer's <c>embeddings.word_embeddings.weight</c>, the GRU's <c>embeddings.weight</c>.</summary>
     public static bool IsTokenEmbedding(Parameter p) =>
@@ -88,7 +85,7 @@ internal sealed class AdamW
                 s = (new float[p.Length], new float[p.Length]);
                 _state[p.Name] = s;
             }
-            double rate = IsTokenEmbedding(p) ? learningRate * EmbeddingRateScale : learningRate;
+            double rate = learningRate * (_learningRateFactor?.Invoke(p) ?? 1.0);
             float decay = Decays(p) ? (float)(rate * WeightDecay) : 0f;
             float stepSize = (float)(rate / c1);
             float rootC2 = (float)Math.Sqrt(c2), eps = (float)Epsilon;

@@ -82,7 +82,8 @@ public sealed class Trainer
         var settings = _o.LossSettings with { Classes = data.ClassCount, Dimension = _model.Dimension, Seed = _o.Seed };
         var trainingStep = new TrainingStep(_model, _o.Loss, settings, _tokens.Get, _o.Seed, _o.Accumulate, _o.MaxGradNorm, _o.WeightDecay,
             _o.Pooling, _o.CorruptRate, _tokenizer.MaskId ?? -1, teacher is null ? null : texts => teacher.EncodeFlat(texts), _tokens.GetPair,
-            _o.EmbeddingLearningRateScale);
+            _o.EmbeddingLearningRateScale,
+            _o.HeadLearningRate is { } headLr && _o.LearningRate > 0 ? headLr / _o.LearningRate : 1);
         _lossParameters = trainingStep.Objective.Parameters;
         var optimizer = trainingStep.Optimizer;
         var state = new State();

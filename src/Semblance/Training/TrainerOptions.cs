@@ -93,6 +93,12 @@ public sealed record TrainerOptions
     /// <summary>The token-embedding table's learning rate is this multiple of the schedule's (1 = the same rate).</summary>
     public double EmbeddingLearningRateScale { get; init; } = 1;
 
+    /// <summary>
+    /// Peak learning rate of the masked-LM head's own parameters (SimBERT; null = <see cref="LearningRate"/>), on the
+    /// same schedule: a freshly initialised head transform starts random and needs larger steps than the encoder.
+    /// </summary>
+    public double? HeadLearningRate { get; init; }
+
     /// <summary>Global gradient-norm clipping threshold; 0 turns clipping off.</summary>
     public double MaxGradNorm { get; init; } = 1.0;
 

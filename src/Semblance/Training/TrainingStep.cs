@@ -66,11 +66,14 @@ internal sealed class TrainingStep
     private readonly PoolingMode _pooling;
 
     /// <param name="corruptRate">SimBERT only: the share of source tokens masked ([MASK] id <paramref name="maskId"/>) or deleted.</param>
+    /// <param name="headLearningRateFactor">The masked-LM head's own parameters (<c>cls.predictions.*</c>: transform and
+    /// output bias; the tied decoder is the word embeddings and keeps the base rate) train at this multiple of the rate.</param>
     /// <param name="teacher">SimBERT only: a teacher's vectors of texts ([texts × hidden] row-major) to distil the [CLS] vector from.</param>
     public TrainingStep(ITrainableModel model, TrainingLoss loss, LossSettings settings, Func<string, int[]> tokens,
         int seed, int accumulate = 1, double maxGradNorm = 1.0, double weightDecay = 0.01, PoolingMode pooling = PoolingMode.Mean,
         double corruptRate = 0, int maskId = -1,
-        Func<IReadOnlyList<string>, float[]>? teacher = null, Func<string, string, int[]>? pairTokens = null, double embeddingRateScale = 1)
+        Func<IReadOnlyList<string>, float[]>? teacher = null, Func<string, string, int[]>? pairTokens = null,
+        double embeddingRateScale = 1, double headLearningRateFactor = 1)
     {
         if (loss.Task == TrainingTask.PairScore && pairTokens is null) throw new ArgumentNullException(nameof(pairTokens), "a pair-score loss needs the pair tokenizer");
         _pairTokens = pairTokens;
@@ -89,7 +92,10 @@ internal sealed class TrainingStep
         _seed = seed;
         _accumulate = accumulate;
         _maxGradNorm = maxGradNorm;
-        Optimizer = new AdamW(model.TrainableParameters().Concat(_objective.Parameters), weightDecay, embeddingRateScale: embeddingRateScale);
+        Optimizer = new AdamW(model.TrainableParameters().Concat(_objective.Parameters), weightDecay,
+            learningRateFactor: embeddingRateScale == 1 && headLearningRateFactor == 1 ? null
+                : p => AdamW.IsTokenEmbedding(p) ? embeddingRateScale
+                    : p.Name.StartsWith(Semblance.Models.MaskedLmHead.Prefix, StringComparison.Ordinal) ? headLearningRateFactor : 1);
     }
 
     /// <summary>The loss this step minimises (its own <see cref="EmbeddingLoss.Parameters"/> are trained too).</summary>

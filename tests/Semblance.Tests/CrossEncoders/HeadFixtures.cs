@@ -10,8 +10,11 @@ internal static class HeadFixtures
 {
     public static string Dir(string name) => SharedData.Path("fixtures", "heads", name);
 
-    /// <summary>A model directory for fixture <paramref name="name"/> inside <paramref name="temp"/> (or the fixture itself when it is FULL).</summary>
-    public static string ModelDirectory(string name, TempDir temp)
+    /// <summary>
+    /// A model directory for fixture <paramref name="name"/> inside <paramref name="temp"/> (or the fixture itself when it
+    /// is FULL); an MLM fixture drops the base model's pooler unless <paramref name="keepPooler"/>.
+    /// </summary>
+    public static string ModelDirectory(string name, TempDir temp, bool keepPooler = false)
     {
         var dir = Dir(name);
         if (File.Exists(Path.Combine(dir, "model.safetensors"))) return dir;
@@ -23,7 +26,7 @@ internal static class HeadFixtures
         using (var b = SafeTensorsFile.Open(Path.Combine(baseDir, "model.safetensors")))
             foreach (var t in b.Tensors.Values.OrderBy(t => t.Name, StringComparer.Ordinal))
             {
-                if (name.EndsWith("mlm", StringComparison.Ordinal) && t.Name.StartsWith("pooler.", StringComparison.Ordinal)) continue;
+                if (!keepPooler && name.EndsWith("mlm", StringComparison.Ordinal) && t.Name.StartsWith("pooler.", StringComparison.Ordinal)) continue;
                 writer.Add(prefix + t.Name, t.Shape, b.ReadFloat(t.Name).Span);
             }
         using (var h = SafeTensorsFile.Open(Path.Combine(dir, "head.safetensors")))

@@ -166,6 +166,31 @@ public class DecodingTests
     }
 
     [SharedFact]
+    public void RankingUsesThePoolerUnlessTheDirectoryDeclaresClsPooling()
+    {
+        using var temp = new TempDir();
+        var dir = HeadFixtures.ModelDirectory("bert-tiny-mlm", temp, keepPooler: true);
+        const string text = "a man is playing a guitar.";
+        float[] Vector()
+        {
+            using var model = MaskedLanguageModel.Load(dir, threads: 1);
+            return model.SentenceVectors([model.Tokenizer.Encode(text, 0).Ids])[0];
+        }
+        float[] Encoded(string pooling)
+        {
+            using var encoder = Semblance.Embeddings.SentenceEncoder.Load(dir, new Semblance.Embeddings.EncoderOptions { Pooling = pooling, Threads = 1 });
+            return encoder.Encode(text, normalize: false);
+        }
+        var pooler = Encoded("pooler");
+        var cls = Encoded("cls");
+        Assert.True(System.Numerics.Tensors.TensorPrimitives.Distance(pooler, cls) > 1e-3f);
+        Assert.Equal(pooler, Vector(), (a, b) => Math.Abs(a - b) < 1e-5f);
+        // What `train --loss simbert` writes: its contrast shapes the [CLS] row, so the ranker must use that row.
+        Semblance.Embeddings.SentenceTransformersConfig.WriteRecordedPooling(dir, Semblance.Embeddings.PoolingMode.Cls);
+        Assert.Equal(cls, Vector(), (a, b) => Math.Abs(a - b) < 1e-5f);
+    }
+
+    [SharedFact]
     public void TheCliPrintsOneObjectPerLineAndRefusesBadSettings()
     {
         using var temp = new TempDir();

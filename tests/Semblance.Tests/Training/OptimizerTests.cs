@@ -46,7 +46,8 @@ public class OptimizerTests
         Assert.True(AdamW.IsTokenEmbedding(table));
         Assert.True(AdamW.IsTokenEmbedding(gru));
         Assert.False(AdamW.IsTokenEmbedding(dense));
-        var opt = new AdamW([table, dense], weightDecay: 0.1, beta1: 0.9, beta2: 0.99, epsilon: 1e-6, embeddingRateScale: 10);
+        var opt = new AdamW([table, dense], weightDecay: 0.1, beta1: 0.9, beta2: 0.99, epsilon: 1e-6,
+            learningRateFactor: p => AdamW.IsTokenEmbedding(p) ? 10 : 1);
         var wt = table.Data.Select(v => (double)v).ToArray();
         var wd = dense.Data.Select(v => (double)v).ToArray();
         var mt = new double[4]; var vt = new double[4]; var md = new double[4]; var vd = new double[4];
@@ -92,6 +93,30 @@ public class OptimizerTests
         Assert.Equal(0.6f, a.Grad![0], 5);
         Assert.Equal(1.0, opt.ClipGradientNorm(10.0), 5);
         Assert.Equal(0.6f, a.Grad![0], 5);
+    }
+
+    [Fact]
+    public void ALearningRateFactorScalesOnlyTheParametersItNames()
+    {
+        // Same gradients, one optimizer with the head at 10x: the head's update (step and decay) is 10x the other's,
+        // the encoder's is unchanged.
+        Parameter Head() => new("cls.predictions.transform.dense.weight", [1, 2], [0.5f, -0.5f]);
+        Parameter Body() => new("encoder.weight", [1, 2], [0.25f, 1f]);
+        var (h1, b1, h2, b2) = (Head(), Body(), Head(), Body());
+        var plain = new AdamW([h1, b1], weightDecay: 0.1);
+        var scaled = new AdamW([h2, b2], weightDecay: 0.1,
+            learningRateFactor: p => p.Name.StartsWith(Semblance.Models.MaskedLmHead.Prefix, StringComparison.Ordinal) ? 10 : 1);
+        foreach (var p in new[] { h1, b1, h2, b2 })
+        {
+            p.GradBuffer()[0] = 0.3f;
+            p.GradBuffer()[1] = -2f;
+        }
+        plain.Update(1e-3);
+        scaled.Update(1e-3);
+        Assert.Equal(b1.Data, b2.Data);
+        for (int i = 0; i < 2; i++)
+            Assert.Equal(10 * (Head().Data[i] - h1.Data[i]), Head().Data[i] - h2.Data[i], 5);
+        Assert.NotEqual(Head().Data[0], h1.Data[0]);
     }
 
     [Fact]

@@ -168,7 +168,8 @@ public class TrainCommandTests
         var data = Write(dir, "pairs.tsv", pairs);
         var output = dir.Sub("out");
         string[] args = ["--model", start, "--data", data, "--loss", "simbert", "--output", output,
-            "--epochs", "3", "--batch-size", "8", "--lr", "2e-3", "--max-length", "24", "--corrupt", "0.1", .. (teacher ? new[] { "--teacher", start } : [])];
+            "--epochs", "3", "--batch-size", "8", "--lr", "2e-3", "--max-length", "24", "--corrupt", "0.1",
+            .. (teacher ? new[] { "--teacher", start } : ["--head-lr", "2e-2"])];
         var (code, _, err) = Train(args);
         Assert.True(code == 0, err);
         Assert.Equal(kind == "models", err.Contains("has no masked-LM head", StringComparison.Ordinal));
@@ -208,6 +209,18 @@ public class TrainCommandTests
             "--teacher", SharedData.FixtureModel(Bert));
         Assert.Equal(1, code);
         Assert.Contains("--teacher distils SimBERT's [CLS] vector; --loss sup-simcse does not take it", err);
+    }
+
+    [SharedFact]
+    public void HeadLearningRateIsForSimBertOnly()
+    {
+        using var dir = new TempDir();
+        var data = Write(dir, "pairs.tsv", ["a\tb", "c\td"]);
+        var (code, _, err) = Train("--model", SharedData.FixtureModel(Bert), "--data", data, "--loss", "sup-simcse", "--output", dir.Sub("out"),
+            "--head-lr", "1e-3");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--head-lr sets the masked-LM head's rate; --loss sup-simcse has no head", err);
+        Assert.False(Directory.Exists(dir.Sub("out")) && Directory.EnumerateFileSystemEntries(dir.Sub("out")).Any());
     }
 
     [Fact]
