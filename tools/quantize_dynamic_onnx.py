@@ -28,8 +28,11 @@ How it differs from quantize_dynamic (defaults: QInt8 weights, per_channel False
     otherwise left exactly as it was.
   * --exclude SUBSTRING keeps MatMuls whose node name or weight name contains it in float32 (quantize_dynamic's
     nodes_to_exclude takes exact node names).
+  * --roles picks MatMuls by their role in a BERT layer, told apart by shape and sharing, since exported node names
+    are often just numbers: qkv (three [H, H] weights reading one activation), attention-output (the other [H, H]),
+    intermediate ([H, I], I > H), output ([I, H]). `--roles attention-output,intermediate` is Semblance's int8 plan.
 
-Usage: /usr/bin/python3 tools/quantize_dynamic_onnx.py IN.onnx OUT.onnx [--per-channel] [--exclude SUBSTR ...]
+Usage: /usr/bin/python3 tools/quantize_dynamic_onnx.py IN.onnx OUT.onnx [--per-channel] [--roles R,...] [--exclude SUBSTR ...]
        /usr/bin/python3 tools/quantize_dynamic_onnx.py --check FP32.onnx INT8.onnx   (prints the rewritten MatMuls)
 """
 import argparse
@@ -53,17 +56,33 @@ def quantize_weight(b, per_channel):
     return codes, scale, zero
 
 
-def rewrite(model, per_channel, exclude):
+ROLES = ("qkv", "attention-output", "intermediate", "output")
+
+
+def role(node, initializers, weight_readers):
+    """The MatMul's role in a BERT layer (see --roles), from its weight's shape and how many weights share its input."""
+    k, n = initializers[node.input[1]].dims
+    if k < n:
+        return "intermediate"
+    if k > n:
+        return "output"
+    return "qkv" if weight_readers[node.input[0]] >= 3 else "attention-output"
+
+
+def rewrite(model, per_channel, exclude, roles=ROLES):
     graph = model.graph
     initializers = {t.name: t for t in graph.initializer}
     readers = collections.Counter(name for node in graph.node for name in node.input)
+    weight_readers = collections.Counter(node.input[0] for node in graph.node
+                                         if node.op_type == "MatMul" and node.input[1] in initializers)
     quantized_activation = {}  # activation name -> (codes, scale, zero point) outputs of its DynamicQuantizeLinear
     new_nodes, new_initializers, dropped = [], [], set()
     rewritten = 0
     for node in graph.node:
         weight = initializers.get(node.input[1]) if node.op_type == "MatMul" else None
         if (weight is None or weight.data_type != TensorProto.FLOAT or len(weight.dims) != 2
-                or any(s in node.name or s in node.input[1] for s in exclude)):
+                or any(s in node.name or s in node.input[1] for s in exclude)
+                or role(node, initializers, weight_readers) not in roles):
             new_nodes.append(node)
             continue
         a, b_name, out = node.input[0], node.input[1], node.output[0]
@@ -116,6 +135,7 @@ def main():
     parser.add_argument("input")
     parser.add_argument("output")
     parser.add_argument("--per-channel", action="store_true", help="one weight scale per output column (default: per tensor)")
+    parser.add_argument("--roles", default=",".join(ROLES), help="BERT-layer MatMuls to quantise (default: all): " + ", ".join(ROLES))
     parser.add_argument("--exclude", action="append", default=[], help="keep MatMuls whose node or weight name contains this")
     parser.add_argument("--check", action="store_true", help="compare the op counts and sizes of INPUT (fp32) and OUTPUT (int8)")
     args = parser.parse_args()
@@ -123,8 +143,13 @@ def main():
         if args.check:
             check(args.input, args.output)
             return 0
+        roles = [r for r in args.roles.split(",") if r]
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown:
+            print(f"error: --roles: unknown role '{unknown[0]}' (known: {', '.join(ROLES)})", file=sys.stderr)
+            return 2
         model = onnx.load(args.input)
-        rewritten, activations = rewrite(model, args.per_channel, args.exclude)
+        rewritten, activations = rewrite(model, args.per_channel, args.exclude, roles)
         if rewritten == 0:
             print(f"error: {args.input}: no MatMul with a constant float32 [K, N] weight to quantise", file=sys.stderr)
             return 1
