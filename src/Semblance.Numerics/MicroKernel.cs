@@ -1,6 +1,7 @@
 // GEMM micro-kernels: C[rows, 32] (+)= A[rows, kc] · B[kc, 32], one register tile per call, per SIMD tier.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Semblance.Numerics;
 
@@ -43,12 +44,15 @@ internal static unsafe class MicroKernel
     public static int MaxRows(SimdLevel level) => level is SimdLevel.Vector256 or SimdLevel.Vector128 ? 6 : 12;
 
     /// <summary>c[rows, 0..32) = (accumulate ? c : 0) + a[rows, 0..kc) · b[0..kc, 0..32); B rows are ldb floats apart.</summary>
-    public static void Tile(SimdLevel level, int rows, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate)
+    /// <param name="prefetch">Where the caller's next panel starts (same layout as b), or null: the Vector512 tier
+    /// asks for its row p (two cache lines, into L2) at step p, so the next panel streams in from memory while
+    /// this one is multiplied. A hint only: it never changes a result.</param>
+    public static void Tile(SimdLevel level, int rows, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate, float* prefetch = null)
     {
         switch (level)
         {
             case SimdLevel.Vector512:
-                Tile512(rows, a, lda, b, ldb, c, ldc, kc, accumulate);
+                Tile512(rows, a, lda, b, ldb, c, ldc, kc, accumulate, prefetch == null ? b : prefetch);
                 break;
             case SimdLevel.Vector256:
                 for (int r = 0; r < rows; r += 6)
@@ -72,22 +76,22 @@ internal static unsafe class MicroKernel
         }
     }
 
-    private static void Tile512(int rows, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate)
+    private static void Tile512(int rows, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate, float* pf)
     {
         switch (rows)
         {
-            case 1: Tile512<Rows1>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
-            case 2: Tile512<Rows2>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
-            case 3: Tile512<Rows3>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
-            case 4: Tile512<Rows4>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
-            case 5: Tile512<Rows5>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
-            case 6: Tile512<Rows6>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
-            case 7: Tile512<Rows7>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
-            case 8: Tile512<Rows8>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
-            case 9: Tile512<Rows9>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
-            case 10: Tile512<Rows10>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
-            case 11: Tile512<Rows11>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
-            case 12: Tile512<Rows12>(a, lda, b, ldb, c, ldc, kc, accumulate); break;
+            case 1: Tile512<Rows1>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 2: Tile512<Rows2>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 3: Tile512<Rows3>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 4: Tile512<Rows4>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 5: Tile512<Rows5>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 6: Tile512<Rows6>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 7: Tile512<Rows7>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 8: Tile512<Rows8>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 9: Tile512<Rows9>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 10: Tile512<Rows10>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 11: Tile512<Rows11>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 12: Tile512<Rows12>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows), rows, "a Vector512 tile has 1 to 12 rows");
         }
     }
@@ -137,7 +141,7 @@ internal static unsafe class MicroKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512<R>(float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate) where R : struct, IRowCount
+    private static void Tile512<R>(float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate, float* pf) where R : struct, IRowCount
     {
         Vector512<float> c00 = default; Vector512<float> c01 = default;
         Vector512<float> c10 = default; Vector512<float> c11 = default;
@@ -174,6 +178,7 @@ internal static unsafe class MicroKernel
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(b + 0); var b1 = Vector512.Load(b + 16);
+            if (Sse.IsSupported) { Sse.Prefetch1(pf); Sse.Prefetch1(pf + 16); pf += ldb; }
             if (R.Value > 0) { var ai = Vector512.Create(*a0); c00 = Vector512.FusedMultiplyAdd(ai, b0, c00); c01 = Vector512.FusedMultiplyAdd(ai, b1, c01); }
             if (R.Value > 1) { var ai = Vector512.Create(a0[lda]); c10 = Vector512.FusedMultiplyAdd(ai, b0, c10); c11 = Vector512.FusedMultiplyAdd(ai, b1, c11); }
             if (R.Value > 2) { var ai = Vector512.Create(a0[lda2]); c20 = Vector512.FusedMultiplyAdd(ai, b0, c20); c21 = Vector512.FusedMultiplyAdd(ai, b1, c21); }
