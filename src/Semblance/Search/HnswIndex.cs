@@ -511,6 +511,8 @@ public sealed unsafe class HnswIndex : VectorIndex
             if (n == 0 && (index._entry != -1 || index._maxLevel != -1))
                 throw new InputFormatException($"{gpath}: an empty graph must have entry point -1, got {index._entry}");
             index.ValidateGraph(gpath);
+            // A search reads vectors scattered over the whole file: owned huge-page memory spares it most TLB misses.
+            index._vectors.CopyToOwnedMemory();
             return index;
         }
         catch
