@@ -33,6 +33,12 @@ public sealed unsafe class HnswIndex : VectorIndex
     public const string KindName = "hnsw";
     private const int StripeCount = 4096;
 
+    /// <summary>
+    /// How many neighbours ahead of the one being measured a search fetches whole vectors. Chosen by CPU time per query
+    /// on the 100k × 384 set (ef 28, loaded host): 4 and 16–32 cost the same, 1–2 more, none (0) far more.
+    /// </summary>
+    private const int PrefetchAhead = 4;
+
     private readonly NativeBuffer _vectors;
     private readonly int _stride;
     private readonly int _m, _m0;
@@ -309,8 +315,10 @@ public sealed unsafe class HnswIndex : VectorIndex
         {
             changed = false;
             int c = CopyLinks(ep, level, sc);
+            for (int i = 0; i < c && i < PrefetchAhead; i++) DistanceKernels.Prefetch(Vec(sc.Links[i]), _stride);
             for (int i = 0; i < c; i++)
             {
+                if (i + PrefetchAhead < c) DistanceKernels.Prefetch(Vec(sc.Links[i + PrefetchAhead]), _stride);
                 int e = sc.Links[i];
                 float d = Distance(q, Vec(e));
                 if (d < epd) { epd = d; ep = e; changed = true; }
@@ -319,7 +327,13 @@ public sealed unsafe class HnswIndex : VectorIndex
         return (ep, epd);
     }
 
-    /// <summary>Alg. 2 beam search; leaves the ef best in sc.Results as a max-heap of negated distances.</summary>
+    /// <summary>
+    /// Alg. 2 beam search; leaves the ef best in sc.Results as a max-heap of negated distances. Each expanded node's
+    /// list is first reduced to its unvisited neighbours (marking them visited), then their distances are taken in list
+    /// order while the whole vector <see cref="PrefetchAhead"/> places ahead is fetched, so several vectors' cache
+    /// misses overlap instead of each distance waiting on memory in turn. The order of distances, heap pushes and bound
+    /// updates is the plain algorithm's, so results are the same.
+    /// </summary>
     private void SearchLayer(float* q, int ep, float epd, int ef, int level, Scratch sc, bool[]? excluded)
     {
         sc.NewVisit(_nodes);
@@ -335,6 +349,8 @@ public sealed unsafe class HnswIndex : VectorIndex
         if (deleted is null || !deleted[ep]) res.Push(-epd, ep);
         float bound = res.Count > 0 ? -res.TopKey : float.PositiveInfinity;
         int cap = level == 0 ? _m0 : _m;
+        int stride = _stride;
+        int* fresh = stackalloc int[cap];
         fixed (ushort* vis = visited)
         fixed (int* links0 = _links0)
         {
@@ -345,34 +361,36 @@ public sealed unsafe class HnswIndex : VectorIndex
                 if (cd > bound && res.Count >= ef) break;
                 cand.Pop();
                 var (arr, off) = List(c, level);
+                int u = 0;
                 fixed (int* list = &arr[off])
                 {
                     int cnt = Math.Min(list[0], cap);
-                    if (cnt > 0) Prefetch(Vec(list[1]));
+                    for (int i = 0; i < cnt; i++) Prefetch(vis + list[1 + i]);
                     for (int i = 0; i < cnt; i++)
                     {
                         int e = list[1 + i];
-                        if (i + 1 < cnt)
-                        {
-                            int next = list[2 + i];
-                            Prefetch(Vec(next));
-                            Prefetch(vis + next);
-                        }
                         if (vis[e] == tag) continue;
                         vis[e] = tag;
-                        float d = Distance(q, Vec(e));
-                        if (res.Count < ef || d < bound)
+                        fresh[u++] = e;
+                    }
+                }
+                for (int i = 0; i < u && i < PrefetchAhead; i++) DistanceKernels.Prefetch(Vec(fresh[i]), stride);
+                for (int i = 0; i < u; i++)
+                {
+                    if (i + PrefetchAhead < u) DistanceKernels.Prefetch(Vec(fresh[i + PrefetchAhead]), stride);
+                    int e = fresh[i];
+                    float d = Distance(q, Vec(e));
+                    if (res.Count < ef || d < bound)
+                    {
+                        // A candidate is likely to be expanded later: start fetching its neighbour list now.
+                        if (level == 0) Prefetch(links0 + (long)e * Stride0);
+                        cand.Push(d, e);
+                        if (deleted is null || !deleted[e])
                         {
-                            // A candidate is likely to be expanded later: start fetching its neighbour list now.
-                            if (level == 0) Prefetch(links0 + (long)e * Stride0);
-                            cand.Push(d, e);
-                            if (deleted is null || !deleted[e])
-                            {
-                                res.Push(-d, e);
-                                if (res.Count > ef) res.Pop();
-                            }
-                            if (res.Count > 0) bound = -res.TopKey;
+                            res.Push(-d, e);
+                            if (res.Count > ef) res.Pop();
                         }
+                        if (res.Count > 0) bound = -res.TopKey;
                     }
                 }
             }
@@ -388,26 +406,27 @@ public sealed unsafe class HnswIndex : VectorIndex
         void One(int i)
         {
             var sc = _scratch.Value!;
-            var qv = (float*)NativeMemory.AlignedAlloc((nuint)_stride * 4, 64);
-            try
+            // The query, zero-padded to the stride, on a 64-byte boundary of this frame (no allocation per query).
+            float* raw = stackalloc float[_stride + 16];
+            float* qv = (float*)(((nint)raw + 63) & ~(nint)63);
+            new Span<float>(qv, _stride).Clear();
+            queries.AsSpan(i * Dimension, Dimension).CopyTo(new Span<float>(qv, Dimension));
+            int ep = _entry;
+            float epd = Distance(qv, Vec(ep));
+            for (int l = _maxLevel; l > 0; l--) (ep, epd) = Greedy(qv, ep, epd, l, sc);
+            SearchLayer(qv, ep, epd, ef, 0, sc, excluded);
+            var res = sc.Results;
+            // Results is a max-heap of negated distances: discard the farthest beyond k, then fill from the back.
+            while (res.Count > k) res.Pop();
+            float qq = Metric == Metric.L2 ? SquaredNorm(new ReadOnlySpan<float>(qv, Dimension)) : 0;
+            var r = new (int Slot, float Score)[res.Count];
+            for (int j = r.Length - 1; j >= 0; j--)
             {
-                new Span<float>(qv, _stride).Clear();
-                queries.AsSpan(i * Dimension, Dimension).CopyTo(new Span<float>(qv, Dimension));
-                int ep = _entry;
-                float epd = Distance(qv, Vec(ep));
-                for (int l = _maxLevel; l > 0; l--) (ep, epd) = Greedy(qv, ep, epd, l, sc);
-                SearchLayer(qv, ep, epd, ef, 0, sc, excluded);
-                var all = Drain(sc.Results);
-                float qq = Metric == Metric.L2 ? SquaredNorm(new ReadOnlySpan<float>(qv, Dimension)) : 0;
-                int take = Math.Min(k, all.Length);
-                var r = new (int Slot, float Score)[take];
-                for (int j = 0; j < take; j++) r[j] = (all[j].Id, Metric == Metric.L2 ? qq - all[j].Dist : 1 - all[j].Dist);
-                result[i] = r;
+                float dist = -res.TopKey;
+                r[j] = (res.TopId, Metric == Metric.L2 ? qq - dist : 1 - dist);
+                res.Pop();
             }
-            finally
-            {
-                NativeMemory.AlignedFree(qv);
-            }
+            result[i] = r;
         }
         int threads = Math.Max(1, Threads);
         if (threads == 1 || nq < 4) for (int i = 0; i < nq; i++) One(i);
@@ -492,6 +511,8 @@ public sealed unsafe class HnswIndex : VectorIndex
             if (n == 0 && (index._entry != -1 || index._maxLevel != -1))
                 throw new InputFormatException($"{gpath}: an empty graph must have entry point -1, got {index._entry}");
             index.ValidateGraph(gpath);
+            // A search reads vectors scattered over the whole file: owned huge-page memory spares it most TLB misses.
+            index._vectors.CopyToOwnedMemory();
             return index;
         }
         catch
