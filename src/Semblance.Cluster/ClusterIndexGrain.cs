@@ -42,14 +42,14 @@ public sealed class ClusterIndexGrain(
             var counts = await Task.WhenAll(Enumerable.Range(0, spec.Shards).Select(s => GrainFactory.GetGrain<IShard>(ShardKey(name, s, 0)).Count()));
             first = counts.Sum();
         }
-        long added = TextLines.ReadFile(input).LongCount();
-        if (added == 0) return first;
-        // Every shard commits its part atomically (replica 0 writes; the other replicas reopen the new generation).
-        // The count is recorded only once every shard committed, so a failed add repeated with the same input
-        // gives the same ids, which the shards replace instead of duplicating.
-        await Task.WhenAll(Enumerable.Range(0, spec.Shards).Select(s => GrainFactory.GetGrain<IShard>(ShardKey(name, s, 0)).Add(spec, s, input, first)));
-        await Record(spec with { Count = first + added });
-        return first + added;
+        // Every shard commits its part atomically (replica 0 writes; the other replicas reopen the new generation) and
+        // answers its new size, so the shards' sum is the new count. The count is recorded only once every shard
+        // committed, so a failed add repeated with the same input gives the same ids, which the shards replace
+        // instead of duplicating.
+        var sizes = await Task.WhenAll(Enumerable.Range(0, spec.Shards).Select(s => GrainFactory.GetGrain<IShard>(ShardKey(name, s, 0)).Add(spec, s, input, first)));
+        long count = sizes.Sum();
+        if (count != spec.Count) await Record(spec with { Count = count });
+        return count;
     }
 
     /// <summary>Keeps the shard map in grain storage and beside the shards (atomic rename).</summary>
