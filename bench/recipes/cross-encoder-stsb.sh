@@ -12,7 +12,8 @@
 # Environment: SET en|zh (default en: ../shared/data/sts-b-en, start sentence-transformers/all-MiniLM-L6-v2; zh:
 #   sts-b-zh, start $START, default /work/models/chinese-minilm), EPOCHS (default 1), LR (default 2e-5), EVAL_EVERY
 #   (default 180 steps), START (the start model), SWAP (1: train on every pair in both orders, text/text_pair and
-#   text_pair/text, as sentence-transformers' STS-B cross-encoder example does; default 0).
+#   text_pair/text, as sentence-transformers' STS-B cross-encoder example does; default 0), HEAD_LR (cross-encoders:
+#   peak rate of the pooler and the fresh classifier, `train --head-lr`; default: LR).
 # Settings (all four): batch 16, linear warm-up over the first 10 % of the steps then linear decay to 0, weight decay
 # 0.01, clip 1.0, max length 128 (per pair for the cross-encoder, per sentence for the bi-encoder), dev every EVAL_EVERY
 # steps and at the end, the dev-best checkpoint kept, one thread, nice -n 10. Test: Spearman ×100 of the
@@ -50,7 +51,8 @@ steps=$(( ($(wc -l < "$train") + 15) / 16 * epochs ))
 start=$(date +%s.%N)
 nice -n 10 "$semblance" train "${extra[@]}" --model "$id" --data "$train" --loss "${loss#bi-}" --output "$dir/model" \
   --epochs "$epochs" --batch-size 16 --lr "$lr" --warmup $(( steps / 10 )) --max-length 128 \
-  --eval-data "$sts/dev.tsv" --eval-every "$every" --threads 1 --seed "$seed" > "$dir/train.out" 2> "$dir/train.log"
+  --eval-data "$sts/dev.tsv" --eval-every "$every" --threads 1 --seed "$seed" ${HEAD_LR:+--head-lr "$HEAD_LR"} \
+  > "$dir/train.out" 2> "$dir/train.log"
 wall=$(echo "$(date +%s.%N) - $start" | bc)
 dev=$(sed -n 's/^best_dev_spearman=//p' "$dir/train.out")
 best_step=$(grep -o 'best [0-9.]* at step [0-9]*' "$dir/train.log" | tail -1 | awk '{print $NF}')
@@ -65,7 +67,7 @@ if [ "${SET:-en}" = zh ]; then
   atec=$(printf ', "atec_spearman": %s, "atec_accuracy": %s' "$(sed -n 's/^spearman=//p' "$dir/atec.txt")" \
     "$(sed -n 's/.* accuracy=//p' "$dir/atec.txt")")
 fi
-printf '{"set": "%s", "swap": %s, "model": "%s", "loss": "%s", "seed": %s, "epochs": %s, "lr": "%s", "best_step": %s, "dev": %s, "test": %s%s, "wall_s": %.1f}\n' \
-  "${SET:-en}" "${SWAP:-0}" "$([ "$loss" = bi-cosent ] && echo bi-encoder || echo cross-encoder)" "${loss#bi-}" "$seed" "$epochs" "$lr" \
+printf '{"set": "%s", "start": "%s", "swap": %s, "model": "%s", "loss": "%s", "seed": %s, "epochs": %s, "lr": "%s", "head_lr": "%s", "best_step": %s, "dev": %s, "test": %s%s, "wall_s": %.1f}\n' \
+  "${SET:-en}" "$id" "${SWAP:-0}" "$([ "$loss" = bi-cosent ] && echo bi-encoder || echo cross-encoder)" "${loss#bi-}" "$seed" "$epochs" "$lr" "${HEAD_LR:-$lr}" \
   "$best_step" "$dev" "$test" "$atec" "$wall" > "$dir/result.json"
 cat "$dir/result.json"

@@ -28,7 +28,7 @@ public sealed class TrainCommand : CliCommand
         new("--batch-size", "B", "rows per optimizer step, the in-batch negatives (default 64)"),
         new("--accumulate", "K", "embed each batch in K chunks with exact gradients (GradCache; default 1)"),
         new("--lr", "LR", "peak learning rate (default 5e-5)"),
-        new("--head-lr", "LR", "simbert: peak learning rate of the masked-LM head's transform and bias, same schedule (default: --lr); a fresh head starts random"),
+        new("--head-lr", "LR", "simbert: peak learning rate of the masked-LM head's transform and bias; pair-score: of the pooler and classifier; same schedule (default: --lr); a fresh head starts random"),
         new("--warmup", "STEPS", "linear warm-up steps, then linear decay to 0 (default 0)"),
         new("--max-length", "N", "tokens per sentence incl. [CLS]/[SEP] (default 64, at most max_position_embeddings)"),
         new("--temperature", "T", "simcse/sup-simcse/flatnce temperature (default 0.05)"),
@@ -59,7 +59,8 @@ public sealed class TrainCommand : CliCommand
         var loss = TrainingLosses.Get(args.Choice("--loss", "", LossNames), task);
         if (task != TrainingTask.PairScore && (args.Has("--num-labels") || args.Has("--max-score")))
             throw new UsageException("--num-labels and --max-score apply to --task pair-score only");
-        if (args.Has("--head-lr") && !loss.TrainsMaskedLmHead) throw new UsageException($"--head-lr sets the masked-LM head's rate; --loss {loss} has no head");
+        if (args.Has("--head-lr") && !loss.TrainsMaskedLmHead && task != TrainingTask.PairScore)
+            throw new UsageException($"--head-lr sets the rate of a head on the encoder (simbert's masked-LM head, --task pair-score's classifier); --loss {loss} has no head");
         if (args.Has("--model") && args.Has("--init")) throw new UsageException("give either --model DIR or --init CONFIG.json --vocab FILE, not both");
         if (!args.Has("--model") && !args.Has("--init") && !args.Has("--resume")) throw new UsageException("missing --model DIR (or --init CONFIG.json --vocab FILE)");
         if (args.Has("--init") && !args.Has("--vocab")) throw new UsageException("--init needs --vocab FILE");

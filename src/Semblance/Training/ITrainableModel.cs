@@ -24,6 +24,12 @@ internal interface ITrainableModel
 
     /// <summary>The tensor name a parameter is saved under (its own name, unless the saved layout nests it).</summary>
     string CheckpointName(Parameter p) => p.Name;
+
+    /// <summary>
+    /// True for a parameter of the task head on top of the encoder, the one <c>--head-lr</c> rates: SimBERT's masked-LM
+    /// head (transform and output bias), or a pair scorer's pooler and classifier. False for the encoder itself.
+    /// </summary>
+    bool IsHeadParameter(Parameter p) => false;
 }
 
 internal static class TrainableModelExtensions

@@ -29,6 +29,8 @@ internal sealed class PairScoringModel(TrainableTransformer model, int sepId) : 
 
     public string CheckpointName(Parameter p) => Model.CheckpointName(p);
 
+    public bool IsHeadParameter(Parameter p) => Model.IsHeadParameter(p);
+
     /// <summary>The batch with type ids 1 after each sequence's first [SEP] (what <c>EncodePair</c> assigns).</summary>
     private TokenBatch WithPairTypes(TokenBatch batch)
     {

@@ -170,6 +170,14 @@ internal sealed class TrainableTransformer : ITrainableModel
         _mlmHead is not null ? MaskedLmCheckpointName(p)
         : _head is null || p.Name.StartsWith("classifier.", StringComparison.Ordinal) ? p.Name : BaseModelPrefix(Config) + "." + p.Name;
 
+    /// <summary>
+    /// The head <c>--head-lr</c> rates: the masked-LM head's own tensors (<c>cls.predictions.*</c>), or a pair scorer's
+    /// <c>classifier.*</c> and the BERT pooler it reads (fresh when the start checkpoint has none).
+    /// </summary>
+    public bool IsHeadParameter(Parameter p) =>
+        _mlmHead is not null ? p.Name.StartsWith(MaskedLmHead.Prefix, StringComparison.Ordinal)
+        : _head is not null && (p.Name.StartsWith("classifier.", StringComparison.Ordinal) || p.Name.StartsWith("pooler.", StringComparison.Ordinal));
+
     /// <summary>transformers' base_model_prefix of the model type (bert, roformer, ernie).</summary>
     public static string BaseModelPrefix(TransformerConfig config) => config.ModelType;
 

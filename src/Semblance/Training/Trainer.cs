@@ -91,7 +91,7 @@ public sealed class Trainer
 
         using var context = new ComputeContext(Math.Max(1, _o.Threads));
         _log.WriteLine($"train: {_o.Loss} on {data.ExamplesPerEpoch} examples, {_o.Epochs} epoch(s) x {epochs[0].Count} batches of {_o.BatchSize} (accumulate {_o.Accumulate}), {totalSteps} steps{(state.Step > 0 ? $", resuming at step {state.Step}" : "")}");
-        _log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"recipe: pooling {Pooling.Format(_o.Pooling)}, {LearningRateSchedule.Format(_o.Schedule)} schedule, weight decay {_o.WeightDecay}{(_o.EmbeddingLearningRateScale != 1 ? $", embedding lr x{_o.EmbeddingLearningRateScale}" : "")}, max grad norm {(_o.MaxGradNorm > 0 ? _o.MaxGradNorm.ToString(CultureInfo.InvariantCulture) : "off")}{(_o.Dropout is double p ? $", dropout {p}" : "")}{(_o.Loss == TrainingLosses.SimCse ? $", simcse batch {(_o.SimCseBatch == SimCseBatch.Duplicate ? "duplicate" : "views")}" : "")}"));
+        _log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"recipe: pooling {Pooling.Format(_o.Pooling)}, {LearningRateSchedule.Format(_o.Schedule)} schedule, weight decay {_o.WeightDecay}{(_o.EmbeddingLearningRateScale != 1 ? $", embedding lr x{_o.EmbeddingLearningRateScale}" : "")}{(_o.HeadLearningRate is double h ? $", head lr {h}" : "")}, max grad norm {(_o.MaxGradNorm > 0 ? _o.MaxGradNorm.ToString(CultureInfo.InvariantCulture) : "off")}{(_o.Dropout is double p ? $", dropout {p}" : "")}{(_o.Loss == TrainingLosses.SimCse ? $", simcse batch {(_o.SimCseBatch == SimCseBatch.Duplicate ? "duplicate" : "views")}" : "")}"));
         var clock = Stopwatch.StartNew();
         double lossSum = 0;
         int lossCount = 0, examples = 0;

@@ -94,8 +94,9 @@ public sealed record TrainerOptions
     public double EmbeddingLearningRateScale { get; init; } = 1;
 
     /// <summary>
-    /// Peak learning rate of the masked-LM head's own parameters (SimBERT; null = <see cref="LearningRate"/>), on the
-    /// same schedule: a freshly initialised head transform starts random and needs larger steps than the encoder.
+    /// Peak learning rate of the task head's own parameters (SimBERT's masked-LM head; a pair scorer's pooler and
+    /// classifier; null = <see cref="LearningRate"/>), on the same schedule: a freshly initialised head starts random and
+    /// needs larger steps than the encoder.
     /// </summary>
     public double? HeadLearningRate { get; init; }
 

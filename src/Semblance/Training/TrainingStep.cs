@@ -66,8 +66,9 @@ internal sealed class TrainingStep
     private readonly PoolingMode _pooling;
 
     /// <param name="corruptRate">SimBERT only: the share of source tokens masked ([MASK] id <paramref name="maskId"/>) or deleted.</param>
-    /// <param name="headLearningRateFactor">The masked-LM head's own parameters (<c>cls.predictions.*</c>: transform and
-    /// output bias; the tied decoder is the word embeddings and keeps the base rate) train at this multiple of the rate.</param>
+    /// <param name="headLearningRateFactor">The task head's own parameters (<see cref="ITrainableModel.IsHeadParameter"/>:
+    /// the masked-LM head's transform and output bias, whose tied decoder is the word embeddings and keeps the base rate;
+    /// or a pair scorer's pooler and classifier) train at this multiple of the rate.</param>
     /// <param name="teacher">SimBERT only: a teacher's vectors of texts ([texts × hidden] row-major) to distil the [CLS] vector from.</param>
     public TrainingStep(ITrainableModel model, TrainingLoss loss, LossSettings settings, Func<string, int[]> tokens,
         int seed, int accumulate = 1, double maxGradNorm = 1.0, double weightDecay = 0.01, PoolingMode pooling = PoolingMode.Mean,
@@ -95,7 +96,7 @@ internal sealed class TrainingStep
         Optimizer = new AdamW(model.TrainableParameters().Concat(_objective.Parameters), weightDecay,
             learningRateFactor: embeddingRateScale == 1 && headLearningRateFactor == 1 ? null
                 : p => AdamW.IsTokenEmbedding(p) ? embeddingRateScale
-                    : p.Name.StartsWith(Semblance.Models.MaskedLmHead.Prefix, StringComparison.Ordinal) ? headLearningRateFactor : 1);
+                    : model.IsHeadParameter(p) ? headLearningRateFactor : 1);
     }
 
     /// <summary>The loss this step minimises (its own <see cref="EmbeddingLoss.Parameters"/> are trained too).</summary>

@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using Semblance.CrossEncoders;
 using Semblance.Embeddings;
 using Semblance.Models;
+using Semblance.Numerics;
 using Semblance.Tests.Cli;
 using Semblance.Tests.Models;
 using Semblance.Training;
@@ -112,6 +113,34 @@ public class PairScoreTrainingTests
             foreach (var p in inputs) p.MarkUpdated();
             return scorer.Score(tape, batch);
         }, inputs);
+    }
+
+    [Fact]
+    public void HeadLearningRateFactorMovesOnlyThePoolerAndClassifierFaster()
+    {
+        // One AdamW step from the same weights and batch, head factor 1 and 10: the pooler's and classifier's updates
+        // (Adam step and decay alike scale with the rate) are 10x, every encoder tensor moves exactly as without it.
+        int[] Pair(string a, string b) => [2, .. a.Split(' ').Select(int.Parse), Sep, .. b.Split(' ').Select(int.Parse), Sep];
+        var rows = new[] { new TrainingRow(["5 6", "7"], 0.2f), new TrainingRow(["9", "4 4 8"], 0.9f), new TrainingRow(["11 12", "13"], 0.5f) };
+        TrainableTransformer Step(double factor)
+        {
+            var scorer = TrainableTransformer.LoadPairScorer(Path.Combine(Dir, "cls1"), null, seed: 0);
+            var step = new TrainingStep(new PairScoringModel(scorer, Sep), TrainingLosses.PairMse, new LossSettings(), _ => throw new InvalidOperationException("pairs only"),
+                seed: 1, pairTokens: Pair, headLearningRateFactor: factor);
+            Assert.True(step.Run(rows, 0, 1e-3, ComputeContext.Single).Updated);
+            return scorer;
+        }
+        var start = TrainableTransformer.LoadPairScorer(Path.Combine(Dir, "cls1"), null, seed: 0);
+        var (plain, fast) = (Step(1), Step(10));
+        var head = start.Parameters.Where(start.IsHeadParameter).Select(p => p.Name).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(["classifier.bias", "classifier.weight", "pooler.dense.bias", "pooler.dense.weight"], head);
+        foreach (var p in start.Parameters)
+        {
+            float[] a = plain[p.Name].Data, b = fast[p.Name].Data;
+            if (!head.Contains(p.Name)) { Assert.Equal(a, b); continue; }
+            for (int i = 0; i < a.Length; i++) Assert.Equal(10 * (a[i] - p.Data[i]), b[i] - p.Data[i], 1e-5);
+            Assert.NotEqual(p.Data, a);
+        }
     }
 
     [Fact]

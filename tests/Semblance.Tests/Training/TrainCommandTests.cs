@@ -212,14 +212,14 @@ public class TrainCommandTests
     }
 
     [SharedFact]
-    public void HeadLearningRateIsForSimBertOnly()
+    public void HeadLearningRateNeedsAHeadOnTheEncoder()
     {
         using var dir = new TempDir();
         var data = Write(dir, "pairs.tsv", ["a\tb", "c\td"]);
         var (code, _, err) = Train("--model", SharedData.FixtureModel(Bert), "--data", data, "--loss", "sup-simcse", "--output", dir.Sub("out"),
             "--head-lr", "1e-3");
         Assert.NotEqual(0, code);
-        Assert.Contains("--head-lr sets the masked-LM head's rate; --loss sup-simcse has no head", err);
+        Assert.Contains("--head-lr sets the rate of a head on the encoder (simbert's masked-LM head, --task pair-score's classifier); --loss sup-simcse has no head", err);
         Assert.False(Directory.Exists(dir.Sub("out")) && Directory.EnumerateFileSystemEntries(dir.Sub("out")).Any());
     }
 
