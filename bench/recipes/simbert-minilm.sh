@@ -8,10 +8,10 @@
 #   bench/recipes/simbert-minilm.sh train      the run of docs/BENCHMARKS.md: 1 epoch over pairs.tsv (50 steps of batch 32
 #                                              for 1,600 pairs), lr 1e-4 for the encoder and 1e-3 for the fresh head's
 #                                              transform and bias (--head-lr), warm-up 5, max length 32 per sentence, one
-#                                              thread under nice -n 10 (sized for ~30 minutes on a 2-vCPU machine shared
-#                                              by 8 engineers, ~1 pair/s; about 2 minutes alone); a safety bound of
-#                                              SIMBERT_MINUTES (default 90) stops it early, keeping the last 50-step
-#                                              checkpoint, and says so
+#                                              thread under nice -n 10 (17.5 minutes on a 2-vCPU machine shared by 8
+#                                              engineers, 0.6-3.5 pairs/s; SIMBERT_PAIRS=8240 makes it 258 steps); a
+#                                              safety bound of SIMBERT_MINUTES (default 90) stops it early, keeping the
+#                                              last 50-step checkpoint, and says so
 #   bench/recipes/simbert-minilm.sh eval       generation reports (top-p 0.95 and top-k 5 sampling) + STS-B test
 #                                              Spearman (cls and mean) of the model and of the start model
 #   bench/recipes/simbert-minilm.sh OUT        all three in turn, the model written to OUT (which must not exist yet)
