@@ -41,8 +41,8 @@ public sealed class GenerateCommand : CliCommand
         if (beams && sampling) throw new UsageException("--beams is beam search; --top-p, --top-k, --temperature and --seed are for sampling");
         if (args.Has("--length-penalty") && !beams) throw new UsageException("--length-penalty needs --beams");
         int n = args.GetInt("-n", 1, 1, DecodingOptions.MaxCandidates);
-        double topP = args.GetDouble("--top-p", 0.95, 0, 1);
-        if (topP <= 0) throw new UsageException($"--top-p: {topP.ToString(CultureInfo.InvariantCulture)} is out of range (0, 1]");
+        double topP = args.GetDouble("--top-p", 0.95);
+        if (!(topP > 0 && topP <= 1)) throw new UsageException($"--top-p: {topP.ToString(CultureInfo.InvariantCulture)} is out of range (0, 1]");
         double temperature = args.GetDouble("--temperature", 1.0, 0, 1e6);
         if (temperature <= 0) throw new UsageException("--temperature: must be greater than 0");
         var seedText = args.Get("--seed") ?? "0";

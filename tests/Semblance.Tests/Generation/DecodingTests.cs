@@ -220,6 +220,7 @@ public class DecodingTests
             Assert.True(code == 2, string.Join(' ', bad) + ": " + err);
             Assert.StartsWith("error: ", err);
             Assert.DoesNotContain("   at ", err);
+            if (bad is ["--top-p", _]) Assert.Contains("out of range (0, 1]", err);
         }
         (code, _, err) = CliAppTests.RunWithInput(input, "generate", "--model", dir, "--max-new-tokens", "63");
         Assert.Equal(1, code);

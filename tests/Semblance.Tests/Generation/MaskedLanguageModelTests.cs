@@ -114,4 +114,27 @@ public class MaskedLanguageModelTests
         Assert.Equal(1, code);
         Assert.Contains("no masked-LM head", err);
     }
+
+    [SharedFact]
+    public void AHeadWithoutItsOutputBiasIsRefusedNotInvented()
+    {
+        using var temp = new TempDir();
+        var dir = HeadFixtures.ModelDirectory("bert-tiny-mlm", temp);
+        var broken = temp.Sub("no-bias");
+        var writer = new SafeTensorsWriter();
+        using (var f = SafeTensorsFile.Open(Path.Combine(dir, "model.safetensors")))
+            foreach (var t in f.Tensors.Values.Where(t => !t.Name.EndsWith("predictions.bias", StringComparison.Ordinal)
+                                                           && !t.Name.EndsWith("decoder.bias", StringComparison.Ordinal)))
+                writer.Add(t.Name, t.Shape, f.ReadFloat(t.Name).Span);
+        writer.Save(Path.Combine(broken, "model.safetensors"));
+        foreach (var file in Directory.GetFiles(dir).Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal)))
+            File.Copy(file, Path.Combine(broken, Path.GetFileName(file)));
+        var e = Assert.Throws<ModelFormatException>(() => MaskedLanguageModel.Load(broken));
+        Assert.Contains("no output bias", e.Message);
+        var (code, _, err) = CliAppTests.RunWithInput("hello\n", "generate", "--model", broken, "--greedy");
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: ", err);
+        Assert.Contains("no output bias", err);
+        Assert.DoesNotContain("   at ", err);
+    }
 }
