@@ -21,7 +21,7 @@ mkdir -p "$out"
 
 simcse() {  # $1 = views|duplicate, then recipe flags: unsupervised SimCSE, small BERT from scratch, 2 epochs, batch 64, tau 0.05
   local layout="$1"; shift
-  local tag="${*// /}"; tag="${tag//--/-}"
+  local tag; tag="$(printf '%s' "$@")"; tag="${tag//--/-}"
   local n="${SIMCSE_SENTENCES:-all}" data="$out/data/simcse.txt"
   local dir="$out/simcse-$layout$tag-$side-e${SIMCSE_EPOCHS:-2}-n$n-s$seed"
   rm -rf "$dir"; mkdir -p "$dir"
