@@ -4,17 +4,22 @@
 What is mirrored from Trainer.cs and friends (the random streams differ, the rules do not):
   * models: Hugging Face BertModel (post-LN, exact GELU, dropout on embeddings, attention probabilities, attention
     output and FFN output) initialised as transformers' _init_weights (N(0, initializer_range^2) weights, zero biases,
-    LayerNorm 1/0, pad row 0); the GRU encoder as nn.Embedding (N(0,1)) + nn.GRU(bidirectional, batch_first,
-    U(-1/sqrt(H), 1/sqrt(H))) over packed sequences; mean pooling over real tokens ([CLS]/[SEP] included).
+    LayerNorm 1/0, pad row 0); the GRU encoder as nn.Embedding (N(0,1)) + nn.GRU(config "bidirectional", batch_first,
+    U(-1/sqrt(H), 1/sqrt(H))) over packed sequences, pooled as config "pooling" says (mean, or last: h_n).
+  * BERT sentence vectors (--pooling, as `semblance train --pooling`): mean / last-avg over real tokens ([CLS]/[SEP]
+    included; the default), cls (last layer's [CLS] row), first-last-avg (mean of the first transformer layer's and the
+    last layer's states), pooler (tanh(pooler.dense([CLS]))) or pooler-linear (pooler.dense([CLS])).
   * pretrained start (--init-from DIR): a Hugging Face BERT directory's config.json and model.safetensors (e.g. the
     directory `semblance info --model sentence-transformers/all-MiniLM-L6-v2` prints), instead of the random init.
   * losses: CoSENT log(1 + sum_{y_i > y_j} exp(lambda (cos_j - cos_i))); unsupervised SimCSE (each sentence twice
     through dropout, InfoNCE over the batch, cos/tau); supervised SimCSE (anchor<TAB>positive[<TAB>hard negative]
     rows; InfoNCE of each anchor over all positives and all hard negatives of the batch, cos/tau); AM-Softmax logits s (cos(a_i, p_j) - m [i = j]), loss
-    (CE(logits) + CE(logits^T)) / 2.
+    (CE(logits) + CE(logits^T)) / 2; am-softmax-proxy (text<TAB>group rows, one class per group): a learned proxy per
+    class, mean CE of s (cos(e_i, w_j) - m [j = c_i]).
   * optimisation: AdamW (betas 0.9/0.999, eps 1e-6, decoupled decay 0.01, none on biases, LayerNorm and any 1-D
-    tensor), global-norm clipping at 1.0, lr(s) = lr0 s/W for s < W else lr0 max(0, (T-s)/(T-W)) with s the number of
-    steps already taken (so step 1 runs with lr 0), T = the number of batches of all epochs.
+    tensor), global-norm clipping at 1.0, lr(s) = lr0 s/W for s < W, then (--schedule) linear lr0 max(0, (T-s)/(T-W)),
+    constant lr0 or cosine lr0 max(0, (1 + cos(pi (s-W)/(T-W)))/2), with s the number of steps already taken (so step 1
+    runs with lr 0), T = the number of batches of all epochs; --dropout overrides both config.json dropout rates.
   * batches: a seeded shuffle per epoch chunked into batch-size rows, batches of fewer than 2 rows dropped; for
     AM-Softmax each group's members are shuffled and paired (an odd last member pairs with the first), the pairs
     shuffled, and batches filled greedily with at most one pair per group (the rest wait for the next batch).
@@ -24,10 +29,11 @@ Token ids come from `semblance tokenize` (bench/recipes/prepare.sh), so tokenisa
 Stdlib + torch only: Spearman (average ranks for ties) and safetensors I/O are implemented here.
 
 Usage:
-  torch_recipes.py train --loss cosent|simcse|sup-simcse|am-softmax (--config CONFIG.json | --init-from MODEL_DIR)
+  torch_recipes.py train --loss cosent|simcse|sup-simcse|am-softmax|am-softmax-proxy (--config CONFIG.json | --init-from MODEL_DIR)
       --tokens DIR --data FILE --output DIR
       [--epochs N] [--batch-size B] [--lr LR] [--warmup W] [--temperature T] [--margin M] [--scale S] [--seed S]
       [--eval-data DEV.tsv] [--test-data TEST.tsv] [--eval-every N] [--threads N] [--vocab FILE]
+      [--pooling P] [--dropout P] [--schedule constant|linear|cosine] [--simcse-batch views|duplicate]
   torch_recipes.py eval --model DIR --tokens DIR --data STS.tsv [...]   (scores a saved model, ours or this script's)
 """
 import argparse
@@ -81,11 +87,20 @@ def read_sts(path):
 
 
 def load_rows(loss, path):
-    """Rows as Trainer sees them: (texts, score); for am-softmax the groups instead."""
+    """Rows as Trainer sees them: (texts, score); am-softmax-proxy: ((text,), class index in order of first
+    appearance); for am-softmax the groups instead."""
     if loss == "cosent":
         return [((a, b), s) for a, b, s in read_sts(path)]
     if loss == "simcse":
         return [((line, line), 0.0) for line in read_lines(path)]
+    if loss == "am-softmax-proxy":
+        classes, rows = {}, []
+        for line in read_lines(path):
+            text, group = line.split("\t")
+            rows.append(((text,), classes.setdefault(group, len(classes))))
+        if len(classes) < 2:
+            raise SystemExit(f"{path}: only one group; am-softmax-proxy needs at least two")
+        return rows
     if loss == "sup-simcse":
         rows = [tuple(line.split("\t")) for line in read_lines(path)]
         if any(len(r) != len(rows[0]) or len(r) not in (2, 3) for r in rows):
@@ -238,7 +253,7 @@ class BertEncoder(nn.Module):
 
 
 class BertPooler(nn.Module):
-    """Created and saved as BertModel has it; sentence vectors are mean-pooled, so it never gets a gradient."""
+    """Created and saved as BertModel has it; it gets a gradient only under --pooling pooler / pooler-linear."""
 
     def __init__(self, c):
         super().__init__()
@@ -252,6 +267,7 @@ class Bert(nn.Module):
         self.embeddings = BertEmbeddings(c)
         self.encoder = BertEncoder(c)
         self.pooler = BertPooler(c)
+        self.pooling = "mean"
 
     def initialize(self, generator):
         std = self.config.get("initializer_range", 0.02)
@@ -268,15 +284,27 @@ class Bert(nn.Module):
                 self.embeddings.word_embeddings.weight[pad_id].zero_()
 
     def forward(self, ids, mask):
+        """Sentence vectors [B, H] pooled as self.pooling says (semblance train --pooling)."""
         additive = (~mask)[:, None, None, :].to(torch.float32) * torch.finfo(torch.float32).min
-        return mean_pool(self.hidden(ids, additive), mask)
+        first, last = self.hidden(ids, additive, first_layer=True)
+        if self.pooling in ("mean", "last-avg"):
+            return mean_pool(last, mask)
+        if self.pooling == "first-last-avg":
+            return mean_pool((first + last) / 2, mask)
+        if self.pooling == "cls":
+            return last[:, 0]
+        dense = self.pooler.dense(last[:, 0])
+        return torch.tanh(dense) if self.pooling == "pooler" else dense
 
-    def hidden(self, ids, additive, types=None):
-        """Last-layer token states [B, T, H] under an additive attention mask broadcastable to [B, heads, T, T]."""
+    def hidden(self, ids, additive, types=None, first_layer=False):
+        """Last-layer token states [B, T, H] under an additive attention mask broadcastable to [B, heads, T, T];
+        with first_layer, (first transformer layer's states, last layer's states)."""
         x = self.embeddings(ids, types)
+        first = None
         for layer in self.encoder.layer:
             x = layer(x, additive)
-        return x
+            first = x if first is None else first
+        return (first, x) if first_layer else x
 
 
 def unilm_mask(types):
@@ -325,13 +353,17 @@ class BertForSequenceClassification(nn.Module):
 
 
 class Gru(nn.Module):
-    """embedding -> bidirectional GRU over the real tokens -> mean of [forward; backward] states."""
+    """embedding -> GRU over the real tokens (config "bidirectional", default true) -> config "pooling": "mean" of the
+    states (directions concatenated; the default) or "last" (each direction's final state, h_n, concatenated)."""
 
     def __init__(self, c):
         super().__init__()
         self.config = c
+        self.pooling = c.get("pooling", "mean")
+        if self.pooling not in ("mean", "last"):
+            raise SystemExit(f"config.json: pooling {self.pooling!r}, expected mean or last")
         self.embeddings = nn.Embedding(c["vocab_size"], c["embedding_size"])
-        self.gru = nn.GRU(c["embedding_size"], c["hidden_size"], batch_first=True, bidirectional=True)
+        self.gru = nn.GRU(c["embedding_size"], c["hidden_size"], batch_first=True, bidirectional=c.get("bidirectional", True))
 
     def initialize(self, generator):
         bound = 1.0 / math.sqrt(self.config["hidden_size"])
@@ -343,7 +375,9 @@ class Gru(nn.Module):
     def forward(self, ids, mask):
         lengths = mask.sum(1)
         packed = nn.utils.rnn.pack_padded_sequence(self.embeddings(ids), lengths, batch_first=True, enforce_sorted=False)
-        out, _ = self.gru(packed)
+        out, final = self.gru(packed)
+        if self.pooling == "last":
+            return torch.cat(list(final), dim=1)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
         return mean_pool(out, mask)
 
@@ -500,6 +534,21 @@ def simcse_loss(a, p, temperature, hard=None):
     return F.cross_entropy(logits, torch.arange(a.shape[0]))
 
 
+class ProxyHead(nn.Module):
+    """am-softmax-proxy's class proxies W [classes, H] ("proxies.weight"), Glorot-uniform as Keras Dense, decayed
+    and clipped with the encoder's parameters."""
+
+    def __init__(self, classes, dimension, generator):
+        super().__init__()
+        limit = math.sqrt(6.0 / (classes + dimension))
+        self.weight = nn.Parameter(torch.empty(classes, dimension).uniform_(-limit, limit, generator=generator))
+
+    def forward(self, e, labels, margin, scale):
+        """mean_i CE(s (cos(e_i, w_j) - m [j = c_i]), c_i), e and w L2-normalised."""
+        cos = F.normalize(e, dim=-1) @ F.normalize(self.weight, dim=-1).T
+        return F.cross_entropy(scale * (cos - margin * F.one_hot(labels, cos.shape[1]).to(cos.dtype)), labels)
+
+
 def am_softmax_loss(a, p, margin, scale):
     cos = F.normalize(a, dim=-1) @ F.normalize(p, dim=-1).T
     logits = scale * (cos - margin * torch.eye(a.shape[0]))
@@ -536,11 +585,13 @@ def simbert_loss(model, head, first, second, scale, teacher=None):
 
 # ---------------------------------------------------------------- training
 
-def batch_loss(model, tokens, args, batch):
+def batch_loss(model, tokens, args, batch, proxies=None):
     """All columns of a batch in one padded forward pass, then the loss of args.loss."""
     n, columns = len(batch), len(batch[0][0])
     ids, mask = pad([tokens(row[0][c]) for c in range(columns) for row in batch])
     pooled = model(ids, mask)
+    if args.loss == "am-softmax-proxy":
+        return proxies(pooled, torch.tensor([row[1] for row in batch]), args.margin, args.scale)
     a, b = pooled[:n], pooled[n:2 * n]
     if args.loss == "cosent":
         return cosent_loss(a, b, torch.tensor([row[1] for row in batch]), args.scale)
@@ -552,7 +603,7 @@ def batch_loss(model, tokens, args, batch):
 
 
 def make_optimizer(model, lr, weight_decay):
-    named = list(model.named_parameters())
+    named = list(model.named_parameters())  # model: any nn.Module (the encoder and a loss's own weights together)
     return torch.optim.AdamW(
         [{"params": [p for n, p in named if decays(n, p)], "weight_decay": weight_decay},
          {"params": [p for n, p in named if not decays(n, p)], "weight_decay": 0.0}],
@@ -563,30 +614,47 @@ def decays(name, p):
     return not (name.endswith(".bias") or "LayerNorm" in name or p.dim() == 1)
 
 
-def lr_at(step, peak, warmup, total):
+def lr_at(step, peak, warmup, total, schedule="linear"):
+    """peak s/W for s < W; then with p = (s - W)/(T - W): linear peak max(0, 1 - p), constant peak, cosine
+    peak max(0, (1 + cos pi p)/2) (semblance train --schedule)."""
     if step < warmup:
         return peak * step / max(1, warmup)
-    return peak * max(0.0, (total - step) / max(1, total - warmup))
+    progress = (step - warmup) / max(1, total - warmup)
+    if schedule == "constant":
+        return peak
+    if schedule == "cosine":
+        return peak * max(0.0, 0.5 * (1 + math.cos(math.pi * progress)))
+    return peak * max(0.0, 1 - progress)
 
 
 def train(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     if args.init_from:
-        model = load_model(args.init_from)
+        model = load_model(args.init_from, args.dropout)
     else:
         with open(args.config, encoding="utf-8") as f:
-            config = json.load(f)
+            config = with_dropout(json.load(f), args.dropout)
         model = build_model(config)
         model.initialize(torch.Generator().manual_seed(args.seed))
+    if args.pooling != "mean":
+        if not isinstance(model, Bert):
+            raise SystemExit(f"--pooling {args.pooling}: the GRU pools as its config.json's \"pooling\" says")
+        model.pooling = args.pooling
     tokens = Tokens(args.tokens)
     data = load_rows(args.loss, args.data)
+    proxies = None
+    if args.loss == "am-softmax-proxy":
+        width = model.config["hidden_size"] * (2 if isinstance(model, Gru) and model.config.get("bidirectional", True) else 1)
+        proxies = ProxyHead(len(set(c for _, c in data)), width, torch.Generator().manual_seed(args.seed + 1))
     dev = read_sts(args.eval_data) if args.eval_data else None
     test = read_sts(args.test_data) if args.test_data else None
 
     epochs = [epoch_batches(args.loss, data, args.batch_size, random.Random(args.seed * 1_000_003 + e)) for e in range(args.epochs)]
     total = sum(len(e) for e in epochs)
-    optimizer = make_optimizer(model, args.lr, args.weight_decay)
+    trained = nn.ModuleDict({"model": model, "proxies": proxies}) if proxies is not None else model
+    optimizer = make_optimizer(trained, args.lr, args.weight_decay)
+    print(f"recipe: pooling {args.pooling}, {args.schedule} schedule, dropout {args.dropout if args.dropout is not None else 'from config'}", file=sys.stderr)
     print(f"torch {torch.__version__} threads {torch.get_num_threads()}: {args.loss} on {type(model).__name__}, "
           f"{args.epochs} epoch(s) x {len(epochs[0])} batches of {args.batch_size}, {total} steps, seed {args.seed}", file=sys.stderr)
 
@@ -609,12 +677,13 @@ def train(args):
         evaluated = False
         for batch in batches:
             n = len(batch)
-            loss = batch_loss(model, tokens, args, batch)
+            loss = batch_loss(model, tokens, args, batch, proxies)
             if not torch.isfinite(loss):
                 raise SystemExit(f"step {step + 1}: the loss is {loss.item()}")
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-            lr = lr_at(step, args.lr, args.warmup, total)
+            if args.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(trained.parameters(), args.max_grad_norm)
+            lr = lr_at(step, args.lr, args.warmup, total, args.schedule)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             optimizer.step()
@@ -659,10 +728,19 @@ def evaluate_saved(args):
                           "unused_tensors": model.unused_tensors}))
 
 
-def load_model(directory):
+def with_dropout(config, dropout):
+    """config.json with hidden_dropout_prob and attention_probs_dropout_prob set to dropout (None: unchanged)."""
+    if dropout is None:
+        return config
+    if config.get("model_type") == "semblance-gru":
+        raise SystemExit("--dropout: the GRU encoder has no dropout")
+    return dict(config, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+
+
+def load_model(directory, dropout=None):
     """The model of a saved directory (Hugging Face BERT layout, or this script's GRU): config.json + model.safetensors."""
     with open(os.path.join(directory, "config.json"), encoding="utf-8") as f:
-        config = json.load(f)
+        config = with_dropout(json.load(f), dropout)
     model = build_model(config)
     weights = load_safetensors(os.path.join(directory, "model.safetensors"))
     missing, unexpected = model.load_state_dict(weights, strict=False)
@@ -676,7 +754,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train")
-    t.add_argument("--loss", choices=["cosent", "simcse", "sup-simcse", "am-softmax"], required=True)
+    t.add_argument("--loss", choices=["cosent", "simcse", "sup-simcse", "am-softmax", "am-softmax-proxy"], required=True)
     start = t.add_mutually_exclusive_group(required=True)
     start.add_argument("--config", help="bert-small.json or gru.json (random init)")
     start.add_argument("--init-from", help="a Hugging Face BERT directory (config.json + model.safetensors) to fine-tune")
@@ -698,6 +776,10 @@ def main():
     t.add_argument("--weight-decay", type=float, default=0.01)
     t.add_argument("--max-grad-norm", type=float, default=1.0)
     t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--pooling", choices=["mean", "last-avg", "cls", "first-last-avg", "pooler", "pooler-linear"], default="mean",
+                   help="BERT sentence vector (semblance train --pooling); dev and test scoring use it too")
+    t.add_argument("--dropout", type=float, help="overrides hidden_dropout_prob and attention_probs_dropout_prob")
+    t.add_argument("--schedule", choices=["constant", "linear", "cosine"], default="linear", help="after the warm-up")
     t.add_argument("--simcse-batch", choices=["views", "duplicate"], default="views",
                    help="simcse: B x B cross-view (default) or 2B x 2B over duplicated sentences, diagonal masked")
     e = sub.add_parser("eval")
