@@ -32,9 +32,10 @@ public sealed class GruBackend : IEmbeddingBackend
     public static GruBackend Open(ModelDirectory model, EncoderOptions options)
     {
         var directory = model.Path;
-        if (options.Pooling is not null && Embeddings.Pooling.Parse(options.Pooling) is not (PoolingMode.Mean or PoolingMode.LastAvg))
-            throw new SemblanceException($"--pooling {options.Pooling}: a {GruConfig.ModelTypeName} model pools as its config.json's \"pooling\" says (mean or last)");
         var gru = GruModel.Load(directory, options.AllowNonFinite);
+        if (options.Pooling is not null && options.Pooling != PoolingName(gru.Config)
+            && (gru.Config.Pooling != GruPooling.Mean || Embeddings.Pooling.Parse(options.Pooling) is not (PoolingMode.Mean or PoolingMode.LastAvg)))
+            throw new SemblanceException($"--pooling {options.Pooling}: a {GruConfig.ModelTypeName} model pools as its config.json's \"pooling\" says ({PoolingName(gru.Config)})");
         var tokenizer = model.LoadTokenizer();
         if (tokenizer.VocabSize > gru.Config.VocabSize)
             throw new ModelFormatException($"{Path.Combine(directory, "vocab.txt")}: {tokenizer.VocabSize} tokens, more than vocab_size {gru.Config.VocabSize} in config.json");
@@ -49,7 +50,10 @@ public sealed class GruBackend : IEmbeddingBackend
 
     public int Dimension => _model.Dimension;
 
-    public string Pooling => "mean";
+    /// <summary>"mean" or "last", as the model's config.json says; an index records it and reopens the model with it.</summary>
+    public string Pooling => PoolingName(_model.Config);
+
+    private static string PoolingName(GruConfig config) => config.Pooling == GruPooling.Last ? "last" : "mean";
 
     public bool NormalizeByDefault { get; }
 

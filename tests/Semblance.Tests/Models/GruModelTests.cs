@@ -90,6 +90,26 @@ public class GruModelTests
     }
 
     [Fact]
+    public void ALastStateModelReportsItsPoolingAndReopensWithIt()
+    {
+        // An index records the backend's pooling and reopens the model with it, so a last-state GRU must say "last"
+        // and accept "last" back; a pooling the model cannot do is refused with one line.
+        using var dir = new TempDir();
+        TrainableGru.Initialize(new GruConfig { VocabSize = 50, EmbeddingSize = 8, HiddenSize = 8, Bidirectional = false, Pooling = GruPooling.Last }, 3).Save(dir.Path);
+        File.WriteAllLines(Path.Combine(dir.Path, "vocab.txt"), ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "red", "car"]);
+        float[] first;
+        using (var encoder = SentenceEncoder.Load(dir.Path, new EncoderOptions { Threads = 1, Normalize = false }))
+        {
+            Assert.Equal("last", encoder.Backend.Pooling);
+            first = encoder.EncodeFlat(["a red car"]);
+        }
+        using (var again = SentenceEncoder.Load(dir.Path, new EncoderOptions { Pooling = "last", Threads = 1, Normalize = false }))
+            Assert.Equal(first, again.EncodeFlat(["a red car"]));
+        var error = Assert.Throws<SemblanceException>(() => SentenceEncoder.Load(dir.Path, new EncoderOptions { Pooling = "mean", Threads = 1 }));
+        Assert.Contains("(last)", error.Message);
+    }
+
+    [Fact]
     public void ASentenceGetsTheSameVectorInAnyBatchAndThreadCount()
     {
         using var dir = new TempDir();
