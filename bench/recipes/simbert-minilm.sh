@@ -3,17 +3,18 @@
 # word embeddings) trained with `semblance train --loss simbert` on English similar pairs from ../shared/data, then
 # evaluated on held-out sources (bench/recipes/simbert_eval.py) and as an encoder on STS-B test.
 # Usage:
-#   bench/recipes/simbert-minilm.sh data       pairs.tsv (STS-B train+dev >= 4, SNLI dev+test entailment: 8,240 pairs, a
-#                                              random SIMBERT_PAIRS of them, default 1,600) and heldout.txt
-#   bench/recipes/simbert-minilm.sh train      the run of docs/BENCHMARKS.md: 1 epoch over pairs.tsv (50 steps of batch 32
-#                                              for 1,600 pairs), lr 1e-4 for the encoder and 1e-3 for the fresh head's
-#                                              transform and bias (--head-lr), warm-up 5, max length 32 per sentence, one
-#                                              thread under nice -n 10 (17.5 minutes on a 2-vCPU machine shared by 8
-#                                              engineers, 0.6-3.5 pairs/s; SIMBERT_PAIRS=8240 makes it 258 steps); a
-#                                              safety bound of SIMBERT_MINUTES (default 90) stops it early, keeping the
-#                                              last 50-step checkpoint, and says so
+#   bench/recipes/simbert-minilm.sh data       pairs.tsv (STS-B train+dev >= 4, SNLI dev+test entailment: 8,240 pairs; a
+#                                              seeded random SIMBERT_PAIRS of them, default 8240 = all) and heldout.txt
+#   bench/recipes/simbert-minilm.sh train      the run of docs/BENCHMARKS.md: 1 epoch over pairs.tsv (258 steps of batch
+#                                              32 for all 8,240 pairs), lr 1e-4 for the encoder and 1e-3 for the fresh
+#                                              head's transform and bias (--head-lr), warm-up 5, max length 32 per
+#                                              sentence, one thread under nice -n 10 (about 16 min with the CLI build on
+#                                              a quiet 2-vCPU machine; SIMBERT_PAIRS=1600, 50 steps, took 17.5 min under
+#                                              load average 30-60); a safety bound of SIMBERT_MINUTES (default 90) stops
+#                                              it early, keeping the last 50-step checkpoint, and says so
 #   bench/recipes/simbert-minilm.sh eval       generation reports (top-p 0.95 and top-k 5 sampling) + STS-B test
-#                                              Spearman (cls and mean) of the model and of the start model
+#                                              Spearman (cls and mean) of the model and of the start model (about 3 min
+#                                              on a quiet machine)
 #   bench/recipes/simbert-minilm.sh OUT        all three in turn, the model written to OUT (which must not exist yet)
 # SIMBERT_DATA (default /tmp/simbert-data), SIMBERT_MODEL (/work/models/simbert-minilm), SIMBERT_EVAL (/tmp/simbert-eval),
 # SEMBLANCE_SHARED (default ../shared next to the checkout). From a clean clone the first step builds the CLI
@@ -53,7 +54,7 @@ step() {
 
 run_data() {
   [ -d "$shared/data" ] || { echo "simbert-minilm.sh: $shared/data not found; set SEMBLANCE_SHARED" >&2; return 1; }
-  python3 "$here/simbert_data.py" "$shared/data" "$data" --max-pairs "${SIMBERT_PAIRS:-1600}"
+  python3 "$here/simbert_data.py" "$shared/data" "$data" --max-pairs "${SIMBERT_PAIRS:-8240}"
 }
 
 run_train() {
