@@ -73,6 +73,17 @@ internal readonly unsafe struct DistanceKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float SquaredL2(float* a, float* b, int n) => Reduce<SquaredDifferenceTerm>(a, b, n);
 
+    /// <summary>
+    /// Σ q_i·v_i for four vectors v = a, b, c, d into o[0..4), each bitwise equal to <see cref="Dot"/>(q, v, n): one pass
+    /// loads each piece of q once for all four, and the four independent sums overlap (a graph search's neighbours).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Dot4(float* q, float* a, float* b, float* c, float* d, int n, float* o) => Reduce4<DotTerm>(q, a, b, c, d, n, o);
+
+    /// <summary>Σ (q_i − v_i)² for four vectors into o[0..4), each bitwise equal to <see cref="SquaredL2"/>(q, v, n).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SquaredL2x4(float* q, float* a, float* b, float* c, float* d, int n, float* o) => Reduce4<SquaredDifferenceTerm>(q, a, b, c, d, n, o);
+
     /// <summary>a·b / (‖a‖·‖b‖) over n floats, the norms taken by the same kernel; 0 when either vector is all zeros.</summary>
     public float Cosine(float* a, float* b, int n)
     {
@@ -317,6 +328,53 @@ internal readonly unsafe struct DistanceKernels
         SimdLevel.Vector128 => Reduce128<T>(a, b, n),
         _ => ReduceScalar<T>(a, b, 0, n, 0),
     };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Reduce4<T>(float* q, float* a, float* b, float* c, float* d, int n, float* o) where T : struct, IPairTerm
+    {
+        if (_level == SimdLevel.Vector512)
+        {
+            Reduce4x512<T>(q, a, b, c, d, n, o);
+            return;
+        }
+        o[0] = Reduce<T>(q, a, n);
+        o[1] = Reduce<T>(q, b, n);
+        o[2] = Reduce<T>(q, c, n);
+        o[3] = Reduce<T>(q, d, n);
+    }
+
+    /// <summary>
+    /// <see cref="Reduce512{T}"/> for four vectors at once: the same two accumulators per vector fed in the same order
+    /// (bitwise equal results); each piece of q is loaded once for the four.
+    /// </summary>
+    [SkipLocalsInit]
+    private static void Reduce4x512<T>(float* q, float* a, float* b, float* c, float* d, int n, float* o) where T : struct, IPairTerm
+    {
+        Vector512<float> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default;
+        int j = 0;
+        for (; j + 32 <= n; j += 32)
+        {
+            var x = Vector512.Load(q + j);
+            var y = Vector512.Load(q + j + 16);
+            a0 = T.Add(x, Vector512.Load(a + j), a0); a1 = T.Add(y, Vector512.Load(a + j + 16), a1);
+            b0 = T.Add(x, Vector512.Load(b + j), b0); b1 = T.Add(y, Vector512.Load(b + j + 16), b1);
+            c0 = T.Add(x, Vector512.Load(c + j), c0); c1 = T.Add(y, Vector512.Load(c + j + 16), c1);
+            d0 = T.Add(x, Vector512.Load(d + j), d0); d1 = T.Add(y, Vector512.Load(d + j + 16), d1);
+        }
+        if (j + 16 <= n)
+        {
+            var x = Vector512.Load(q + j);
+            a0 = T.Add(x, Vector512.Load(a + j), a0);
+            b0 = T.Add(x, Vector512.Load(b + j), b0);
+            c0 = T.Add(x, Vector512.Load(c + j), c0);
+            d0 = T.Add(x, Vector512.Load(d + j), d0);
+            j += 16;
+        }
+        o[0] = ReduceScalar<T>(q, a, j, n, Vector512.Sum(a0 + a1));
+        o[1] = ReduceScalar<T>(q, b, j, n, Vector512.Sum(b0 + b1));
+        o[2] = ReduceScalar<T>(q, c, j, n, Vector512.Sum(c0 + c1));
+        o[3] = ReduceScalar<T>(q, d, j, n, Vector512.Sum(d0 + d1));
+    }
 
     /// <summary>One term of a pairwise sum (acc + t(a, b)) at every width; the JIT specialises each reduction for it.</summary>
     private interface IPairTerm

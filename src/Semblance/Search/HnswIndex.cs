@@ -39,11 +39,17 @@ public sealed unsafe class HnswIndex : VectorIndex
     /// </summary>
     private const int PrefetchAhead = 4;
 
+    /// <summary>Neighbours whose distances a layer search takes in one kernel call (<see cref="Distance4"/>).</summary>
+    private const int Group = 4;
+
     private readonly NativeBuffer _vectors;
     private readonly int _stride;
     private readonly int _m, _m0;
     private readonly double _ml;
-    private int[] _links0 = [];
+    // Layer-0 lists, Stride0 ints per node ([count, ids...]), in native memory (huge pages where large, as the vectors):
+    // a search reads one list per expanded node, scattered over the whole table.
+    private readonly NativeBuffer _links0 = new();
+    // Upper-layer lists, one pinned array per node above layer 0 (null on layer 0), so List can hand out pointers.
     private int[]?[] _upper = [];
     private byte[] _levels = [];
     private int _entry = -1;
@@ -90,43 +96,65 @@ public sealed unsafe class HnswIndex : VectorIndex
         }
     }
 
-    /// <summary>Binary min-heap on (key, id).</summary>
+    /// <summary>Binary min-heap on (key, id); the hot paths index its arrays without bounds checks (indexes stay below Count).</summary>
     private sealed class Heap
     {
         private float[] _k = new float[64];
         private int[] _v = new int[64];
         public int Count;
         public void Clear() => Count = 0;
-        public float TopKey => _k[0];
-        public int TopId => _v[0];
+        public float TopKey => MemoryMarshal.GetArrayDataReference(_k);
+        public int TopId => MemoryMarshal.GetArrayDataReference(_v);
 
         public void Push(float key, int id)
         {
             if (Count == _k.Length) { Array.Resize(ref _k, Count * 2); Array.Resize(ref _v, Count * 2); }
+            ref float k = ref MemoryMarshal.GetArrayDataReference(_k);
+            ref int v = ref MemoryMarshal.GetArrayDataReference(_v);
             int i = Count++;
             while (i > 0)
             {
                 int p = (i - 1) >> 1;
-                if (_k[p] <= key) break;
-                _k[i] = _k[p]; _v[i] = _v[p]; i = p;
+                float pk = Unsafe.Add(ref k, p);
+                if (pk <= key) break;
+                Unsafe.Add(ref k, i) = pk;
+                Unsafe.Add(ref v, i) = Unsafe.Add(ref v, p);
+                i = p;
             }
-            _k[i] = key; _v[i] = id;
+            Unsafe.Add(ref k, i) = key;
+            Unsafe.Add(ref v, i) = id;
         }
 
         public void Pop()
         {
-            float key = _k[--Count];
-            int id = _v[Count];
+            int n = --Count;
+            ref float k = ref MemoryMarshal.GetArrayDataReference(_k);
+            ref int v = ref MemoryMarshal.GetArrayDataReference(_v);
+            SiftDown(ref k, ref v, n, Unsafe.Add(ref k, n), Unsafe.Add(ref v, n));
+        }
+
+        /// <summary>Pop then Push in one sift: the top leaves, (key, id) enters. Only for a key above the top's.</summary>
+        public void ReplaceTop(float key, int id) =>
+            SiftDown(ref MemoryMarshal.GetArrayDataReference(_k), ref MemoryMarshal.GetArrayDataReference(_v), Count, key, id);
+
+        /// <summary>Places (key, id) at the root's hole and sinks it among the first n entries.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void SiftDown(ref float k, ref int v, int n, float key, int id)
+        {
             int i = 0;
             while (true)
             {
                 int c = 2 * i + 1;
-                if (c >= Count) break;
-                if (c + 1 < Count && _k[c + 1] < _k[c]) c++;
-                if (_k[c] >= key) break;
-                _k[i] = _k[c]; _v[i] = _v[c]; i = c;
+                if (c >= n) break;
+                float ck = Unsafe.Add(ref k, c);
+                if (c + 1 < n && Unsafe.Add(ref k, c + 1) < ck) ck = Unsafe.Add(ref k, ++c);
+                if (ck >= key) break;
+                Unsafe.Add(ref k, i) = ck;
+                Unsafe.Add(ref v, i) = Unsafe.Add(ref v, c);
+                i = c;
             }
-            _k[i] = key; _v[i] = id;
+            Unsafe.Add(ref k, i) = key;
+            Unsafe.Add(ref v, i) = id;
         }
     }
 
@@ -140,6 +168,23 @@ public sealed unsafe class HnswIndex : VectorIndex
     {
         if (Metric == Metric.L2) return _kernels.SquaredL2(a, b, _stride);
         return 1 - _kernels.Dot(a, b, _stride);
+    }
+
+    /// <summary>Distances from q to the four slots at ids[0..4) into o[0..4), each equal to <see cref="Distance"/>'s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Distance4(float* q, int* ids, float* o)
+    {
+        float* a = Vec(ids[0]), b = Vec(ids[1]), c = Vec(ids[2]), d = Vec(ids[3]);
+        if (Metric == Metric.L2)
+        {
+            _kernels.SquaredL2x4(q, a, b, c, d, _stride, o);
+            return;
+        }
+        _kernels.Dot4(q, a, b, c, d, _stride, o);
+        o[0] = 1 - o[0];
+        o[1] = 1 - o[1];
+        o[2] = 1 - o[2];
+        o[3] = 1 - o[3];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -158,10 +203,15 @@ public sealed unsafe class HnswIndex : VectorIndex
         return Math.Min(255, (int)Math.Floor(-Math.Log(u) * _ml));
     }
 
-    /// <summary>Neighbour list of a node at a level: [count, ids...] inside the returned array at the returned offset.</summary>
+    private int* Links0 => (int*)_links0.Pointer;
+
+    /// <summary>Neighbour list of a node at a level: [count, ids...].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private (int[] Array, int Offset) List(int node, int level) =>
-        level == 0 ? (_links0, node * Stride0) : (_upper[node]!, (level - 1) * (_m + 1));
+    private int* List(int node, int level) =>
+        level == 0 ? Links0 + (long)node * Stride0 : (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_upper[node]!)) + (level - 1) * (_m + 1);
+
+    /// <summary>Upper-layer lists of a node reaching <paramref name="level"/>, pinned (see List).</summary>
+    private int[] NewUpper(int level) => GC.AllocateArray<int>(level * (_m + 1), pinned: true);
 
     private protected override void AddCore(float[] vectors, int n)
     {
@@ -170,10 +220,10 @@ public sealed unsafe class HnswIndex : VectorIndex
         _vectors.Resize((long)(start + n) * _stride * 4);
         for (int i = 0; i < n; i++)
             vectors.AsSpan(i * d, d).CopyTo(new Span<float>(Vec(start + i), d));
-        if (_links0.Length < (start + n) * Stride0)
+        _links0.Resize((long)(start + n) * Stride0 * 4);
+        if (_levels.Length < start + n)
         {
             int cap = Math.Max(start + n, _levels.Length + _levels.Length / 16);
-            Array.Resize(ref _links0, cap * Stride0);
             Array.Resize(ref _upper, cap);
             Array.Resize(ref _levels, cap);
         }
@@ -182,8 +232,8 @@ public sealed unsafe class HnswIndex : VectorIndex
             int slot = start + i;
             int level = LevelOf(slot);
             _levels[slot] = (byte)level;
-            _links0[slot * Stride0] = 0;
-            _upper[slot] = level > 0 ? new int[level * (_m + 1)] : null;
+            Links0[(long)slot * Stride0] = 0;
+            _upper[slot] = level > 0 ? NewUpper(level) : null;
         }
         _nodes = start + n;
         int first = 0;
@@ -227,11 +277,11 @@ public sealed unsafe class HnswIndex : VectorIndex
             SearchLayer(qv, ep, epd, Options.EfConstruction, l, sc, excluded: null);
             var cand = Drain(sc.Results);
             int cnt = SelectHeuristic(cand, _m, selected);
-            var (arr, off) = List(q, l);
+            int* list = List(q, l);
             lock (Stripe(q))
             {
-                for (int i = 0; i < cnt; i++) arr[off + 1 + i] = selected[i];
-                arr[off] = cnt;
+                for (int i = 0; i < cnt; i++) list[1 + i] = selected[i];
+                list[0] = cnt;
             }
             for (int i = 0; i < cnt; i++) Link(selected[i], q, l);
             ep = cand[0].Id;
@@ -250,24 +300,24 @@ public sealed unsafe class HnswIndex : VectorIndex
         int cap = l == 0 ? _m0 : _m;
         lock (Stripe(e))
         {
-            var (arr, off) = List(e, l);
-            int c = arr[off];
-            for (int i = 0; i < c; i++) if (arr[off + 1 + i] == q) return;
+            int* list = List(e, l);
+            int c = list[0];
+            for (int i = 0; i < c; i++) if (list[1 + i] == q) return;
             if (c < cap)
             {
-                arr[off + 1 + c] = q;
-                arr[off] = c + 1;
+                list[1 + c] = q;
+                list[0] = c + 1;
                 return;
             }
             float* ev = Vec(e);
             var cand = new (float Dist, int Id)[c + 1];
-            for (int i = 0; i < c; i++) cand[i] = (Distance(ev, Vec(arr[off + 1 + i])), arr[off + 1 + i]);
+            for (int i = 0; i < c; i++) cand[i] = (Distance(ev, Vec(list[1 + i])), list[1 + i]);
             cand[c] = (Distance(ev, Vec(q)), q);
             Array.Sort(cand, static (a, b) => a.Dist != b.Dist ? a.Dist.CompareTo(b.Dist) : a.Id.CompareTo(b.Id));
             var kept = new int[cap];
             int n = SelectHeuristic(cand, cap, kept);
-            for (int i = 0; i < n; i++) arr[off + 1 + i] = kept[i];
-            arr[off] = n;
+            for (int i = 0; i < n; i++) list[1 + i] = kept[i];
+            list[0] = n;
         }
     }
 
@@ -301,10 +351,10 @@ public sealed unsafe class HnswIndex : VectorIndex
 
     private int CopyLinks(int node, int level, Scratch sc)
     {
-        var (arr, off) = List(node, level);
-        int c = Math.Min(arr[off], level == 0 ? _m0 : _m);
+        int* list = List(node, level);
+        int c = Math.Min(list[0], level == 0 ? _m0 : _m);
         if (sc.Links.Length < c) sc.Links = new int[c];
-        Array.Copy(arr, off + 1, sc.Links, 0, c);
+        new ReadOnlySpan<int>(list + 1, c).CopyTo(sc.Links);
         return c;
     }
 
@@ -329,10 +379,12 @@ public sealed unsafe class HnswIndex : VectorIndex
 
     /// <summary>
     /// Alg. 2 beam search; leaves the ef best in sc.Results as a max-heap of negated distances. Each expanded node's
-    /// list is first reduced to its unvisited neighbours (marking them visited), then their distances are taken in list
-    /// order while the whole vector <see cref="PrefetchAhead"/> places ahead is fetched, so several vectors' cache
-    /// misses overlap instead of each distance waiting on memory in turn. The order of distances, heap pushes and bound
-    /// updates is the plain algorithm's, so results are the same.
+    /// list is first reduced to its unvisited neighbours (marking them visited); their distances are then taken four at
+    /// a time (<see cref="Distance4"/>, one pass over the query for four vectors) while the whole vectors of the next
+    /// group but one are fetched, so several vectors' cache misses overlap instead of each distance waiting on memory
+    /// in turn. Distances are handled in list order and each is bitwise the single-vector kernel's, so heap pushes,
+    /// bound updates and results are the plain algorithm's. The search stops when the nearest unexpanded candidate is
+    /// farther than the ef-th result, as in hnswlib.
     /// </summary>
     private void SearchLayer(float* q, int ep, float epd, int ef, int level, Scratch sc, bool[]? excluded)
     {
@@ -350,9 +402,11 @@ public sealed unsafe class HnswIndex : VectorIndex
         float bound = res.Count > 0 ? -res.TopKey : float.PositiveInfinity;
         int cap = level == 0 ? _m0 : _m;
         int stride = _stride;
-        int* fresh = stackalloc int[cap];
+        // Room to pad the last group of four with copies of the last id (their distances are taken and ignored).
+        int* fresh = stackalloc int[cap + 3];
+        float* dist = stackalloc float[4];
+        int* links0 = Links0;
         fixed (ushort* vis = visited)
-        fixed (int* links0 = _links0)
         {
             while (cand.Count > 0)
             {
@@ -360,37 +414,39 @@ public sealed unsafe class HnswIndex : VectorIndex
                 int c = cand.TopId;
                 if (cd > bound && res.Count >= ef) break;
                 cand.Pop();
-                var (arr, off) = List(c, level);
+                int* list = List(c, level);
                 int u = 0;
-                fixed (int* list = &arr[off])
+                int cnt = Math.Min(list[0], cap);
+                for (int i = 0; i < cnt; i++) Prefetch(vis + list[1 + i]);
+                for (int i = 0; i < cnt; i++)
                 {
-                    int cnt = Math.Min(list[0], cap);
-                    for (int i = 0; i < cnt; i++) Prefetch(vis + list[1 + i]);
-                    for (int i = 0; i < cnt; i++)
-                    {
-                        int e = list[1 + i];
-                        if (vis[e] == tag) continue;
-                        vis[e] = tag;
-                        fresh[u++] = e;
-                    }
+                    int e = list[1 + i];
+                    if (vis[e] == tag) continue;
+                    vis[e] = tag;
+                    fresh[u++] = e;
                 }
-                for (int i = 0; i < u && i < PrefetchAhead; i++) DistanceKernels.Prefetch(Vec(fresh[i]), stride);
-                for (int i = 0; i < u; i++)
+                if (u == 0) continue;
+                for (int i = u; (i & 3) != 0; i++) fresh[i] = fresh[u - 1];
+                for (int i = 0; i < u && i < 2 * Group; i++) DistanceKernels.Prefetch(Vec(fresh[i]), stride);
+                for (int g = 0; g < u; g += Group)
                 {
-                    if (i + PrefetchAhead < u) DistanceKernels.Prefetch(Vec(fresh[i + PrefetchAhead]), stride);
-                    int e = fresh[i];
-                    float d = Distance(q, Vec(e));
-                    if (res.Count < ef || d < bound)
+                    for (int i = g + 2 * Group; i < u && i < g + 3 * Group; i++) DistanceKernels.Prefetch(Vec(fresh[i]), stride);
+                    Distance4(q, fresh + g, dist);
+                    int m = Math.Min(Group, u - g);
+                    for (int t = 0; t < m; t++)
                     {
+                        float d = dist[t];
+                        if (!(res.Count < ef || d < bound)) continue;
+                        int e = fresh[g + t];
                         // A candidate is likely to be expanded later: start fetching its neighbour list now.
                         if (level == 0) Prefetch(links0 + (long)e * Stride0);
                         cand.Push(d, e);
                         if (deleted is null || !deleted[e])
                         {
-                            res.Push(-d, e);
-                            if (res.Count > ef) res.Pop();
+                            if (res.Count < ef) res.Push(-d, e);
+                            else res.ReplaceTop(-d, e);
+                            bound = -res.TopKey;
                         }
-                        if (res.Count > 0) bound = -res.TopKey;
                     }
                 }
             }
@@ -437,7 +493,11 @@ public sealed unsafe class HnswIndex : VectorIndex
     internal override void GetVector(int slot, Span<float> destination) => new ReadOnlySpan<float>(Vec(slot), Dimension).CopyTo(destination);
 
     /// <summary>Layer-0 neighbours of a slot (for graph algorithms built on the index).</summary>
-    internal ReadOnlySpan<int> Neighbours(int slot) => _links0.AsSpan(slot * Stride0 + 1, _links0[slot * Stride0]);
+    internal ReadOnlySpan<int> Neighbours(int slot)
+    {
+        int* list = List(slot, 0);
+        return new ReadOnlySpan<int>(list + 1, list[0]);
+    }
 
     private protected override void WriteData(string directory, long generation, Dictionary<string, IndexFileEntry> files)
     {
@@ -451,7 +511,7 @@ public sealed unsafe class HnswIndex : VectorIndex
             w.Write(_maxLevel);
             w.Write(_levels, 0, n);
             w.Flush();
-            s.Write(MemoryMarshal.AsBytes(_links0.AsSpan(0, n * Stride0)));
+            _links0.WriteTo(s);
             for (int i = 0; i < n; i++) if (_upper[i] is { } u) s.Write(MemoryMarshal.AsBytes(u.AsSpan()));
         });
     }
@@ -492,7 +552,8 @@ public sealed unsafe class HnswIndex : VectorIndex
             index._maxLevel = MemoryMarshal.Read<int>(p[8..]);
             index._levels = p.Slice(12, n).ToArray();
             int pos = 12 + n;
-            index._links0 = MemoryMarshal.Cast<byte, int>(p.Slice(pos, n * index.Stride0 * 4)).ToArray();
+            index._links0.Resize((long)n * index.Stride0 * 4);
+            p.Slice(pos, n * index.Stride0 * 4).CopyTo(new Span<byte>(index._links0.Pointer, n * index.Stride0 * 4));
             pos += n * index.Stride0 * 4;
             index._upper = new int[]?[n];
             index._nodes = n;
@@ -502,7 +563,9 @@ public sealed unsafe class HnswIndex : VectorIndex
                 if (lv == 0) continue;
                 int len = lv * (index._m + 1) * 4;
                 if (pos + len > p.Length) throw new InputFormatException($"{gpath}: graph file is truncated");
-                index._upper[i] = MemoryMarshal.Cast<byte, int>(p.Slice(pos, len)).ToArray();
+                var upper = index.NewUpper(lv);
+                MemoryMarshal.Cast<byte, int>(p.Slice(pos, len)).CopyTo(upper);
+                index._upper[i] = upper;
                 pos += len;
             }
             if (pos != p.Length) throw new InputFormatException($"{gpath}: graph file has {p.Length - pos} trailing bytes");
@@ -534,13 +597,13 @@ public sealed unsafe class HnswIndex : VectorIndex
         {
             for (int level = 0; level <= _levels[node]; level++)
             {
-                var (arr, off) = List(node, level);
-                int count = arr[off], max = level == 0 ? _m0 : _m;
+                int* list = List(node, level);
+                int count = list[0], max = level == 0 ? _m0 : _m;
                 if (count < 0 || count > max)
                     throw new InputFormatException($"{gpath}: node {node} has {count} neighbours on layer {level}; the layer holds at most {max} (the file is damaged)");
                 for (int i = 0; i < count; i++)
                 {
-                    int id = arr[off + 1 + i];
+                    int id = list[1 + i];
                     if ((uint)id >= (uint)n)
                         throw new InputFormatException($"{gpath}: node {node}, layer {level}: neighbour id {id} is out of range (the graph has {n} nodes)");
                     if (_levels[id] < level)
@@ -553,6 +616,7 @@ public sealed unsafe class HnswIndex : VectorIndex
     public override void Dispose()
     {
         _vectors.Dispose();
+        _links0.Dispose();
         _scratch.Dispose();
     }
 }

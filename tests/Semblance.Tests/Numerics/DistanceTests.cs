@@ -51,6 +51,31 @@ public unsafe class DistanceTests
 
     [Theory]
     [MemberData(nameof(Levels))]
+    public void FourVectorKernelsAreBitwiseThePairwiseOnes(string level)
+    {
+        using var _ = NumericsTestData.Force(level);
+        var kernels = DistanceKernels.ForCurrentThread;
+        foreach (int n in Lengths.Append(64).Append(96).Append(448))
+        {
+            var q = NumericsTestData.Random(n, 7 * n, 1f, 0.1f);
+            var v = NumericsTestData.Random(4 * n, 7 * n + 1, 2f);
+            var dots = new float[4];
+            var l2s = new float[4];
+            fixed (float* pq = q, pv = v, pd = dots, pl = l2s)
+            {
+                kernels.Dot4(pq, pv, pv + n, pv + 2 * n, pv + 3 * n, n, pd);
+                kernels.SquaredL2x4(pq, pv, pv + n, pv + 2 * n, pv + 3 * n, n, pl);
+                for (int i = 0; i < 4; i++)
+                {
+                    Assert.True(kernels.Dot(pq, pv + i * n, n) == dots[i], $"dot n={n} vector {i}: {dots[i]} vs {kernels.Dot(pq, pv + i * n, n)}");
+                    Assert.True(kernels.SquaredL2(pq, pv + i * n, n) == l2s[i], $"l2 n={n} vector {i}: {l2s[i]} vs {kernels.SquaredL2(pq, pv + i * n, n)}");
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Levels))]
     public void CosineOfZeroVectorIsZeroAndOfItselfIsOne(string level)
     {
         using var _ = NumericsTestData.Force(level);
