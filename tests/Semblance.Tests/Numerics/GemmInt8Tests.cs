@@ -139,45 +139,17 @@ public class GemmInt8Tests
     public void CloseToTheFloatProduct()
     {
         var (m, k, n) = (40, 384, 96);
-        var x = NumericsTestData.Random(m * k, 5);
         var wf = NumericsTestData.Random(n * k, 6);
-        var exact = new float[m * n];
-        var quantized = new float[m * n];
-        Gemm.Linear(x, m, PackedWeight.Pack(wf, n, k), ReadOnlySpan<float>.Empty, exact, ComputeContext.Single);
-        Gemm.Linear(x, m, QuantizedWeight.Quantize(wf, n, k), ReadOnlySpan<float>.Empty, quantized, ComputeContext.Single);
-        // Uniform data, 8-bit codes on both sides: the relative error is about 1%; a wrong layout gives ~100%.
-        Assert.InRange(RelativeError(exact, quantized), 0.0, 0.02);
-    }
-
-    [Theory]
-    [MemberData(nameof(Kernels))]
-    public void RowIsBitwiseIdenticalWhateverBatchOrThreadCount(string kernel)
-    {
-        var (m, k, n) = (211, 777, 161);
-        var x = NumericsTestData.Random(m * k, 12);
-        var w = QuantizedWeight.Quantize(NumericsTestData.Random(n * k, 13), n, k, rowOutliers: 4);
-        var bias = NumericsTestData.Random(n, 14);
-        using var scope = Gemm.ForceInt8(Enum.Parse<Int8Kernel>(kernel));
-        var full = new float[m * n];
-        Gemm.Linear(x, m, w, bias, Activation.Gelu, full, ComputeContext.Single);
-        foreach (int threads in new[] { 2, 3 })
+        // Uniform data, and GELU-like one-sided rows (≥ −0.17, where asymmetric codes have twice the levels of
+        // symmetric ones): the relative error is about 1%; a wrong layout or zero point gives ~100%.
+        var uniform = NumericsTestData.Random(m * k, 5);
+        foreach (var x in new[] { uniform, uniform.Select(v => Math.Max(v, -0.17f) + 0.2f).ToArray() })
         {
-            using var ctx = new ComputeContext(threads);
-            var y = new float[m * n];
-            Gemm.Linear(x, m, w, bias, Activation.Gelu, y, ctx);
-            Assert.Equal(full, y);
-            foreach (int sub in new[] { 2, 13, 100 })
-            {
-                var part = new float[sub * n];
-                Gemm.Linear(x.AsSpan(50 * k, sub * k), sub, w, bias, Activation.Gelu, part, ctx);
-                Assert.Equal(full.AsSpan(50 * n, sub * n).ToArray(), part);
-            }
-        }
-        foreach (int row in new[] { 0, 97, 210 })
-        {
-            var alone = new float[n];
-            Gemm.Linear(x.AsSpan(row * k, k), 1, w, bias, Activation.Gelu, alone, ComputeContext.Single);
-            Assert.Equal(full.AsSpan(row * n, n).ToArray(), alone);
+            var exact = new float[m * n];
+            var quantized = new float[m * n];
+            Gemm.Linear(x, m, PackedWeight.Pack(wf, n, k), ReadOnlySpan<float>.Empty, exact, ComputeContext.Single);
+            Gemm.Linear(x, m, QuantizedWeight.Quantize(wf, n, k), ReadOnlySpan<float>.Empty, quantized, ComputeContext.Single);
+            Assert.InRange(RelativeError(exact, quantized), 0.0, 0.02);
         }
     }
 
@@ -200,21 +172,6 @@ public class GemmInt8Tests
         }
         double without = Error(0), with = Error(1);
         Assert.True(with < without / 4, $"relative error {with} with one outlier per row, {without} without");
-    }
-
-    [Fact]
-    public void AsymmetricCodesUseTheWholeRangeOfOneSidedRows()
-    {
-        // GELU-like rows (≥ −0.17): asymmetric codes have about twice the levels of symmetric ones over the same range.
-        var (m, k, n) = (16, 512, 48);
-        var x = NumericsTestData.Random(m * k, 42).Select(v => Math.Max(v, -0.17f) + 0.2f).ToArray();
-        var wf = NumericsTestData.Random(n * k, 43);
-        var exact = new float[m * n];
-        var y = new float[m * n];
-        Gemm.Linear(x, m, PackedWeight.Pack(wf, n, k), ReadOnlySpan<float>.Empty, exact, ComputeContext.Single);
-        Gemm.Linear(x, m, QuantizedWeight.Quantize(wf, n, k), ReadOnlySpan<float>.Empty, y, ComputeContext.Single);
-        Assert.InRange(RelativeError(exact, y), 0.0, 0.02);
-        Assert.Equal(Reference(x, m, k, wf, n, null), y);
     }
 
     [Fact]
