@@ -4,8 +4,8 @@
 # 1.32 in process, bench/Semblance.Peers, on the same model.onnx with Semblance's exact token ids and sorted-length
 # batches; ORT_CSHARP=0 skips it). The real all-MiniLM-L6-v2 against its .NET peers: bench/compare-dotnet-peers.sh.
 # INT8=1 adds ort-int8 (ONNX Runtime C# on model.onnx rewritten by tools/quantize_dynamic_onnx.py, per-channel weights
-# unless INT8_PER_TENSOR=1, the MatMuls of INT8_ROLES (default Semblance's plan, attention-output,intermediate;
-# qkv,attention-output,intermediate,output = all); written once under INT8_ONNX_DIR) and semblance-int8 (--precision int8).
+# unless INT8_PER_TENSOR=1, the MatMuls of INT8_ROLES (default Semblance's plan, every Linear: qkv,attention-output,intermediate,output;
+# attention-output,intermediate = the round-3 plan); written once under INT8_ONNX_DIR) and semblance-int8 (--precision int8).
 # Needs the peer harness prepared once (see ../shared/anchors/README.md):
 #   cp -r ../shared/anchors /tmp/anchors && ANCHOR_SHARED="$(realpath ../shared)" ANCHOR_ONLY=setup,sentences,models bash /tmp/anchors/run_all.sh
 # Usage: bench/compare-encoder.sh [MODELS] [THREADS] [BATCHES]   e.g. bench/compare-encoder.sh minilm-l6,bert-base 1,2 1,32
@@ -26,7 +26,7 @@ printf 'model\tthreads\tbatch\truntime\ttokens_per_s\tsentences_per_s\n'
 for model in ${models//,/ }; do
   if [ "$int8" = 1 ]; then
     mkdir -p "$int8_dir"
-    int8_roles="${INT8_ROLES:-attention-output,intermediate}"
+    int8_roles="${INT8_ROLES:-qkv,attention-output,intermediate,output}"
     int8_onnx="$int8_dir/$model.int8$([ "${INT8_PER_TENSOR:-0}" = 1 ] || echo -pc).${int8_roles//,/+}.onnx"
     [ -f "$int8_onnx" ] || /usr/bin/python3 "$root/tools/quantize_dynamic_onnx.py" "$anchors/work/$model/model.onnx" "$int8_onnx" \
       --roles "$int8_roles" $([ "${INT8_PER_TENSOR:-0}" = 1 ] || echo --per-channel) >&2

@@ -1,5 +1,6 @@
 // Linear layers on int8 weights: dynamic per-row activation quantisation, exact int32 products, float epilogue.
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Semblance.Numerics;
 
@@ -8,11 +9,15 @@ internal static unsafe partial class Gemm
     [ThreadStatic] private static Int8Kernel? _forcedInt8;
     [ThreadStatic] private static byte[]? _activationCodes;
     [ThreadStatic] private static float[]? _activationScales;
+    [ThreadStatic] private static int[]? _zeroPoints;
+    [ThreadStatic] private static int[]? _outlierIndex;
+    [ThreadStatic] private static float[]? _outlierValue;
 
     /// <summary>y[m, out] = x[m, in] · Wᵀ + bias with W quantised (<see cref="QuantizedWeight"/>) and each row of x
-    /// quantised on the fly to symmetric int8 with its own scale.</summary>
+    /// quantised on the fly to asymmetric uint8 with its own scale and zero point (<see cref="RowQuantizer"/>).</summary>
     /// <remarks>
-    /// y[i, j] = float(Σₖ a[i,k]·q[j,k]) · (sa[i] · sw[j]) + bias[j] (+ residual) then the activation, as in float32
+    /// y[i, j] = float(Σₖ u[i,k]·q[j,k] − z[i]·Σₖ q[j,k]) · (sa[i] · sw[j]), then with row outliers (x[i, c] taken
+    /// out of the codes) + (Σ_c x[i, c]·q[j, c]) · sw[j] in float32, + bias[j] (+ residual) then the activation, as in float32
     /// (<see cref="Linear(ReadOnlySpan{float}, int, PackedWeight, ReadOnlySpan{float}, Span{float}, ComputeContext)"/>).
     /// A row's codes and scale depend on that row alone and the integer sum is exact, so the determinism rule of
     /// the float32 product holds: a row's result is bitwise the same whatever the batch, tiling, tier or thread count.
@@ -60,14 +65,25 @@ internal static unsafe partial class Gemm
             _activationCodes = GC.AllocateUninitializedArray<byte>(checked(Math.Max(m * stride, 1 << 16)), pinned: true);
         if (_activationScales is null || _activationScales.Length < m)
             _activationScales = GC.AllocateUninitializedArray<float>(Math.Max(m, 1024), pinned: true);
+        if (_zeroPoints is null || _zeroPoints.Length < m)
+            _zeroPoints = GC.AllocateUninitializedArray<int>(Math.Max(m, 1024), pinned: true);
+        int outliers = Math.Max(w.RowOutliers, 1);
+        if (_outlierIndex is null || _outlierIndex.Length < (long)m * outliers)
+        {
+            _outlierIndex = GC.AllocateUninitializedArray<int>(checked(Math.Max(m * outliers, 1024)), pinned: true);
+            _outlierValue = GC.AllocateUninitializedArray<float>(_outlierIndex.Length, pinned: true);
+        }
         fixed (float* px = x)
         fixed (float* py = y)
         fixed (float* pb = bias)
         fixed (float* pr = residual)
         fixed (byte* codes = _activationCodes)
         fixed (float* scales = _activationScales)
+        fixed (int* zeroPoints = _zeroPoints)
+        fixed (int* outlierIndex = _outlierIndex)
+        fixed (float* outlierValue = _outlierValue)
         {
-            var job = new Int8Job(level, kernel, px, m, w, codes, stride, scales, bias.IsEmpty ? null : pb, residual.IsEmpty ? null : pr, activation, py, ctx.Threads);
+            var job = new Int8Job(level, kernel, px, m, w, codes, stride, scales, zeroPoints, outlierIndex, outlierValue, bias.IsEmpty ? null : pb, residual.IsEmpty ? null : pr, activation, py, ctx.Threads);
             if (job.TaskCount == 1 && job.QuantizeParts == 1)
             {
                 job.Quantize(0);
@@ -99,16 +115,16 @@ internal static unsafe partial class Gemm
     {
         private readonly SimdLevel _level;
         private readonly Int8Kernel _kernel;
-        private readonly float* _x, _y, _activationScales, _weightScales, _inputMultipliers;
+        private readonly float* _x, _y, _activationScales, _weightScales, _inputMultipliers, _outlierValue;
         private readonly byte* _codes;
-        private readonly sbyte* _w;
-        private readonly int* _columnSums;
-        private readonly int _m, _n, _k, _quads, _stride;
+        private readonly sbyte* _w, _columnCodes;
+        private readonly int* _columnSums, _zeroPoints, _outlierIndex;
+        private readonly int _m, _n, _k, _quads, _stride, _outliers, _columnStride;
         private readonly TaskGrid _grid;
         private readonly TileEpilogue _epilogue;
 
-        public Int8Job(SimdLevel level, Int8Kernel kernel, float* x, int m, QuantizedWeight w, byte* codes, int stride, float* activationScales,
-            float* bias, float* residual, Activation activation, float* y, int threads)
+        public Int8Job(SimdLevel level, Int8Kernel kernel, float* x, int m, QuantizedWeight w, byte* codes, int stride, float* activationScales, int* zeroPoints,
+            int* outlierIndex, float* outlierValue, float* bias, float* residual, Activation activation, float* y, int threads)
         {
             _level = level;
             _kernel = kernel;
@@ -121,6 +137,12 @@ internal static unsafe partial class Gemm
             _stride = stride;
             _codes = codes;
             _activationScales = activationScales;
+            _zeroPoints = zeroPoints;
+            _outliers = w.RowOutliers;
+            _outlierIndex = outlierIndex;
+            _outlierValue = outlierValue;
+            _columnCodes = w.ColumnCodes is { } cc ? cc.Pointer : null;
+            _columnStride = w.PanelCount * Int8MicroKernel.Width;
             _w = w.Data.Pointer;
             _weightScales = w.Scales.Pointer;
             _columnSums = w.ColumnSums.Pointer;
@@ -137,14 +159,18 @@ internal static unsafe partial class Gemm
         public void Quantize(int part)
         {
             var (start, rows) = RowGroups.Part(_m, QuantizeParts, part);
-            Span<float> smoothed = _inputMultipliers == null ? default : _k <= 4096 ? stackalloc float[_k] : new float[_k];
+            bool copy = _inputMultipliers != null || _outliers > 0;
+            Span<float> smoothed = !copy ? default : _k <= 4096 ? stackalloc float[_k] : new float[_k];
             for (int i = start; i < start + rows; i++)
             {
                 float* row = _x + (long)i * _k;
-                if (_inputMultipliers != null)
+                if (copy)
                 {
                     // x[k] / s[k] as x[k] · (1/s[k]): one rounding per element, the same in every tier (TensorPrimitives is element-wise).
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(row, _k), new ReadOnlySpan<float>(_inputMultipliers, _k), smoothed);
+                    if (_inputMultipliers != null)
+                        System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(row, _k), new ReadOnlySpan<float>(_inputMultipliers, _k), smoothed);
+                    else new ReadOnlySpan<float>(row, _k).CopyTo(smoothed);
+                    if (_outliers > 0) RowQuantizer.TakeOutliers(smoothed, _outliers, _outlierIndex + (long)i * _outliers, _outlierValue + (long)i * _outliers);
                     fixed (float* p = smoothed) QuantizeRow(i, p);
                     continue;
                 }
@@ -154,10 +180,11 @@ internal static unsafe partial class Gemm
 
         private void QuantizeRow(int i, float* row)
         {
-            _activationScales[i] = RowQuantizer.Scale(new ReadOnlySpan<float>(row, _k), out float inverse);
+            _activationScales[i] = RowQuantizer.ActivationScale(new ReadOnlySpan<float>(row, _k), out float inverse, out int zeroPoint);
+            _zeroPoints[i] = zeroPoint;
             byte* dst = _codes + (long)i * _stride;
-            if (_kernel == Int8Kernel.Vnni256) RowQuantizer.Biased(row, _k, inverse, dst, 4 * _quads);
-            else RowQuantizer.Signed16(row, _k, inverse, (short*)dst, 4 * _quads);
+            if (_kernel == Int8Kernel.Vnni256) RowQuantizer.Unsigned8(row, _k, inverse, zeroPoint, dst, 4 * _quads);
+            else RowQuantizer.Unsigned16(row, _k, inverse, zeroPoint, (short*)dst, 4 * _quads);
         }
 
         public void Run(int task)
@@ -180,33 +207,50 @@ internal static unsafe partial class Gemm
             }
         }
 
-        /// <summary>y[i, j] = float(sum − correction[j]) · (sa[i] · sw[j]); the same operations on every lane and tier.</summary>
+        /// <summary>y[i, j] = float(sum − z[i]·Σq[j]) · (sa[i] · sw[j]), then fma(Σ_c x[i, c]·q[j, c], sw[j], y) over
+        /// the row's outliers in index order; the same operations on every lane and tier.</summary>
         private void Dequantize(int* tile, int r0, int rows, int col, int width)
         {
-            bool biased = _kernel == Int8Kernel.Vnni256;
             float* sw = _weightScales + col;
             int* sums = _columnSums + col;
+            int outliers = _outliers;
+            sbyte** columns = stackalloc sbyte*[Math.Max(outliers, 1)];
             for (int i = 0; i < rows; i++)
             {
                 int* acc = tile + i * Int8MicroKernel.Width;
                 float sa = _activationScales[r0 + i];
+                int zp = _zeroPoints[r0 + i];
+                float* ov = _outlierValue + (long)(r0 + i) * outliers;
+                for (int c = 0; c < outliers; c++) columns[c] = _columnCodes + (long)_outlierIndex[(long)(r0 + i) * outliers + c] * _columnStride + col;
                 float* dst = _y + (long)(r0 + i) * _n + col;
-                int j = 0;
                 if (width == Int8MicroKernel.Width && Vector512.IsHardwareAccelerated)
                 {
                     var vsa = Vector512.Create(sa);
-                    for (; j < Int8MicroKernel.Width; j += 16)
+                    for (int j = 0; j < Int8MicroKernel.Width; j += 16)
                     {
-                        var v = Vector512.Load(acc + j);
-                        if (biased) v -= Vector512.Load(sums + j) * 128;
-                        (Vector512.ConvertToSingle(v) * (vsa * Vector512.Load(sw + j))).Store(dst + j);
+                        var vsw = Vector512.Load(sw + j);
+                        var v = Vector512.ConvertToSingle(Vector512.Load(acc + j) - Vector512.Load(sums + j) * zp) * (vsa * vsw);
+                        if (outliers > 0)
+                        {
+                            var extra = Vector512<float>.Zero;
+                            for (int c = 0; c < outliers; c++)
+                                extra = Vector512.FusedMultiplyAdd(Vector512.Create(ov[c]), Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(Vector128.Load(columns[c] + j))), extra);
+                            v = Vector512.FusedMultiplyAdd(extra, vsw, v);
+                        }
+                        v.Store(dst + j);
                     }
                     continue;
                 }
-                for (; j < width; j++)
+                for (int j = 0; j < width; j++)
                 {
-                    int v = acc[j] - (biased ? sums[j] * 128 : 0);
-                    dst[j] = v * (sa * sw[j]);
+                    float v = (acc[j] - sums[j] * zp) * (sa * sw[j]);
+                    if (outliers > 0)
+                    {
+                        float extra = 0f;
+                        for (int c = 0; c < outliers; c++) extra = MathF.FusedMultiplyAdd(ov[c], columns[c][j], extra);
+                        v = MathF.FusedMultiplyAdd(extra, sw[j], v);
+                    }
+                    dst[j] = v;
                 }
             }
         }

@@ -14,20 +14,22 @@ internal enum Int8Kernel
     Vector256 = 1,
     /// <summary>AVX-512BW: the same on 512-bit registers.</summary>
     Vector512 = 2,
-    /// <summary>AVX-VNNI vpdpbusd: unsigned activation bytes (code + 128) × signed weight bytes, 4 products per lane.</summary>
+    /// <summary>AVX-VNNI vpdpbusd: unsigned activation bytes × signed weight bytes, 4 products per lane.</summary>
     Vnni256 = 3,
 }
 
 /// <summary>
-/// Every tier computes the same integer Σₖ a[i,k]·q[j,k] exactly: no tier saturates (vpmaddubsw, which would
-/// saturate for 8-bit × 8-bit pair sums, is not used; the non-VNNI tiers widen to 16 bits and use vpmaddwd,
-/// whose pair sums of |a|, |q| ≤ 127 fit easily), and int32 cannot overflow for K below 130,000. So all tiers, tile
-/// shapes and row groupings give the same integers, and the float epilogue the same bits.
+/// Every tier computes the same integer Σₖ u[i,k]·q[j,k] exactly (u in [0, 255] the row's asymmetric codes, q in
+/// [−127, 127]): no tier saturates. vpmaddubsw is not used: its u8 × s8 pair sums saturate to int16 (2 · 255 · 127 =
+/// 64,770 > 32,767), so it would differ from the scalar reference; the non-VNNI tiers widen to 16 bits and use
+/// vpmaddwd (pair sums ≤ 64,770 into int32), VNNI's vpdpbusd adds its four products into int32 without saturating,
+/// and int32 cannot overflow for K below 66,000. So all tiers, tile shapes and row groupings give the same integers,
+/// and the float epilogue the same bits.
 /// </summary>
 /// <remarks>
-/// Activation operand: 16-bit codes for Scalar/Vector256/Vector512 (4 codes = one 64-bit broadcast per row and
-/// quad), biased bytes code + 128 for Vnni256 (one 32-bit broadcast); the VNNI result is then Σ (a+128)·q, which
-/// the caller corrects by 128·Σₖ q[j,k] (<see cref="QuantizedWeight.ColumnSums"/>). Vnni256 holds 4 rows × 4 ymm
+/// Activation operand: the codes as 16-bit integers for Scalar/Vector256/Vector512 (4 codes = one 64-bit broadcast
+/// per row and quad), as bytes for Vnni256 (one 32-bit broadcast); the caller subtracts the row's zero point times
+/// Σₖ q[j,k] (<see cref="QuantizedWeight.ColumnSums"/>). Vnni256 holds 4 rows × 4 ymm
 /// accumulators: the JIT emits the VEX vpdpbusd, whose destination must be one of ymm0–15 (6 rows spilled); Vector512 6 rows × 4 zmm, each holding 8 columns
 /// × 2 pair sums, folded to 32 columns at the end.
 /// </remarks>

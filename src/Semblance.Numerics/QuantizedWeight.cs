@@ -18,10 +18,15 @@ internal sealed class QuantizedWeight
 {
     internal const int PanelWidth = 32;
 
+    /// <summary>The most entries per activation row that <see cref="Quantize"/>'s rowOutliers may take out of the codes.</summary>
+    internal const int MaxRowOutliers = 16;
+
     private QuantizedWeight(int outFeatures, int inFeatures, AlignedBuffer<sbyte> data, AlignedBuffer<float> scales, AlignedBuffer<int> columnSums,
-        AlignedBuffer<float>? inputMultipliers)
+        AlignedBuffer<float>? inputMultipliers, int rowOutliers, AlignedBuffer<sbyte>? columnCodes)
     {
         InputMultipliers = inputMultipliers;
+        RowOutliers = rowOutliers;
+        ColumnCodes = columnCodes;
         OutFeatures = outFeatures;
         InFeatures = inFeatures;
         Data = data;
@@ -32,11 +37,18 @@ internal sealed class QuantizedWeight
     public int OutFeatures { get; }
     public int InFeatures { get; }
 
-    /// <summary>Bytes held: codes, scales and column sums.</summary>
-    public long Bytes => Data.Length + 4L * Scales.Length + 4L * ColumnSums.Length + 4L * (InputMultipliers?.Length ?? 0);
+    /// <summary>Bytes held: codes (twice with row outliers), scales, column sums and smoothing multipliers.</summary>
+    public long Bytes => Data.Length + (ColumnCodes?.Length ?? 0) + 4L * Scales.Length + 4L * ColumnSums.Length + 4L * (InputMultipliers?.Length ?? 0);
 
     /// <summary>1/s[k] for a smoothed weight (each input is multiplied by it before the row is quantised); null when not smoothed.</summary>
     internal AlignedBuffer<float>? InputMultipliers { get; }
+
+    /// <summary>How many of each activation row's largest |x| are kept in float32 instead of setting the row's step (0 = none).</summary>
+    internal int RowOutliers { get; }
+
+    /// <summary>With <see cref="RowOutliers"/>: the codes again, input-major, q[o, k] at <c>k · PanelCount · 32 + o</c>
+    /// (zero past OutFeatures), so an outlier's column of the weight is one contiguous run.</summary>
+    internal AlignedBuffer<sbyte>? ColumnCodes { get; }
 
     internal int Quads => (InFeatures + 3) / 4;
     internal int PanelCount => (OutFeatures + PanelWidth - 1) / PanelWidth;
@@ -52,7 +64,11 @@ internal sealed class QuantizedWeight
     /// column k is quantised as W[:, k]·s[k] and every activation row as x[k]/s[k] (the product is unchanged), which
     /// moves an input channel's outlier range from the activation codes, shared by the whole row, into the weight,
     /// where each output channel has its own scale. Empty = none.</param>
-    public static QuantizedWeight Quantize(ReadOnlySpan<float> weightOutIn, int outFeatures, int inFeatures, ReadOnlySpan<float> inputSmoothing = default)
+    /// <param name="rowOutliers">Per activation row, how many of its largest-magnitude entries to take out of the
+    /// codes (LLM.int8()'s decomposition, chosen per row so a row's result still depends on that row only): they
+    /// no longer set the row's step, and the product adds x[i, c] · q[j, c] for each in float32, scaled by sw[j].</param>
+    public static QuantizedWeight Quantize(ReadOnlySpan<float> weightOutIn, int outFeatures, int inFeatures, ReadOnlySpan<float> inputSmoothing = default,
+        int rowOutliers = 0)
     {
         if (!inputSmoothing.IsEmpty && inputSmoothing.Length != inFeatures)
             throw new ArgumentException($"input smoothing has {inputSmoothing.Length} values, expected {inFeatures}", nameof(inputSmoothing));
@@ -60,16 +76,21 @@ internal sealed class QuantizedWeight
             if (!(f > 0) || !float.IsFinite(f)) throw new ArgumentException($"input smoothing factors must be positive and finite, got {f}", nameof(inputSmoothing));
         if (outFeatures < 1 || inFeatures < 1)
             throw new ArgumentException($"weight shape must be positive, got {outFeatures}x{inFeatures}");
+        if (rowOutliers < 0 || rowOutliers > MaxRowOutliers)
+            throw new ArgumentOutOfRangeException(nameof(rowOutliers), rowOutliers, $"row outliers must be in [0, {MaxRowOutliers}]");
         if (weightOutIn.Length != checked(outFeatures * inFeatures))
             throw new ArgumentException($"weight has {weightOutIn.Length} values, expected {outFeatures}x{inFeatures}");
+        rowOutliers = Math.Min(rowOutliers, inFeatures);
         int panels = (outFeatures + PanelWidth - 1) / PanelWidth, quads = (inFeatures + 3) / 4;
         var data = new AlignedBuffer<sbyte>(checked(panels * quads * 4 * PanelWidth));
         var scales = new AlignedBuffer<float>(panels * PanelWidth);
         var sums = new AlignedBuffer<int>(panels * PanelWidth);
+        var columnCodes = rowOutliers == 0 ? null : new AlignedBuffer<sbyte>(checked(inFeatures * panels * PanelWidth));
         var dst = data.Span;
         dst.Clear();
         scales.Span.Clear();
         sums.Span.Clear();
+        columnCodes?.Span.Clear();
         var codes = new int[inFeatures];
         var smoothed = inputSmoothing.IsEmpty ? null : new float[inFeatures];
         for (int o = 0; o < outFeatures; o++)
@@ -88,6 +109,8 @@ internal sealed class QuantizedWeight
             int panel = o / PanelWidth, lane = o % PanelWidth;
             for (int i = 0; i < inFeatures; i++)
                 dst[((panel * quads + i / 4) * PanelWidth + lane) * 4 + i % 4] = (sbyte)codes[i];
+            if (columnCodes is not null)
+                for (int i = 0; i < inFeatures; i++) columnCodes.Span[i * panels * PanelWidth + o] = (sbyte)codes[i];
         }
         AlignedBuffer<float>? multipliers = null;
         if (!inputSmoothing.IsEmpty)
@@ -95,7 +118,7 @@ internal sealed class QuantizedWeight
             multipliers = new AlignedBuffer<float>(inFeatures);
             for (int i = 0; i < inFeatures; i++) multipliers.Span[i] = 1f / inputSmoothing[i];
         }
-        return new QuantizedWeight(outFeatures, inFeatures, data, scales, sums, multipliers);
+        return new QuantizedWeight(outFeatures, inFeatures, data, scales, sums, multipliers, rowOutliers, columnCodes);
     }
 
     /// <summary>Writes scale[o] · q[o, k] / s[k], the weight this quantisation stands for, in [outFeatures, inFeatures] layout.</summary>
@@ -117,41 +140,25 @@ internal sealed class QuantizedWeight
 }
 
 /// <summary>
-/// Symmetric int8 quantisation of one row: scale = max|x| / 127, code = round-half-even(x · 127 / max|x|) clamped
-/// to ±127. The same definition for weights (at load) and activations (per row, per call), in scalar and vector
-/// code alike, so a row's codes never depend on the tier or on the other rows.
+/// Row quantisation. Weights: symmetric int8, scale = max|x| / 127, code = round-half-even(x · 127 / max|x|) clamped
+/// to ±127. Activations: asymmetric uint8 per row over [lo, hi] = [min(min x, 0), max(max x, 0)], scale =
+/// (hi − lo) / 255, zero point z = round-half-even(−lo · 255 / (hi − lo)), code = round-half-even(x · 255 / (hi − lo))
+/// + z clamped to [0, 255], so x ≈ scale · (code − z): one-sided rows (GELU outputs, a LayerNorm output with one
+/// large negative channel) get up to twice the resolution of symmetric codes. One definition each, in scalar and
+/// vector code alike, so a row's codes never depend on the tier or on the other rows.
 /// </summary>
 internal static unsafe class RowQuantizer
 {
-    /// <summary>Scale of <paramref name="row"/>; a row holding NaN or ±Inf gets a NaN scale (its outputs come out NaN,
-    /// as in float32) and zero codes; an all-zero row scale 0.</summary>
+    /// <summary>Scale of <paramref name="row"/> (weights); a row holding NaN or ±Inf gets a NaN scale (its outputs
+    /// come out NaN, as in float32) and zero codes; an all-zero row scale 0.</summary>
     public static float Scale(ReadOnlySpan<float> row, out float inverse)
     {
-        float max = 0f, poison = 0f;
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated && row.Length >= 16)
-        {
-            var vmax = Vector512<float>.Zero;
-            var vpoison = Vector512<float>.Zero;
-            for (; i + 16 <= row.Length; i += 16)
-            {
-                var v = Vector512.Create(row.Slice(i, 16));
-                vmax = Vector512.Max(vmax, Vector512.Abs(v));
-                vpoison += v - v;
-            }
-            for (int j = 0; j < Vector512<float>.Count; j++) max = Math.Max(max, vmax[j]);
-            poison = Vector512.Sum(vpoison);
-        }
-        for (; i < row.Length; i++)
-        {
-            max = Math.Max(max, Math.Abs(row[i]));
-            poison += row[i] - row[i];
-        }
-        if (!float.IsFinite(poison) || !float.IsFinite(max))
+        if (!Bounds(row, out float lo, out float hi))
         {
             inverse = 0f;
             return float.NaN;
         }
+        float max = Math.Max(-lo, hi);
         if (max == 0f)
         {
             inverse = 0f;
@@ -161,44 +168,156 @@ internal static unsafe class RowQuantizer
         return max / 127f;
     }
 
+    /// <summary>Scale and zero point of an activation row (asymmetric uint8); NaN or ±Inf gives a NaN scale and
+    /// code-0 rows, an all-zero row scale 0 and zero point 0.</summary>
+    public static float ActivationScale(ReadOnlySpan<float> row, out float inverse, out int zeroPoint)
+    {
+        zeroPoint = 0;
+        inverse = 0f;
+        if (!Bounds(row, out float lo, out float hi)) return float.NaN;
+        float range = hi - lo;
+        if (range == 0f) return 0f;
+        inverse = 255f / range;
+        zeroPoint = (int)Math.Clamp(MathF.Round(-lo * inverse), 0f, 255f);
+        return range / 255f;
+    }
+
+    /// <summary>[min(min x, 0), max(max x, 0)]; false when the row holds NaN or ±Inf.</summary>
+    private static bool Bounds(ReadOnlySpan<float> row, out float lo, out float hi)
+    {
+        float min = 0f, max = 0f, poison = 0f;
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated && row.Length >= 16)
+        {
+            var vmin = Vector512<float>.Zero;
+            var vmax = Vector512<float>.Zero;
+            var vpoison = Vector512<float>.Zero;
+            for (; i + 16 <= row.Length; i += 16)
+            {
+                var v = Vector512.Create(row.Slice(i, 16));
+                vmin = Vector512.Min(vmin, v);
+                vmax = Vector512.Max(vmax, v);
+                vpoison += v - v;
+            }
+            for (int j = 0; j < Vector512<float>.Count; j++)
+            {
+                min = Math.Min(min, vmin[j]);
+                max = Math.Max(max, vmax[j]);
+            }
+            poison = Vector512.Sum(vpoison);
+        }
+        for (; i < row.Length; i++)
+        {
+            min = Math.Min(min, row[i]);
+            max = Math.Max(max, row[i]);
+            poison += row[i] - row[i];
+        }
+        lo = min;
+        hi = max;
+        return float.IsFinite(poison) && float.IsFinite(min) && float.IsFinite(max);
+    }
+
+    /// <summary>
+    /// Moves the <paramref name="count"/> entries of largest magnitude out of <paramref name="row"/> (set to 0 there;
+    /// ties to the lower index; NaN and ±Inf are never taken, so they still poison the row's scale) into
+    /// <paramref name="index"/>/<paramref name="value"/>, ascending by index. Fewer nonzero finite entries than
+    /// <paramref name="count"/> leave the rest as index 0, value 0.
+    /// </summary>
+    public static void TakeOutliers(Span<float> row, int count, int* index, float* value)
+    {
+        var top = stackalloc int[count];
+        var mag = stackalloc float[count];
+        for (int t = 0; t < count; t++)
+        {
+            top[t] = 0;
+            mag[t] = 0f;
+        }
+        int k = 0;
+        fixed (float* p = row)
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // Only lanes above the current count-th largest can enter; they are offered in index order, as below.
+                for (; k + 16 <= row.Length; k += 16)
+                {
+                    ulong above = Vector512.GreaterThan(Vector512.Abs(Vector512.Load(p + k)), Vector512.Create(mag[count - 1])).ExtractMostSignificantBits();
+                    while (above != 0)
+                    {
+                        int lane = System.Numerics.BitOperations.TrailingZeroCount(above);
+                        above &= above - 1;
+                        Offer(k + lane, Math.Abs(p[k + lane]), top, mag, count);
+                    }
+                }
+            }
+            for (; k < row.Length; k++) Offer(k, Math.Abs(p[k]), top, mag, count);
+        }
+        int taken = 0;
+        while (taken < count && mag[taken] > 0) taken++;
+        new Span<int>(top, taken).Sort();
+        for (int t = 0; t < count; t++)
+        {
+            index[t] = t < taken ? top[t] : 0;
+            value[t] = t < taken ? row[top[t]] : 0f;
+        }
+        for (int t = 0; t < taken; t++) row[top[t]] = 0f;
+
+        static void Offer(int k, float a, int* top, float* mag, int count)
+        {
+            if (!(a > mag[count - 1]) || !float.IsFinite(a)) return;
+            int t = count - 1;
+            for (; t > 0 && a > mag[t - 1]; t--)
+            {
+                mag[t] = mag[t - 1];
+                top[t] = top[t - 1];
+            }
+            mag[t] = a;
+            top[t] = k;
+        }
+    }
+
     public static int Code(float x, float inverse) => (int)Math.Clamp(MathF.Round(x * inverse), -127f, 127f);
 
-    /// <summary><see cref="Code"/> on 16 lanes: the same multiply, round-half-even and clamp.</summary>
-    private static Vector512<int> Quantize(Vector512<float> x, Vector512<float> inverse) =>
-        Vector512.ConvertToInt32(Vector512.Clamp(Vector512.Round(x * inverse), Vector512.Create(-127f), Vector512.Create(127f)));
+    /// <summary>An activation code: round-half-even(x · inverse) + z clamped to [0, 255].</summary>
+    public static int ActivationCode(float x, float inverse, int zeroPoint) => (int)Math.Clamp(MathF.Round(x * inverse) + zeroPoint, 0f, 255f);
 
-    /// <summary>codes + 128 as bytes (the unsigned operand of vpdpbusd), k..kPadded−1 set to 128 (code 0).</summary>
-    public static void Biased(float* x, int k, float inverse, byte* dst, int kPadded)
+    /// <summary><see cref="ActivationCode"/> on 16 lanes: the same multiply, round-half-even, add and clamp.</summary>
+    private static Vector512<int> Quantize(Vector512<float> x, Vector512<float> inverse, Vector512<float> zeroPoint) =>
+        Vector512.ConvertToInt32(Vector512.Clamp(Vector512.Round(x * inverse) + zeroPoint, Vector512<float>.Zero, Vector512.Create(255f)));
+
+    /// <summary>Activation codes as bytes (the unsigned operand of vpdpbusd), k..kPadded−1 set to the zero point.</summary>
+    public static void Unsigned8(float* x, int k, float inverse, int zeroPoint, byte* dst, int kPadded)
     {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
         {
             var vi = Vector512.Create(inverse);
+            var vz = Vector512.Create((float)zeroPoint);
             for (; i + 16 <= k; i += 16)
             {
-                var biased = Quantize(Vector512.Load(x + i), vi) + Vector512.Create(128);
-                var halves = Vector256.Narrow(biased.GetLower(), biased.GetUpper()).AsUInt16();
+                var codes = Quantize(Vector512.Load(x + i), vi, vz);
+                var halves = Vector256.Narrow(codes.GetLower(), codes.GetUpper()).AsUInt16();
                 Vector128.Narrow(halves.GetLower(), halves.GetUpper()).Store(dst + i);
             }
         }
-        for (; i < k; i++) dst[i] = (byte)(Code(x[i], inverse) + 128);
-        for (; i < kPadded; i++) dst[i] = 128;
+        for (; i < k; i++) dst[i] = (byte)ActivationCode(x[i], inverse, zeroPoint);
+        for (; i < kPadded; i++) dst[i] = (byte)zeroPoint;
     }
 
-    /// <summary>codes as 16-bit integers (the operand of vpmaddwd), k..kPadded−1 zero.</summary>
-    public static void Signed16(float* x, int k, float inverse, short* dst, int kPadded)
+    /// <summary>Activation codes as 16-bit integers (the operand of vpmaddwd), k..kPadded−1 set to the zero point.</summary>
+    public static void Unsigned16(float* x, int k, float inverse, int zeroPoint, short* dst, int kPadded)
     {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
         {
             var vi = Vector512.Create(inverse);
+            var vz = Vector512.Create((float)zeroPoint);
             for (; i + 16 <= k; i += 16)
             {
-                var q = Quantize(Vector512.Load(x + i), vi);
-                Vector256.Narrow(q.GetLower(), q.GetUpper()).Store(dst + i);
+                var codes = Quantize(Vector512.Load(x + i), vi, vz);
+                Vector256.Narrow(codes.GetLower(), codes.GetUpper()).Store(dst + i);
             }
         }
-        for (; i < k; i++) dst[i] = (short)Code(x[i], inverse);
-        for (; i < kPadded; i++) dst[i] = 0;
+        for (; i < k; i++) dst[i] = (short)ActivationCode(x[i], inverse, zeroPoint);
+        for (; i < kPadded; i++) dst[i] = (short)zeroPoint;
     }
 }

@@ -248,21 +248,19 @@ internal sealed class BertLayer(int index, BertSelfAttention attention, DenseRes
         DenseResidualNorm.Load(w.Prefix("output"), c.IntermediateSize, c));
 
     /// <summary>
-    /// Packs the layer's Linears. At int8, attention.output.dense and intermediate.dense (the larger FFN product, GELU
-    /// fused) are int8, intermediate.dense smoothed by the attention LayerNorm; Q/K/V and output.dense stay float32.
-    /// Chosen by measurement on the STS-B test sentences (per-sentence cosine to float32): all four int8 gave
-    /// all-MiniLM-L6-v2 a minimum of 0.982 (snowflake-arctic-embed-xs 0.9993); Q/K/V feed the attention scores and
-    /// were the most sensitive product, output.dense (the GELU outputs' wide range) the next; with both float32 the
-    /// minimum is 0.997 (docs/BENCHMARKS.md).
+    /// Packs the layer's Linears; at int8 all four (Q/K/V stacked, attention.output.dense, intermediate.dense smoothed
+    /// by the attention LayerNorm, output.dense) run int8, with asymmetric per-row activation codes and each row's 4
+    /// largest entries in float32 (<see cref="Linear.Int8RowOutliers"/>). Chosen by measurement on the STS-B test
+    /// sentences (per-sentence cosine to float32, docs/BENCHMARKS.md): all-MiniLM-L6-v2's minimum is 0.997 (0.982 with
+    /// symmetric codes and no outliers, which is why Q/K/V and output.dense used to stay float32).
     /// </summary>
     public void Pack(WeightPrecision precision)
     {
-        attention.Pack(WeightPrecision.Fp32);
+        attention.Pack(precision);
         attentionOutput.Pack(precision);
         intermediate.Pack(precision, attentionOutput.Norm);
-        output.Pack(WeightPrecision.Fp32);
+        output.Pack(precision);
     }
-
 
     public void Forward(ReadOnlySpan<float> input, Span<float> result, TokenBatch batch, TransformerWorkspace ws, ComputeContext ctx, CachedRows? cached = null)
     {

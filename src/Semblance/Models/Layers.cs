@@ -126,10 +126,18 @@ internal sealed class Linear
         Weight.Release();
     }
 
+    /// <summary>
+    /// At int8, how many of each activation row's largest |x| skip the codes and are multiplied in float32
+    /// (<see cref="QuantizedWeight.Quantize"/>). all-MiniLM-L6-v2 with every Linear int8, min cosine to float32 over
+    /// the STS-B test sentences: 0 → 0.9935, 2 → 0.9970, 4 → 0.9972, 8 → 0.9973; each costs ~1% of the product.
+    /// </summary>
+    internal const int Int8RowOutliers = 4;
+
     private void PackValues(ReadOnlySpan<float> weight, WeightPrecision precision, LayerNorm? inputNorm)
     {
         if (precision == WeightPrecision.Int8)
-            _quantized = QuantizedWeight.Quantize(weight, OutFeatures, InFeatures, inputNorm is null ? default : SmoothingFactors(weight, inputNorm.OutputRange()));
+            _quantized = QuantizedWeight.Quantize(weight, OutFeatures, InFeatures, inputNorm is null ? default : SmoothingFactors(weight, inputNorm.OutputRange()),
+                Int8RowOutliers);
         else _packed = PackedWeight.Pack(weight, OutFeatures, InFeatures);
     }
 

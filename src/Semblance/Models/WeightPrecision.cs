@@ -9,7 +9,7 @@ public enum WeightPrecision
 {
     /// <summary>float32, packed (the reference).</summary>
     Fp32,
-    /// <summary>Per-output-channel symmetric int8 weights with per-row dynamic int8 activations (<see cref="Numerics.QuantizedWeight"/>).</summary>
+    /// <summary>Per-output-channel symmetric int8 weights with per-row dynamic asymmetric uint8 activations (<see cref="Numerics.QuantizedWeight"/>).</summary>
     Int8,
 }
 
