@@ -54,7 +54,8 @@ internal sealed class BertEmbeddings
                 int row = start + p;
                 var dst = sum.Slice(row * e, e);
                 // Same addition order as the reference: (word + token_type) + position.
-                TensorPrimitives.Add(_word.Row(batch.Ids[row]), _tokenType.Row(batch.TypeIds[row]), dst);
+                _word.CopyRow(batch.Ids[row], dst);
+                TensorPrimitives.Add(dst, _tokenType.Row(batch.TypeIds[row]), dst);
                 if (_position is not null) TensorPrimitives.Add(dst, _position.Row(first + p), dst);
             }
         }
@@ -253,14 +254,15 @@ internal sealed class BertLayer(int index, BertSelfAttention attention, DenseRes
     /// Chosen by measurement on the STS-B test sentences (per-sentence cosine to float32): all four int8 gave
     /// all-MiniLM-L6-v2 a minimum of 0.982 (snowflake-arctic-embed-xs 0.9993); Q/K/V feed the attention scores and
     /// were the most sensitive product, output.dense (the GELU outputs' wide range) the next; with both float32 the
-    /// minimum is 0.997 (docs/BENCHMARKS.md).
+    /// minimum is 0.997 (docs/BENCHMARKS.md). At fp16/bf16 all four are 16-bit.
     /// </summary>
     public void Pack(WeightPrecision precision)
     {
-        attention.Pack(WeightPrecision.Fp32);
+        var floating = precision == WeightPrecision.Int8 ? WeightPrecision.Fp32 : precision;
+        attention.Pack(floating);
         attentionOutput.Pack(precision);
         intermediate.Pack(precision, attentionOutput.Norm);
-        output.Pack(WeightPrecision.Fp32);
+        output.Pack(floating);
     }
 
 
