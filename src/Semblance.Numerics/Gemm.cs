@@ -346,7 +346,7 @@ internal static unsafe partial class Gemm
             {
                 int kc = Math.Min(kStep, _k - pc);
                 bool first = pc == 0, last = pc + kc == _k;
-                float* widened = _half.WidenTask(panelsOfTask.Start, panelsOfTask.Rows, pc, kc, groups.Count);
+                float* widened = _half.WidenTask(panelsOfTask.Start, panelsOfTask.Rows, pc, kc);
                 for (int g = 0; g < groups.Count; g++)
                 {
                     var (r0, rows) = groups[g];

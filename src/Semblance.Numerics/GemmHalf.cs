@@ -4,7 +4,7 @@ namespace Semblance.Numerics;
 /// <summary>How a Linear product reads 16-bit panels (<see cref="PackedWeight.Format"/> Float16 or BFloat16).</summary>
 internal enum HalfPanelMode
 {
-    /// <summary>In registers at Vector512 when a task has few row groups, else widened once per task.</summary>
+    /// <summary>In registers at Vector512, widened once per task below it (measured: docs/BENCHMARKS.md).</summary>
     Auto,
     /// <summary><see cref="WideningMicroKernel.Tile512"/>: every tile widens the rows it reads (Vector512 only).</summary>
     Registers,
@@ -14,12 +14,6 @@ internal enum HalfPanelMode
 
 internal static unsafe partial class Gemm
 {
-    /// <summary>
-    /// From how many row groups per task Auto widens a task's panels once instead of in every tile. Measured on the
-    /// real all-MiniLM-L6-v2 (docs/BENCHMARKS.md, fp16 / bf16 resident weights).
-    /// </summary>
-    private const int WidenFromRowGroups = 2;
-
     private static readonly HalfPanelMode ConfiguredHalfMode =
         Enum.TryParse<HalfPanelMode>(Environment.GetEnvironmentVariable("SEMBLANCE_HALF_PANELS"), ignoreCase: true, out var mode) && Enum.IsDefined(mode)
             ? mode : HalfPanelMode.Auto;
@@ -44,7 +38,8 @@ internal static unsafe partial class Gemm
             _w = w.Data16.Pointer;
             _k = w.InFeatures;
             _panels = w.PanelCount;
-            _mode = level != SimdLevel.Vector512 ? HalfPanelMode.Widened : ForcedHalfMode ?? ConfiguredHalfMode;
+            var mode = ForcedHalfMode ?? ConfiguredHalfMode;
+            _mode = level != SimdLevel.Vector512 || mode == HalfPanelMode.Widened ? HalfPanelMode.Widened : HalfPanelMode.Registers;
         }
 
         public bool IsActive => _w != null;
@@ -53,10 +48,9 @@ internal static unsafe partial class Gemm
         /// The task's panels [first, first + count) at K-block [pc, pc + kc) widened into this thread's scratch (panel
         /// after panel, kc × 32 floats each), or null when the tiles widen in registers.
         /// </summary>
-        public float* WidenTask(int first, int count, int pc, int kc, int rowGroups)
+        public float* WidenTask(int first, int count, int pc, int kc)
         {
-            if (_w == null) return null;
-            if (_mode == HalfPanelMode.Registers || (_mode == HalfPanelMode.Auto && rowGroups < WidenFromRowGroups)) return null;
+            if (_w == null || _mode != HalfPanelMode.Widened) return null;
             float* dst = Scratch.Get(count * kc * MicroKernel.Width);
             for (int j = 0; j < count; j++)
                 WideningMicroKernel.WidenPanel(_level, _format, Panel(first + j, pc), MicroKernel.Width, kc, dst + (long)j * kc * MicroKernel.Width);

@@ -9,8 +9,8 @@ namespace Semblance.Numerics;
 /// C[rows, 32] (+)= A[rows, kc] · widen(B16[kc, 32]) for the 16-bit panels of <see cref="PackedWeight"/>. The Vector512
 /// tile is <see cref="MicroKernel"/>'s 12 × 32 register tile (the same code, over another panel row type) with B read
 /// as one 64-byte row of 32 ushorts per step of k (half the bytes) and widened in registers: bfloat16 with a shift and a mask, binary16 through
-/// <see cref="HalfFloats.Top"/>. Other tiers (and a caller that reuses a panel across many row groups) widen a panel's
-/// K-block once into float32 (<see cref="WidenPanel"/>) and run the float32 kernel on it. Either way each output is
+/// <see cref="HalfFloats.Top"/>. Other tiers (and <see cref="HalfPanelMode.Widened"/>) widen a panel's K-block once
+/// into float32 (<see cref="WidenPanel"/>) and run the float32 kernel on it. Either way each output is
 /// the chain acc = fma(a[i,p], widen(b[p,j]), acc) over p in order, bitwise the float32 result on widened weights.
 /// </summary>
 internal static unsafe class WideningMicroKernel
