@@ -20,7 +20,7 @@ internal static class EncoderArgs
 
     public static readonly OptionSpec AttentionScale = new("--attention-scale", "default|entropy", "entropy: multiply the attention logits of a sequence of n > --train-length tokens by log n / log N (default: default, plain attention)");
     public static readonly OptionSpec TrainLength = new("--train-length", "N", "with --attention-scale entropy: the length N the model was trained at (e.g. 128 for all-MiniLM-L6-v2)");
-    public static readonly OptionSpec Precision = new("--precision", "int8|fp32", "encoder Linear weights: int8 (per-channel int8 weights, per-row int8 activations) or fp32 (default: the model directory's semblance_config.json, else fp32)");
+    public static readonly OptionSpec Precision = new("--precision", "int8|fp32|fp16|bf16", "encoder Linear weights: int8 (per-channel int8 weights, per-row int8 activations), fp32, or fp16/bf16 (kept in 16 bits, float32 arithmetic) (default: the model directory's semblance_config.json, else the checkpoint's F16/BF16 storage, else fp32)");
 
     public static IReadOnlyList<OptionSpec> Common { get; } = [Model, Pooling, Normalize, MaxLength, BatchSize, Threads, PromptName, Prompt, AllowNonFinite];
 

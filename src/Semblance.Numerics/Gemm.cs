@@ -316,12 +316,14 @@ internal static unsafe partial class Gemm
         private readonly int _m, _n, _k, _panels;
         private readonly TaskGrid _grid;
         private readonly TileEpilogue _epilogue;
+        private readonly HalfPanels _half;
 
         public LinearJob(SimdLevel level, float* x, int m, PackedWeight w, float* bias, float* residual, Activation activation, float* y, int threads)
         {
             _level = level;
             _x = x;
-            _w = w.Data.Pointer;
+            _half = new HalfPanels(level, w);
+            _w = _half.IsActive ? null : w.Data.Pointer;
             _y = y;
             _m = m;
             _n = w.OutFeatures;
@@ -344,6 +346,7 @@ internal static unsafe partial class Gemm
             {
                 int kc = Math.Min(kStep, _k - pc);
                 bool first = pc == 0, last = pc + kc == _k;
+                float* widened = _half.WidenTask(panelsOfTask.Start, panelsOfTask.Rows, pc, kc);
                 for (int g = 0; g < groups.Count; g++)
                 {
                     var (r0, rows) = groups[g];
@@ -358,7 +361,9 @@ internal static unsafe partial class Gemm
                         int width = Math.Min(MicroKernel.Width, _n - col);
                         float* c = _y + (long)r0 * _n + col;
                         float* next = j + ahead < _panels ? panel + (long)ahead * _k * MicroKernel.Width : panel;
-                        RunTile(_level, rows, _x + (long)r0 * _k + pc, _k, panel, MicroKernel.Width, c, _n, width, kc, !first, tile, next);
+                        if (_w == null && widened == null) _half.RunTile(rows, _x + (long)r0 * _k + pc, _k, j, ahead, pc, c, _n, width, kc, !first, tile);
+                        else if (widened != null) RunTile(_level, rows, _x + (long)r0 * _k + pc, _k, widened + (long)(j - panelsOfTask.Start) * kc * MicroKernel.Width, MicroKernel.Width, c, _n, width, kc, !first, tile);
+                        else RunTile(_level, rows, _x + (long)r0 * _k + pc, _k, panel, MicroKernel.Width, c, _n, width, kc, !first, tile, next);
                         if (last) _epilogue.Apply(r0, rows, col, width);
                     }
                 }

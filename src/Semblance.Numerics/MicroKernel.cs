@@ -52,7 +52,7 @@ internal static unsafe class MicroKernel
         switch (level)
         {
             case SimdLevel.Vector512:
-                Tile512(rows, a, lda, b, ldb, c, ldc, kc, accumulate, prefetch == null ? b : prefetch);
+                Tile512<Float32Row>(rows, a, lda, (byte*)b, ldb * sizeof(float), c, ldc, kc, accumulate, (byte*)(prefetch == null ? b : prefetch));
                 break;
             case SimdLevel.Vector256:
                 for (int r = 0; r < rows; r += 6)
@@ -76,22 +76,39 @@ internal static unsafe class MicroKernel
         }
     }
 
-    private static void Tile512(int rows, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate, float* pf)
+    /// <summary>One B row of a packed panel as two float32 vectors (columns 0..15 and 16..31), and its size.</summary>
+    internal interface IPanelRow
+    {
+        static abstract int Bytes { get; }
+
+        static abstract (Vector512<float> Low, Vector512<float> High) Load(byte* row);
+    }
+
+    private struct Float32Row : IPanelRow
+    {
+        public static int Bytes => Width * sizeof(float);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector512<float> Low, Vector512<float> High) Load(byte* row) => (Vector512.Load((float*)row), Vector512.Load((float*)row + 16));
+    }
+
+    /// <summary>The Vector512 tile over panel rows of any <typeparamref name="TRow"/>; <paramref name="ldb"/> in bytes.</summary>
+    internal static void Tile512<TRow>(int rows, float* a, nint lda, byte* b, nint ldb, float* c, nint ldc, int kc, bool accumulate, byte* pf) where TRow : struct, IPanelRow
     {
         switch (rows)
         {
-            case 1: Tile512<Rows1>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
-            case 2: Tile512<Rows2>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
-            case 3: Tile512<Rows3>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
-            case 4: Tile512<Rows4>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
-            case 5: Tile512<Rows5>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
-            case 6: Tile512<Rows6>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
-            case 7: Tile512<Rows7>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
-            case 8: Tile512<Rows8>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
-            case 9: Tile512<Rows9>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
-            case 10: Tile512<Rows10>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
-            case 11: Tile512<Rows11>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
-            case 12: Tile512<Rows12>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 1: Tile512<Rows1, TRow>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 2: Tile512<Rows2, TRow>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 3: Tile512<Rows3, TRow>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 4: Tile512<Rows4, TRow>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 5: Tile512<Rows5, TRow>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 6: Tile512<Rows6, TRow>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 7: Tile512<Rows7, TRow>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 8: Tile512<Rows8, TRow>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 9: Tile512<Rows9, TRow>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 10: Tile512<Rows10, TRow>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 11: Tile512<Rows11, TRow>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
+            case 12: Tile512<Rows12, TRow>(a, lda, b, ldb, c, ldc, kc, accumulate, pf); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows), rows, "a Vector512 tile has 1 to 12 rows");
         }
     }
@@ -141,7 +158,7 @@ internal static unsafe class MicroKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512<R>(float* a, nint lda, float* b, nint ldb, float* c, nint ldc, int kc, bool accumulate, float* pf) where R : struct, IRowCount
+    private static void Tile512<R, TRow>(float* a, nint lda, byte* b, nint ldb, float* c, nint ldc, int kc, bool accumulate, byte* pf) where R : struct, IRowCount where TRow : struct, IPanelRow
     {
         Vector512<float> c00 = default; Vector512<float> c01 = default;
         Vector512<float> c10 = default; Vector512<float> c11 = default;
@@ -177,8 +194,8 @@ internal static unsafe class MicroKernel
         float* a9 = a + 9 * lda;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = Vector512.Load(b + 0); var b1 = Vector512.Load(b + 16);
-            if (Sse.IsSupported) { Sse.Prefetch1(pf); Sse.Prefetch1(pf + 16); pf += ldb; }
+            var (b0, b1) = TRow.Load(b);
+            if (Sse.IsSupported) { Sse.Prefetch1(pf); if (TRow.Bytes > 64) Sse.Prefetch1(pf + 64); pf += ldb; }
             if (R.Value > 0) { var ai = Vector512.Create(*a0); c00 = Vector512.FusedMultiplyAdd(ai, b0, c00); c01 = Vector512.FusedMultiplyAdd(ai, b1, c01); }
             if (R.Value > 1) { var ai = Vector512.Create(a0[lda]); c10 = Vector512.FusedMultiplyAdd(ai, b0, c10); c11 = Vector512.FusedMultiplyAdd(ai, b1, c11); }
             if (R.Value > 2) { var ai = Vector512.Create(a0[lda2]); c20 = Vector512.FusedMultiplyAdd(ai, b0, c20); c21 = Vector512.FusedMultiplyAdd(ai, b1, c21); }

@@ -33,6 +33,7 @@ public sealed class BenchEncodeCommand : CliCommand
         var options = EncoderArgs.Options(args);
         using var encoder = SentenceEncoder.Load(args.Require("--model"), options);
         var inv = CultureInfo.InvariantCulture;
+        long loadedManaged = GC.GetTotalMemory(forceFullCollection: true);
         io.Out.WriteLine(string.Create(inv, $"model={args.Require("--model")} sentences={sentences.Count} batch_size={options.BatchSize} threads={options.Threads} dim={encoder.Dimension} precision={options.Precision?.Name() ?? "model default"}"));
 
         // Length-bucketed work like the peers' plan: sentences ordered by length, cut into slices of 4 batches,
@@ -67,6 +68,8 @@ public sealed class BenchEncodeCommand : CliCommand
         }
         double elapsed = clock.Elapsed.TotalSeconds;
         io.Out.WriteLine(string.Create(inv, $"elapsed_s={elapsed:F3} sentences={sentencesDone} tokens={tokensDone} mean_tokens_per_sentence={(double)tokensDone / Math.Max(1, sentencesDone):F2} ms_per_batch={1000.0 * elapsed * options.BatchSize / Math.Max(1, sentencesDone):F2}"));
+        // Memory: the managed heap once the model is loaded (packed weights are pinned arrays on it), and the process's peak.
+        io.Out.WriteLine(string.Create(inv, $"managed_after_load_MB={loadedManaged / 1e6:F1} peak_rss_MB={Process.GetCurrentProcess().PeakWorkingSet64 / 1e6:F1}"));
         io.Out.WriteLine(string.Create(inv, $"sentences_per_s={sentencesDone / elapsed:F2} tokens_per_s={tokensDone / elapsed:F2}"));
         return 0;
     }

@@ -14,7 +14,7 @@ public static class ModelQuantizer
     /// int8: copies every file and writes <see cref="WeightPrecisions.ConfigFileName"/> asking for int8, so the
     /// directory loads quantised unless the caller asks for fp32 (the weights stay float32 on disk; quantising them
     /// at load takes well under a second). fp16/bf16: rewrites model.safetensors with every float tensor rounded
-    /// to that type (half the bytes on disk; loading widens them to float32 once).
+    /// to that type (half the bytes on disk; the directory then loads with its Linear weights resident in 16 bits).
     /// </summary>
     public static void Write(ModelDirectory source, string output, string format, bool force)
     {

@@ -54,7 +54,8 @@ internal sealed class BertEmbeddings
                 int row = start + p;
                 var dst = sum.Slice(row * e, e);
                 // Same addition order as the reference: (word + token_type) + position.
-                TensorPrimitives.Add(_word.Row(batch.Ids[row]), _tokenType.Row(batch.TypeIds[row]), dst);
+                _word.CopyRow(batch.Ids[row], dst);
+                TensorPrimitives.Add(dst, _tokenType.Row(batch.TypeIds[row]), dst);
                 if (_position is not null) TensorPrimitives.Add(dst, _position.Row(first + p), dst);
             }
         }
@@ -252,7 +253,8 @@ internal sealed class BertLayer(int index, BertSelfAttention attention, DenseRes
     /// by the attention LayerNorm, output.dense) run int8, with asymmetric per-row activation codes and each row's 4
     /// largest entries in float32 (<see cref="Linear.Int8RowOutliers"/>). Chosen by measurement on the STS-B test
     /// sentences (per-sentence cosine to float32, docs/BENCHMARKS.md): all-MiniLM-L6-v2's minimum is 0.997 (0.982 with
-    /// symmetric codes and no outliers, which is why Q/K/V and output.dense used to stay float32).
+    /// symmetric codes and no outliers, which is why Q/K/V and output.dense used to stay float32). At fp16/bf16 all four
+    /// are 16-bit.
     /// </summary>
     public void Pack(WeightPrecision precision)
     {

@@ -37,6 +37,17 @@ internal sealed class ModelParameter
     /// <summary>Row <paramref name="index"/> of a [rows, cols] tensor.</summary>
     public ReadOnlySpan<float> Row(int index) => Span.Slice(index * Shape[^1], Shape[^1]);
 
+    /// <summary>Row <paramref name="index"/> into <paramref name="destination"/>; a 16-bit checkpoint tensor is widened
+    /// row by row (an embedding table never gets a float32 copy).</summary>
+    public void CopyRow(int index, Span<float> destination)
+    {
+        if (_trainable is null && _source is { } source) source.CopyRow(index, destination);
+        else Row(index).CopyTo(destination);
+    }
+
+    /// <summary>The checkpoint tensor while it is held (not yet trainable or released), to read its stored bits.</summary>
+    internal FloatTensor? Stored => _trainable is null ? _source : null;
+
     /// <summary>The tape's parameter: a float32 copy made on first use (the checkpoint view is dropped then).</summary>
     public Parameter Trainable
     {
@@ -52,8 +63,8 @@ internal sealed class ModelParameter
     }
 
     /// <summary>
-    /// Drops the values once an inference-only model has packed them, so an F16/BF16 checkpoint's converted float32
-    /// copy is not kept beside the packed one (an F32 view costs nothing either way).
+    /// Drops the values once an inference-only model has packed them, so a float32 copy made from an F16/BF16 view
+    /// (<see cref="FloatTensor.Span"/>) is not kept beside the packed one (a mapped view costs nothing either way).
     /// </summary>
     public void Release()
     {
@@ -122,7 +133,7 @@ internal sealed class Linear
     /// each input channel's range, and the weight is smoothed by it (<see cref="SmoothingFactors"/>).</param>
     public void Pack(WeightPrecision precision = WeightPrecision.Fp32, LayerNorm? inputNorm = null)
     {
-        PackValues(Weight.Span, precision, inputNorm);
+        PackValues(Weight.Stored is { Format: not WeightFormat.Float32 } stored ? stored : new FloatTensor(Weight.Name, Weight.Shape, Weight.Span), precision, inputNorm);
         Weight.Release();
     }
 
@@ -133,12 +144,30 @@ internal sealed class Linear
     /// </summary>
     internal const int Int8RowOutliers = 4;
 
-    private void PackValues(ReadOnlySpan<float> weight, WeightPrecision precision, LayerNorm? inputNorm)
+    /// <summary>
+    /// fp32: float32 panels (a 16-bit tensor widened straight into them); fp16/bf16: 16-bit panels, the stored bits when
+    /// the tensor is in that format, else rounded to it; int8: quantised from the float values.
+    /// </summary>
+    private void PackValues(FloatTensor weight, WeightPrecision precision, LayerNorm? inputNorm)
     {
+        var format = precision.Format();
         if (precision == WeightPrecision.Int8)
-            _quantized = QuantizedWeight.Quantize(weight, OutFeatures, InFeatures, inputNorm is null ? default : SmoothingFactors(weight, inputNorm.OutputRange()),
+        {
+            var values = weight.Span;
+            _quantized = QuantizedWeight.Quantize(values, OutFeatures, InFeatures, inputNorm is null ? default : SmoothingFactors(values, inputNorm.OutputRange()),
                 Int8RowOutliers);
-        else _packed = PackedWeight.Pack(weight, OutFeatures, InFeatures);
+        }
+        else if (weight.Format == WeightFormat.Float32 && format == WeightFormat.Float32)
+            _packed = PackedWeight.Pack(weight.Span, OutFeatures, InFeatures);
+        else if (weight.Format == format || format == WeightFormat.Float32)
+            _packed = PackedWeight.Pack(weight.Bits16, weight.Format, OutFeatures, InFeatures, widen: format == WeightFormat.Float32);
+        else
+        {
+            var values = weight.Span;
+            var bits = new ushort[values.Length];
+            for (int i = 0; i < bits.Length; i++) bits[i] = HalfFloats.Narrow(format, values[i]);
+            _packed = PackedWeight.Pack(bits, format, OutFeatures, InFeatures, widen: false);
+        }
     }
 
     /// <summary>
@@ -167,18 +196,23 @@ internal sealed class Linear
     public static Linear Stack(string name, WeightPrecision precision, params Linear[] parts)
     {
         int inFeatures = parts[0].InFeatures, total = parts.Sum(p => p.OutFeatures);
-        var stacked = new float[total * inFeatures];
+        // 16-bit parts of one format stay 16-bit while stacked: no float32 copy of the three weights.
+        var format16 = parts[0].Weight.Stored?.Format ?? WeightFormat.Float32;
+        if (parts.Any(p => (p.Weight.Stored?.Format ?? WeightFormat.Float32) != format16)) format16 = WeightFormat.Float32;
+        var stacked = format16 == WeightFormat.Float32 ? new float[total * inFeatures] : null;
+        var stacked16 = format16 == WeightFormat.Float32 ? null : new ushort[total * inFeatures];
         var bias = new float[total];
         int row = 0;
         foreach (var part in parts)
         {
-            part.Weight.Span.CopyTo(stacked.AsSpan(row * inFeatures));
+            if (stacked16 is not null) part.Weight.Stored!.Bits16.CopyTo(stacked16.AsSpan(row * inFeatures));
+            else part.Weight.Span.CopyTo(stacked.AsSpan(row * inFeatures));
             part._bias.Span.CopyTo(bias.AsSpan(row));
             part.Weight.Release();
             row += part.OutFeatures;
         }
         var linear = new Linear(null, new ModelParameter(name + ".bias", new FloatTensor(name + ".bias", [total], bias)), total, inFeatures);
-        linear.PackValues(stacked, precision, null);
+        linear.PackValues(stacked16 is null ? new FloatTensor(name + ".weight", [total, inFeatures], stacked!) : new FloatTensor(name + ".weight", [total, inFeatures], stacked16, format16), precision, null);
         return linear;
     }
 

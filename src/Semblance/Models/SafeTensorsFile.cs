@@ -1,7 +1,8 @@
-// Reads .safetensors files memory-mapped: validated header, zero-copy float32 views, F16/BF16/F64 converted once.
+// Reads .safetensors files memory-mapped: validated header, zero-copy float32 and 16-bit views, F64 converted once.
 using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 using System.Text.Json;
+using Semblance.Numerics;
 
 namespace Semblance.Models;
 
@@ -13,12 +14,19 @@ internal sealed record SafeTensorInfo(string Name, string DType, int[] Shape, lo
     public bool IsFloat => DType is "F32" or "F16" or "BF16" or "F64";
 }
 
-/// <summary>A float32 tensor: either a view into a mapped file (F32 data, no copy) or a converted array.</summary>
+/// <summary>
+/// A float tensor: a view into a mapped file (F32, F16 or BF16 data, no copy) or an array. A 16-bit view is read as
+/// stored by the consumers that can (<see cref="Bits16"/>: packing, <see cref="CopyRow"/>: embedding lookups); any
+/// other reader of <see cref="Span"/> gets a float32 copy made on first use.
+/// </summary>
 internal sealed unsafe class FloatTensor
 {
     private readonly float[]? _array;
     private readonly float* _mapped;
+    private readonly ushort* _mapped16;
+    private readonly ushort[]? _array16;
     private readonly SafeTensorsFile? _owner;
+    private float[]? _widened;
 
     internal FloatTensor(string name, int[] shape, float[] values)
     {
@@ -37,20 +45,69 @@ internal sealed unsafe class FloatTensor
         _owner = owner;
     }
 
+    /// <summary>A float32 tensor over a copy of <paramref name="values"/>.</summary>
+    internal FloatTensor(string name, int[] shape, ReadOnlySpan<float> values) : this(name, shape, values.ToArray()) { }
+
+    /// <summary>A 16-bit tensor over <paramref name="bits"/> (an owned array, e.g. stacked weights).</summary>
+    internal FloatTensor(string name, int[] shape, ushort[] bits, WeightFormat format)
+    {
+        Name = name;
+        Shape = shape;
+        Length = bits.Length;
+        Format = format;
+        _array16 = bits;
+    }
+
+    internal FloatTensor(string name, int[] shape, ushort* mapped, WeightFormat format, int length, SafeTensorsFile owner)
+    {
+        Name = name;
+        Shape = shape;
+        Length = length;
+        Format = format;
+        _mapped16 = mapped;
+        _owner = owner;
+    }
+
     public string Name { get; }
 
     public int[] Shape { get; }
 
     public int Length { get; }
 
-    /// <summary>Row-major values; a mapped view stays valid until its file is disposed.</summary>
+    /// <summary>How the values are held: Float32, or the 16-bit format of a mapped F16/BF16 tensor.</summary>
+    public WeightFormat Format { get; }
+
+    /// <summary>Row-major values; a mapped view stays valid until its file is disposed. A 16-bit tensor is widened
+    /// into a float32 array on first use (kept until the tensor is dropped).</summary>
     public ReadOnlySpan<float> Span
     {
         get
         {
             if (_array is not null) return _array;
+            if (Format == WeightFormat.Float32)
+            {
+                _owner!.ThrowIfDisposed();
+                return new ReadOnlySpan<float>(_mapped, Length);
+            }
+            if (_widened is null)
+            {
+                var values = GC.AllocateUninitializedArray<float>(Length);
+                HalfFloats.Widen(Format, Bits16, values);
+                _widened = values;
+            }
+            return _widened;
+        }
+    }
+
+    /// <summary>The stored bits of a 16-bit tensor (<see cref="Format"/> Float16 or BFloat16).</summary>
+    public ReadOnlySpan<ushort> Bits16
+    {
+        get
+        {
+            if (Format == WeightFormat.Float32) throw new InvalidOperationException($"{Name}: a float32 tensor has no 16-bit values");
+            if (_array16 is not null) return _array16;
             _owner!.ThrowIfDisposed();
-            return new ReadOnlySpan<float>(_mapped, Length);
+            return new ReadOnlySpan<ushort>(_mapped16, Length);
         }
     }
 
@@ -59,6 +116,15 @@ internal sealed unsafe class FloatTensor
     {
         int cols = Shape[^1];
         return Span.Slice(row * cols, cols);
+    }
+
+    /// <summary>Row <paramref name="row"/> of a 2-D tensor into <paramref name="destination"/>, widened from 16 bits
+    /// when so stored (no float32 copy of the whole tensor is made).</summary>
+    public void CopyRow(int row, Span<float> destination)
+    {
+        int cols = Shape[^1];
+        if (Format == WeightFormat.Float32 || _widened is not null) Span.Slice(row * cols, cols).CopyTo(destination);
+        else HalfFloats.Widen(Format, Bits16.Slice(row * cols, cols), destination);
     }
 }
 
@@ -290,8 +356,8 @@ internal sealed unsafe class SafeTensorsFile : IDisposable
     }
 
     /// <summary>
-    /// The tensor as float32. F32 data is returned as a view into the mapping (no copy); F16, BF16 and F64 are
-    /// converted into a new array. Non-float dtypes are an error.
+    /// The tensor as floats. F32, F16 and BF16 data are returned as views into the mapping (no copy; a 16-bit view
+    /// widens as it is read, see <see cref="FloatTensor"/>); F64 is converted into a new array. Non-float dtypes are an error.
     /// </summary>
     public FloatTensor ReadFloat(string name)
     {
@@ -305,6 +371,8 @@ internal sealed unsafe class SafeTensorsFile : IDisposable
         byte* src = _base + info.Offset;
         if (info.DType == "F32" && BitConverter.IsLittleEndian)
             return CheckFinite(new FloatTensor(name, info.Shape, (float*)src, n, this));
+        if (info.DType is "F16" or "BF16" && BitConverter.IsLittleEndian)
+            return CheckFinite(new FloatTensor(name, info.Shape, (ushort*)src, info.DType == "F16" ? WeightFormat.Float16 : WeightFormat.BFloat16, n, this));
 
         var values = new float[n];
         var bytes = new ReadOnlySpan<byte>(src, checked((int)info.ByteLength));
@@ -314,12 +382,10 @@ internal sealed unsafe class SafeTensorsFile : IDisposable
                 for (int i = 0; i < n; i++) values[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(i * 4));
                 break;
             case "F16":
-                for (int i = 0; i < n; i++) values[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(bytes.Slice(i * 2));
+                for (int i = 0; i < n; i++) values[i] = HalfFloats.Widen(WeightFormat.Float16, BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice(i * 2)));
                 break;
             case "BF16":
-                // bfloat16 is the upper half of an IEEE float32.
-                for (int i = 0; i < n; i++)
-                    values[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice(i * 2)) << 16);
+                for (int i = 0; i < n; i++) values[i] = HalfFloats.Widen(WeightFormat.BFloat16, BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice(i * 2)));
                 break;
             case "F64":
                 for (int i = 0; i < n; i++) values[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(bytes.Slice(i * 8));
@@ -331,9 +397,13 @@ internal sealed unsafe class SafeTensorsFile : IDisposable
     private FloatTensor CheckFinite(FloatTensor t)
     {
         if (AllowNonFinite) return t;
-        long at = Numerics.Kernels.IndexOfNonFinite(t.Span);
+        bool is16 = t.Format != WeightFormat.Float32;
+        long at = is16 ? HalfFloats.IndexOfNonFinite(t.Format, t.Bits16) : Numerics.Kernels.IndexOfNonFinite(t.Span);
         if (at >= 0)
-            throw new ModelFormatException($"{Path}: tensor '{t.Name}' holds {t.Span[(int)at].ToString(System.Globalization.CultureInfo.InvariantCulture)} at element {at}; weights must be finite (the file is damaged; --allow-nonfinite loads it anyway)");
+        {
+            float value = is16 ? HalfFloats.Widen(t.Format, t.Bits16[(int)at]) : t.Span[(int)at];
+            throw new ModelFormatException($"{Path}: tensor '{t.Name}' holds {value.ToString(System.Globalization.CultureInfo.InvariantCulture)} at element {at}; weights must be finite (the file is damaged; --allow-nonfinite loads it anyway)");
+        }
         return t;
     }
 

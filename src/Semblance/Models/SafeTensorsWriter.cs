@@ -56,13 +56,7 @@ internal sealed class SafeTensorsWriter
     }
 
     /// <summary>Rounds to the nearest bfloat16, ties to even; NaN stays NaN.</summary>
-    public static ushort ToBFloat16(float value)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(value);
-        if (float.IsNaN(value)) return (ushort)((bits >> 16) | 0x0040);
-        uint rounding = 0x7FFF + ((bits >> 16) & 1);
-        return (ushort)((bits + rounding) >> 16);
-    }
+    public static ushort ToBFloat16(float value) => Numerics.HalfFloats.Narrow(Numerics.WeightFormat.BFloat16, value);
 
     public byte[] ToBytes()
     {

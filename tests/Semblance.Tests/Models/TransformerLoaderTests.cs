@@ -25,6 +25,12 @@ public sealed class TransformerLoaderTests : IDisposable
         return SyntheticModelTests.Outputs(model, Batch, ComputeContext.Single);
     }
 
+    private static List<float[]> Run(string dir, WeightPrecision precision)
+    {
+        using var model = TransformerLoader.Load(dir, TransformerLoader.LoadConfig(dir), precision: precision);
+        return SyntheticModelTests.Outputs(model, Batch, ComputeContext.Single);
+    }
+
     private static void AssertIdentical(List<float[]> expected, List<float[]> actual)
     {
         Assert.Equal(expected.Count, actual.Count);
@@ -215,8 +221,16 @@ public sealed class TransformerLoaderTests : IDisposable
         for (int i = 0; i < half.Tensors.Count; i++) half.Tensors[i] = half.Tensors[i] with { DType = dtype };
         var dir = half.Save(NewDir());
         AssertIdentical(expected, Run(dir));
+        // Kept resident in 16 bits (the directory's default) it computes the same bits as widened at load.
+        var stored = dtype == "F16" ? WeightPrecision.Fp16 : WeightPrecision.Bf16;
+        Assert.Equal(stored, WeightPrecisions.ReadDefault(dir));
+        AssertIdentical(expected, Run(dir, stored));
         // Rounding the weights really happened, so the test would see a dtype read as the wrong width.
         Assert.NotEqual(Run(c.Save(NewDir()))[^1], expected[^1]);
+        // A float32 checkpoint asked for 16 bits rounds its Linear weights at load: close to, not equal to, float32.
+        var roundedAtLoad = Run(c.Save(NewDir()), stored);
+        Assert.NotEqual(Run(c.Save(NewDir()))[^1], roundedAtLoad[^1]);
+        Assert.Null(WeightPrecisions.ReadDefault(c.Save(NewDir())));
     }
 
     [Fact]
