@@ -58,6 +58,22 @@ internal static class Attention
     }
 
     /// <summary>
+    /// <see cref="Head"/> without mask or dropout, P kept in a scratch buffer whose rows are padded to whole 32-column
+    /// panels: the score tiles are then written straight from registers (no narrow-tile copy) and the padding columns
+    /// are zeros after the softmax. Each element sees the same operations as in <see cref="Head"/>, so the same bits.
+    /// </summary>
+    private static void HeadPadded(ReadOnlySpan<float> q, int ldq, int queries, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ldkv, int keys,
+        int headDim, float scale, Span<float> output, int ldOut)
+    {
+        if (queries == 0 || keys == 0) return;
+        int ldp = (keys + MicroKernel.Width - 1) / MicroKernel.Width * MicroKernel.Width;
+        var p = ScoreBuffer(queries * ldp);
+        Gemm.MultiplyABt(queries, keys, headDim, scale, q, ldq, k, ldkv, p, ldp, padColumns: true);
+        Kernels.SoftmaxRows(p, queries, ldp, keys);
+        Gemm.MultiplyAB(queries, headDim, keys, p, ldp, v, ldkv, output, ldOut);
+    }
+
+    /// <summary>
     /// Called by the worker that computes a (sequence, head) pair, before it does: the place for a position transform
     /// of that pair's rows (RoFormer's rotary embedding of Q and K), which then runs in parallel with other pairs.
     /// </summary>
@@ -152,6 +168,13 @@ internal static class Attention
                     {
                         additive = MaskBuffer(queries * keys);
                         if (!mask(b, queries, keys, additive)) additive = default;
+                    }
+                    if (additive.IsEmpty)
+                    {
+                        HeadPadded(new ReadOnlySpan<float>(qs + qAt, qLen - (int)qAt), ldq, queries,
+                            new ReadOnlySpan<float>(ks + kvAt, kLen - (int)kvAt), new ReadOnlySpan<float>(vs + kvAt, vLen - (int)kvAt), ldkv, keys,
+                            headDim, s, new Span<float>(os + outAt, oLen - (int)outAt), ldOut);
+                        return;
                     }
                     Head(new ReadOnlySpan<float>(qs + qAt, qLen - (int)qAt), ldq, queries,
                         new ReadOnlySpan<float>(ks + kvAt, kLen - (int)kvAt), new ReadOnlySpan<float>(vs + kvAt, vLen - (int)kvAt), ldkv, keys,

@@ -71,12 +71,16 @@ internal static unsafe partial class Gemm
     /// Single-threaded (callers parallelise over heads and sequences). B is transposed 32 rows at a time into a
     /// small per-thread buffer, with alpha folded into that copy: each element is Σₚ a[i,p]·(alpha·b[j,p]), which
     /// equals alpha·(A·Bᵀ) exactly when alpha is a power of two (1/√64 = 1/8) and to float rounding otherwise.
+    /// With <paramref name="padColumns"/>, C's rows have room up to the next multiple of 32 columns (ldc and the
+    /// length allow it): a last narrow panel is then stored whole, its columns past n holding products with the
+    /// zero padding, instead of going through a tile copy.
     /// </remarks>
-    public static void MultiplyABt(int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc)
+    public static void MultiplyABt(int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool padColumns = false)
     {
         CheckMatrix(a.Length, m, k, lda, nameof(a));
         CheckMatrix(b.Length, n, k, ldb, nameof(b));
-        CheckMatrix(c.Length, m, n, ldc, nameof(c));
+        int padded = (n + MicroKernel.Width - 1) / MicroKernel.Width * MicroKernel.Width;
+        CheckMatrix(c.Length, m, padColumns ? padded : n, ldc, nameof(c));
         if (m == 0 || n == 0) return;
         var level = Simd.Current;
         int mr = MicroKernel.MaxRows(level);
@@ -95,7 +99,7 @@ internal static unsafe partial class Gemm
                 {
                     var (r0, rows) = groups[g];
                     float* dst = pc + (long)r0 * ldc + j0;
-                    RunTile(level, rows, pa + (long)r0 * lda, lda, pack, MicroKernel.Width, dst, ldc, width, k, false, tile);
+                    RunTile(level, rows, pa + (long)r0 * lda, lda, pack, MicroKernel.Width, dst, ldc, padColumns ? MicroKernel.Width : width, k, false, tile);
                 }
             }
         }

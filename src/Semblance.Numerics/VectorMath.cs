@@ -388,8 +388,11 @@ internal static class VectorMath
     /// <summary>
     /// Softmax of row[..valid] in place, row[valid..] set to 0, for rows of at most <see cref="ShortSoftmaxMax"/>
     /// floats on Vector512: the row stays in registers between max, exp, sum and scale (attention rows are a
-    /// sentence long, where three library calls per row cost more than the arithmetic). The same operations in
-    /// the same order as Max, <see cref="ExpShiftedSum"/> and a multiply by 1/sum, so the same bits.
+    /// sentence long, where three library calls per row cost more than the arithmetic). Only the 16-lane chunks
+    /// that hold valid entries are loaded and exponentiated, and the max is reduced across lanes by a butterfly
+    /// that leaves it in every lane (no scalar extraction). The max is exact in any order and the sum keeps the
+    /// order of Max, <see cref="ExpShiftedSum"/> and a multiply by 1/sum, so the same bits as those three calls,
+    /// whatever the row's padding past valid.
     /// </summary>
     internal static unsafe void SoftmaxShort(Span<float> row, int valid)
     {
@@ -397,37 +400,46 @@ internal static class VectorMath
         fixed (float* r = row)
         {
             var lanes = Vector512<int>.Indices;
+            var low = Vector512.Create(float.NegativeInfinity);
             var mask0 = Vector512.LessThan(lanes, Vector512.Create(valid)).AsSingle();
             var mask1 = Vector512.LessThan(lanes, Vector512.Create(valid - 16)).AsSingle();
             var mask2 = Vector512.LessThan(lanes, Vector512.Create(valid - 32)).AsSingle();
             var mask3 = Vector512.LessThan(lanes, Vector512.Create(valid - 48)).AsSingle();
-            var low = Vector512.Create(float.NegativeInfinity);
             var x0 = Vector512.ConditionalSelect(mask0, Load(r, 0, n), low);
-            var x1 = Vector512.ConditionalSelect(mask1, Load(r, 16, n), low);
-            var x2 = Vector512.ConditionalSelect(mask2, Load(r, 32, n), low);
-            var x3 = Vector512.ConditionalSelect(mask3, Load(r, 48, n), low);
-            var m = Vector512.Max(Vector512.Max(x0, x1), Vector512.Max(x2, x3));
-            var m256 = Vector256.Max(m.GetLower(), m.GetUpper());
-            var m128 = Vector128.Max(m256.GetLower(), m256.GetUpper());
-            float max = MathF.Max(MathF.Max(m128[0], m128[1]), MathF.Max(m128[2], m128[3]));
+            var x1 = valid > 16 ? Vector512.ConditionalSelect(mask1, Load(r, 16, n), low) : low;
+            var x2 = valid > 32 ? Vector512.ConditionalSelect(mask2, Load(r, 32, n), low) : low;
+            var x3 = valid > 48 ? Vector512.ConditionalSelect(mask3, Load(r, 48, n), low) : low;
+            var m = x0;
+            if (valid > 16) m = Vector512.Max(m, x1);
+            if (valid > 32) m = Vector512.Max(m, Vector512.Max(x2, x3));
+            m = MaxOfLanes(m);
 
-            // Lanes past valid get distance +∞ (e = 0), as ExpShiftedSum pads its tail; whole padding chunks add 0.
-            var s = Vector512.Create(max);
+            // Lanes past valid get distance +∞ (e = 0), as ExpShiftedSum pads its tail.
             var far = Vector512.Create(float.PositiveInfinity);
-            var e0 = ExpOfNegative(Vector512.ConditionalSelect(mask0, s - x0, far));
-            var e1 = valid > 16 ? ExpOfNegative(Vector512.ConditionalSelect(mask1, s - x1, far)) : Vector512<float>.Zero;
-            var e2 = valid > 32 ? ExpOfNegative(Vector512.ConditionalSelect(mask2, s - x2, far)) : Vector512<float>.Zero;
-            var e3 = valid > 48 ? ExpOfNegative(Vector512.ConditionalSelect(mask3, s - x3, far)) : Vector512<float>.Zero;
-            var acc = Vector512<float>.Zero + e0;
+            var e0 = ExpOfNegative(Vector512.ConditionalSelect(mask0, m - x0, far));
+            var e1 = valid > 16 ? ExpOfNegative(Vector512.ConditionalSelect(mask1, m - x1, far)) : Vector512<float>.Zero;
+            var e2 = valid > 32 ? ExpOfNegative(Vector512.ConditionalSelect(mask2, m - x2, far)) : Vector512<float>.Zero;
+            var e3 = valid > 48 ? ExpOfNegative(Vector512.ConditionalSelect(mask3, m - x3, far)) : Vector512<float>.Zero;
+            var acc = e0;
             if (valid > 16) acc += e1;
             if (valid > 32) acc += e2;
             if (valid > 48) acc += e3;
             var inv = Vector512.Create(1f / Vector512.Sum(acc));
             Store(r, 0, n, e0 * inv & mask0);
-            Store(r, 16, n, e1 * inv & mask1);
-            Store(r, 32, n, e2 * inv & mask2);
-            Store(r, 48, n, e3 * inv & mask3);
+            if (n > 16) Store(r, 16, n, e1 * inv & mask1);
+            if (n > 32) Store(r, 32, n, e2 * inv & mask2);
+            if (n > 48) Store(r, 48, n, e3 * inv & mask3);
         }
+    }
+
+    /// <summary>The largest of the 16 lanes of <paramref name="v"/> (halves, quarters, pairs, neighbours), in every lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> MaxOfLanes(Vector512<float> v)
+    {
+        v = Vector512.Max(v, Avx512F.Shuffle4x128(v, v, 0b01_00_11_10));
+        v = Vector512.Max(v, Avx512F.Shuffle4x128(v, v, 0b10_11_00_01));
+        v = Vector512.Max(v, Avx512F.Permute4x32(v, 0b01_00_11_10));
+        return Vector512.Max(v, Avx512F.Permute4x32(v, 0b10_11_00_01));
     }
 
     /// <summary>row[start..start + 16], lanes past the row's end read as 0 (masked: nothing beyond the row is touched).</summary>
